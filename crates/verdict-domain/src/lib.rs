@@ -1,0 +1,26 @@
+//! verdict's domain: what a task, an account, a report and a verdict are, and the rules that
+//! decide a report. Everything here is pure: no I/O, no async, no global clock (`now` is always
+//! passed in), money as integer minor units. HTTP dialects and storage backends translate to and
+//! from these types; they never decide anything themselves.
+
+pub mod account;
+pub mod captcha;
+pub mod ids;
+pub mod judging;
+pub mod ledger;
+pub mod money;
+pub mod policy;
+pub mod report;
+pub mod task;
+pub mod timestamp;
+
+pub use account::{Account, AccountId, Standing};
+pub use captcha::{CaptchaType, Eligibility, Family};
+pub use ids::{ApiKey, KeyHash, TaskId};
+pub use judging::{Judgement, ReportRequest, Situation, judge};
+pub use ledger::{EntryKind, LedgerEntry};
+pub use money::Amount;
+pub use policy::{Policy, ReportWindows};
+pub use report::{Evidence, Reason, Refusal, Report, ReportKind, Verdict};
+pub use task::{Task, TaskInput};
+pub use timestamp::Timestamp;
