@@ -1,0 +1,15 @@
+//! Schema migrations, embedded, one tree per backend with the same `<timestamp>_<name>` stems
+//! (a test checks both trees give the same tables and columns). Applied in order at start-up,
+//! each once, recorded in `schema_migrations`.
+//!
+//! Hand-written rather than refinery/sqlx-migrate: the runner is a few lines per backend, and
+//! PostgreSQL needs an advisory lock so that several nodes starting at once migrate once.
+//! Never edit a migration that has shipped; add one (expand/contract, old nodes keep serving).
+
+/// Migration stems, in order.
+pub const MIGRATION_NAMES: &[&str] = &["20261121000000_init"];
+
+pub(crate) const SQLITE: &[(&str, &str)] = &[(
+    "20261121000000_init",
+    include_str!("../migrations/sqlite/20261121000000_init.sql"),
+)];

@@ -1,0 +1,503 @@
+//! The SQLite backend: the embedded default. WAL with `synchronous=FULL`, so an answered write
+//! survives power loss; all writes go through the group-commit [`writer`]; reads use a small
+//! pool of connections, which WAL lets run beside the writer.
+
+mod rows;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OptionalExtension, params};
+use verdict_domain::{
+    Account, AccountId, CaptchaType, EntryKind, Family, KeyHash, LedgerEntry, Report, ReportKind,
+    Task, TaskId, Timestamp,
+};
+
+use crate::migrations;
+use crate::{
+    FamilyActivity, IngestResult, NewAccount, Recorded, ReportContext, Store, StoreError,
+    StoreResult,
+};
+use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
+use writer::Writer;
+
+const READERS: u32 = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Tuning that differs between a server and a test.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Page cache of the writer, in MiB. A large cache keeps random-id inserts fast
+    /// (perf-anchors.md §8: 2.2× at 256 MiB).
+    pub writer_cache_mib: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            writer_cache_mib: 256,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn =
+            Connection::open(&path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        configure(&conn)?;
+        conn.pragma_update(
+            None,
+            "cache_size",
+            -i64::from(options.writer_cache_mib) * 1024,
+        )?;
+        migrate(&mut conn)?;
+        let manager = SqliteConnectionManager::file(&path).with_init(|c| {
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.pragma_update(None, "foreign_keys", true)
+        });
+        let readers = r2d2::Pool::builder()
+            .max_size(READERS)
+            .min_idle(Some(1))
+            .connection_timeout(BUSY_TIMEOUT)
+            .build(manager)?;
+        let writer = Writer::spawn(conn).map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(Self {
+            path,
+            writer,
+            readers,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            work(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("read task failed: {e}")))?
+    }
+}
+
+fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Other(format!(
+            "could not enable WAL (journal_mode={mode})"
+        )));
+    }
+    // FULL: fsync the WAL at every commit. With group commit that is one fsync per batch.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    TEXT PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    for (name, sql) in migrations::SQLITE {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [name],
+            |r| r.get(0),
+        )?;
+        if !applied {
+            tracing::info!(migration = name, "applying SQLite migration");
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, unixepoch() * 1000)",
+                [name],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn account_by_id(conn: &Connection, id: AccountId) -> StoreResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id.0], rows::account)
+        .optional()?)
+}
+
+fn account_by_key_hash(conn: &Connection, key: &KeyHash) -> StoreResult<Option<Account>> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS}, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
+         WHERE k.key_hash = ?1"
+    );
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row([key.as_bytes().as_slice()], |row| {
+            let stored: [u8; 32] = row.get(8)?;
+            Ok((rows::account(row)?, KeyHash::from_bytes(stored)))
+        })
+        .optional()?;
+    // The index found the row; compare again in constant time so that the check itself does not
+    // depend on how much of the key matched.
+    Ok(found.and_then(|(account, stored)| stored.matches(key).then_some(account)))
+}
+
+fn task_with_report(conn: &Connection, id: &TaskId) -> StoreResult<Option<(Task, Option<Report>)>> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} FROM tasks t
+         LEFT JOIN reports r ON r.task_id = t.id WHERE t.id = ?1"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id.as_str()], |row| {
+            Ok((rows::task(row, 0)?, rows::report(row, 8)?))
+        })
+        .optional()?)
+}
+
+fn existing_report(conn: &Connection, task: &TaskId) -> StoreResult<Report> {
+    let sql = format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.task_id = ?1");
+    conn.prepare_cached(&sql)?
+        .query_row([task.as_str()], |row| rows::report(row, 0))?
+        .ok_or(StoreError::NotFound)
+}
+
+fn insert_report(conn: &Connection, report: &Report) -> StoreResult<Recorded> {
+    let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO reports (task_id, account_id, kind, correction, code, message, dialect,
+                                  received_at, verdict, reason, evidence, refund_micros)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (task_id) DO NOTHING",
+        )?
+        .execute(params![
+            report.task.as_str(),
+            report.account.0,
+            report.kind.as_str(),
+            report.correction,
+            report.code,
+            report.message,
+            report.dialect,
+            report.received_at.as_millis(),
+            report.verdict.as_str(),
+            report.reason.code(),
+            evidence,
+            report.refund.map(|a| a.micros()),
+        ])?;
+    if inserted == 0 {
+        return Ok(Recorded::Existing(existing_report(conn, &report.task)?));
+    }
+    if let Some(entry) = LedgerEntry::refund_for(report) {
+        insert_entry(conn, &entry)?;
+    }
+    Ok(Recorded::Inserted(report.clone()))
+}
+
+/// Writes a ledger entry unless its idempotency key is taken, and keeps the balance in step.
+fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResult<bool> {
+    let written = conn
+        .prepare_cached(
+            "INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros, idempotency_key, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (idempotency_key) DO NOTHING",
+        )?
+        .execute(params![
+            entry.account.0,
+            entry.task.as_str(),
+            entry.kind.as_str(),
+            entry.amount.micros(),
+            entry.idempotency_key,
+            entry.at.as_millis(),
+        ])?;
+    if written == 1 {
+        conn.prepare_cached(
+            "UPDATE accounts SET balance_micros = balance_micros + ?1 WHERE id = ?2",
+        )?
+        .execute(params![entry.amount.micros(), entry.account.0])?;
+    }
+    Ok(written == 1)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await?;
+        // Reads can succeed while writes cannot (disk full, read-only file): probe the writer.
+        self.writer.write(|_| Ok(())).await
+    }
+
+    async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO accounts (name, trusted, created_at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![
+                    new.name,
+                    new.trusted,
+                    new.created_at.as_millis()
+                ])?;
+                let id = AccountId(conn.last_insert_rowid());
+                conn.prepare_cached(
+                    "INSERT INTO api_keys (key_hash, account_id, created_at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![
+                    new.key_hash.as_bytes().as_slice(),
+                    id.0,
+                    new.created_at.as_millis()
+                ])
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => {
+                        StoreError::Conflict("API key already in use".into())
+                    }
+                    other => other,
+                })?;
+                account_by_id(conn, id)?.ok_or(StoreError::NotFound)
+            })
+            .await
+    }
+
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        self.read(move |conn| account_by_id(conn, id)).await
+    }
+
+    async fn account_by_key(&self, key: &KeyHash) -> StoreResult<Option<Account>> {
+        let key = *key;
+        self.read(move |conn| account_by_key_hash(conn, &key)).await
+    }
+
+    async fn account_activity(
+        &self,
+        id: AccountId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<FamilyActivity>> {
+        self.read(move |conn| {
+            let mut by_family: HashMap<Family, FamilyActivity> = HashMap::new();
+            let mut tasks = conn.prepare_cached(
+                "SELECT captcha_type, COUNT(*) FROM tasks
+                 WHERE account_id = ?1 AND completed_at >= ?2 GROUP BY captcha_type",
+            )?;
+            let task_counts = tasks
+                .query_map(params![id.0, since.as_millis()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (t, n) in task_counts {
+                activity_slot(&mut by_family, &t)?.tasks += n.unsigned_abs();
+            }
+            let mut reports = conn.prepare_cached(
+                "SELECT t.captcha_type, r.kind, COUNT(*) FROM reports r JOIN tasks t ON t.id = r.task_id
+                 WHERE r.account_id = ?1 AND r.received_at >= ?2 GROUP BY t.captcha_type, r.kind",
+            )?;
+            let report_counts = reports
+                .query_map(params![id.0, since.as_millis()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (t, kind, n) in report_counts {
+                let slot = activity_slot(&mut by_family, &t)?;
+                match ReportKind::parse(&kind) {
+                    Some(ReportKind::Incorrect) => slot.incorrect += n.unsigned_abs(),
+                    Some(ReportKind::Correct) => slot.correct += n.unsigned_abs(),
+                    None => {}
+                }
+            }
+            let mut out: Vec<FamilyActivity> = by_family.into_values().collect();
+            out.sort_by_key(|a| a.family);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ingest_tasks(
+        &self,
+        tasks: Vec<Task>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<IngestResult>> {
+        self.writer
+            .write(move |conn| {
+                let mut known: HashMap<AccountId, bool> = HashMap::new();
+                let mut exists =
+                    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)")?;
+                let mut insert = conn.prepare_cached(
+                    "INSERT INTO tasks (id, account_id, captcha_type, provider, worker, answer,
+                                        cost_micros, completed_at, ingested_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+                )?;
+                let mut results = Vec::with_capacity(tasks.len());
+                for task in &tasks {
+                    let account_exists = match known.get(&task.account) {
+                        Some(v) => *v,
+                        None => {
+                            let v: bool = exists.query_row([task.account.0], |r| r.get(0))?;
+                            known.insert(task.account, v);
+                            v
+                        }
+                    };
+                    if !account_exists {
+                        results.push(IngestResult::UnknownAccount);
+                        continue;
+                    }
+                    let n = insert.execute(params![
+                        task.id.as_str(),
+                        task.account.0,
+                        task.captcha_type.as_str(),
+                        task.provider,
+                        task.worker,
+                        task.answer,
+                        task.cost.micros(),
+                        task.completed_at.as_millis(),
+                        at.as_millis(),
+                    ])?;
+                    results.push(if n == 1 {
+                        IngestResult::Inserted
+                    } else {
+                        IngestResult::Duplicate
+                    });
+                }
+                Ok(results)
+            })
+            .await
+    }
+
+    async fn task(&self, id: &TaskId) -> StoreResult<Option<(Task, Option<Report>)>> {
+        let id = id.clone();
+        self.read(move |conn| task_with_report(conn, &id)).await
+    }
+
+    async fn report_context(
+        &self,
+        key: &KeyHash,
+        task: &TaskId,
+    ) -> StoreResult<Option<ReportContext>> {
+        let (key, task) = (*key, task.clone());
+        self.read(move |conn| {
+            let Some(account) = account_by_key_hash(conn, &key)? else {
+                return Ok(None);
+            };
+            let (task, existing) = match task_with_report(conn, &task)? {
+                Some((t, r)) => (Some(t), r),
+                None => (None, None),
+            };
+            Ok(Some(ReportContext {
+                account,
+                task,
+                existing,
+            }))
+        })
+        .await
+    }
+
+    async fn record_report(&self, report: Report) -> StoreResult<Recorded> {
+        self.writer
+            .write(move |conn| insert_report(conn, &report))
+            .await
+    }
+
+    async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT account_id, task_id, kind, amount_micros, idempotency_key, created_at
+                 FROM ledger_entries WHERE account_id = ?1 ORDER BY id",
+            )?;
+            let entries = stmt
+                .query_map([account.0], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            entries
+                .into_iter()
+                .map(|(account, task, kind, amount, key, at)| {
+                    Ok(LedgerEntry {
+                        account: AccountId(account),
+                        task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
+                        kind: EntryKind::parse(&kind).ok_or_else(|| {
+                            StoreError::Other(format!("unknown entry kind {kind}"))
+                        })?,
+                        amount: verdict_domain::Amount::from_micros(amount),
+                        idempotency_key: key,
+                        at: Timestamp::from_millis(at),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_meta_if_absent(&self, key: &str, value: &str) -> StoreResult<bool> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING")?
+                    .execute([key, value])?;
+                Ok(n == 1)
+            })
+            .await
+    }
+}
+
+fn activity_slot<'a>(
+    by_family: &'a mut HashMap<Family, FamilyActivity>,
+    captcha_type: &str,
+) -> StoreResult<&'a mut FamilyActivity> {
+    let family = CaptchaType::parse(captcha_type)
+        .map_err(|e| StoreError::Other(e.to_string()))?
+        .family();
+    Ok(by_family.entry(family).or_insert(FamilyActivity {
+        family,
+        tasks: 0,
+        incorrect: 0,
+        correct: 0,
+    }))
+}

@@ -1,0 +1,86 @@
+//! Row ↔ domain conversions for SQLite. Column lists live next to their readers so that a
+//! query and its mapping cannot drift apart.
+
+use rusqlite::{Row, types::Type};
+use verdict_domain::{
+    Account, AccountId, Amount, CaptchaType, Evidence, Reason, Report, ReportKind, Standing, Task,
+    TaskId, Timestamp, Verdict,
+};
+
+pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, a.standing_until, a.standing_reason, a.created_at";
+
+pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
+    let standing = match row.get::<_, String>(4)?.as_str() {
+        "ignored" => Standing::Ignored {
+            until: Timestamp::from_millis(row.get::<_, Option<i64>>(5)?.unwrap_or(0)),
+            reason: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        },
+        _ => Standing::Good,
+    };
+    Ok(Account {
+        id: AccountId(row.get(0)?),
+        name: row.get(1)?,
+        trusted: row.get(2)?,
+        balance: Amount::from_micros(row.get(3)?),
+        standing,
+        created_at: Timestamp::from_millis(row.get(7)?),
+    })
+}
+
+pub(crate) const TASK_COLUMNS: &str = "t.id, t.account_id, t.captcha_type, t.provider, t.worker, t.answer, t.cost_micros, t.completed_at";
+
+/// Reads a task from columns starting at `at`.
+pub(crate) fn task(row: &Row<'_>, at: usize) -> rusqlite::Result<Task> {
+    let id: String = row.get(at)?;
+    let captcha_type: String = row.get(at + 2)?;
+    Ok(Task {
+        id: TaskId::parse(&id).map_err(|e| bad(at, e))?,
+        account: AccountId(row.get(at + 1)?),
+        captcha_type: CaptchaType::parse(&captcha_type).map_err(|e| bad(at + 2, e))?,
+        provider: row.get(at + 3)?,
+        worker: row.get(at + 4)?,
+        answer: row.get(at + 5)?,
+        cost: Amount::from_micros(row.get(at + 6)?),
+        completed_at: Timestamp::from_millis(row.get(at + 7)?),
+    })
+}
+
+pub(crate) const REPORT_COLUMNS: &str = "r.task_id, r.account_id, r.kind, r.correction, r.code, \
+     r.message, r.dialect, r.received_at, r.verdict, r.reason, r.evidence, r.refund_micros";
+
+/// Reads a report from columns starting at `at`; `None` when the (left-joined) row has none.
+pub(crate) fn report(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Report>> {
+    let Some(task_id) = row.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    let kind: String = row.get(at + 2)?;
+    let verdict: String = row.get(at + 8)?;
+    let reason: String = row.get(at + 9)?;
+    let evidence: String = row.get(at + 10)?;
+    let evidence = match serde_json::from_str(&evidence) {
+        Ok(serde_json::Value::Object(map)) => Evidence::from_map(map),
+        _ => return Err(bad(at + 10, "evidence is not a JSON object")),
+    };
+    Ok(Some(Report {
+        task: TaskId::parse(&task_id).map_err(|e| bad(at, e))?,
+        account: AccountId(row.get(at + 1)?),
+        kind: ReportKind::parse(&kind).ok_or_else(|| bad(at + 2, "unknown report kind"))?,
+        correction: row.get(at + 3)?,
+        code: row.get(at + 4)?,
+        message: row.get(at + 5)?,
+        dialect: row.get(at + 6)?,
+        received_at: Timestamp::from_millis(row.get(at + 7)?),
+        verdict: Verdict::parse(&verdict).ok_or_else(|| bad(at + 8, "unknown verdict"))?,
+        reason: Reason::from_code(&reason),
+        evidence,
+        refund: row.get::<_, Option<i64>>(at + 11)?.map(Amount::from_micros),
+    }))
+}
+
+fn bad(column: usize, e: impl ToString) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        Type::Text,
+        Box::new(std::io::Error::other(e.to_string())),
+    )
+}

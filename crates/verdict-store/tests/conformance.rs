@@ -1,0 +1,352 @@
+//! One storage conformance suite, run against every backend: each behaviour the engine relies
+//! on is one named test, instantiated per backend by `conformance!`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::TestStore;
+use verdict_domain::{
+    AccountId, Amount, CaptchaType, Evidence, Family, KeyHash, Reason, Report, ReportKind, Task,
+    TaskId, Timestamp, Verdict, ledger,
+};
+use verdict_store::{IngestResult, NewAccount, Recorded, Store, StoreError};
+
+const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+fn new_account(name: &str) -> NewAccount {
+    NewAccount {
+        name: name.into(),
+        trusted: false,
+        key_hash: KeyHash::of(&format!("key-of-{name}-0123456789")),
+        created_at: T0,
+    }
+}
+
+fn task(id: &str, account: AccountId, t: CaptchaType, cost_micros: i64) -> Task {
+    Task {
+        id: TaskId::parse(id).unwrap(),
+        account,
+        captcha_type: t,
+        provider: "prov-a".into(),
+        worker: Some("w1".into()),
+        answer: Some("KWG90".into()),
+        cost: Amount::from_micros(cost_micros),
+        completed_at: T0,
+    }
+}
+
+fn accepted(task: &Task, at: Timestamp) -> Report {
+    Report {
+        task: task.id.clone(),
+        account: task.account,
+        kind: ReportKind::Incorrect,
+        correction: Some("KWG9O".into()),
+        code: Some("1001".into()),
+        message: Some("rejected by site".into()),
+        dialect: "test".into(),
+        received_at: at,
+        verdict: Verdict::Accepted,
+        reason: Reason::IncorrectAccepted,
+        evidence: Evidence::new()
+            .with("window_ms", 60_000)
+            .with("elapsed_ms", 5_000),
+        refund: Some(task.cost),
+    }
+}
+
+async fn account_created_with_key_is_found_by_id_and_key(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    assert_eq!(a.name, "alice");
+    assert_eq!(a.balance, Amount::ZERO);
+    assert_eq!(s.account(a.id).await.unwrap(), Some(a.clone()));
+    let by_key = s
+        .account_by_key(&new_account("alice").key_hash)
+        .await
+        .unwrap();
+    assert_eq!(by_key, Some(a));
+    assert_eq!(
+        s.account_by_key(&KeyHash::of("nobody-nobody-nobody"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.account(AccountId(9_999)).await.unwrap(), None);
+}
+
+async fn a_key_in_use_cannot_be_given_to_a_second_account(s: TestStore) {
+    s.create_account(new_account("alice")).await.unwrap();
+    let mut again = new_account("alice");
+    again.name = "mallory".into();
+    assert!(matches!(
+        s.create_account(again).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn ingest_inserts_new_tasks_and_never_overwrites(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let first = task("74455221488", a.id, CaptchaType::RecaptchaV2, 2_000);
+    let mut changed = first.clone();
+    changed.cost = Amount::from_micros(9_999);
+    let uuid = task(
+        "550e8400-e29b-41d4-a716-446655440000",
+        a.id,
+        CaptchaType::Image,
+        1_000,
+    );
+    let results = s
+        .ingest_tasks(vec![first.clone(), uuid.clone(), changed], T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            IngestResult::Inserted,
+            IngestResult::Inserted,
+            IngestResult::Duplicate
+        ]
+    );
+    let again = s.ingest_tasks(vec![first.clone()], T0).await.unwrap();
+    assert_eq!(again, vec![IngestResult::Duplicate]);
+    assert_eq!(s.task(&first.id).await.unwrap(), Some((first, None)));
+    assert_eq!(s.task(&uuid.id).await.unwrap(), Some((uuid, None)));
+}
+
+async fn ingest_names_tasks_of_unknown_accounts(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let results = s
+        .ingest_tasks(
+            vec![
+                task("1", AccountId(424_242), CaptchaType::Image, 1),
+                task("2", a.id, CaptchaType::Image, 1),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![IngestResult::UnknownAccount, IngestResult::Inserted]
+    );
+    assert_eq!(s.task(&TaskId::parse("1").unwrap()).await.unwrap(), None);
+}
+
+async fn the_largest_integer_ids_round_trip(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task(&u64::MAX.to_string(), a.id, CaptchaType::Hcaptcha, 5);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let (stored, _) = s.task(&TaskId::from_u64(u64::MAX)).await.unwrap().unwrap();
+    assert_eq!(stored.id.as_u64(), Some(u64::MAX));
+}
+
+async fn report_context_carries_account_task_and_existing_report(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("100", a.id, CaptchaType::Image, 2_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let key = new_account("alice").key_hash;
+
+    let ctx = s.report_context(&key, &t.id).await.unwrap().unwrap();
+    assert_eq!(ctx.account.id, a.id);
+    assert_eq!(ctx.task, Some(t.clone()));
+    assert_eq!(ctx.existing, None);
+
+    let report = accepted(&t, T0);
+    s.record_report(report.clone()).await.unwrap();
+    let ctx = s.report_context(&key, &t.id).await.unwrap().unwrap();
+    assert_eq!(ctx.existing, Some(report));
+
+    let missing = s
+        .report_context(&key, &TaskId::parse("nope").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((missing.task, missing.existing), (None, None));
+    assert!(
+        s.report_context(&KeyHash::of("wrong-wrong-wrong"), &t.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_recorded_report_refunds_its_cost_once(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("100", a.id, CaptchaType::Image, 2_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let report = accepted(&t, T0);
+
+    assert_eq!(
+        s.record_report(report.clone()).await.unwrap(),
+        Recorded::Inserted(report.clone())
+    );
+    let mut second = report.clone();
+    second.received_at = T0.saturating_add(Duration::from_secs(1));
+    assert_eq!(
+        s.record_report(second).await.unwrap(),
+        Recorded::Existing(report.clone())
+    );
+
+    let entries = s.ledger(a.id).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].amount, Amount::from_micros(2_000));
+    assert_eq!(entries[0].idempotency_key, "refund:100");
+    let account = s.account(a.id).await.unwrap().unwrap();
+    assert_eq!(account.balance, Amount::from_micros(2_000));
+    assert_eq!(s.task(&t.id).await.unwrap().unwrap().1, Some(report));
+}
+
+async fn reports_without_refund_write_no_ledger_entry(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("100", a.id, CaptchaType::RecaptchaV3, 2_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let mut ack = accepted(&t, T0);
+    ack.kind = ReportKind::Correct;
+    ack.correction = None;
+    ack.verdict = Verdict::Acknowledged;
+    ack.reason = Reason::PositiveFeedback;
+    ack.refund = None;
+    s.record_report(ack).await.unwrap();
+    assert!(s.ledger(a.id).await.unwrap().is_empty());
+    assert_eq!(
+        s.account(a.id).await.unwrap().unwrap().balance,
+        Amount::ZERO
+    );
+}
+
+async fn concurrent_reports_on_one_task_give_one_report_and_one_refund(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("100", a.id, CaptchaType::Image, 2_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let store: Arc<dyn Store> = s.store.clone();
+    let mut handles = Vec::new();
+    for i in 0..50u64 {
+        let store = store.clone();
+        let mut r = accepted(&t, T0.saturating_add(Duration::from_millis(i)));
+        if i % 2 == 1 {
+            r.kind = ReportKind::Correct;
+            r.verdict = Verdict::Acknowledged;
+            r.refund = None;
+        }
+        handles.push(tokio::spawn(async move { store.record_report(r).await }));
+    }
+    let mut inserted = 0;
+    for h in handles {
+        if let Recorded::Inserted(_) = h.await.unwrap().unwrap() {
+            inserted += 1;
+        }
+    }
+    assert_eq!(inserted, 1);
+    let entries = s.ledger(a.id).await.unwrap();
+    assert!(entries.len() <= 1);
+    let account = s.account(a.id).await.unwrap().unwrap();
+    assert_eq!(ledger::balance(&entries), account.balance);
+}
+
+async fn the_balance_is_the_sum_of_the_ledger(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let b = s.create_account(new_account("bob")).await.unwrap();
+    let tasks: Vec<Task> = (0..20)
+        .map(|i| {
+            task(
+                &format!("t{i}"),
+                if i % 3 == 0 { b.id } else { a.id },
+                CaptchaType::Image,
+                1_000 + i,
+            )
+        })
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    for t in &tasks {
+        s.record_report(accepted(t, T0)).await.unwrap();
+    }
+    for id in [a.id, b.id] {
+        let entries = s.ledger(id).await.unwrap();
+        let account = s.account(id).await.unwrap().unwrap();
+        assert_eq!(ledger::balance(&entries), account.balance);
+        let charged: Amount = tasks
+            .iter()
+            .filter(|t| t.account == id)
+            .map(|t| t.cost)
+            .sum();
+        assert_eq!(account.balance, charged);
+    }
+}
+
+async fn activity_counts_tasks_and_reports_per_family_since_a_moment(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let mut old = task("old", a.id, CaptchaType::RecaptchaV2, 1);
+    old.completed_at = T0.saturating_sub(Duration::from_secs(2 * 86_400));
+    let v2 = task("v2", a.id, CaptchaType::RecaptchaV2, 1);
+    let v3 = task("v3", a.id, CaptchaType::RecaptchaV3, 1);
+    let img = task("img", a.id, CaptchaType::Image, 1);
+    s.ingest_tasks(vec![old, v2.clone(), v3.clone(), img], T0)
+        .await
+        .unwrap();
+    s.record_report(accepted(&v2, T0)).await.unwrap();
+    let mut good = accepted(&v3, T0);
+    good.kind = ReportKind::Correct;
+    s.record_report(good).await.unwrap();
+
+    let since = T0.saturating_sub(Duration::from_secs(86_400));
+    let activity = s.account_activity(a.id, since).await.unwrap();
+    let recaptcha = activity
+        .iter()
+        .find(|f| f.family == Family::Recaptcha)
+        .unwrap();
+    assert_eq!(
+        (recaptcha.tasks, recaptcha.incorrect, recaptcha.correct),
+        (2, 1, 1)
+    );
+    let image = activity.iter().find(|f| f.family == Family::Image).unwrap();
+    assert_eq!((image.tasks, image.incorrect, image.correct), (1, 0, 0));
+    assert_eq!(activity.len(), 2);
+}
+
+async fn metadata_is_set_only_once(s: TestStore) {
+    assert_eq!(s.meta("admin").await.unwrap(), None);
+    assert!(s.set_meta_if_absent("admin", "one").await.unwrap());
+    assert!(!s.set_meta_if_absent("admin", "two").await.unwrap());
+    assert_eq!(s.meta("admin").await.unwrap().as_deref(), Some("one"));
+}
+
+async fn ping_answers_when_the_database_is_up(s: TestStore) {
+    s.ping().await.unwrap();
+    assert!(!s.backend().is_empty());
+}
+
+macro_rules! conformance {
+    ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case($fresh().await).await
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! all_backends {
+    ($($case:ident),* $(,)?) => {
+        conformance!(sqlite, crate::support::fresh_sqlite, [$($case),*]);
+    };
+}
+
+all_backends!(
+    account_created_with_key_is_found_by_id_and_key,
+    a_key_in_use_cannot_be_given_to_a_second_account,
+    ingest_inserts_new_tasks_and_never_overwrites,
+    ingest_names_tasks_of_unknown_accounts,
+    the_largest_integer_ids_round_trip,
+    report_context_carries_account_task_and_existing_report,
+    a_recorded_report_refunds_its_cost_once,
+    reports_without_refund_write_no_ledger_entry,
+    concurrent_reports_on_one_task_give_one_report_and_one_refund,
+    the_balance_is_the_sum_of_the_ledger,
+    activity_counts_tasks_and_reports_per_family_since_a_moment,
+    metadata_is_set_only_once,
+    ping_answers_when_the_database_is_up,
+);
