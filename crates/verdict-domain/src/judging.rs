@@ -117,7 +117,10 @@ pub fn judge(
         return Judgement::Refuse(Refusal::UnknownTask);
     };
     if let Some(existing) = situation.existing {
-        return judge_second_report(request, existing);
+        return match judge_second_report(request, existing) {
+            Ok(repeat) => Judgement::Repeat(repeat),
+            Err(conflict) => Judgement::Refuse(conflict),
+        };
     }
 
     let family = task.captcha_type.family();
@@ -186,12 +189,13 @@ pub fn judge(
     })
 }
 
-/// A report on a task that already has one: the first stands.
-pub fn judge_second_report(request: &ReportRequest, existing: &Report) -> Judgement {
+/// A report on a task that already has one: the first stands. `Ok` is the report an identical
+/// retry repeats; `Err` the conflict a different claim meets.
+pub fn judge_second_report(request: &ReportRequest, existing: &Report) -> Result<Report, Refusal> {
     if existing.is_same_claim(request.kind, request.correction.as_deref()) {
-        Judgement::Repeat(existing.clone())
+        Ok(existing.clone())
     } else {
-        Judgement::Refuse(Refusal::Conflict {
+        Err(Refusal::Conflict {
             existing: Box::new(existing.clone()),
         })
     }

@@ -1,0 +1,185 @@
+//! Use cases end to end on a real SQLite store and a hand-set clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use verdict_domain::{
+    Amount, ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId, TaskInput, Timestamp,
+    Verdict,
+};
+use verdict_engine::{Engine, ManualClock, ReportOutcome};
+use verdict_store::SqliteStore;
+use verdict_store::sqlite::SqliteOptions;
+
+const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+const KEY: &str = "alice-key-0123456789abcdef";
+
+struct World {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(
+        dir.path().join("v.db"),
+        SqliteOptions {
+            writer_cache_mib: 8,
+        },
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::at(T0));
+    let engine = Engine::new(Arc::new(store), Default::default(), clock.clone());
+    let (alice, _) = engine
+        .create_account("alice".into(), false, Some(ApiKey::parse(KEY).unwrap()))
+        .await
+        .unwrap();
+    let record = |id: &str, t: &str| {
+        Ok(TaskInput {
+            id: Some(id.into()),
+            account: Some(alice.id.to_string()),
+            captcha_type: Some(t.into()),
+            provider: Some("p".into()),
+            worker: None,
+            answer: Some("KWG90".into()),
+            cost: Some("0.0020".into()),
+            completed_at: Some(T0.to_rfc3339()),
+        })
+    };
+    let summary = engine
+        .ingest(vec![
+            record("1", "image"),
+            record("2", "recaptcha_v2"),
+            Err("line 3: not JSON".into()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!((summary.inserted, summary.rejected.len()), (2, 1));
+    World {
+        engine,
+        clock,
+        _dir: dir,
+    }
+}
+
+fn request(id: &str, kind: ReportKind) -> ReportRequest {
+    ReportRequest::new(TaskId::parse(id).unwrap(), kind, "test", Eligibility::ALL)
+}
+
+#[tokio::test]
+async fn an_accepted_report_credits_the_cost_and_a_retry_repeats_it() {
+    let w = world().await;
+    let first = w
+        .engine
+        .submit_report(KEY, request("1", ReportKind::Incorrect))
+        .await
+        .unwrap();
+    let ReportOutcome::Recorded(report) = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(report.verdict, Verdict::Accepted);
+    let again = w
+        .engine
+        .submit_report(KEY, request("1", ReportKind::Incorrect))
+        .await
+        .unwrap();
+    assert_eq!(again, ReportOutcome::Repeated(report.clone()));
+    let view = w.engine.account(report.account).await.unwrap();
+    assert_eq!(view.account.balance, Amount::from_micros(2_000));
+}
+
+#[tokio::test]
+async fn an_unknown_or_malformed_key_is_refused_before_anything_else() {
+    let w = world().await;
+    for key in ["", "short", "someone-elses-key-0000000000"] {
+        let out = w
+            .engine
+            .submit_report(key, request("1", ReportKind::Incorrect))
+            .await
+            .unwrap();
+        assert_eq!(out, ReportOutcome::Refused(Refusal::UnknownKey));
+    }
+}
+
+#[tokio::test]
+async fn the_window_follows_the_clock() {
+    let w = world().await;
+    w.clock.advance(Duration::from_secs(61));
+    let out = w
+        .engine
+        .submit_report(KEY, request("2", ReportKind::Incorrect))
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, ReportOutcome::Refused(Refusal::WindowClosed { .. })),
+        "{out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_reports_are_judged_against_whichever_was_stored_first() {
+    let w = world().await;
+    let engine = Arc::new(w.engine.clone());
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let engine = engine.clone();
+            let kind = if i % 2 == 0 {
+                ReportKind::Incorrect
+            } else {
+                ReportKind::Correct
+            };
+            tokio::spawn(async move {
+                (
+                    kind,
+                    engine.submit_report(KEY, request("1", kind)).await.unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for h in handles {
+        outcomes.push(h.await.unwrap());
+    }
+    let winners: Vec<_> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            ReportOutcome::Recorded(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(winners.len(), 1);
+    let winner = &winners[0];
+    for (kind, outcome) in &outcomes {
+        match outcome {
+            ReportOutcome::Recorded(_) => {}
+            ReportOutcome::Repeated(r) => assert_eq!((r, *kind), (winner, winner.kind)),
+            ReportOutcome::Refused(Refusal::Conflict { existing }) => {
+                assert_eq!(existing.as_ref(), winner);
+                assert_ne!(*kind, winner.kind);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let ledger = w.engine.ledger(winner.account).await.unwrap();
+    assert_eq!(
+        ledger.len(),
+        usize::from(winner.kind == ReportKind::Incorrect)
+    );
+}
+
+#[tokio::test]
+async fn a_generated_admin_token_is_stored_once_and_a_configured_one_wins() {
+    let w = world().await;
+    let (hash, shown) = w.engine.admin_token(None).await.unwrap();
+    let shown = shown.expect("first start shows the token");
+    assert!(verdict_domain::KeyHash::of(&shown).matches(&hash));
+    let (again, shown_again) = w.engine.admin_token(None).await.unwrap();
+    assert!(again.matches(&hash) && shown_again.is_none());
+    let (configured, _) = w
+        .engine
+        .admin_token(Some("from-the-environment"))
+        .await
+        .unwrap();
+    assert!(configured.matches(&verdict_domain::KeyHash::of("from-the-environment")));
+}
