@@ -95,10 +95,40 @@ impl Engine {
         else {
             return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
         };
+        self.judge_and_record(
+            &ctx.account,
+            ctx.task.as_ref(),
+            ctx.existing.as_ref(),
+            request,
+        )
+        .await
+    }
+
+    /// Like [`Engine::submit_report`], for a caller already authenticated as `account`.
+    pub async fn submit_report_for(
+        &self,
+        account: &Account,
+        request: ReportRequest,
+    ) -> Result<ReportOutcome, EngineError> {
+        let (task, existing) = match self.store.task(&request.task).await? {
+            Some((task, existing)) => (Some(task), existing),
+            None => (None, None),
+        };
+        self.judge_and_record(account, task.as_ref(), existing.as_ref(), request)
+            .await
+    }
+
+    async fn judge_and_record(
+        &self,
+        account: &Account,
+        task: Option<&Task>,
+        existing: Option<&Report>,
+        request: ReportRequest,
+    ) -> Result<ReportOutcome, EngineError> {
         let situation = Situation {
-            account: &ctx.account,
-            task: ctx.task.as_ref(),
-            existing: ctx.existing.as_ref(),
+            account,
+            task,
+            existing,
         };
         let report = match judge(&request, situation, &self.policy, self.clock.now()) {
             Judgement::Refuse(refusal) => return Ok(ReportOutcome::Refused(refusal)),

@@ -1,0 +1,101 @@
+//! Wire dialects. Each is a thin adapter in its own module: `wire.rs` turns the vendor's request
+//! into a canonical [`ReportRequest`] and renders the canonical outcome back into the vendor's
+//! bytes; `mod.rs` holds routes and a few lines per handler. Adapters decide nothing: every rule
+//! lives in `verdict-domain`.
+//!
+//! Adding a dialect: a module with `NAME`, `routes()` and `wire.rs`, a line in [`routes`], and
+//! fixtures under `tests/fixtures/<name>/`.
+
+pub mod anticaptcha;
+pub mod captchafun;
+pub mod decaptcha;
+pub mod lenient;
+pub mod ucaptcha;
+
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use verdict_domain::TaskId;
+use verdict_domain::ids::TaskIdError;
+use verdict_engine::EngineError;
+
+use crate::AppState;
+use lenient::RawId;
+
+/// Every dialect's routes, all at the root paths the original services use (clients built on
+/// `urljoin` drop any prefix).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(captchafun::routes())
+        .merge(decaptcha::routes())
+        .merge(anticaptcha::routes())
+        .merge(ucaptcha::routes())
+}
+
+/// A JSON response with exactly these bytes.
+pub fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Why a request body could not be read as the dialect's JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyProblem {
+    TooLarge,
+    /// Not JSON, not UTF-8, not an object, or cut short.
+    NotJson,
+}
+
+/// Reads a JSON object body into a wire struct whose fields are all lenient, so that only a
+/// body that is not a JSON object at all fails here.
+pub fn parse_json<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, BodyProblem> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            BodyProblem::TooLarge
+        } else {
+            BodyProblem::NotJson
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|_| BodyProblem::NotJson)
+}
+
+/// The task id a wire id means.
+pub fn task_id(raw: RawId) -> Result<TaskId, TaskIdError> {
+    match raw {
+        RawId::Number(n) => Ok(TaskId::from_u64(n)),
+        RawId::Text(text) => TaskId::parse(text.trim()),
+    }
+}
+
+/// Logs an engine failure once, with its cause, where it is turned into a generic wire error.
+/// Storage outages are warnings (expected, transient); anything else is an error.
+pub fn log_failure(dialect: &str, error: &EngineError) {
+    match error {
+        EngineError::Unavailable(cause) => {
+            tracing::warn!(dialect, cause = %cause, "storage unavailable while handling a report");
+        }
+        other => tracing::error!(dialect, error = ?other, "report could not be handled"),
+    }
+}
+
+/// Whether an engine failure is worth retrying (storage down) rather than a fault of ours.
+pub fn is_unavailable(error: &EngineError) -> bool {
+    matches!(error, EngineError::Unavailable(_))
+}
+
+/// "24 hours", "15 minutes", "60 seconds": a window as people say it.
+pub fn human_duration(ms: i64) -> String {
+    let secs = ms / 1000;
+    let (n, unit) = if secs >= 3600 && secs % 3600 == 0 {
+        (secs / 3600, "hour")
+    } else if secs >= 60 && secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}

@@ -1,0 +1,83 @@
+//! verdict's HTTP surface: every wire dialect (`dialect/<vendor>/`), the native API
+//! (`native/`), health probes, and the app that puts them on one port. Handlers translate and
+//! delegate to the engine; nothing here decides a report.
+
+pub mod dialect;
+mod error;
+mod health;
+pub mod native;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Request, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use verdict_domain::KeyHash;
+use verdict_engine::Engine;
+
+pub use error::ApiError;
+
+/// Request body limits, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Report requests: a few hundred bytes in practice.
+    pub report_body: usize,
+    /// Task ingest batches.
+    pub ingest_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            report_body: 64 * 1024,
+            ingest_body: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    /// Hash of the operator's admin token.
+    pub admin: KeyHash,
+    pub limits: Limits,
+}
+
+/// The whole service on one router.
+pub fn app(state: AppState) -> Router {
+    let limits = state.limits;
+    Router::new()
+        .merge(dialect::routes().layer(DefaultBodyLimit::max(limits.report_body)))
+        .merge(native::routes(limits))
+        .merge(health::routes())
+        .fallback(fallback)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal().into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // The path only: query strings can carry API keys (2captcha's res.php?key=…).
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+}
+
+/// No route: a POST to a one-segment path is an anti-captcha-style method call we do not serve,
+/// and gets that dialect's "no such method"; anything else a native JSON 404.
+async fn fallback(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    let one_segment = path.len() > 1 && !path[1..].contains('/');
+    if method == Method::POST && one_segment && path[1..].bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return dialect::anticaptcha::render_no_such_method();
+    }
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("No route for {method} {path}."),
+    )
+    .into_response()
+}

@@ -1,0 +1,239 @@
+//! The native API (SPEC §4): accounts, task ingest, task inspection, reports. A stable contract
+//! that tools, the dashboard and tests depend on.
+
+mod auth;
+mod ingest;
+pub use ingest::parse_batch;
+pub mod views;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use verdict_domain::{AccountId, ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId};
+use verdict_engine::ReportOutcome;
+
+use crate::dialect::lenient::{Field, Loose, RawId, Text};
+use crate::dialect::{BodyProblem, parse_json, task_id};
+use crate::{ApiError, AppState, Limits};
+pub use auth::{Admin, Caller, Client};
+
+pub const NAME: &str = "native";
+
+pub fn routes(limits: Limits) -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts", post(create_account))
+        .route("/v1/accounts/{id}", get(account))
+        .route("/v1/accounts/{id}/ledger", get(ledger))
+        .route("/v1/reports", post(report))
+        .route("/v1/tasks/{id}", get(task))
+        .layer(DefaultBodyLimit::max(limits.report_body))
+        .merge(
+            Router::new()
+                .route("/v1/tasks", post(ingest::ingest))
+                .layer(DefaultBodyLimit::max(limits.ingest_body)),
+        )
+}
+
+fn body_error(problem: BodyProblem) -> ApiError {
+    match problem {
+        BodyProblem::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is larger than this server accepts.",
+        ),
+        BodyProblem::NotJson => ApiError::bad_request("The request body must be a JSON object."),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+}
+
+fn account_id(raw: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(raw).ok_or_else(|| ApiError::not_found("account"))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewAccountBody {
+    #[serde(default)]
+    name: Field<Text>,
+    #[serde(default)]
+    trusted: Field<crate::dialect::lenient::Flag>,
+    #[serde(default)]
+    api_key: Field<Text>,
+}
+
+/// `POST /v1/accounts` (admin): creates an account; its API key is in this answer only.
+async fn create_account(
+    State(app): State<AppState>,
+    _: Admin,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body: NewAccountBody = parse_json(body).map_err(body_error)?;
+    let Text(name) = body.name.require(
+        invalid("name is required"),
+        invalid("name must be a string"),
+    )?;
+    let trusted = body
+        .trusted
+        .optional(invalid("trusted must be true or false"))?
+        .is_some_and(|f| f.0);
+    let import = body
+        .api_key
+        .optional(invalid("api_key must be a string"))?
+        .map(|Text(k)| ApiKey::parse(&k))
+        .transpose()
+        .map_err(|e| invalid(format!("api_key: {e}")))?;
+    let (account, key) = app.engine.create_account(name, trusted, import).await?;
+    let body = json!({
+        "id": account.id.0,
+        "name": account.name,
+        "trusted": account.trusted,
+        "api_key": key.expose(),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /v1/accounts/{id}` (admin, or the account's own key).
+async fn account(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
+    if !caller.may_see(id) {
+        return Err(ApiError::not_found("account"));
+    }
+    let view = app.engine.account(id).await?;
+    Ok(Json(views::account(&view, app.engine.now())).into_response())
+}
+
+/// `GET /v1/accounts/{id}/ledger` (admin, or the account's own key): every refund and reversal.
+async fn ledger(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
+    if !caller.may_see(id) {
+        return Err(ApiError::not_found("account"));
+    }
+    let view = app.engine.account(id).await?;
+    let entries = app.engine.ledger(id).await?;
+    let body = json!({
+        "account": id.0,
+        "balance": view.account.balance.to_string(),
+        "entries": entries.iter().map(views::ledger_entry).collect::<Vec<_>>(),
+    });
+    Ok(Json(body).into_response())
+}
+
+/// `GET /v1/tasks/{id}` (admin, or the owning account's key): the task, its report and verdict.
+async fn task(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found("task");
+    let id = TaskId::parse(&id).map_err(|_| not_found())?;
+    let (task, report) = app.engine.task(&id).await?.ok_or_else(not_found)?;
+    if !caller.may_see(task.account) {
+        return Err(not_found());
+    }
+    let body = json!({
+        "task": views::task(&task),
+        "report": report.as_ref().map(views::report),
+    });
+    Ok(Json(body).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportBody {
+    #[serde(default)]
+    task: Field<RawId>,
+    #[serde(default)]
+    kind: Field<Text>,
+    #[serde(default)]
+    correction: Field<Text>,
+    #[serde(default)]
+    code: Field<Loose>,
+    #[serde(default)]
+    message: Field<Loose>,
+}
+
+/// `POST /v1/reports` (client key): a report in verdict's own terms, answered with its verdict.
+async fn report(
+    State(app): State<AppState>,
+    Client(account): Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body: ReportBody = parse_json(body).map_err(body_error)?;
+    let raw = body.task.require(
+        invalid("task is required"),
+        invalid("task must be a task id"),
+    )?;
+    let task = task_id(raw).map_err(|e| invalid(format!("task: {e}")))?;
+    let Text(kind) = body.kind.require(
+        invalid("kind is required (incorrect or correct)"),
+        invalid("kind must be a string"),
+    )?;
+    let kind =
+        ReportKind::parse(&kind).ok_or_else(|| invalid("kind must be incorrect or correct"))?;
+    let correction = body
+        .correction
+        .optional(invalid("correction must be a string"))?
+        .map(|Text(c)| c);
+    let code = body
+        .code
+        .optional(invalid("code must be a string"))?
+        .map(|Loose(c)| c);
+    let message = body
+        .message
+        .optional(invalid("message must be a string"))?
+        .map(|Loose(m)| m);
+    let request = ReportRequest::new(task, kind, NAME, Eligibility::ALL)
+        .with_correction(correction)
+        .map_err(|e| invalid(format!("correction: {e}")))?
+        .with_note(code, message);
+    let outcome = app.engine.submit_report_for(&account, request).await?;
+    match outcome {
+        ReportOutcome::Recorded(r) => Ok((
+            StatusCode::CREATED,
+            Json(json!({ "task": r.task.as_str(), "repeat": false, "report": views::report(&r) })),
+        )
+            .into_response()),
+        ReportOutcome::Repeated(r) => Ok(Json(json!({
+            "task": r.task.as_str(), "repeat": true, "report": views::report(&r)
+        }))
+        .into_response()),
+        ReportOutcome::Refused(refusal) => Err(refusal_error(&refusal)),
+    }
+}
+
+fn refusal_error(refusal: &Refusal) -> ApiError {
+    let status = match refusal {
+        Refusal::UnknownKey => StatusCode::UNAUTHORIZED,
+        Refusal::UnknownTask => StatusCode::NOT_FOUND,
+        Refusal::Conflict { .. } => StatusCode::CONFLICT,
+        Refusal::WindowClosed { .. }
+        | Refusal::Ineligible { .. }
+        | Refusal::CorrectionNotApplicable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let error = ApiError::new(status, refusal.code(), refusal.describe());
+    match refusal {
+        Refusal::WindowClosed {
+            window_ms,
+            elapsed_ms,
+        } => error.with_details(json!({ "window_ms": window_ms, "elapsed_ms": elapsed_ms })),
+        Refusal::Conflict { existing } => {
+            error.with_details(json!({ "existing": views::report(existing) }))
+        }
+        _ => error,
+    }
+}

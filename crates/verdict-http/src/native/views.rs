@@ -1,0 +1,76 @@
+//! The native API's JSON shapes (SPEC §4). Built here and nowhere else.
+
+use serde_json::{Value, json};
+use verdict_domain::{Account, LedgerEntry, Report, Standing, Task};
+use verdict_engine::AccountView;
+
+pub fn task(t: &Task) -> Value {
+    json!({
+        "id": t.id.as_str(),
+        "account": t.account.0,
+        "type": t.captcha_type.as_str(),
+        "provider": t.provider,
+        "worker": t.worker,
+        "answer": t.answer,
+        "cost": t.cost.to_string(),
+        "completed_at": t.completed_at.to_rfc3339(),
+    })
+}
+
+pub fn report(r: &Report) -> Value {
+    json!({
+        "kind": r.kind.as_str(),
+        "dialect": r.dialect,
+        "correction": r.correction,
+        "code": r.code,
+        "message": r.message,
+        "received_at": r.received_at.to_rfc3339(),
+        "verdict": r.verdict.as_str(),
+        "reason": r.reason.code(),
+        "explanation": r.reason.describe(),
+        "evidence": Value::Object(r.evidence.as_map().clone()),
+        "refund": r.refund.map(|a| a.to_string()),
+    })
+}
+
+pub fn standing(s: &Standing) -> Value {
+    match s {
+        Standing::Good => json!({ "state": "good", "until": null, "reason": null }),
+        Standing::Ignored { until, reason } => {
+            json!({ "state": "ignored", "until": until.to_rfc3339(), "reason": reason })
+        }
+    }
+}
+
+pub fn account(view: &AccountView, now: verdict_domain::Timestamp) -> Value {
+    let a: &Account = &view.account;
+    let stats: serde_json::Map<String, Value> = view
+        .activity
+        .iter()
+        .map(|f| {
+            let counts =
+                json!({ "tasks": f.tasks, "incorrect": f.incorrect, "correct": f.correct });
+            (f.family.as_str().to_owned(), counts)
+        })
+        .collect();
+    json!({
+        "id": a.id.0,
+        "name": a.name,
+        "trusted": a.trusted,
+        "balance": a.balance.to_string(),
+        "standing": standing(a.standing.at(now)),
+        "stats": stats,
+        "stats_period": "24h",
+        "created_at": a.created_at.to_rfc3339(),
+    })
+}
+
+pub fn ledger_entry(e: &LedgerEntry) -> Value {
+    json!({
+        "task": e.task.as_str(),
+        "kind": e.kind.as_str(),
+        "amount": e.amount.to_string(),
+        "idempotency_key": e.idempotency_key,
+        "at": e.at.to_rfc3339(),
+    })
+}
