@@ -1,0 +1,410 @@
+//! Configuration, in layers where later wins: defaults in code, then the TOML file (`--config`,
+//! or `verdict.toml` in the working directory if present), then `VERDICT_*` environment
+//! variables (`__` nests: `VERDICT_LIMITS__REPORT_BODY_BYTES`), then command-line flags.
+//! Parsed into typed values at start-up; a bad value stops start-up with its name. Loading never
+//! writes a file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use verdict_domain::{Family, Policy};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where to serve (`VERDICT_LISTEN`).
+    pub listen: SocketAddr,
+    /// `sqlite://path` or `postgres://…` (`VERDICT_DATABASE_URL`).
+    pub database_url: DatabaseUrl,
+    /// The operator's bearer token (`VERDICT_ADMIN_TOKEN`). Unset: generated at first start,
+    /// shown once, stored as a hash.
+    #[serde(skip_serializing, deserialize_with = "secret_from_scalar")]
+    pub admin_token: Option<SecretString>,
+    /// A `tracing` filter, e.g. `info` or `verdict=debug,tower_http=info`.
+    pub log: String,
+    pub limits: LimitsConfig,
+    pub sqlite: SqliteConfig,
+    pub judging: JudgingConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DatabaseUrl::Sqlite(PathBuf::from("verdict.db")),
+            admin_token: None,
+            log: "info".into(),
+            limits: LimitsConfig::default(),
+            sqlite: SqliteConfig::default(),
+            judging: JudgingConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub report_body_bytes: usize,
+    pub ingest_body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let d = verdict_http::Limits::default();
+        Self {
+            report_body_bytes: d.report_body,
+            ingest_body_bytes: d.ingest_body,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqliteConfig {
+    /// Page cache of the writing connection.
+    pub cache_mib: u32,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self { cache_mib: 256 }
+    }
+}
+
+/// Judging rules. Windows are durations such as `60s`, `15m`, `24h`.
+///
+/// ```toml
+/// [judging.windows]            # per captcha family
+/// hcaptcha = "120s"
+/// [judging.dialect_windows.twocaptcha]
+/// all = "15m"                  # every family, for this dialect
+/// image = "1h"
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JudgingConfig {
+    #[serde(with = "duration_map")]
+    pub windows: BTreeMap<String, Duration>,
+    pub dialect_windows: BTreeMap<String, DialectWindows>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DialectWindows(#[serde(with = "duration_map")] pub BTreeMap<String, Duration>);
+
+mod duration_map {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let text: BTreeMap<&String, String> = map
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    humantime_serde::re::humantime::format_duration(*v).to_string(),
+                )
+            })
+            .collect();
+        text.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Duration>, D::Error> {
+        let text = BTreeMap::<String, String>::deserialize(d)?;
+        text.into_iter()
+            .map(|(k, v)| {
+                humantime_serde::re::humantime::parse_duration(&v)
+                    .map(|d| (k.clone(), d))
+                    .map_err(|e| serde::de::Error::custom(format!("window {k:?}: {e}")))
+            })
+            .collect()
+    }
+}
+
+impl JudgingConfig {
+    /// The domain policy these settings describe; unknown family names are an error.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        let mut policy = Policy::default();
+        let family = |name: &str| {
+            Family::parse(name).with_context(|| {
+                let known: Vec<&str> = Family::ALL.iter().map(|f| f.as_str()).collect();
+                format!(
+                    "unknown captcha family {name:?} in judging windows; known: {}",
+                    known.join(", ")
+                )
+            })
+        };
+        for (name, window) in &self.windows {
+            policy.windows.set_family(family(name)?, *window);
+        }
+        for (dialect, windows) in &self.dialect_windows {
+            for (name, window) in &windows.0 {
+                let f = if name == "all" {
+                    None
+                } else {
+                    Some(family(name)?)
+                };
+                policy.windows.set_dialect(dialect, f, *window);
+            }
+        }
+        Ok(policy)
+    }
+}
+
+/// Where the data lives, chosen by URL scheme. `Debug` hides any password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                bail!("database URL {url:?} names no file; use sqlite://verdict.db");
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        bail!(
+            "database URL must start with sqlite:// or postgres:// (got {:?})",
+            redact(url)
+        )
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DatabaseUrl::Sqlite(path) => s.serialize_str(&format!("sqlite://{}", path.display())),
+            DatabaseUrl::Postgres(url) => s.serialize_str(url),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        DatabaseUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Environment values are parsed as TOML scalars, so a token of digits arrives as a number.
+fn secret_from_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i128),
+        Float(f64),
+    }
+    Ok(match Option::<Scalar>::deserialize(d)? {
+        None => None,
+        Some(Scalar::Text(s)) => Some(s),
+        Some(Scalar::Int(n)) => Some(n.to_string()),
+        Some(Scalar::Float(n)) => Some(n.to_string()),
+    }
+    .filter(|s| !s.is_empty())
+    .map(SecretString::from))
+}
+
+/// Values given on the command line, which beat every other layer.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// Top-level settings, for picking `VERDICT_*` variables out of the environment.
+const SETTINGS: &[&str] = &[
+    "listen",
+    "database_url",
+    "admin_token",
+    "log",
+    "limits",
+    "sqlite",
+    "judging",
+];
+
+/// Loads the configuration. `file` is `--config`; without it `verdict.toml` is read if present.
+pub fn load(file: Option<&Path>, overrides: Overrides, base: Config) -> anyhow::Result<Config> {
+    let mut figment = Figment::from(Serialized::defaults(base));
+    match file {
+        Some(path) => {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only the working directory: figment's `Toml::file` would also search parent directories.
+        None if Path::new("verdict.toml").exists() => {
+            figment = figment.merge(Toml::file_exact("verdict.toml"))
+        }
+        None => {}
+    }
+    // Only the variables that name settings: test harnesses set others (VERDICT_TEST_PG_URL).
+    let settings = Env::prefixed("VERDICT_")
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            SETTINGS.iter().any(|s| key.starts_with(s))
+        })
+        .split("__");
+    figment = figment
+        .merge(settings)
+        .merge(Serialized::defaults(overrides));
+    let config: Config = figment.extract().context("invalid configuration")?;
+    config.judging.policy()?;
+    Ok(config)
+}
+
+#[cfg(test)]
+// figment's Jail API returns its own large error type; the lint is about that API, not ours.
+#[expect(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn database_urls_pick_the_backend_and_hide_passwords() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://verdict.db").unwrap(),
+            DatabaseUrl::Sqlite("verdict.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/v.db?mode=rwc").unwrap(),
+            DatabaseUrl::Sqlite("/var/lib/v.db".into())
+        );
+        let pg = DatabaseUrl::parse("postgres://verdict:hunter2@db:5432/verdict").unwrap();
+        assert_eq!(
+            format!("{pg:?}"),
+            "DatabaseUrl(postgres://verdict:***@db:5432/verdict)"
+        );
+        assert!(!pg.to_string().contains("hunter2"));
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "verdict.toml",
+                r#"
+                listen = "127.0.0.1:7000"
+                log = "debug"
+                [judging.windows]
+                hcaptcha = "2m"
+                [judging.dialect_windows.twocaptcha]
+                all = "15m"
+                "#,
+            )?;
+            jail.set_env("VERDICT_LISTEN", "127.0.0.1:7001");
+            jail.set_env("VERDICT_ADMIN_TOKEN", "12345678");
+            jail.set_env("VERDICT_DATABASE_URL", "sqlite://from-env.db");
+            jail.set_env("VERDICT_LIMITS__REPORT_BODY_BYTES", "1024");
+            jail.set_env("VERDICT_TEST_PG_URL", "postgres://not-a-setting");
+            let overrides = Overrides {
+                database_url: Some("sqlite://from-flag.db".into()),
+                ..Overrides::default()
+            };
+            let c = load(None, overrides, Config::default()).expect("loads");
+            assert_eq!(c.listen, "127.0.0.1:7001".parse().unwrap());
+            assert_eq!(c.log, "debug");
+            assert_eq!(c.limits.report_body_bytes, 1024);
+            assert_eq!(c.database_url, DatabaseUrl::Sqlite("from-flag.db".into()));
+            assert_eq!(
+                c.admin_token
+                    .as_ref()
+                    .map(|t| t.expose_secret().to_owned())
+                    .as_deref(),
+                Some("12345678")
+            );
+            let policy = c.judging.policy().expect("valid");
+            assert_eq!(
+                policy.windows.window("native", Family::Hcaptcha),
+                Duration::from_secs(120)
+            );
+            assert_eq!(
+                policy.windows.window("twocaptcha", Family::Image),
+                Duration::from_secs(900)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_settings_and_families_stop_start_up() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("verdict.toml", "lisen = \"127.0.0.1:1\"")?;
+            assert!(load(None, Overrides::default(), Config::default()).is_err());
+            jail.create_file("verdict.toml", "[judging.windows]\nrecaptha = \"1m\"")?;
+            let err = load(None, Overrides::default(), Config::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("recaptha"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_admin_token_never_shows_in_debug_output() {
+        let c = Config {
+            admin_token: Some(SecretString::from("s3cret-token")),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("s3cret-token"));
+    }
+}

@@ -1,0 +1,443 @@
+//! `verdict demo`: a server on its own SQLite file, and a client that creates two accounts,
+//! ingests tasks and reports through every dialect, printing each wire answer next to the
+//! verdict verdict reached (which the wire alone never shows).
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use verdict_domain::{KeyHash, Timestamp};
+use verdict_engine::generate_secret;
+
+use crate::config::Config;
+use crate::server;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    admin: String,
+    step: usize,
+}
+
+/// What the demo prints for one exchange.
+struct Exchange<'a> {
+    dialect: &'a str,
+    call: String,
+    about: &'a str,
+    task: Option<&'a str>,
+}
+
+impl Client {
+    async fn admin_post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        if !status.is_success() {
+            bail!("POST {path} failed: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin)
+            .send()
+            .await?;
+        Ok(resp.json().await?)
+    }
+
+    async fn send(
+        &mut self,
+        ex: Exchange<'_>,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<()> {
+        self.step += 1;
+        let resp = request.send().await?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{:>2}. {:<12} {}", self.step, ex.dialect, ex.call)?;
+        writeln!(out, "    {}", ex.about)?;
+        writeln!(out, "    wire answer  {status} {body}")?;
+        if let Some(task) = ex.task {
+            let view = self.admin_get(&format!("/v1/tasks/{task}")).await?;
+            let report = &view["report"];
+            if report.is_null() {
+                writeln!(
+                    out,
+                    "    verdict      nothing recorded (the request was refused before judging)"
+                )?;
+            } else {
+                let refund = report["refund"]
+                    .as_str()
+                    .map(|r| format!("; refunded {r}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "    verdict      {} ({}){refund}",
+                    report["verdict"].as_str().unwrap_or("?"),
+                    report["reason"].as_str().unwrap_or("?"),
+                )?;
+            }
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+}
+
+fn ago(now: Timestamp, secs: u64) -> String {
+    now.saturating_sub(Duration::from_secs(secs)).to_rfc3339()
+}
+
+fn numeric_id() -> String {
+    // 2captcha-sized ids (beyond 2^32), from the random bits of a UUID.
+    let n = uuid::Uuid::new_v4().as_u128() % 900_000_000_000 + 100_000_000_000;
+    n.to_string()
+}
+
+pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
+    let engine = server::open_engine(&config).await?;
+    let (admin_token, admin_hash) = match &config.admin_token {
+        Some(token) => {
+            let token = secrecy::ExposeSecret::expose_secret(token).to_owned();
+            let hash = KeyHash::of(&token);
+            (token, hash)
+        }
+        None => {
+            let token = generate_secret();
+            let hash = KeyHash::of(&token);
+            (token, hash)
+        }
+    };
+    let listener = server::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving_config = config.clone();
+    let serving = tokio::spawn(async move {
+        let shutdown = async move {
+            tokio::select! {
+                _ = stopped => {},
+                () = server::shutdown_signal() => {},
+            }
+        };
+        server::run(engine, admin_hash, &serving_config, listener, shutdown).await
+    });
+
+    let mut client = Client {
+        http: reqwest::Client::new(),
+        base: format!("http://{addr}"),
+        admin: admin_token.clone(),
+        step: 0,
+    };
+    let header = format!(
+        "verdict demo: serving every dialect on http://{addr}, data in {}\n\
+         admin token for this run: {admin_token}\n",
+        config.database_url
+    );
+    std::io::stdout().lock().write_all(header.as_bytes())?;
+    scenario(&mut client).await.context("demo scenario")?;
+
+    if exit {
+        let _ = stop.send(());
+    } else {
+        let hint = format!(
+            "Still serving on http://{addr}. Look around, for example:\n  \
+             curl -s -H 'Authorization: Bearer {admin_token}' http://{addr}/v1/accounts/1\n\
+             Ctrl-C stops.\n"
+        );
+        std::io::stdout().lock().write_all(hint.as_bytes())?;
+    }
+    serving.await??;
+    Ok(())
+}
+
+async fn scenario(c: &mut Client) -> anyhow::Result<()> {
+    let alice = c
+        .admin_post(
+            "/v1/accounts",
+            json!({ "name": format!("alice-{}", &generate_secret()[..6]) }),
+        )
+        .await?;
+    let bob = c
+        .admin_post(
+            "/v1/accounts",
+            json!({ "name": format!("bob-{}", &generate_secret()[..6]) }),
+        )
+        .await?;
+    let (alice_id, alice_key) = (
+        alice["id"].clone(),
+        alice["api_key"].as_str().unwrap_or_default().to_owned(),
+    );
+    let (bob_id, bob_key) = (
+        bob["id"].clone(),
+        bob["api_key"].as_str().unwrap_or_default().to_owned(),
+    );
+
+    let now = Timestamp::from_millis(i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?);
+    let image = uuid::Uuid::new_v4().to_string();
+    let audio = uuid::Uuid::new_v4().to_string();
+    let image_right = uuid::Uuid::new_v4().to_string();
+    let recaptcha = numeric_id();
+    let recaptcha_good = numeric_id();
+    let recaptcha_late = numeric_id();
+    let hcaptcha = numeric_id();
+    let turnstile = uuid::Uuid::new_v4().to_string();
+    let geetest = numeric_id();
+    let task = |id: &str,
+                account: &Value,
+                t: &str,
+                answer: &str,
+                cost: &str,
+                completed_at: String| {
+        json!({ "id": id, "account": account, "type": t, "provider": "provider-a", "worker": "w-17",
+                "answer": answer, "cost": cost, "completed_at": completed_at })
+    };
+    let tasks = json!([
+        task(
+            &image,
+            &alice_id,
+            "image",
+            "W7KQ2",
+            "0.0010",
+            ago(now, 3600)
+        ),
+        task(
+            &audio,
+            &alice_id,
+            "audio",
+            "seven four one",
+            "0.0020",
+            ago(now, 600)
+        ),
+        task(
+            &image_right,
+            &alice_id,
+            "image",
+            "KWG90",
+            "0.0010",
+            ago(now, 120)
+        ),
+        task(
+            &recaptcha,
+            &alice_id,
+            "recaptcha_v2",
+            "03AFcWeA…",
+            "0.0020",
+            ago(now, 15)
+        ),
+        task(
+            &recaptcha_good,
+            &alice_id,
+            "recaptcha_v3",
+            "03AFcWeB…",
+            "0.0025",
+            ago(now, 10)
+        ),
+        task(
+            &recaptcha_late,
+            &alice_id,
+            "recaptcha_v2",
+            "03AFcWeC…",
+            "0.0020",
+            ago(now, 300)
+        ),
+        task(
+            &hcaptcha,
+            &alice_id,
+            "hcaptcha",
+            "P1_eyJ0…",
+            "0.0030",
+            ago(now, 5)
+        ),
+        task(
+            &turnstile,
+            &alice_id,
+            "turnstile",
+            "0.zq3…",
+            "0.0015",
+            ago(now, 20)
+        ),
+        task(
+            &geetest,
+            &bob_id,
+            "geetest",
+            "{\"lot_number\":…}",
+            "0.0030",
+            ago(now, 8)
+        ),
+        json!({ "id": "007", "account": alice_id, "type": "image", "provider": "p", "cost": "0.001", "completed_at": ago(now, 1) }),
+    ]);
+    let ingested = c.admin_post("/v1/tasks", tasks).await?;
+    writeln!(
+        std::io::stdout().lock(),
+        "Created accounts {alice_id} (alice) and {bob_id} (bob); ingested tasks: {ingested}\n"
+    )?;
+
+    let base = c.base.clone();
+    let http = c.http.clone();
+    c.send(
+        Exchange {
+            dialect: "captcha.fun",
+            call: format!("POST /v1/report/{image}"),
+            about: "alice: image task solved an hour ago was wrong",
+            task: Some(&image),
+        },
+        http.post(format!("{base}/v1/report/{image}"))
+            .header("API_KEY", &alice_key)
+            .header("Accept", "application/json"),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "decaptcha",
+            call: "POST /api/report {captchaGUID, correction}".into(),
+            about: "alice: audio answer was wrong; the right text goes along as a training label",
+            task: Some(&audio),
+        },
+        http.post(format!("{base}/api/report"))
+            .header("x-api-key", &alice_key)
+            .json(&json!({ "captchaGUID": audio, "correction": "seven four nine" })),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "decaptcha",
+            call: "POST /api/report {captchaGUID, correction}".into(),
+            about: "alice: 'corrects' an image answer with the very answer it got (kwg90 = KWG90)",
+            task: Some(&image_right),
+        },
+        http.post(format!("{base}/api/report"))
+            .header("x-api-key", &alice_key)
+            .json(&json!({ "captchaGUID": image_right, "correction": "kwg90" })),
+    )
+    .await?;
+    let anti = |method: &str, key: &str, id: &str| {
+        http.post(format!("{base}/{method}"))
+            .json(&json!({ "clientKey": key, "taskId": id.parse::<u64>().unwrap_or(0) }))
+    };
+    c.send(
+        Exchange {
+            dialect: "anti-captcha",
+            call: "POST /reportIncorrectRecaptcha".into(),
+            about: "alice: reCAPTCHA token solved 15 s ago was rejected by the site",
+            task: Some(&recaptcha),
+        },
+        anti("reportIncorrectRecaptcha", &alice_key, &recaptcha),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "anti-captcha",
+            call: "POST /reportCorrectRecaptcha".into(),
+            about: "alice: confirms a reCAPTCHA v3 token worked",
+            task: Some(&recaptcha_good),
+        },
+        anti("reportCorrectRecaptcha", &alice_key, &recaptcha_good),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "anti-captcha",
+            call: "POST /reportIncorrectRecaptcha".into(),
+            about: "alice: reports a token solved 5 minutes ago (window: 60 s)",
+            task: Some(&recaptcha_late),
+        },
+        anti("reportIncorrectRecaptcha", &alice_key, &recaptcha_late),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "anti-captcha",
+            call: "POST /reportIncorrectHcaptcha".into(),
+            about: "bob: reports alice's task (answered exactly as an unknown task)",
+            task: Some(&hcaptcha),
+        },
+        anti("reportIncorrectHcaptcha", &bob_key, &hcaptcha),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "anti-captcha",
+            call: "POST /reportIncorrectImageCaptcha".into(),
+            about: "alice: sends an hCaptcha task to the image endpoint",
+            task: Some(&hcaptcha),
+        },
+        anti("reportIncorrectImageCaptcha", &alice_key, &hcaptcha),
+    )
+    .await?;
+    let feedback = |invalid: bool| {
+        http.post(format!("{base}/feedbackTask")).json(&json!({
+            "clientKey": alice_key, "taskId": turnstile,
+            "result": { "invalid": invalid, "message": if invalid { "Token was rejected by the target site" } else { "Solution accepted successfully" } }
+        }))
+    };
+    c.send(
+        Exchange {
+            dialect: "uCaptcha",
+            call: "POST /feedbackTask {invalid: true}".into(),
+            about: "alice: Turnstile token was rejected",
+            task: Some(&turnstile),
+        },
+        feedback(true),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "uCaptcha",
+            call: "POST /feedbackTask {invalid: true}".into(),
+            about: "alice: the same feedback again (a client retry): same answer, no second refund",
+            task: Some(&turnstile),
+        },
+        feedback(true),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "uCaptcha",
+            call: "POST /feedbackTask {invalid: false}".into(),
+            about: "alice: now says the same token worked: the first report stands",
+            task: Some(&turnstile),
+        },
+        feedback(false),
+    )
+    .await?;
+    c.send(
+        Exchange {
+            dialect: "native",
+            call: "POST /v1/reports".into(),
+            about: "bob: reports his GeeTest task through verdict's own API",
+            task: Some(&geetest),
+        },
+        http.post(format!("{base}/v1/reports"))
+            .bearer_auth(&bob_key)
+            .json(&json!({ "task": geetest, "kind": "incorrect", "message": "site said invalid" })),
+    )
+    .await?;
+
+    let mut out = std::io::stdout().lock();
+    for (name, id) in [("alice", &alice_id), ("bob", &bob_id)] {
+        let account = c.admin_get(&format!("/v1/accounts/{id}")).await?;
+        writeln!(
+            out,
+            "{name} (account {id}): balance {} refunded, standing {}, last 24 h: {}",
+            account["balance"].as_str().unwrap_or("?"),
+            account["standing"]["state"].as_str().unwrap_or("?"),
+            account["stats"]
+        )?;
+    }
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! `verdict`: serve, demo, and operator commands, all from one binary.
+
+mod commands;
+mod config;
+mod demo;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use config::{Config, DatabaseUrl, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "verdict",
+    version,
+    about = "The solution-feedback service of a captcha-solving platform"
+)]
+struct Cli {
+    /// TOML configuration file (default: ./verdict.toml if it exists).
+    #[arg(long, global = true, env = "VERDICT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to serve on (overrides VERDICT_LISTEN).
+    #[arg(long, global = true)]
+    listen: Option<SocketAddr>,
+    /// sqlite://path or postgres://… (overrides VERDICT_DATABASE_URL).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Log filter, e.g. info or verdict=debug (overrides VERDICT_LOG).
+    #[arg(long, global = true)]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every report dialect and the native API.
+    Serve,
+    /// Serve on a demo database (verdict-demo.db) and send reports through every dialect,
+    /// printing each answer and verdict; keeps serving afterwards unless --exit.
+    Demo {
+        /// Stop once the scenario has run.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Create and inspect accounts.
+    #[command(subcommand)]
+    Accounts(commands::Accounts),
+    /// Import and inspect tasks.
+    #[command(subcommand)]
+    Tasks(commands::Tasks),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        listen: cli.listen,
+        database_url: cli.database_url.clone(),
+        log: cli.log.clone(),
+    };
+    let mut base = Config::default();
+    if matches!(cli.command, Command::Demo { .. }) {
+        // The demo gets its own file so that it never mixes into a real database.
+        base.database_url = DatabaseUrl::Sqlite(PathBuf::from("verdict-demo.db"));
+    }
+    let config = config::load(cli.config.as_deref(), overrides, base)?;
+    init_logging(&config.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::Demo { exit } => demo::run(config, exit).await,
+            Command::Accounts(cmd) => commands::accounts(cmd, &config).await,
+            Command::Tasks(cmd) => commands::tasks(cmd, &config).await,
+        }
+    })
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let engine = server::open_engine(&config).await?;
+    let admin = server::admin_token(&engine, &config).await?;
+    let listener = server::bind(config.listen).await?;
+    server::run(engine, admin, &config, listener, server::shutdown_signal()).await
+}
+
+fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}

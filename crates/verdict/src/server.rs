@@ -1,0 +1,114 @@
+//! Wiring: the store chosen by URL, the engine, the admin token, and the HTTP server with
+//! graceful shutdown (in-flight requests finish; every answered write is already durable).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use verdict_domain::KeyHash;
+use verdict_engine::{Engine, SystemClock};
+use verdict_store::sqlite::SqliteOptions;
+use verdict_store::{SqliteStore, Store};
+
+use crate::config::{Config, DatabaseUrl};
+
+/// Opens the configured store (running migrations) and builds the engine on it.
+pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
+    let store: Arc<dyn Store> = match &config.database_url {
+        DatabaseUrl::Sqlite(path) => {
+            let options = SqliteOptions {
+                writer_cache_mib: config.sqlite.cache_mib,
+            };
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, options))
+                .await?
+                .with_context(|| format!("opening {}", config.database_url))?;
+            Arc::new(store)
+        }
+        DatabaseUrl::Postgres(_) => bail!(
+            "{} names a PostgreSQL database; this build serves SQLite only (sqlite://path)",
+            config.database_url
+        ),
+    };
+    Ok(Engine::new(
+        store,
+        config.judging.policy()?,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// The admin token hash to accept, printing a newly generated token once.
+pub async fn admin_token(engine: &Engine, config: &Config) -> anyhow::Result<KeyHash> {
+    let configured = config
+        .admin_token
+        .as_ref()
+        .map(|t| t.expose_secret().to_owned());
+    let (hash, generated) = engine.admin_token(configured.as_deref()).await?;
+    if let Some(token) = generated {
+        // Shown once, on stderr, never logged: only its hash is kept.
+        eprintln!(
+            "\nverdict: no VERDICT_ADMIN_TOKEN was set, so an admin token was generated.\n\
+             It is shown this once; store it now:\n\n    {token}\n"
+        );
+    }
+    Ok(hash)
+}
+
+/// Binds the listener; the address is known (port 0 resolved) before serving starts.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn run(
+    engine: Engine,
+    admin: KeyHash,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let limits = verdict_http::Limits {
+        report_body: config.limits.report_body_bytes,
+        ingest_body: config.limits.ingest_body_bytes,
+    };
+    let app = verdict_http::app(verdict_http::AppState {
+        engine,
+        admin,
+        limits,
+    });
+    tracing::info!(addr = %listener.local_addr()?, database = %config.database_url, "verdict serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")?;
+    tracing::info!("verdict stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
