@@ -60,6 +60,10 @@ pub fn parse_json<T: DeserializeOwned>(
             BodyProblem::NotJson
         }
     })?;
+    // serde maps a JSON array onto a struct field by field; a report body is an object or nothing.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(BodyProblem::NotJson);
+    }
     serde_json::from_slice(&bytes).map_err(|_| BodyProblem::NotJson)
 }
 
@@ -92,7 +96,7 @@ pub fn human_duration(ms: i64) -> String {
     let secs = ms / 1000;
     let (n, unit) = if secs >= 3600 && secs % 3600 == 0 {
         (secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 120 && secs % 60 == 0 {
         (secs / 60, "minute")
     } else {
         (secs, "second")

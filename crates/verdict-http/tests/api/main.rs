@@ -1,0 +1,10 @@
+//! Black-box tests of the HTTP surface, compiled into one binary: the real router over a real
+//! SQLite store, called in-process.
+
+mod concurrency;
+mod fixtures;
+mod native;
+mod parity;
+mod robustness;
+mod seed_replay;
+mod support;

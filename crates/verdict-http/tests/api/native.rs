@@ -1,0 +1,440 @@
+//! The native API: accounts, ingest, task and ledger inspection, reports, health.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN, ALICE_KEY, BOB_KEY, T0, TestApp};
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn admin_post(app: &TestApp, path: &str, body: &Value) -> crate::support::Reply {
+    app.post(
+        path,
+        &[
+            ("authorization", &bearer(ADMIN)),
+            ("content-type", "application/json"),
+        ],
+        body.to_string(),
+    )
+    .await
+}
+
+async fn client_report(app: &TestApp, key: &str, body: Value) -> crate::support::Reply {
+    app.post(
+        "/v1/reports",
+        &[
+            ("authorization", &bearer(key)),
+            ("content-type", "application/json"),
+        ],
+        body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn accounts_are_created_by_the_operator_and_keys_shown_once() {
+    let app = TestApp::new().await;
+    let reply = admin_post(
+        &app,
+        "/v1/accounts",
+        &json!({ "name": "carol", "trusted": true }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let created = reply.json();
+    let key = created["api_key"].as_str().unwrap();
+    assert_eq!(key.len(), 32);
+    assert_eq!(created["trusted"], json!(true));
+
+    let id = created["id"].as_i64().unwrap();
+    let view = app.get(&format!("/v1/accounts/{id}"), key).await.json();
+    assert_eq!(view["name"], "carol");
+    assert_eq!(view["balance"], "0.00");
+    assert_eq!(
+        view["standing"],
+        json!({ "state": "good", "until": null, "reason": null })
+    );
+    assert!(
+        !view.to_string().contains(key),
+        "the key is never shown again"
+    );
+
+    let imported = admin_post(
+        &app,
+        "/v1/accounts",
+        &json!({ "name": "dave", "api_key": "CAPFUN-0123456789ABCDEF0123456789ABCDEF" }),
+    )
+    .await;
+    assert_eq!(imported.status, StatusCode::CREATED);
+    let again = admin_post(
+        &app,
+        "/v1/accounts",
+        &json!({ "name": "eve", "api_key": "CAPFUN-0123456789ABCDEF0123456789ABCDEF" }),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn account_creation_checks_caller_and_input() {
+    let app = TestApp::new().await;
+    let no_auth = app.post_json("/v1/accounts", &json!({ "name": "x" })).await;
+    assert_eq!(no_auth.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(no_auth.json()["error"]["code"], "unauthorized");
+    let as_client = app
+        .post(
+            "/v1/accounts",
+            &[("authorization", &bearer(ALICE_KEY))],
+            json!({ "name": "x" }).to_string(),
+        )
+        .await;
+    assert_eq!(as_client.status, StatusCode::FORBIDDEN);
+    for (body, status) in [
+        (json!({}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "name": "" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "name": 5 }), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({ "name": "x", "api_key": "short" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "name": "x", "trusted": "perhaps" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let reply = admin_post(&app, "/v1/accounts", &body).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text());
+        assert!(reply.json()["error"]["message"].is_string());
+    }
+    let broken = app
+        .post(
+            "/v1/accounts",
+            &[("authorization", &bearer(ADMIN))],
+            "{\"name\":",
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn accounts_are_visible_to_the_operator_and_to_themselves_only() {
+    let app = TestApp::new().await;
+    assert_eq!(
+        app.get("/v1/accounts/1", ADMIN).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/accounts/1", ALICE_KEY).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/accounts/1", BOB_KEY).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/v1/accounts/99", ADMIN).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/v1/accounts/nope", ADMIN).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/v1/accounts/1", "wrong-token-wrong-token")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let stats = app.get("/v1/accounts/1", ADMIN).await.json()["stats"].clone();
+    // The world gave alice six reCAPTCHA tasks in the last 24 h.
+    assert_eq!(
+        stats["recaptcha"],
+        json!({ "tasks": 6, "incorrect": 0, "correct": 0 })
+    );
+    assert!(stats.get("image").is_some());
+}
+
+#[tokio::test]
+async fn ingest_stores_each_valid_record_and_names_each_invalid_one() {
+    let app = TestApp::new().await;
+    let at = T0.to_rfc3339();
+    let batch = json!([
+        { "id": "9001", "account": 1, "type": "image", "provider": "p", "answer": "AB12", "cost": "0.0020", "completed_at": at },
+        { "id": 18446744073709551615u64, "account": "1", "type": "hcaptcha", "provider": "p", "cost": 0.003, "completed_at": at },
+        { "id": "9001", "account": 1, "type": "image", "provider": "p", "answer": "CHANGED", "cost": "9", "completed_at": at },
+        { "id": "1001", "account": 2, "type": "audio", "provider": "p", "cost": "1", "completed_at": at },
+        { "id": "18446744073709551616", "account": 1, "type": "image", "provider": "p", "cost": "1", "completed_at": at },
+        { "id": "x".repeat(129), "account": 1, "type": "image", "provider": "p", "cost": "1", "completed_at": at },
+        { "id": "9002", "account": 77, "type": "image", "provider": "p", "cost": "1", "completed_at": at },
+        { "id": "9003", "account": 1, "type": "captcha", "provider": "p", "cost": "1", "completed_at": at },
+        { "id": "9004", "account": 1, "type": "image", "provider": "p", "cost": "-1", "completed_at": at },
+        { "id": "9005", "account": 1, "type": "image", "provider": "p", "cost": "1", "completed_at": "yesterday" },
+        { "id": "9006", "account": 1, "type": "image", "cost": "1", "completed_at": at },
+        "not an object",
+    ]);
+    let reply = admin_post(&app, "/v1/tasks", &batch).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let summary = reply.json();
+    assert_eq!(summary["inserted"], 2);
+    assert_eq!(summary["duplicates"], 2);
+    let rejected: Vec<(u64, String)> = summary["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["error"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let indexes: Vec<u64> = rejected.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indexes, vec![4, 5, 6, 7, 8, 9, 10, 11]);
+    for ((_, error), field) in rejected.iter().zip([
+        "id:",
+        "id:",
+        "account:",
+        "type:",
+        "cost:",
+        "completed_at:",
+        "provider:",
+        "not a JSON object",
+    ]) {
+        assert!(error.starts_with(field), "{error:?} should name {field}");
+    }
+    let stored = app.get("/v1/tasks/9001", ADMIN).await.json();
+    assert_eq!(
+        stored["task"]["answer"], "AB12",
+        "a duplicate never overwrites"
+    );
+    assert_eq!(stored["task"]["cost"], "0.002");
+    let big = app
+        .get("/v1/tasks/18446744073709551615", ADMIN)
+        .await
+        .json();
+    assert_eq!(big["task"]["cost"], "0.003");
+}
+
+#[tokio::test]
+async fn ingest_reads_ndjson_and_rejects_unreadable_batches() {
+    let app = TestApp::new().await;
+    let at = T0.to_rfc3339();
+    let ndjson = format!(
+        "{}\n\n{}\n{{broken\n",
+        json!({ "id": "a-1", "account": 1, "type": "turnstile", "provider": "p", "cost": "0.001", "completed_at": at }),
+        json!({ "id": "a-2", "account": 2, "type": "geetest", "provider": "p", "cost": "0.001", "completed_at": at }),
+    );
+    let reply = app
+        .post(
+            "/v1/tasks",
+            &[
+                ("authorization", &bearer(ADMIN)),
+                ("content-type", "application/x-ndjson"),
+            ],
+            ndjson,
+        )
+        .await;
+    let summary = reply.json();
+    assert_eq!(
+        (summary["inserted"].as_u64(), summary["duplicates"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(summary["rejected"][0]["index"], 2);
+    assert!(
+        summary["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 4:")
+    );
+
+    let not_array = admin_post(&app, "/v1/tasks", &json!({ "id": "x" })).await;
+    assert_eq!(not_array.status, StatusCode::BAD_REQUEST);
+    let as_client = app
+        .post("/v1/tasks", &[("authorization", &bearer(ALICE_KEY))], "[]")
+        .await;
+    assert_eq!(as_client.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_task_shows_its_report_verdict_evidence_and_refund() {
+    let app = TestApp::new().await;
+    let fresh = app.get("/v1/tasks/1003", ALICE_KEY).await.json();
+    assert_eq!(fresh["report"], Value::Null);
+    assert_eq!(fresh["task"]["type"], "recaptcha_v2");
+
+    let reply = client_report(
+        &app,
+        ALICE_KEY,
+        json!({ "task": 1003, "kind": "incorrect", "code": 1001, "message": "site rejected" }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let made = reply.json();
+    assert_eq!(made["repeat"], false);
+    let view = app.get("/v1/tasks/1003", ADMIN).await.json();
+    let report = &view["report"];
+    assert_eq!(report, &made["report"]);
+    assert_eq!(report["verdict"], "accepted");
+    assert_eq!(report["reason"], "incorrect_accepted");
+    assert_eq!(report["refund"], "0.002");
+    assert_eq!(report["dialect"], "native");
+    assert_eq!(report["code"], "1001");
+    assert_eq!(
+        report["evidence"],
+        json!({ "window_ms": 60000, "elapsed_ms": 10000, "cost": "0.002" })
+    );
+    assert!(report["explanation"].as_str().unwrap().contains("refunded"));
+
+    assert_eq!(
+        app.get("/v1/tasks/1003", BOB_KEY).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/v1/tasks/nope", ADMIN).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let ledger = app.get("/v1/accounts/1/ledger", ALICE_KEY).await.json();
+    assert_eq!(ledger["balance"], "0.002");
+    assert_eq!(ledger["entries"][0]["idempotency_key"], "refund:1003");
+}
+
+#[tokio::test]
+async fn native_reports_refuse_with_reasons_and_numbers() {
+    let app = TestApp::new().await;
+    let first = client_report(
+        &app,
+        ALICE_KEY,
+        json!({ "task": "1006", "kind": "incorrect" }),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let repeat = client_report(
+        &app,
+        ALICE_KEY,
+        json!({ "task": "1006", "kind": "incorrect" }),
+    )
+    .await;
+    assert_eq!(repeat.status, StatusCode::OK);
+    assert_eq!(repeat.json()["repeat"], true);
+
+    let cases = [
+        (
+            json!({ "task": "1006", "kind": "correct" }),
+            StatusCode::CONFLICT,
+            "conflicting_report",
+        ),
+        (
+            json!({ "task": "1011", "kind": "incorrect" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "window_closed",
+        ),
+        (
+            json!({ "task": "2001", "kind": "incorrect" }),
+            StatusCode::NOT_FOUND,
+            "unknown_task",
+        ),
+        (
+            json!({ "task": "1007", "kind": "incorrect", "correction": "x" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "correction_not_applicable",
+        ),
+        (
+            json!({ "task": "1007", "kind": "wrong" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            json!({ "kind": "incorrect" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let reply = client_report(&app, ALICE_KEY, body.clone()).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text());
+        assert_eq!(reply.json()["error"]["code"], code, "{body}");
+    }
+    let conflict = client_report(
+        &app,
+        ALICE_KEY,
+        json!({ "task": "1006", "kind": "correct" }),
+    )
+    .await
+    .json();
+    assert_eq!(
+        conflict["error"]["details"]["existing"]["verdict"],
+        "accepted"
+    );
+    let late = client_report(
+        &app,
+        ALICE_KEY,
+        json!({ "task": "1011", "kind": "incorrect" }),
+    )
+    .await
+    .json();
+    assert_eq!(
+        late["error"]["details"],
+        json!({ "window_ms": 60000, "elapsed_ms": 61000 })
+    );
+
+    let as_admin = client_report(&app, ADMIN, json!({ "task": "1007", "kind": "incorrect" })).await;
+    assert_eq!(as_admin.status, StatusCode::BAD_REQUEST);
+    let anonymous = app
+        .post_json(
+            "/v1/reports",
+            &json!({ "task": "1007", "kind": "incorrect" }),
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn health_probes_and_unknown_routes_answer_json() {
+    let app = TestApp::new().await;
+    let health = app.get("/healthz", "").await;
+    assert_eq!(
+        (health.status, health.json()["status"].clone()),
+        (StatusCode::OK, json!("ok"))
+    );
+    let ready = app.get("/readyz", "").await;
+    assert_eq!(
+        ready.json(),
+        json!({ "status": "ready", "storage": "sqlite" })
+    );
+    let missing = app.get("/nope/nothing", "").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"]["code"], "not_found");
+    let get_unknown_method = app.get("/createTask", "").await;
+    assert_eq!(get_unknown_method.status, StatusCode::NOT_FOUND);
+    let unknown_method = app
+        .post_json("/createTask", &json!({ "clientKey": ALICE_KEY }))
+        .await;
+    assert_eq!(unknown_method.json()["errorId"], 14);
+}
+
+#[tokio::test]
+async fn the_window_closes_as_the_clock_moves() {
+    let app = TestApp::new().await;
+    // Task 1006 (hCaptcha) was completed 10 s before T0: 50 s of its 60 s window remain.
+    app.clock.advance(std::time::Duration::from_secs(50));
+    let at_edge = client_report(
+        &app,
+        ALICE_KEY,
+        json!({ "task": "1006", "kind": "incorrect" }),
+    )
+    .await;
+    assert_eq!(at_edge.status, StatusCode::CREATED, "{}", at_edge.text());
+    app.clock.advance(std::time::Duration::from_millis(1));
+    let late = client_report(
+        &app,
+        ALICE_KEY,
+        json!({ "task": "1007", "kind": "incorrect" }),
+    )
+    .await;
+    assert_eq!(
+        late.json()["error"]["details"],
+        json!({ "window_ms": 60000, "elapsed_ms": 60001 })
+    );
+}

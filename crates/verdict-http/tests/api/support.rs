@@ -1,0 +1,233 @@
+//! The test app: the real router on a fresh SQLite file, a hand-set clock, and a fixed world of
+//! two accounts and a task of every kind, so that fixtures can name ids and keys literally.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use verdict_domain::{AccountId, Amount, ApiKey, KeyHash, TaskInput, Timestamp, ledger};
+use verdict_engine::{Engine, ManualClock};
+use verdict_http::{AppState, Limits, app};
+use verdict_store::SqliteStore;
+use verdict_store::sqlite::SqliteOptions;
+
+/// 2026-11-21T10:00:00Z, the world's "now".
+pub const T0: Timestamp = Timestamp::from_millis(1_795_255_200_000);
+pub const ADMIN: &str = "admin-token-for-tests-0000000000";
+pub const ALICE_KEY: &str = "a11ce000000000000000000000000001";
+pub const BOB_KEY: &str = "b0b00000000000000000000000000002";
+pub const ALICE: AccountId = AccountId(1);
+pub const BOB: AccountId = AccountId(2);
+
+/// (id, owner, type, answer, cost, seconds before T0)
+pub const WORLD: &[(&str, AccountId, &str, &str, &str, u64)] = &[
+    ("1001", ALICE, "image", "KWG90", "0.001", 10),
+    ("1002", ALICE, "audio", "seven four one", "0.002", 10),
+    ("1003", ALICE, "recaptcha_v2", "03AGdBq24", "0.002", 10),
+    ("1004", ALICE, "recaptcha_v3", "03AGdBq25", "0.0025", 10),
+    (
+        "1005",
+        ALICE,
+        "recaptcha_enterprise",
+        "03AGdBq26",
+        "0.003",
+        10,
+    ),
+    ("1006", ALICE, "hcaptcha", "P1_eyJ0eXAi", "0.003", 10),
+    ("1007", ALICE, "turnstile", "0.zq3Lx", "0.0015", 10),
+    ("1008", ALICE, "funcaptcha", "7165f2", "0.004", 10),
+    ("1009", ALICE, "geetest", "lot_9", "0.003", 10),
+    ("1010", ALICE, "other", "x", "0.001", 10),
+    ("1011", ALICE, "recaptcha_v2", "03AGdBq27", "0.002", 61),
+    ("1012", ALICE, "image", "ABCDE", "0.001", 25 * 3600),
+    ("12345", ALICE, "recaptcha_v2", "03AGdBq28", "0.002", 10),
+    (
+        "74455221488",
+        ALICE,
+        "recaptcha_v2",
+        "03AGdBq29",
+        "0.002",
+        10,
+    ),
+    (
+        "550e8400-e29b-41d4-a716-446655440000",
+        ALICE,
+        "image",
+        "Q7TRV",
+        "0.001",
+        10,
+    ),
+    (
+        "7587c9c6-cf5f-4dc9-a382-a808a2d90dc8",
+        ALICE,
+        "image",
+        "KWG9O",
+        "0.001",
+        10,
+    ),
+    (
+        "task_abc123xyz789",
+        ALICE,
+        "turnstile",
+        "0.ab12",
+        "0.0015",
+        10,
+    ),
+    ("2001", BOB, "image", "HELLO", "0.001", 10),
+    ("2002", BOB, "recaptcha_v2", "03AGdBq30", "0.002", 10),
+];
+
+/// One HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A fresh database holding the fixed world.
+    pub async fn new() -> Self {
+        Self::with_limits(Limits::default()).await
+    }
+
+    pub async fn with_limits(limits: Limits) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(
+            dir.path().join("verdict.db"),
+            SqliteOptions {
+                writer_cache_mib: 8,
+            },
+        )
+        .expect("open store");
+        let clock = Arc::new(ManualClock::at(T0));
+        let engine = Engine::new(Arc::new(store), Default::default(), clock.clone());
+        for (name, key) in [("alice", ALICE_KEY), ("bob", BOB_KEY)] {
+            engine
+                .create_account(name.into(), false, Some(ApiKey::parse(key).unwrap()))
+                .await
+                .expect("create account");
+        }
+        let records = WORLD
+            .iter()
+            .map(|(id, owner, t, answer, cost, age)| {
+                Ok(TaskInput {
+                    id: Some((*id).into()),
+                    account: Some(owner.to_string()),
+                    captcha_type: Some((*t).into()),
+                    provider: Some("prov-a".into()),
+                    worker: Some("w-1".into()),
+                    answer: Some((*answer).into()),
+                    cost: Some((*cost).into()),
+                    completed_at: Some(T0.saturating_sub(Duration::from_secs(*age)).to_rfc3339()),
+                })
+            })
+            .collect();
+        let summary = engine.ingest(records).await.expect("ingest world");
+        assert_eq!(summary.inserted, WORLD.len(), "{:?}", summary.rejected);
+        let router = app(AppState {
+            engine: engine.clone(),
+            admin: KeyHash::of(ADMIN),
+            limits,
+        });
+        Self {
+            router,
+            engine,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {
+        let mut builder = Request::post(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder.body(body.into()).unwrap()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.post(
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Reply {
+        let request = Request::get(path)
+            .header("authorization", format!("Bearer {bearer}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// The account's balance, after checking it equals the sum of its ledger.
+    pub async fn balance(&self, account: AccountId) -> Amount {
+        let view = self.engine.account(account).await.expect("account");
+        let entries = self.engine.ledger(account).await.expect("ledger");
+        assert_eq!(
+            ledger::balance(&entries),
+            view.account.balance,
+            "balance drifted from ledger"
+        );
+        view.account.balance
+    }
+
+    /// (task id, amount) of every ledger entry of the account, in order.
+    pub async fn ledger(&self, account: AccountId) -> Vec<(String, Amount)> {
+        self.engine
+            .ledger(account)
+            .await
+            .expect("ledger")
+            .into_iter()
+            .map(|e| (e.task.to_string(), e.amount))
+            .collect()
+    }
+}
