@@ -1,0 +1,272 @@
+//! The `verdict` binary as an operator runs it: environment in, HTTP out, signals to stop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const ADMIN: &str = "test-admin-token-0123456789";
+
+/// A running `verdict serve`, its address read from its own start-up log line.
+struct Server {
+    child: Child,
+    addr: String,
+    /// Everything printed to stderr before serving began.
+    startup: Vec<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(db: &Path, admin: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_verdict"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("VERDICT_LISTEN", "127.0.0.1:0")
+            .env("VERDICT_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .current_dir(db.parent().unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(token) = admin {
+            cmd.env("VERDICT_ADMIN_TOKEN", token);
+        }
+        let mut child = cmd.spawn().expect("spawn verdict");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut startup = Vec::new();
+        let serving = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("verdict started serving");
+            if line.contains("verdict serving") {
+                break line;
+            }
+            startup.push(line);
+        };
+        let addr = serving
+            .split("addr=")
+            .nth(1)
+            .expect("addr in log")
+            .split_whitespace()
+            .next()
+            .unwrap();
+        Server {
+            child,
+            addr: addr.to_owned(),
+            startup,
+            stderr: rx,
+        }
+    }
+
+    /// The next stderr line containing `needle`, skipping others (fails after 30 s).
+    fn wait_for(&self, needle: &str) -> String {
+        loop {
+            match self.stderr.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(e) => panic!("no {needle:?} from verdict: {e}"),
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A synchronous face on reqwest: a small runtime per client keeps these tests plain.
+struct Http {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl Http {
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self {
+            rt,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn send(&self, req: reqwest::RequestBuilder) -> (u16, String) {
+        self.rt.block_on(async {
+            let resp = req.send().await.expect("request");
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        })
+    }
+
+    fn get(&self, url: &str, token: &str) -> (u16, String) {
+        self.send(self.client.get(url).bearer_auth(token))
+    }
+
+    fn post(&self, url: &str, token: Option<&str>, body: &Value) -> (u16, String) {
+        let mut req = self.client.post(url).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req)
+    }
+}
+
+fn now_rfc3339() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    verdict_domain::Timestamp::from_millis(i64::try_from(ms).unwrap()).to_rfc3339()
+}
+
+#[test]
+fn serve_starts_from_the_three_variables_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("v.db"), Some(ADMIN));
+    let http = Http::new();
+    let (status, body) = http.get(&server.url("/healthz"), "");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    assert_eq!(http.get(&server.url("/readyz"), "").0, 200);
+
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "verdict exited with {status}");
+    server.wait_for("verdict stopped");
+}
+
+#[test]
+fn an_answered_report_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let http = Http::new();
+    let server = Server::start(&db, Some(ADMIN));
+    let (_, account) = http.post(
+        &server.url("/v1/accounts"),
+        Some(ADMIN),
+        &json!({ "name": "alice" }),
+    );
+    let account: Value = serde_json::from_str(&account).unwrap();
+    let key = account["api_key"].as_str().unwrap().to_owned();
+    let task = json!([{ "id": "555", "account": account["id"], "type": "hcaptcha", "provider": "p",
+                         "cost": "0.003", "completed_at": now_rfc3339() }]);
+    let (status, _) = http.post(&server.url("/v1/tasks"), Some(ADMIN), &task);
+    assert_eq!(status, 200);
+    let (status, body) = http.post(
+        &server.url("/reportIncorrectHcaptcha"),
+        None,
+        &json!({ "clientKey": key, "taskId": 555 }),
+    );
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"errorId":0,"status":"success"}"#)
+    );
+
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    server.child.wait().unwrap();
+    drop(server);
+
+    let restarted = Server::start(&db, Some(ADMIN));
+    let (_, view) = http.get(&restarted.url("/v1/tasks/555"), ADMIN);
+    let view: Value = serde_json::from_str(&view).unwrap();
+    assert_eq!(view["report"]["verdict"], "accepted");
+    assert_eq!(view["report"]["refund"], "0.003");
+    let (_, account) = http.get(
+        &restarted.url(&format!("/v1/accounts/{}", account["id"])),
+        ADMIN,
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&account).unwrap()["balance"],
+        "0.003"
+    );
+}
+
+fn shown_token(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+}
+
+#[test]
+fn without_a_configured_token_one_is_generated_shown_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let http = Http::new();
+
+    let first = Server::start(&db, None);
+    let token = shown_token(&first.startup).expect("the generated token is shown at first start");
+    let (status, _) = http.post(
+        &first.url("/v1/accounts"),
+        Some(&token),
+        &json!({ "name": "x" }),
+    );
+    assert_eq!(status, 201, "the shown token is the admin token");
+    drop(first);
+
+    let second = Server::start(&db, None);
+    assert_eq!(shown_token(&second.startup), None, "shown once only");
+    let (status, _) = http.get(&second.url("/v1/accounts/1"), &token);
+    assert_eq!(status, 200, "the stored token still works");
+}
+
+#[test]
+fn demo_reports_through_every_dialect_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["demo", "--exit", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "captcha.fun",
+        "decaptcha",
+        "anti-captcha",
+        "uCaptcha",
+        "native",
+        r#"{"message": "Report submitted successfully"}"#,
+        "ERROR_NO_SUCH_CAPCHA_ID",
+        "accepted (incorrect_accepted)",
+        "rejected (correction_matches_answer)",
+        "acknowledged (positive_feedback)",
+        "ERROR_FEEDBACK_EXISTS",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "demo output lacks {needle:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        dir.path().join("verdict-demo.db").exists(),
+        "the demo keeps to its own database file"
+    );
+}
