@@ -159,6 +159,17 @@ impl Engine {
         Ok(self.store.account_by_key(&key.hash()).await?)
     }
 
+    /// The account for a username and password pair (DeathByCaptcha's login): the password is
+    /// the account's API key and the username its name. Both must match.
+    pub async fn authenticate_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Account>, EngineError> {
+        let account = self.authenticate(password).await?;
+        Ok(account.filter(|a| a.name == username))
+    }
+
     /// Creates an account. Its key is `import` (a key the client already uses elsewhere) or a
     /// new random one; either way only its hash is stored, and the key is returned once.
     pub async fn create_account(

@@ -45,6 +45,16 @@ pub struct AppState {
     pub limits: Limits,
 }
 
+/// The judging policy with the report windows the dialects' services document; configuration
+/// is applied on top.
+pub fn default_policy() -> verdict_domain::Policy {
+    let mut policy = verdict_domain::Policy::default();
+    for (dialect, window) in dialect::documented_windows() {
+        policy.windows.set_dialect(dialect, None, window);
+    }
+    policy
+}
+
 /// The whole service on one router.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
@@ -72,7 +82,7 @@ async fn fallback(method: Method, uri: Uri) -> Response {
     let one_segment = path.len() > 1 && !path[1..].contains('/');
     if method == Method::POST && one_segment && path[1..].bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return dialect::anticaptcha::render_no_such_method();
+        return dialect::error_id::no_such_method();
     }
     ApiError::new(
         StatusCode::NOT_FOUND,

@@ -139,7 +139,7 @@ mod duration_map {
 impl JudgingConfig {
     /// The domain policy these settings describe; unknown family names are an error.
     pub fn policy(&self) -> anyhow::Result<Policy> {
-        let mut policy = Policy::default();
+        let mut policy = verdict_http::default_policy();
         let family = |name: &str| {
             Family::parse(name).with_context(|| {
                 let known: Vec<&str> = Family::ALL.iter().map(|f| f.as_str()).collect();

@@ -7,10 +7,20 @@
 //! fixtures under `tests/fixtures/<name>/`.
 
 pub mod anticaptcha;
+pub mod capmonster;
+pub mod capsolver;
 pub mod captchafun;
+pub mod deathbycaptcha;
 pub mod decaptcha;
+pub mod error_id;
+pub mod feedback_task;
 pub mod lenient;
+pub mod regotcha;
+pub mod twocaptcha;
+pub mod twocaptcha_v2;
 pub mod ucaptcha;
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
@@ -32,7 +42,21 @@ pub fn routes() -> Router<AppState> {
         .merge(captchafun::routes())
         .merge(decaptcha::routes())
         .merge(anticaptcha::routes())
-        .merge(ucaptcha::routes())
+        .merge(twocaptcha::routes())
+        .merge(twocaptcha_v2::routes())
+        .merge(capmonster::routes())
+        .merge(feedback_task::routes())
+        .merge(deathbycaptcha::routes())
+}
+
+/// Report windows that services document for themselves, beyond the per-family defaults:
+/// 2captcha's 15 minutes (legacy and, assumed, v2) and regotcha's 24 hours.
+pub fn documented_windows() -> [(&'static str, Duration); 3] {
+    [
+        (twocaptcha::NAME, twocaptcha::WINDOW),
+        (twocaptcha_v2::NAME, twocaptcha_v2::WINDOW),
+        (regotcha::NAME, regotcha::WINDOW),
+    ]
 }
 
 /// A JSON response with exactly these bytes.
@@ -41,7 +65,7 @@ pub fn json(status: StatusCode, body: String) -> Response {
 }
 
 /// Why a request body could not be read as the dialect's JSON object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyProblem {
     TooLarge,
     /// Not JSON, not UTF-8, not an object, or cut short.

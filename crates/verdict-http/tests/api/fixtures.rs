@@ -257,6 +257,36 @@ async fn ucaptcha_fixtures() {
 }
 
 #[tokio::test]
+async fn twocaptcha_fixtures() {
+    run_dialect("twocaptcha").await;
+}
+
+#[tokio::test]
+async fn twocaptcha_v2_fixtures() {
+    run_dialect("twocaptcha_v2").await;
+}
+
+#[tokio::test]
+async fn capmonster_fixtures() {
+    run_dialect("capmonster").await;
+}
+
+#[tokio::test]
+async fn capsolver_fixtures() {
+    run_dialect("capsolver").await;
+}
+
+#[tokio::test]
+async fn regotcha_fixtures() {
+    run_dialect("regotcha").await;
+}
+
+#[tokio::test]
+async fn deathbycaptcha_fixtures() {
+    run_dialect("deathbycaptcha").await;
+}
+
+#[tokio::test]
 async fn the_fixture_format_catches_a_wrong_body() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wrong.http");

@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod fixtures;
+mod forms;
 mod native;
 mod parity;
 mod robustness;

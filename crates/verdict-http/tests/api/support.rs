@@ -45,6 +45,15 @@ pub const WORLD: &[(&str, AccountId, &str, &str, &str, u64)] = &[
     ("1010", ALICE, "other", "x", "0.001", 10),
     ("1011", ALICE, "recaptcha_v2", "03AGdBq27", "0.002", 61),
     ("1012", ALICE, "image", "ABCDE", "0.001", 25 * 3600),
+    ("1013", ALICE, "image", "ZZ9Q", "0.001", 10),
+    (
+        "1014",
+        ALICE,
+        "recaptcha_v2",
+        "03AGdBq31",
+        "0.002",
+        25 * 3600,
+    ),
     ("12345", ALICE, "recaptcha_v2", "03AGdBq28", "0.002", 10),
     (
         "74455221488",
@@ -124,7 +133,11 @@ impl TestApp {
         )
         .expect("open store");
         let clock = Arc::new(ManualClock::at(T0));
-        let engine = Engine::new(Arc::new(store), Default::default(), clock.clone());
+        let engine = Engine::new(
+            Arc::new(store),
+            verdict_http::default_policy(),
+            clock.clone(),
+        );
         for (name, key) in [("alice", ALICE_KEY), ("bob", BOB_KEY)] {
             engine
                 .create_account(name.into(), false, Some(ApiKey::parse(key).unwrap()))

@@ -1,0 +1,57 @@
+//! DeathByCaptcha's HTTP API: `POST /api/captcha/{id}/report`, form-encoded, with `authtoken` or
+//! `username` + `password` (or HTTP Basic). DBC's machine-readable spec
+//! (deathbycaptcha/deathbycaptcha-agent-api-metadata, spec/openapi/http.yaml) and the official
+//! client deathbycaptcha-official 4.7.1.
+//!
+//! Credentials: `authtoken` is the account's API key. `username` + `password` are the account's
+//! name and API key, both checked — a platform moving DBC users over creates each account with
+//! the DBC username as its name and imports the DBC password (or a new token) as its key.
+//! HTTP Basic works the same way; Basic with an empty password takes the user part as the key,
+//! as uCaptcha's DBC-compatible endpoint does.
+
+mod wire;
+
+use axum::Router;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use bytes::Bytes;
+
+use crate::AppState;
+use wire::Credentials;
+
+pub const NAME: &str = "deathbycaptcha";
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/captcha/{id}/report",
+        post(report).fallback(|| async { wire::render_method_not_allowed() }),
+    )
+}
+
+/// Report an incorrectly solved captcha.
+async fn report(
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let command = wire::to_command(id.ok().map(|Path(id)| id), &headers, body.ok());
+    let (credentials, request) = match command {
+        Ok(command) => command,
+        Err(bad) => return wire::render_bad_request(bad),
+    };
+    let account = match &credentials {
+        Credentials::Token(key) => app.engine.authenticate(key).await,
+        Credentials::Login { username, password } => {
+            app.engine.authenticate_login(username, password).await
+        }
+    };
+    match account {
+        Ok(Some(account)) => wire::render(app.engine.submit_report_for(&account, request).await),
+        Ok(None) => wire::render_bad_request(wire::BadRequest::NotLoggedIn),
+        Err(e) => wire::render(Err(e)),
+    }
+}

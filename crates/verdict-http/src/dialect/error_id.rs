@@ -1,0 +1,188 @@
+//! The `{clientKey, taskId}` → `{"errorId", …}` family: anti-captcha, 2captcha API v2 and
+//! CapMonster Cloud share request bodies, paths and envelopes, and differ only in which
+//! `errorId`/`errorCode` each outcome gets. This module holds what they share; each dialect
+//! module implements [`ErrorIdDialect`] with its own table.
+//!
+//! Always HTTP 200 (anti-captcha's npm client uses axios, which throws on any other status before
+//! the body is read); errors always carry `errorId`, `errorCode` AND `errorDescription`
+//! (python-anticaptcha raises KeyError without the description).
+
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{MethodRouter, post};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use verdict_domain::{Eligibility, Refusal, Report, ReportKind, ReportRequest};
+use verdict_engine::{EngineError, ReportOutcome};
+
+use crate::AppState;
+use crate::dialect::lenient::{Field, RawId, Text};
+use crate::dialect::{BodyProblem, is_unavailable, json, log_failure, parse_json, task_id};
+
+/// An `errorId` with its `errorCode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub u32, pub &'static str);
+
+pub const NO_SUCH_CAPCHA_ID: ErrorCode = ErrorCode(16, "ERROR_NO_SUCH_CAPCHA_ID");
+pub const KEY_DOES_NOT_EXIST: ErrorCode = ErrorCode(1, "ERROR_KEY_DOES_NOT_EXIST");
+pub const NO_SLOT_AVAILABLE: ErrorCode = ErrorCode(2, "ERROR_NO_SLOT_AVAILABLE");
+pub const NO_SUCH_METHOD: ErrorCode = ErrorCode(14, "ERROR_NO_SUCH_METHOD");
+
+/// What a dialect of this family says for each outcome.
+pub trait ErrorIdDialect: Send + Sync + 'static {
+    /// The dialect name recorded with each report.
+    const NAME: &'static str;
+    /// For a missing, unreadable or unknown key.
+    const KEY_ERROR: ErrorCode = KEY_DOES_NOT_EXIST;
+    /// For a missing or malformed task id.
+    const TASK_ERROR: ErrorCode = NO_SUCH_CAPCHA_ID;
+    /// For a storage outage: a code clients already retry on.
+    const RETRY_ERROR: ErrorCode = NO_SLOT_AVAILABLE;
+
+    /// A report was recorded (or an identical one repeated): usually `success()`.
+    fn recorded(report: &Report) -> Response {
+        let _ = report;
+        success()
+    }
+
+    fn refused(refusal: &Refusal) -> Response;
+
+    fn bad_request(bad: &BadRequest) -> Response {
+        match bad {
+            BadRequest::Body(BodyProblem::NotJson) => failure(
+                Self::KEY_ERROR,
+                "Request body is not a JSON object, so clientKey could not be read.",
+            ),
+            BadRequest::Body(BodyProblem::TooLarge) => failure(
+                Self::KEY_ERROR,
+                "Request body is too large, so clientKey could not be read.",
+            ),
+            BadRequest::MissingKey => {
+                failure(Self::KEY_ERROR, "clientKey is missing or not a string.")
+            }
+            BadRequest::MissingTaskId => failure(Self::TASK_ERROR, "taskId is missing."),
+            BadRequest::BadTaskId => {
+                failure(Self::TASK_ERROR, "taskId must be a task id (an integer).")
+            }
+        }
+    }
+
+    /// Storage failed: `unavailable` says whether it is worth retrying.
+    fn failed(unavailable: bool) -> Response {
+        let text = if unavailable {
+            "Service temporarily unavailable; retry in a few seconds."
+        } else {
+            "Internal error; retry in a few seconds."
+        };
+        failure(Self::RETRY_ERROR, text)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Body {
+    #[serde(default, rename = "clientKey")]
+    client_key: Field<Text>,
+    #[serde(default, rename = "taskId")]
+    task_id: Field<RawId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadRequest {
+    Body(BodyProblem),
+    MissingKey,
+    MissingTaskId,
+    BadTaskId,
+}
+
+/// One report method of a dialect of this family: what it claims and which families it takes.
+pub fn method<D: ErrorIdDialect>(
+    kind: ReportKind,
+    eligibility: Eligibility,
+) -> MethodRouter<AppState> {
+    post(
+        move |State(app): State<AppState>, body: Result<Bytes, BytesRejection>| async move {
+            match to_command::<D>(kind, eligibility, parse_json(body)) {
+                Ok((key, request)) => render::<D>(app.engine.submit_report(&key, request).await),
+                Err(bad) => D::bad_request(&bad),
+            }
+        },
+    )
+    .fallback(|| async { no_such_method() })
+}
+
+fn to_command<D: ErrorIdDialect>(
+    kind: ReportKind,
+    eligibility: Eligibility,
+    body: Result<Body, BodyProblem>,
+) -> Result<(String, ReportRequest), BadRequest> {
+    let body = body.map_err(BadRequest::Body)?;
+    let Text(key) = body
+        .client_key
+        .require(BadRequest::MissingKey, BadRequest::MissingKey)?;
+    let raw = body
+        .task_id
+        .require(BadRequest::MissingTaskId, BadRequest::BadTaskId)?;
+    let task = task_id(raw).map_err(|_| BadRequest::BadTaskId)?;
+    Ok((key, ReportRequest::new(task, kind, D::NAME, eligibility)))
+}
+
+fn render<D: ErrorIdDialect>(result: Result<ReportOutcome, EngineError>) -> Response {
+    match result {
+        Ok(ReportOutcome::Recorded(report) | ReportOutcome::Repeated(report)) => {
+            D::recorded(&report)
+        }
+        Ok(ReportOutcome::Refused(refusal)) => D::refused(&refusal),
+        Err(e) => {
+            log_failure(D::NAME, &e);
+            D::failed(is_unavailable(&e))
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Success {
+    error_id: u32,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Failure<'a> {
+    error_id: u32,
+    error_code: &'a str,
+    error_description: &'a str,
+}
+
+pub fn success() -> Response {
+    let body = Success {
+        error_id: 0,
+        status: "success",
+    };
+    json(
+        StatusCode::OK,
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+}
+
+pub fn failure(ErrorCode(error_id, error_code): ErrorCode, error_description: &str) -> Response {
+    let body = Failure {
+        error_id,
+        error_code,
+        error_description,
+    };
+    json(
+        StatusCode::OK,
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+}
+
+/// For anything that is not one of the methods served here.
+pub fn no_such_method() -> Response {
+    failure(
+        NO_SUCH_METHOD,
+        "Request to API made with method which does not exist",
+    )
+}

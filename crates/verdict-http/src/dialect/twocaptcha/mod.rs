@@ -1,0 +1,40 @@
+//! 2captcha's legacy API: `GET` or `POST /res.php?key=…&action=reportbad|reportgood&id=…`,
+//! optionally `json=1` and `header_acao=1`. Also the API of its clones (rucaptcha, solvecaptcha).
+//! https://2captcha.com/h/how-to-submit-reports; error tokens from 2captcha's client libraries.
+
+mod wire;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use bytes::Bytes;
+
+use crate::AppState;
+
+pub const NAME: &str = "twocaptcha";
+
+/// "ERROR_REPORT_NOT_RECORDED: … more than 15 minutes passed since the captcha was submitted."
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/res.php", get(res).post(res))
+}
+
+/// `res.php` for its report actions: parameters from the query string and, for POST, the form.
+async fn res(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let params = wire::Params::read(query.as_deref(), &headers, body.ok()).await;
+    match wire::to_command(&params) {
+        Ok((key, request)) => wire::render(&params, app.engine.submit_report(&key, request).await),
+        Err(bad) => wire::render_bad_request(&params, bad),
+    }
+}
