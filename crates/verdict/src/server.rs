@@ -4,8 +4,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use verdict_domain::KeyHash;
@@ -64,6 +67,9 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
+/// How long in-flight requests get to finish once shutdown starts.
+const DRAIN: Duration = Duration::from_secs(30);
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn run(
     engine: Engine,
@@ -81,11 +87,41 @@ pub async fn run(
         admin,
         limits,
     });
-    tracing::info!(addr = %listener.local_addr()?, database = %config.database_url, "verdict serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")?;
+    let addr = listener.local_addr()?;
+    match config.tls.files()? {
+        None => {
+            tracing::info!(%addr, tls = false, database = %config.database_url, "verdict serving");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("server failed")?;
+        }
+        Some((cert, key)) => {
+            // One process-wide choice of crypto: ring. Installing twice is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "loading TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let handle = Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopper.graceful_shutdown(Some(DRAIN));
+            });
+            tracing::info!(%addr, tls = true, database = %config.database_url, "verdict serving");
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .context("server failed")?;
+        }
+    }
     tracing::info!("verdict stopped");
     Ok(())
 }

@@ -21,9 +21,14 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, admin: Option<&str>) -> Server {
+        Server::start_with(db, admin, &[])
+    }
+
+    fn start_with(db: &Path, admin: Option<&str>, env: &[(&str, String)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_verdict"));
         cmd.arg("serve")
             .env_clear()
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("VERDICT_LISTEN", "127.0.0.1:0")
             .env("VERDICT_DATABASE_URL", format!("sqlite://{}", db.display()))
             .current_dir(db.parent().unwrap())
@@ -269,4 +274,84 @@ fn demo_reports_through_every_dialect_and_exits() {
         dir.path().join("verdict-demo.db").exists(),
         "the demo keeps to its own database file"
     );
+}
+
+/// A GET over TLS with a client that trusts exactly `ca`; returns the raw HTTP response.
+fn https_get(
+    addr: &str,
+    path: &str,
+    ca: tokio_rustls::rustls::pki_types::CertificateDer<'static>,
+) -> String {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let exchange = async {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut tls = connector
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake with verdict");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        tls.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), exchange)
+            .await
+            .expect("HTTPS exchange timed out")
+    })
+}
+
+#[test]
+fn serve_speaks_tls_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let env = [
+        ("VERDICT_TLS__CERT_FILE", cert_file.display().to_string()),
+        ("VERDICT_TLS__KEY_FILE", key_file.display().to_string()),
+    ];
+    let server = Server::start_with(&dir.path().join("v.db"), Some(ADMIN), &env);
+    let response = https_get(&server.addr, "/healthz", cert.cert.der().clone());
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with(r#"{"status":"ok"}"#), "{response}");
+}
+
+#[test]
+fn a_half_configured_tls_stops_start_up_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .arg("serve")
+        .env_clear()
+        .env(
+            "VERDICT_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("v.db").display()),
+        )
+        .env("VERDICT_TLS__CERT_FILE", "/nonexistent/cert.pem")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.key_file"));
 }
