@@ -196,6 +196,9 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
     let hcaptcha = numeric_id();
     let turnstile = uuid::Uuid::new_v4().to_string();
     let geetest = numeric_id();
+    let image_numeric = numeric_id();
+    let funcaptcha = uuid::Uuid::new_v4().to_string();
+    let turnstile_capsolver = uuid::Uuid::new_v4().to_string();
     let task = |id: &str,
                 account: &Value,
                 t: &str,
@@ -277,6 +280,30 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             "{\"lot_number\":…}",
             "0.0030",
             ago(now, 8)
+        ),
+        task(
+            &image_numeric,
+            &alice_id,
+            "image",
+            "J4N7",
+            "0.0010",
+            ago(now, 30)
+        ),
+        task(
+            &funcaptcha,
+            &alice_id,
+            "funcaptcha",
+            "5217c1f6…",
+            "0.0040",
+            ago(now, 12)
+        ),
+        task(
+            &turnstile_capsolver,
+            &alice_id,
+            "turnstile",
+            "0.Xy7…",
+            "0.0015",
+            ago(now, 6)
         ),
         json!({ "id": "007", "account": alice_id, "type": "image", "provider": "p", "cost": "0.001", "completed_at": ago(now, 1) }),
     ]);
@@ -414,6 +441,52 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
         feedback(false),
     )
     .await?;
+    c.send(
+        Exchange { dialect: "2captcha", call: "GET /res.php?action=reportbad".into(), about: "alice: the token refused at step 6 again, through 2captcha, whose window is 15 minutes", task: Some(&recaptcha_late) },
+        http.get(format!("{base}/res.php?key={alice_key}&action=reportbad&id={recaptcha_late}")),
+    ).await?;
+    c.send(
+        Exchange { dialect: "2captcha", call: "GET /res.php?action=reportbad&json=1 (again)".into(), about: "alice: a second report of the same captcha gets 2captcha's documented duplicate answer", task: Some(&recaptcha_late) },
+        http.get(format!("{base}/res.php?key={alice_key}&action=reportbad&id={recaptcha_late}&json=1")),
+    ).await?;
+    c.send(
+        Exchange {
+            dialect: "CapMonster",
+            call: "POST /reportIncorrectTokenCaptcha".into(),
+            about: "alice: the hCaptcha token of step 8, through CapMonster's token method",
+            task: Some(&hcaptcha),
+        },
+        http.post(format!("{base}/reportIncorrectTokenCaptcha"))
+            .json(
+                &json!({ "clientKey": alice_key, "taskId": hcaptcha.parse::<u64>().unwrap_or(0) }),
+            ),
+    )
+    .await?;
+    c.send(
+        Exchange { dialect: "capsolver", call: "POST /getToken (python3-capsolver's feedback)".into(), about: "alice: a Turnstile token rejected, sent where python3-capsolver 1.2.2 sends feedback", task: Some(&turnstile_capsolver) },
+        http.post(format!("{base}/getToken")).json(&json!({
+            "clientKey": alice_key, "task": {}, "callbackUrl": null, "appId": "3E36E3CD-7EB5-4CAF-AA15-91011E652321",
+            "result": { "type": "Control", "invalid": true, "code": 1001, "message": "invalid token" }, "taskId": turnstile_capsolver
+        })),
+    ).await?;
+    c.send(
+        Exchange {
+            dialect: "regotcha",
+            call: "POST /feedbackTask {valid: true}".into(),
+            about: "alice: a FunCaptcha token worked (regotcha's flag is 'valid')",
+            task: Some(&funcaptcha),
+        },
+        http.post(format!("{base}/feedbackTask")).json(
+            &json!({ "clientKey": alice_key, "taskId": funcaptcha, "result": { "valid": true } }),
+        ),
+    )
+    .await?;
+    c.send(
+        Exchange { dialect: "DBC", call: format!("POST /api/captcha/{image_numeric}/report"), about: "alice: an image answer was wrong, as DeathByCaptcha's client reports it (authtoken form)", task: Some(&image_numeric) },
+        http.post(format!("{base}/api/captcha/{image_numeric}/report"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("authtoken={alice_key}")),
+    ).await?;
     c.send(
         Exchange {
             dialect: "native",
