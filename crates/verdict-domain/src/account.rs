@@ -47,7 +47,29 @@ pub struct Account {
     /// Refund credit granted to the account (sum of its ledger entries).
     pub balance: Amount,
     pub standing: Standing,
+    /// Earlier ignore periods, for doubling repeated ones.
+    pub ignores: IgnoreHistory,
     pub created_at: Timestamp,
+}
+
+/// How often an account was put on ignored standing, and when last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IgnoreHistory {
+    /// Ignore periods in a row, each begun within the repeat period of the one before.
+    pub count: u32,
+    pub last_at: Option<Timestamp>,
+}
+
+impl IgnoreHistory {
+    /// Earlier ignore periods that still count at `now`.
+    pub fn recent(&self, now: Timestamp, period: std::time::Duration) -> u32 {
+        match self.last_at {
+            Some(at) if now.millis_since(at) < crate::timestamp::duration_millis(period) => {
+                self.count
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// Whether an account's incorrect-reports count: `Good`, or ignored until a moment, with why.

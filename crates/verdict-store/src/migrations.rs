@@ -7,9 +7,15 @@
 //! Never edit a migration that has shipped; add one (expand/contract, old nodes keep serving).
 
 /// Migration stems, in order.
-pub const MIGRATION_NAMES: &[&str] = &["20261121000000_init"];
+pub const MIGRATION_NAMES: &[&str] = &["20261121000000_init", "20261122000000_statistics"];
 
-pub(crate) const SQLITE: &[(&str, &str)] = &[(
-    "20261121000000_init",
-    include_str!("../migrations/sqlite/20261121000000_init.sql"),
-)];
+pub(crate) const SQLITE: &[(&str, &str)] = &[
+    (
+        "20261121000000_init",
+        include_str!("../migrations/sqlite/20261121000000_init.sql"),
+    ),
+    (
+        "20261122000000_statistics",
+        include_str!("../migrations/sqlite/20261122000000_statistics.sql"),
+    ),
+];
