@@ -132,6 +132,19 @@ impl Reason {
         }
     }
 
+    /// Whether the claim was set aside by the account's standing or the statistical screen
+    /// (rather than found wrong): what 2captcha calls a report "not recorded".
+    pub fn is_screen_refusal(&self) -> bool {
+        matches!(
+            self,
+            Reason::AccountIgnored
+                | Reason::RateAboveCohort
+                | Reason::RateAboveOwnHistory
+                | Reason::RefundCapReached
+                | Reason::ProbationCapReached
+        )
+    }
+
     /// One sentence for humans; the numbers are in the report's evidence.
     pub fn describe(&self) -> &'static str {
         match self {

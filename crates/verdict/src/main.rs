@@ -86,6 +86,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let engine = server::open_engine(&config).await?;
     let admin = server::admin_token(&engine, &config).await?;
     let listener = server::bind(config.listen).await?;
+    server::spawn_maintenance(engine.clone());
     server::run(engine, admin, &config, listener, server::shutdown_signal()).await
 }
 

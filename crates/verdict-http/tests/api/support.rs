@@ -161,6 +161,14 @@ impl TestApp {
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
+        Self::build(limits, verdict_http::default_policy()).await
+    }
+
+    pub async fn with_policy(policy: verdict_domain::Policy) -> Self {
+        Self::build(Limits::default(), policy).await
+    }
+
+    async fn build(limits: Limits, policy: verdict_domain::Policy) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(
             dir.path().join("verdict.db"),
@@ -170,11 +178,7 @@ impl TestApp {
         )
         .expect("open store");
         let clock = Arc::new(ManualClock::at(T0));
-        let engine = Engine::new(
-            Arc::new(store),
-            verdict_http::default_policy(),
-            clock.clone(),
-        );
+        let engine = Engine::new(Arc::new(store), policy, clock.clone());
         for (name, key) in [("alice", ALICE_KEY), ("bob", BOB_KEY)] {
             engine
                 .create_account(name.into(), false, Some(ApiKey::parse(key).unwrap()))
