@@ -294,6 +294,7 @@ fn judge_incorrect(
             task.id.as_str(),
             ignored.is_some(),
             probation,
+            request.correction.is_some(),
             state.precision,
             &policy.rechecks,
         );
@@ -331,12 +332,18 @@ fn judge_incorrect(
         return outcome;
     }
 
+    let recent_ignores = account.ignores.recent(now, policy.screen.repeat_period);
     let input = ScreenInput {
         activity: state.activity,
         baseline: state.baseline,
         prior: state.prior,
         cohort_rate: state.cohort_rate,
-        recent_ignores: account.ignores.recent(now, policy.screen.repeat_period),
+        recent_ignores,
+        // A first period served wipes the slate; a repeat offender's history keeps counting.
+        judged_from: account
+            .ignores
+            .judged_from(now)
+            .filter(|_| recent_ignores <= 1),
     };
     match screen(input, &policy.screen, now) {
         Screened::Uphold(evidence) => Outcome {
@@ -374,7 +381,9 @@ fn judge_incorrect(
                 reason: explain_flag(lane, family, &evidence),
                 count_since: now.saturating_sub(policy.screen.repeat_period),
             }];
-            if policy.clawback {
+            // A burst (the fast lane) says nothing about the refunds before it; a rate
+            // abnormal over the slow window says those refunds were probably not owed.
+            if policy.clawback && lane != Lane::Fast {
                 let window = std::time::Duration::from_secs(
                     policy.screen.slow_window_hours.unsigned_abs() * 3600,
                 );
@@ -768,8 +777,7 @@ mod tests {
                         crate::screen::Counts {
                             tasks: 5,
                             incorrect,
-                            correct: 0,
-                            refunds: 0,
+                            ..Default::default()
                         },
                     )
                 })
@@ -819,7 +827,7 @@ mod tests {
         );
         let screen = d.report.evidence.get("screen").unwrap();
         assert_eq!(screen["tasks"], 360);
-        assert!(screen["slow_lane"]["p_value"].as_f64().unwrap() < 1e-4);
+        assert!(screen["slow_lane"]["p_value"].as_f64().unwrap() < 1e-6);
     }
 
     #[test]

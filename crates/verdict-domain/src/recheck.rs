@@ -25,8 +25,10 @@ pub struct RecheckPolicy {
     pub min_precision: f64,
     pub timeout: Duration,
     pub on_timeout: TimeoutVerdict,
-    /// Re-checked reports needed before an account can be judged by its precision.
+    /// Re-checks settled in the last 24 h before an account can be judged by them.
     pub min_verified: f64,
+    /// Reports with a correction are always re-checked.
+    pub verify_corrections: bool,
     /// How long an account whose reports are probably mostly false (precision < 50 % with 95 %
     /// probability) is ignored.
     pub ignore_for: Duration,
@@ -43,6 +45,7 @@ impl Default for RecheckPolicy {
             timeout: Duration::from_secs(3600),
             on_timeout: TimeoutVerdict::Accept,
             min_verified: 20.0,
+            verify_corrections: true,
             ignore_for: Duration::from_secs(24 * 3600),
         }
     }
@@ -77,6 +80,9 @@ impl Precision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecheckReason {
     IgnoredStanding,
+    /// The report carries a correction: refunding it makes the correction a training label,
+    /// so an independent solve must agree with it first.
+    Correction,
     Probation,
     LowPrecision,
     Sample,
@@ -86,6 +92,7 @@ impl RecheckReason {
     pub fn as_str(self) -> &'static str {
         match self {
             RecheckReason::IgnoredStanding => "ignored_standing",
+            RecheckReason::Correction => "correction",
             RecheckReason::Probation => "probation",
             RecheckReason::LowPrecision => "low_precision",
             RecheckReason::Sample => "sample",
@@ -99,11 +106,14 @@ pub fn needs_recheck(
     task_id: &str,
     ignored: bool,
     probation: bool,
+    correction: bool,
     precision: Precision,
     policy: &RecheckPolicy,
 ) -> Option<RecheckReason> {
     if ignored {
         Some(RecheckReason::IgnoredStanding)
+    } else if correction && policy.verify_corrections {
+        Some(RecheckReason::Correction)
     } else if probation {
         Some(RecheckReason::Probation)
     } else if precision.verified() >= 1.0 && precision.mean() < policy.min_precision {
@@ -129,21 +139,58 @@ fn unit_hash(text: &str) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// What a second solve says about the first answer.
+/// What the solves so far say about the first answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecheckOutcome {
-    /// The second solve differs from the first answer: the report is upheld.
+    /// The first answer was wrong: the report is upheld.
     Confirmed,
-    /// The second solve gives the first answer again: the report was wrong.
+    /// The first answer was right: the report was wrong.
     Refuted,
+    /// Not conclusive yet: one more independent solve decides.
+    AnotherSolve,
 }
 
-/// Compares the second answer with the first (trimmed, case-folded). Without a first answer on
-/// record there is nothing to contradict: the report stands.
-pub fn settle(original: Option<&str>, second: &str) -> RecheckOutcome {
-    match original {
-        Some(first) if same_text(first, second) => RecheckOutcome::Refuted,
-        _ => RecheckOutcome::Confirmed,
+/// Most solves a report gets besides the first answer.
+pub const MAX_SOLVES: usize = 2;
+
+/// Weighs the independent solves of a reported task (answers compared trimmed and
+/// case-folded) against its first answer and the client's correction:
+///
+/// - a solve equal to the first answer refutes the report;
+/// - a solve equal to the correction confirms it (two independent parties agree);
+/// - a solve that differs from both is evidence only that solvers err: with a correction to
+///   check, or from an account whose reports are suspect, a third solve decides — equal to the
+///   first answer refutes, equal to the second (or the correction) confirms, and three
+///   different answers go in the worker's favour;
+/// - otherwise (no correction, account in good standing) a different answer confirms, as at
+///   2captcha and anti-captcha.
+///
+/// Without a first answer on record there is nothing to contradict: the report stands.
+pub fn weigh_solves(
+    first: Option<&str>,
+    correction: Option<&str>,
+    solves: &[&str],
+    suspect: bool,
+) -> RecheckOutcome {
+    let Some(first) = first else {
+        return RecheckOutcome::Confirmed;
+    };
+    let matches_correction = |s: &str| correction.is_some_and(|c| same_text(c, s));
+    match solves {
+        [] => RecheckOutcome::AnotherSolve,
+        [second] if same_text(first, second) => RecheckOutcome::Refuted,
+        [second] if matches_correction(second) => RecheckOutcome::Confirmed,
+        [_] if correction.is_some() || suspect => RecheckOutcome::AnotherSolve,
+        [_] => RecheckOutcome::Confirmed,
+        [.., second, third] => {
+            if same_text(first, third) {
+                RecheckOutcome::Refuted
+            } else if same_text(second, third) || matches_correction(third) {
+                RecheckOutcome::Confirmed
+            } else {
+                RecheckOutcome::Refuted
+            }
+        }
     }
 }
 
@@ -164,11 +211,11 @@ mod tests {
             refuted: 1.0,
         };
         assert_eq!(
-            needs_recheck("a", true, false, good, &p),
+            needs_recheck("a", true, false, false, good, &p),
             Some(RecheckReason::IgnoredStanding)
         );
         assert_eq!(
-            needs_recheck("a", false, true, good, &p),
+            needs_recheck("a", false, true, false, good, &p),
             Some(RecheckReason::Probation)
         );
         let poor = Precision {
@@ -176,8 +223,21 @@ mod tests {
             refuted: 5.0,
         };
         assert_eq!(
-            needs_recheck("a", false, false, poor, &p),
+            needs_recheck("a", false, false, false, poor, &p),
             Some(RecheckReason::LowPrecision)
+        );
+        assert_eq!(
+            needs_recheck("a", false, false, true, good, &p),
+            Some(RecheckReason::Correction)
+        );
+        let trusting = RecheckPolicy {
+            verify_corrections: false,
+            sample_rate: 0.0,
+            ..RecheckPolicy::default()
+        };
+        assert_eq!(
+            needs_recheck("a", false, false, true, good, &trusting),
+            None
         );
     }
 
@@ -189,11 +249,14 @@ mod tests {
             refuted: 1.0,
         };
         let sampled = (0..10_000)
-            .filter(|i| needs_recheck(&format!("task-{i}"), false, false, good, &p).is_some())
+            .filter(|i| {
+                needs_recheck(&format!("task-{i}"), false, false, false, good, &p).is_some()
+            })
             .count();
         assert!((1_800..2_200).contains(&sampled), "{sampled}");
         let first = needs_recheck(
             "550e8400-e29b-41d4-a716-446655440000",
+            false,
             false,
             false,
             good,
@@ -205,6 +268,7 @@ mod tests {
                 "550e8400-e29b-41d4-a716-446655440000",
                 false,
                 false,
+                false,
                 good,
                 &p
             )
@@ -212,10 +276,69 @@ mod tests {
     }
 
     #[test]
-    fn a_second_answer_settles_the_report() {
-        assert_eq!(settle(Some("KWG90"), " kwg90"), RecheckOutcome::Refuted);
-        assert_eq!(settle(Some("KWG90"), "KWG9O"), RecheckOutcome::Confirmed);
-        assert_eq!(settle(None, "anything"), RecheckOutcome::Confirmed);
+    fn a_second_answer_settles_a_plain_report_from_an_account_in_good_standing() {
+        use RecheckOutcome::*;
+        assert_eq!(
+            weigh_solves(Some("KWG90"), None, &[" kwg90"], false),
+            Refuted
+        );
+        assert_eq!(
+            weigh_solves(Some("KWG90"), None, &["KWG9O"], false),
+            Confirmed
+        );
+        assert_eq!(weigh_solves(None, None, &["anything"], true), Confirmed);
+    }
+
+    #[test]
+    fn a_correction_is_confirmed_only_by_a_solve_that_agrees_with_it() {
+        use RecheckOutcome::*;
+        let first = Some("KWG90");
+        assert_eq!(
+            weigh_solves(first, Some("kwg91"), &["KWG91"], false),
+            Confirmed
+        );
+        assert_eq!(
+            weigh_solves(first, Some("kwg91"), &["kwg90"], false),
+            Refuted
+        );
+        // The second solver agrees with neither: a third decides.
+        assert_eq!(
+            weigh_solves(first, Some("kwg91"), &["ZZZ"], false),
+            AnotherSolve
+        );
+        assert_eq!(
+            weigh_solves(first, Some("kwg91"), &["ZZZ", "KWG90"], false),
+            Refuted
+        );
+        assert_eq!(
+            weigh_solves(first, Some("kwg91"), &["ZZZ", "kwg91"], false),
+            Confirmed
+        );
+        assert_eq!(
+            weigh_solves(first, Some("kwg91"), &["ZZZ", "zzz"], false),
+            Confirmed
+        );
+        assert_eq!(
+            weigh_solves(first, Some("kwg91"), &["ZZZ", "YYY"], false),
+            Refuted
+        );
+    }
+
+    #[test]
+    fn a_suspect_accounts_report_needs_two_solves_against_the_first_answer() {
+        use RecheckOutcome::*;
+        let first = Some("KWG90");
+        assert_eq!(weigh_solves(first, None, &["ABC12"], true), AnotherSolve);
+        assert_eq!(
+            weigh_solves(first, None, &["ABC12", "abc12"], true),
+            Confirmed
+        );
+        assert_eq!(
+            weigh_solves(first, None, &["ABC12", "KWG90"], true),
+            Refuted
+        );
+        assert_eq!(weigh_solves(first, None, &["ABC12", "XYZ"], true), Refuted);
+        assert_eq!(weigh_solves(first, None, &["kwg90"], true), Refuted);
     }
 
     #[test]
@@ -275,12 +398,23 @@ pub struct Settlement {
     pub effects: Vec<crate::judging::Effect>,
 }
 
-/// Settles a pending report with a second answer, or with the default when none came in time.
+/// What is known of the reporting account's re-checks in the task's family.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RecheckRecord {
+    /// All its re-checks, exponentially aged: decides who is re-checked.
+    pub precision: Precision,
+    /// Its re-checks settled in the last 24 h: decides whether it is ignored, so that one bad
+    /// day (its own integration broken) is not held against it for weeks.
+    pub last_day: Precision,
+}
+
+/// Settles a pending report with another solve's answer (or asks for one more), or with the
+/// default when none came in time. The solves so far are kept in the report's evidence.
 pub fn settle_pending(
     pending: &crate::report::Report,
     task: &crate::task::Task,
     second: Option<&str>,
-    precision: Precision,
+    record: RecheckRecord,
     account: &crate::account::Account,
     policy: &crate::policy::Policy,
     now: crate::timestamp::Timestamp,
@@ -289,22 +423,54 @@ pub fn settle_pending(
     let policy = &policy.rechecks;
     use crate::report::{Reason, Verdict};
     let mut report = pending.clone();
-    let mut precision = precision;
+    let mut precision = record.precision;
+    let mut last_day = record.last_day;
     let mut effects = Vec::new();
-    let mut detail = serde_json::json!({ "resolved_at": now.to_rfc3339() });
+    let recorded = pending.evidence.get("recheck");
+    let mut solves: Vec<String> = recorded
+        .and_then(|r| r["answers"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let suspect = recorded.and_then(|r| r["why"].as_str()).is_some_and(|why| {
+        why == RecheckReason::IgnoredStanding.as_str()
+            || why == RecheckReason::LowPrecision.as_str()
+    });
+    let mut detail = serde_json::json!({});
     let verdict = match second {
         Some(answer) => {
-            let outcome = settle(task.answer.as_deref(), answer);
-            detail["second_answer"] = answer.into();
+            solves.push(answer.to_owned());
+            let refs: Vec<&str> = solves.iter().map(String::as_str).collect();
+            let outcome = weigh_solves(
+                task.answer.as_deref(),
+                pending.correction.as_deref(),
+                &refs,
+                suspect,
+            );
+            detail["answers"] = serde_json::json!(solves);
             detail["compared"] = "trimmed, case-folded".into();
             match outcome {
+                RecheckOutcome::AnotherSolve if solves.len() < MAX_SOLVES => {
+                    detail["another_solve"] = if pending.correction.is_some() {
+                        "the solve agrees with neither the answer nor the correction"
+                    } else {
+                        "the account's reports are suspect: a second solve must agree"
+                    }
+                    .into();
+                    Verdict::Pending
+                }
                 RecheckOutcome::Confirmed => {
                     precision.confirmed += 1.0;
+                    last_day.confirmed += 1.0;
                     report.reason = Reason::RecheckConfirmed;
                     Verdict::Accepted
                 }
-                RecheckOutcome::Refuted => {
+                RecheckOutcome::Refuted | RecheckOutcome::AnotherSolve => {
                     precision.refuted += 1.0;
+                    last_day.refuted += 1.0;
                     report.reason = Reason::RecheckRefuted;
                     Verdict::Rejected
                 }
@@ -319,8 +485,11 @@ pub fn settle_pending(
             }
         }
     };
-    detail["precision"] =
-        serde_json::json!({ "confirmed": precision.confirmed, "refuted": precision.refuted });
+    if verdict != Verdict::Pending {
+        detail["resolved_at"] = now.to_rfc3339().into();
+        detail["precision"] =
+            serde_json::json!({ "confirmed": precision.confirmed, "refuted": precision.refuted });
+    }
     report.verdict = verdict;
     report.refund = (verdict == Verdict::Accepted).then_some(task.cost);
     let mut evidence = report.evidence.as_map().clone();
@@ -340,15 +509,16 @@ pub fn settle_pending(
         account.standing.at(now),
         crate::account::Standing::Ignored { .. }
     );
-    if second.is_some() && !already_ignored && precision_flags(precision, policy) {
+    let settled = verdict != Verdict::Pending;
+    if settled && second.is_some() && !already_ignored && precision_flags(last_day, policy) {
         effects.push(crate::judging::Effect::Ignore {
             until: now.saturating_add(policy.ignore_for),
             count_since: now.saturating_sub(repeat_period),
             reason: format!(
-                "re-checks upheld {:.0} of {:.0} recent reports: most reports are probably false (P = {:.3})",
-                precision.confirmed,
-                precision.verified(),
-                precision.probably_mostly_false()
+                "re-checks in the last 24 h upheld {:.0} of {:.0} reports: most reports are probably false (P = {:.3})",
+                last_day.confirmed,
+                last_day.verified(),
+                last_day.probably_mostly_false()
             ),
         });
     }
@@ -420,7 +590,7 @@ mod settle_tests {
             &pending(),
             &task(),
             Some("KWG9O"),
-            Precision::default(),
+            RecheckRecord::default(),
             &account(),
             &crate::policy::Policy::default(),
             NOW,
@@ -444,7 +614,7 @@ mod settle_tests {
             &pending(),
             &task(),
             Some("kwg90"),
-            Precision::default(),
+            RecheckRecord::default(),
             &account(),
             &crate::policy::Policy::default(),
             NOW,
@@ -463,7 +633,7 @@ mod settle_tests {
             &pending(),
             &task(),
             None,
-            Precision::default(),
+            RecheckRecord::default(),
             &account(),
             &accept,
             NOW,
@@ -483,7 +653,7 @@ mod settle_tests {
             &pending(),
             &task(),
             None,
-            Precision::default(),
+            RecheckRecord::default(),
             &account(),
             &reject,
             NOW,
@@ -495,16 +665,69 @@ mod settle_tests {
     }
 
     #[test]
+    fn an_inconclusive_solve_keeps_the_report_pending_for_one_more() {
+        let mut report = pending();
+        report.correction = Some("KWG91".into());
+        let policy = crate::policy::Policy::default();
+        let first = settle_pending(
+            &report,
+            &task(),
+            Some("ABCDE"),
+            RecheckRecord::default(),
+            &account(),
+            &policy,
+            NOW,
+        );
+        assert_eq!(
+            (first.report.verdict, first.report.refund),
+            (Verdict::Pending, None)
+        );
+        assert_eq!(first.precision, Precision::default(), "nothing settled yet");
+        assert!(first.effects.is_empty());
+        let recheck = first.report.evidence.get("recheck").unwrap();
+        assert_eq!(recheck["answers"], serde_json::json!(["ABCDE"]));
+        assert!(recheck["another_solve"].is_string());
+
+        // The third solve agrees with the first answer: the report was wrong.
+        let second = settle_pending(
+            &first.report,
+            &task(),
+            Some("kwg90"),
+            RecheckRecord::default(),
+            &account(),
+            &policy,
+            NOW,
+        );
+        assert_eq!(
+            (second.report.verdict, second.report.reason.clone()),
+            (Verdict::Rejected, Reason::RecheckRefuted)
+        );
+        assert_eq!(
+            second.report.evidence.get("recheck").unwrap()["answers"],
+            serde_json::json!(["ABCDE", "kwg90"])
+        );
+        assert_eq!(second.precision.refuted, 1.0);
+    }
+
+    #[test]
     fn a_reporter_whose_reports_keep_failing_rechecks_is_ignored() {
-        let history = Precision {
+        let day = Precision {
             confirmed: 4.0,
             refuted: 17.0,
+        };
+        // A long record of good reports does not shield a day of mostly false ones.
+        let record = RecheckRecord {
+            precision: Precision {
+                confirmed: 400.0,
+                refuted: 30.0,
+            },
+            last_day: day,
         };
         let s = settle_pending(
             &pending(),
             &task(),
             Some("KWG90"),
-            history,
+            record,
             &account(),
             &crate::policy::Policy::default(),
             NOW,
@@ -517,6 +740,32 @@ mod settle_tests {
             "{:?}",
             s.effects
         );
+    }
+
+    #[test]
+    fn a_bad_day_long_past_does_not_ignore_the_reporter_again() {
+        // Its integration broke days ago (many reports refuted then); today its reports hold.
+        let record = RecheckRecord {
+            precision: Precision {
+                confirmed: 30.0,
+                refuted: 200.0,
+            },
+            last_day: Precision {
+                confirmed: 20.0,
+                refuted: 1.0,
+            },
+        };
+        let s = settle_pending(
+            &pending(),
+            &task(),
+            Some("KWG90"),
+            record,
+            &account(),
+            &crate::policy::Policy::default(),
+            NOW,
+        );
+        assert_eq!(s.report.reason, Reason::RecheckRefuted);
+        assert!(s.effects.is_empty(), "{:?}", s.effects);
     }
 
     #[test]

@@ -9,6 +9,61 @@ use statrs::function::gamma::ln_gamma;
 /// Terms smaller than this share of the running sum end a tail sum.
 const NEGLIGIBLE: f64 = 1e-17;
 
+/// The smallest `k` with `P(X <= k) >= q` for `X ~ BetaBinomial(n, a, b)`: how many reports in
+/// `n` tasks the cohort's accounts stay within with probability `q`, its spread and chance
+/// together. Summed outward from the mean with unnormalised terms, so it neither underflows
+/// for large `n` nor needs the normalising constant.
+pub fn betabinom_quantile(q: f64, n: u64, a: f64, b: f64) -> u64 {
+    if n == 0 || q <= 0.0 {
+        return 0;
+    }
+    if q >= 1.0 {
+        return n;
+    }
+    let nf = n as f64;
+    // pmf(k + 1) / pmf(k)
+    let up = |k: f64| (nf - k) / (k + 1.0) * (k + a) / (nf - k - 1.0 + b);
+    let start = ((nf * a / (a + b)).round() as u64).min(n);
+    let mut below = 0.0;
+    let mut term = 1.0;
+    let mut k = start;
+    while k > 0 {
+        term /= up((k - 1) as f64);
+        below += term;
+        k -= 1;
+        if term < below * NEGLIGIBLE {
+            break;
+        }
+    }
+    let mut total = below + 1.0;
+    let (mut term, mut k) = (1.0, start);
+    while k < n {
+        term *= up(k as f64);
+        total += term;
+        k += 1;
+        if term < total * NEGLIGIBLE {
+            break;
+        }
+    }
+    // Walk from the mean towards the quantile: cdf(k) - pmf(k) = cdf(k - 1).
+    let target = q * total;
+    let (mut cdf, mut term, mut k) = (below + 1.0, 1.0, start);
+    if cdf >= target {
+        while k > 0 && cdf - term >= target {
+            cdf -= term;
+            term /= up((k - 1) as f64);
+            k -= 1;
+        }
+    } else {
+        while cdf < target && k < n {
+            term *= up(k as f64);
+            cdf += term;
+            k += 1;
+        }
+    }
+    k
+}
+
 /// `P(X >= x)` for `X ~ BetaBinomial(n, a, b)`: how unusual `x` reports in `n` tasks are for an
 /// account drawn from a cohort whose report rates follow `Beta(a, b)`. Returns 1 for counts at
 /// or below the mean, where only "not significant" matters.
@@ -121,6 +176,27 @@ mod tests {
             let got = betabinom_upper_tail(x, n, a, b);
             assert!(close(got, want, 1e-6), "x={x} n={n}: {got:e} vs {want:e}");
         }
+    }
+
+    #[test]
+    fn beta_binomial_quantiles_match_scipy() {
+        let cases = [
+            (0.99, 50, 10.0, 90.0, 12),
+            (0.99, 360, 10.0, 90.0, 69),
+            (0.99, 1, 10.0, 90.0, 1),
+            (0.99, 6000, 100.0, 900.0, 750),
+            (0.5, 30, 2.0, 18.0, 2),
+            (0.99, 100_000, 1000.0, 9000.0, 10_744),
+            (0.01, 360, 10.0, 90.0, 13),
+        ];
+        for (q, n, a, b, want) in cases {
+            assert_eq!(
+                betabinom_quantile(q, n, a, b),
+                want,
+                "q={q} n={n} a={a} b={b}"
+            );
+        }
+        assert_eq!(betabinom_quantile(0.99, 0, 10.0, 90.0), 0);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use verdict_domain::judging::MAX_CORRECTION_LEN;
-use verdict_domain::recheck::settle_pending;
+use verdict_domain::recheck::{Precision, RecheckRecord, settle_pending};
 use verdict_domain::{Report, TaskId};
 use verdict_store::{RecheckItem, RecheckSubject, Settled};
 
@@ -15,6 +15,8 @@ use crate::{Engine, EngineError};
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecheckOutcome {
     Settled(Report),
+    /// Not conclusive: the report stays pending and the task is queued for one more solve.
+    AnotherSolve(Report),
     /// It was settled before (by another answer or the timeout); this is how.
     AlreadySettled(Report),
     /// No report of this task waits for a re-check.
@@ -39,7 +41,7 @@ impl Engine {
                 "answer must be 1 to {MAX_CORRECTION_LEN} bytes"
             )));
         }
-        match self.store.recheck_subject(task).await? {
+        match self.store.recheck_subject(task, self.clock.now()).await? {
             Some(subject) => self.settle(subject, Some(answer)).await,
             None => Ok(match self.store.task(task).await? {
                 Some((_, Some(report))) if report.verdict != verdict_domain::Verdict::Pending => {
@@ -59,7 +61,7 @@ impl Engine {
                 return Ok(settled);
             }
             for task in due {
-                if let Some(subject) = self.store.recheck_subject(&task).await?
+                if let Some(subject) = self.store.recheck_subject(&task, self.clock.now()).await?
                     && let RecheckOutcome::Settled(_) = self.settle(subject, None).await?
                 {
                     settled += 1;
@@ -80,17 +82,28 @@ impl Engine {
             ))
         });
         let family = subject.task.captcha_type.family();
+        let record = RecheckRecord {
+            precision,
+            last_day: Precision {
+                confirmed: subject.last_day.rechecks_upheld as f64,
+                refuted: subject.last_day.rechecks_refuted as f64,
+            },
+        };
         let settlement = settle_pending(
             &subject.report,
             &subject.task,
             answer,
-            precision,
+            record,
             &subject.account,
             &self.policy,
             now,
         );
         Ok(
             match self.store.settle_recheck(settlement, family, now).await? {
+                Settled::Now(report) if report.verdict == verdict_domain::Verdict::Pending => {
+                    tracing::info!(task = %report.task, "re-check inconclusive: another solve");
+                    RecheckOutcome::AnotherSolve(report)
+                }
                 Settled::Now(report) => {
                     tracing::info!(task = %report.task, verdict = report.verdict.as_str(), reason = %report.reason, "re-check settled");
                     RecheckOutcome::Settled(report)

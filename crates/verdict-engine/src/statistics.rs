@@ -4,7 +4,7 @@
 //! once per hour, and refits of the same data agree.
 
 use verdict_domain::Family;
-use verdict_domain::screen::{fit_prior, hour_of};
+use verdict_domain::screen::{CohortPrior, fit_prior, hour_of};
 use verdict_store::CohortRecord;
 
 use crate::{Engine, EngineError};
@@ -28,29 +28,37 @@ impl Engine {
         let policy = &self.policy.screen;
         let hour = hour_of(now);
         let mut refresh = Refresh::default();
+        let previous = self.store.cohorts().await?;
         for family in Family::ALL {
             let samples = self
                 .store
                 .cohort_samples(family, hour - policy.slow_window_hours + 1)
                 .await?;
-            let Some(prior) = fit_prior(&samples, policy) else {
-                continue;
-            };
+            // The pooled rate is the reference baselines are measured against, hour by hour
+            // (`fold_baselines` pools the same accounts): kept current whether or not there
+            // are enough accounts to fit a prior.
             let (reports, tasks) = samples
                 .iter()
-                .filter(|(n, _)| *n >= policy.min_volume)
                 .fold((0u64, 0u64), |(x, n), (ni, xi)| (x + xi.min(ni), n + ni));
+            if tasks == 0 {
+                continue;
+            }
+            let fitted = fit_prior(&samples, policy);
+            let kept = previous.iter().find(|(f, _)| *f == family).map(|(_, c)| c);
             let record = CohortRecord {
-                prior,
-                rate: if tasks > 0 {
-                    reports as f64 / tasks as f64
-                } else {
-                    prior.mean()
+                prior: fitted
+                    .or(kept.map(|c| c.prior))
+                    .unwrap_or_else(|| CohortPrior::default_for(policy)),
+                rate: reports as f64 / tasks as f64,
+                fitted_at: match (fitted, kept) {
+                    (None, Some(kept)) => kept.fitted_at,
+                    _ => now,
                 },
-                fitted_at: now,
             };
             self.store.save_cohort(family, record).await?;
-            refresh.refitted.push((family, record));
+            if fitted.is_some() {
+                refresh.refitted.push((family, record));
+            }
         }
         let last_complete = hour - policy.slow_window_hours;
         let start = match self.store.folded_through().await? {

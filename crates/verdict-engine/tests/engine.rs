@@ -26,6 +26,7 @@ async fn world() -> World {
         dir.path().join("v.db"),
         SqliteOptions {
             writer_cache_mib: 8,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -80,6 +80,8 @@ pub struct RecheckSubject {
     pub account: Account,
     pub precision: Precision,
     pub precision_at: Option<Timestamp>,
+    /// The account's counts in the task's family over the 24 h before `now`.
+    pub last_day: verdict_domain::screen::Counts,
 }
 
 /// What [`Store::settle_recheck`] did.
@@ -216,7 +218,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Option<RecheckItem>>;
 
     /// The open re-check of a task, with what settling it needs.
-    async fn recheck_subject(&self, task: &TaskId) -> StoreResult<Option<RecheckSubject>>;
+    async fn recheck_subject(
+        &self,
+        task: &TaskId,
+        now: Timestamp,
+    ) -> StoreResult<Option<RecheckSubject>>;
 
     /// Settles a pending report atomically: its verdict, refund, activity, the account's
     /// precision, and effects. Only the first settlement counts.

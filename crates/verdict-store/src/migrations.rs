@@ -7,7 +7,11 @@
 //! Never edit a migration that has shipped; add one (expand/contract, old nodes keep serving).
 
 /// Migration stems, in order.
-pub const MIGRATION_NAMES: &[&str] = &["20261121000000_init", "20261122000000_statistics"];
+pub const MIGRATION_NAMES: &[&str] = &[
+    "20261121000000_init",
+    "20261122000000_statistics",
+    "20261123000000_recheck_counts",
+];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
     (
@@ -17,5 +21,9 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
     (
         "20261122000000_statistics",
         include_str!("../migrations/sqlite/20261122000000_statistics.sql"),
+    ),
+    (
+        "20261123000000_recheck_counts",
+        include_str!("../migrations/sqlite/20261123000000_recheck_counts.sql"),
     ),
 ];

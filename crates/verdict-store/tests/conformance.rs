@@ -383,7 +383,8 @@ async fn activity_is_counted_per_family_and_hour(s: TestStore) {
                     tasks: 1,
                     incorrect: 0,
                     correct: 0,
-                    refunds: 0
+                    refunds: 0,
+                    ..Counts::default()
                 }
             ),
             (
@@ -392,7 +393,8 @@ async fn activity_is_counted_per_family_and_hour(s: TestStore) {
                     tasks: 2,
                     incorrect: 1,
                     correct: 0,
-                    refunds: 1
+                    refunds: 1,
+                    ..Counts::default()
                 }
             ),
         ]
@@ -520,7 +522,12 @@ async fn a_recheck_is_handed_out_once_per_lease_and_settled_once(s: TestStore) {
         vec![t.id.clone()]
     );
 
-    let subject = s.recheck_subject(&t.id).await.unwrap().expect("open");
+    let subject = s.recheck_subject(&t.id, T0).await.unwrap().expect("open");
+    assert_eq!(
+        (subject.last_day.tasks, subject.last_day.rechecks_upheld),
+        (1, 0),
+        "the day so far: its task, nothing settled yet"
+    );
     assert_eq!(subject.report.verdict, Verdict::Pending);
     let mut settled = subject.report.clone();
     settled.verdict = Verdict::Accepted;
@@ -548,7 +555,10 @@ async fn a_recheck_is_handed_out_once_per_lease_and_settled_once(s: TestStore) {
         Settled::Already(settled)
     );
     assert_eq!(s.ledger(a.id).await.unwrap().len(), 1, "refunded once");
-    assert!(s.recheck_subject(&t.id).await.unwrap().is_none(), "closed");
+    assert!(
+        s.recheck_subject(&t.id, at).await.unwrap().is_none(),
+        "closed"
+    );
     assert!(
         s.claim_recheck(T0.saturating_add(Duration::from_secs(999)), lease)
             .await
@@ -569,7 +579,69 @@ async fn a_recheck_is_handed_out_once_per_lease_and_settled_once(s: TestStore) {
             refuted: 0.0
         }
     );
-    assert_eq!(family.activity.window(at, 24).refunds, 1);
+    let day = family.activity.window(at, 24);
+    assert_eq!(
+        (day.refunds, day.rechecks_upheld, day.rechecks_refuted),
+        (1, 1, 0)
+    );
+}
+
+async fn an_inconclusive_solve_keeps_the_report_pending_and_requeues_it(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("img2", a.id, CaptchaType::Image, 1_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let mut pending = accepted(&t, T0);
+    pending.verdict = Verdict::Pending;
+    pending.reason = Reason::AwaitingRecheck;
+    pending.refund = None;
+    let deadline = T0.saturating_add(Duration::from_secs(3600));
+    s.record_report(
+        Decision {
+            report: pending.clone(),
+            effects: vec![Effect::Recheck { deadline }],
+        },
+        Family::Image,
+    )
+    .await
+    .unwrap();
+    let lease = Duration::from_secs(600);
+    assert!(s.claim_recheck(T0, lease).await.unwrap().is_some());
+
+    let mut still = pending.clone();
+    still.evidence = still
+        .evidence
+        .with("recheck", serde_json::json!({ "answers": ["ZZZ"] }));
+    let at = T0.saturating_add(Duration::from_secs(5));
+    let again = Settlement {
+        report: still.clone(),
+        precision: Precision::default(),
+        effects: vec![],
+    };
+    assert_eq!(
+        s.settle_recheck(again, Family::Image, at).await.unwrap(),
+        Settled::Now(still.clone())
+    );
+    let item = s
+        .claim_recheck(at, lease)
+        .await
+        .unwrap()
+        .expect("back in the queue before its lease ran out");
+    assert_eq!(item.report.evidence, still.evidence, "the solve is kept");
+    assert_eq!(item.deadline, deadline, "the deadline stands");
+    assert!(
+        s.ledger(a.id).await.unwrap().is_empty(),
+        "nothing refunded yet"
+    );
+    let subject = s
+        .recheck_subject(&t.id, at)
+        .await
+        .unwrap()
+        .expect("still open");
+    assert_eq!(
+        subject.last_day.rechecks_upheld + subject.last_day.rechecks_refuted,
+        0
+    );
+    assert_eq!(subject.report.verdict, Verdict::Pending);
 }
 
 async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
@@ -776,12 +848,29 @@ async fn operators_set_trust_and_standing(s: TestStore) {
             reason: "review".into()
         }
     );
+    assert_eq!(ignored.ignores.ended_at, Some(until));
+    let lifted_at = T0.saturating_add(Duration::from_secs(600));
     let lifted = s
-        .set_standing(a.id, Standing::Good, T0)
+        .set_standing(a.id, Standing::Good, lifted_at)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(lifted.standing, Standing::Good);
+    assert_eq!(
+        lifted.ignores.ended_at,
+        Some(lifted_at),
+        "the screen counts from when the period was lifted"
+    );
+    let again = s
+        .set_standing(a.id, Standing::Good, until)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.ignores.ended_at,
+        Some(lifted_at),
+        "lifting twice changes nothing"
+    );
     assert_eq!(s.set_trusted(AccountId(9_999), true).await.unwrap(), None);
 }
 
@@ -830,6 +919,7 @@ all_backends!(
     activity_is_counted_per_family_and_hour,
     an_ignore_effect_sets_standing_never_shortens_and_counts_repeats,
     a_recheck_is_handed_out_once_per_lease_and_settled_once,
+    an_inconclusive_solve_keeps_the_report_pending_and_requeues_it,
     clawback_reverses_refunds_on_unverifiable_reports_only,
     the_cohort_is_trusted_accounts_in_good_standing,
     baselines_fold_each_hour_once,

@@ -128,7 +128,7 @@ pub struct JudgingConfig {
 /// ```toml
 /// [judging.screen]
 /// min_volume = 100          # tasks of a family in 24 h before an account is judged by its rate
-/// slow_p = 1e-4             # slow lane (72 h) threshold; fast_p = 1e-9 (6 h), baseline_p = 1e-6
+/// slow_p = 1e-6             # slow lane (72 h) threshold; fast_p = 1e-9 (6 h), baseline_p = 1e-6
 /// ignore_for = "3d"         # how long a flagged account is ignored; fast_ignore_for = "12h"
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -156,6 +156,10 @@ pub struct RecheckConfig {
     pub enabled: Option<bool>,
     pub sample_rate: Option<f64>,
     pub min_precision: Option<f64>,
+    /// Re-checks in 24 h before an account can be ignored for mostly false reports.
+    pub min_verified: Option<f64>,
+    /// Always re-check reports that carry a correction (default true).
+    pub verify_corrections: Option<bool>,
     #[serde(with = "humantime_serde")]
     pub timeout: Option<Duration>,
     /// `accept` or `reject`: what a report nobody re-checked in time becomes.
@@ -262,6 +266,8 @@ impl JudgingConfig {
         set(&mut r.enabled, c.enabled);
         set(&mut r.sample_rate, c.sample_rate);
         set(&mut r.min_precision, c.min_precision);
+        set(&mut r.min_verified, c.min_verified);
+        set(&mut r.verify_corrections, c.verify_corrections);
         set(&mut r.timeout, c.timeout);
         if let Some(on_timeout) = &c.on_timeout {
             r.on_timeout = match on_timeout.as_str() {
@@ -478,6 +484,7 @@ mod tests {
                 [judging.rechecks]
                 enabled = true
                 on_timeout = "reject"
+                verify_corrections = false
                 "#,
             )?;
             jail.set_env("VERDICT_LISTEN", "127.0.0.1:7001");
@@ -525,6 +532,7 @@ mod tests {
                 "unset values keep their defaults"
             );
             assert!(policy.rechecks.enabled);
+            assert!(!policy.rechecks.verify_corrections);
             assert_eq!(
                 policy.rechecks.on_timeout,
                 verdict_domain::recheck::TimeoutVerdict::Reject

@@ -24,6 +24,7 @@ pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
         DatabaseUrl::Sqlite(path) => {
             let options = SqliteOptions {
                 writer_cache_mib: config.sqlite.cache_mib,
+                durable: true,
             };
             let path = path.clone();
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, options))

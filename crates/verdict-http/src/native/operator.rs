@@ -128,16 +128,22 @@ pub(super) async fn cohort(State(app): State<AppState>, _: Admin) -> Result<Resp
     let families: serde_json::Map<String, serde_json::Value> = verdict_domain::Family::ALL
         .into_iter()
         .map(|family| {
+            let why = "fewer trusted accounts with the minimum volume than a fit needs";
             let value = match fitted.iter().find(|(f, _)| *f == family) {
-                Some((_, c)) => json!({
+                // A prior fitted on trusted accounts (`accounts` > 0), or the default kept
+                // with the cohort's pooled rate, which baselines are measured against.
+                Some((_, c)) if c.prior.accounts > 0 => json!({
                     "fitted": true, "a": c.prior.a, "b": c.prior.b, "mean": c.prior.mean(),
                     "cap_rate": c.prior.cap_rate, "accounts": c.prior.accounts, "pooled_rate": c.rate,
                     "fitted_at": c.fitted_at.to_rfc3339(),
                 }),
+                Some((_, c)) => json!({
+                    "fitted": false, "a": c.prior.a, "b": c.prior.b, "mean": c.prior.mean(),
+                    "cap_rate": c.prior.cap_rate, "accounts": 0, "pooled_rate": c.rate, "why": why,
+                }),
                 None => json!({
                     "fitted": false, "a": default.a, "b": default.b, "mean": default.mean(),
-                    "cap_rate": default.cap_rate, "accounts": 0,
-                    "why": "fewer trusted accounts with the minimum volume than a fit needs",
+                    "cap_rate": default.cap_rate, "accounts": 0, "pooled_rate": null, "why": why,
                 }),
             };
             (family.as_str().to_owned(), value)

@@ -56,8 +56,11 @@ pub(super) struct AnswerBody {
     answer: Field<Text>,
 }
 
-/// `POST /v1/rechecks/{task}` (admin) `{"answer": "…"}`: the second solve's answer. A different
-/// answer upholds the report (and refunds it); the same answer rejects it.
+/// `POST /v1/rechecks/{task}` (admin) `{"answer": "…"}`: an independent solve's answer. The same
+/// answer as the first rejects the report; a different one upholds it (and refunds it) — unless
+/// it agrees with neither the first answer nor the client's correction, or the account's
+/// reports are suspect, in which case the task goes back in the queue for one more solve
+/// (202, `another_solve: true`).
 pub(super) async fn answer(
     State(app): State<AppState>,
     _: Admin,
@@ -73,9 +76,14 @@ pub(super) async fn answer(
     )?;
     match app.engine.submit_recheck(&task, &answer).await? {
         RecheckOutcome::Settled(report) => Ok(Json(
-            json!({ "task": task.as_str(), "report": views::report(&report) }),
+            json!({ "task": task.as_str(), "another_solve": false, "report": views::report(&report) }),
         )
         .into_response()),
+        RecheckOutcome::AnotherSolve(report) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "task": task.as_str(), "another_solve": true, "report": views::report(&report) })),
+        )
+            .into_response()),
         RecheckOutcome::AlreadySettled(report) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_settled",

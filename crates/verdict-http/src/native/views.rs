@@ -63,6 +63,7 @@ pub fn account(view: &AccountView, now: verdict_domain::Timestamp) -> Value {
         "ignore_history": {
             "periods": a.ignores.count,
             "last_started_at": a.ignores.last_at.map(|t| t.to_rfc3339()),
+            "last_ended_at": a.ignores.ended_at.map(|t| t.to_rfc3339()),
         },
         "stats": stats,
         "stats_period": "24h",

@@ -174,6 +174,7 @@ impl TestApp {
             dir.path().join("verdict.db"),
             SqliteOptions {
                 writer_cache_mib: 8,
+                ..Default::default()
             },
         )
         .expect("open store");

@@ -39,12 +39,16 @@ pub struct SqliteOptions {
     /// Page cache of the writer, in MiB. A large cache keeps random-id inserts fast
     /// (perf-anchors.md §8: 2.2× at 256 MiB).
     pub writer_cache_mib: u32,
+    /// Whether a commit reaches the disk before it is answered. Only simulations and benchmarks
+    /// of throwaway data turn this off; a server never does.
+    pub durable: bool,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             writer_cache_mib: 256,
+            durable: true,
         }
     }
 }
@@ -68,6 +72,9 @@ impl SqliteStore {
             "cache_size",
             -i64::from(options.writer_cache_mib) * 1024,
         )?;
+        if !options.durable {
+            conn.pragma_update(None, "synchronous", "OFF")?;
+        }
         migrate(&mut conn)?;
         let manager = SqliteConnectionManager::file(&path).with_init(|c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
@@ -230,6 +237,7 @@ fn insert_report(conn: &Connection, decision: &Decision, family: Family) -> Stor
         incorrect: u64::from(report.kind == ReportKind::Incorrect),
         correct: u64::from(report.kind == ReportKind::Correct),
         refunds: u64::from(refunded),
+        ..Counts::default()
     };
     statistics::bump_activity(
         conn,
@@ -583,9 +591,12 @@ impl Store for SqliteStore {
                 match &standing {
                     Standing::Good => {
                         conn.prepare_cached(
-                            "UPDATE accounts SET standing = 'good', standing_until = NULL, standing_reason = NULL WHERE id = ?1",
+                            // standing_until keeps when the period ended: the screen counts from then.
+                            "UPDATE accounts SET standing = 'good', standing_reason = NULL,
+                                 standing_until = CASE WHEN standing = 'ignored' AND standing_until > ?2 THEN ?2 ELSE standing_until END
+                             WHERE id = ?1",
                         )?
-                        .execute([id.0])?;
+                        .execute(params![id.0, now.as_millis()])?;
                     }
                     Standing::Ignored { until, reason } => {
                         conn.prepare_cached(
@@ -639,9 +650,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn recheck_subject(&self, task: &TaskId) -> StoreResult<Option<RecheckSubject>> {
+    async fn recheck_subject(
+        &self,
+        task: &TaskId,
+        now: Timestamp,
+    ) -> StoreResult<Option<RecheckSubject>> {
         let task = task.clone();
-        self.read(move |conn| rechecks::subject(conn, &task)).await
+        self.read(move |conn| rechecks::subject(conn, &task, now))
+            .await
     }
 
     async fn settle_recheck(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use verdict_domain::recheck::Settlement;
 use verdict_domain::screen::{Counts, hour_of};
-use verdict_domain::{Family, LedgerEntry, TaskId, Timestamp};
+use verdict_domain::{Family, LedgerEntry, Reason, TaskId, Timestamp};
 
 use super::statistics::{apply_effects, bump_activity, family_record, save_precision};
 use super::{account_by_id, existing_report, insert_entry, task_with_report};
@@ -61,7 +61,11 @@ pub(super) fn claim(
     }))
 }
 
-pub(super) fn subject(conn: &Connection, task_id: &TaskId) -> StoreResult<Option<RecheckSubject>> {
+pub(super) fn subject(
+    conn: &Connection,
+    task_id: &TaskId,
+    now: Timestamp,
+) -> StoreResult<Option<RecheckSubject>> {
     let open: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM rechecks WHERE task_id = ?1 AND resolved_at IS NULL)",
@@ -74,13 +78,19 @@ pub(super) fn subject(conn: &Connection, task_id: &TaskId) -> StoreResult<Option
         return Ok(None);
     };
     let account = account_by_id(conn, report.account)?.ok_or(StoreError::NotFound)?;
-    let family = family_record(conn, account.id, task.captcha_type.family(), i64::MAX)?;
+    let family = family_record(
+        conn,
+        account.id,
+        task.captcha_type.family(),
+        hour_of(now) - 23,
+    )?;
     Ok(Some(RecheckSubject {
         task,
         report,
         account,
         precision: family.precision,
         precision_at: family.precision_at,
+        last_day: family.activity.window(now, 24),
     }))
 }
 
@@ -92,6 +102,20 @@ pub(super) fn settle(
 ) -> StoreResult<Settled> {
     let report = &s.report;
     let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
+    if report.verdict == verdict_domain::Verdict::Pending {
+        // Not conclusive: keep the solve in the evidence and put the task back in the queue.
+        let changed = conn
+            .prepare_cached(
+                "UPDATE reports SET evidence = ?1 WHERE task_id = ?2 AND verdict = 'pending'",
+            )?
+            .execute(params![evidence, report.task.as_str()])?;
+        if changed == 0 {
+            return Ok(Settled::Already(existing_report(conn, &report.task)?));
+        }
+        conn.prepare_cached("UPDATE rechecks SET claimed_until = NULL WHERE task_id = ?1")?
+            .execute([report.task.as_str()])?;
+        return Ok(Settled::Now(report.clone()));
+    }
     let changed = conn
         .prepare_cached(
             "UPDATE reports SET verdict = ?1, reason = ?2, evidence = ?3, refund_micros = ?4
@@ -109,15 +133,17 @@ pub(super) fn settle(
     }
     conn.prepare_cached("UPDATE rechecks SET resolved_at = ?1 WHERE task_id = ?2")?
         .execute(params![now.as_millis(), report.task.as_str()])?;
+    let mut outcome = Counts {
+        rechecks_upheld: u64::from(report.reason == Reason::RecheckConfirmed),
+        rechecks_refuted: u64::from(report.reason == Reason::RecheckRefuted),
+        ..Counts::default()
+    };
     if let Some(entry) = LedgerEntry::refund_for(report) {
         let entry = LedgerEntry { at: now, ..entry };
-        if insert_entry(conn, &entry)? {
-            let refund = Counts {
-                refunds: 1,
-                ..Counts::default()
-            };
-            bump_activity(conn, report.account, family, hour_of(now), &refund)?;
-        }
+        outcome.refunds = u64::from(insert_entry(conn, &entry)?);
+    }
+    if outcome != Counts::default() {
+        bump_activity(conn, report.account, family, hour_of(now), &outcome)?;
     }
     save_precision(conn, report.account, family, &s.precision, now)?;
     apply_effects(conn, report.account, &s.effects, now)?;

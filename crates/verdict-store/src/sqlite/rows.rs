@@ -30,6 +30,8 @@ pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
         ignores: IgnoreHistory {
             count: row.get(8)?,
             last_at: row.get::<_, Option<i64>>(9)?.map(Timestamp::from_millis),
+            // The end of the last period: its `until`, or when an operator lifted it.
+            ended_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
         },
         created_at: Timestamp::from_millis(row.get(7)?),
     })

@@ -25,11 +25,14 @@ pub(super) fn bump_activity(
     delta: &Counts,
 ) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO activity (account_id, family, hour, tasks, incorrect, correct, refunds)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO activity (account_id, family, hour, tasks, incorrect, correct, refunds,
+                               rechecks_upheld, rechecks_refuted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (account_id, family, hour) DO UPDATE SET
              tasks = tasks + excluded.tasks, incorrect = incorrect + excluded.incorrect,
-             correct = correct + excluded.correct, refunds = refunds + excluded.refunds",
+             correct = correct + excluded.correct, refunds = refunds + excluded.refunds,
+             rechecks_upheld = rechecks_upheld + excluded.rechecks_upheld,
+             rechecks_refuted = rechecks_refuted + excluded.rechecks_refuted",
     )?
     .execute(params![
         account.0,
@@ -39,6 +42,8 @@ pub(super) fn bump_activity(
         count(delta.incorrect),
         count(delta.correct),
         count(delta.refunds),
+        count(delta.rechecks_upheld),
+        count(delta.rechecks_refuted),
     ])?;
     Ok(())
 }
@@ -59,8 +64,8 @@ pub(super) fn family_record(
     from_hour: i64,
 ) -> StoreResult<FamilyRecord> {
     let mut stmt = conn.prepare_cached(
-        "SELECT hour, tasks, incorrect, correct, refunds FROM activity
-         WHERE account_id = ?1 AND family = ?2 AND hour >= ?3",
+        "SELECT hour, tasks, incorrect, correct, refunds, rechecks_upheld, rechecks_refuted
+         FROM activity WHERE account_id = ?1 AND family = ?2 AND hour >= ?3",
     )?;
     let hours = stmt
         .query_map(params![account.0, family.as_str(), from_hour], |r| {
@@ -71,6 +76,8 @@ pub(super) fn family_record(
                     incorrect: unsigned(r.get(2)?),
                     correct: unsigned(r.get(3)?),
                     refunds: unsigned(r.get(4)?),
+                    rechecks_upheld: unsigned(r.get(5)?),
+                    rechecks_refuted: unsigned(r.get(6)?),
                 },
             ))
         })?
@@ -167,6 +174,7 @@ pub(super) fn cohort_samples(
         "SELECT SUM(x.tasks), SUM(x.incorrect) FROM activity x JOIN accounts a ON a.id = x.account_id
          WHERE x.family = ?1 AND x.hour >= ?2 AND a.trusted = 1
            AND (a.standing = 'good' OR a.standing_until <= ?3)
+           AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
          GROUP BY x.account_id",
     )?;
     let rows = stmt
@@ -201,6 +209,7 @@ pub(super) fn fold_baselines(
         "INSERT INTO cohort_hours (family, hour, tasks, incorrect)
          SELECT x.family, x.hour, SUM(x.tasks), SUM(x.incorrect) FROM activity x JOIN accounts a ON a.id = x.account_id
          WHERE x.hour = ?1 AND a.trusted = 1 AND (a.standing = 'good' OR a.standing_until <= ?2)
+           AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
          GROUP BY x.family
          ON CONFLICT (family, hour) DO UPDATE SET tasks = excluded.tasks, incorrect = excluded.incorrect",
     )?
@@ -230,9 +239,12 @@ pub(super) fn fold_baselines(
     let default_rate = CohortPrior::DEFAULT_A / (CohortPrior::DEFAULT_A + CohortPrior::DEFAULT_B);
 
     let mut stmt = conn.prepare_cached(
+        // Hours up to the end of an account's last ignored period stay out of its baseline: they
+        // are what it was judged abnormal for, or the period itself.
         "SELECT x.account_id, x.family, x.tasks, x.incorrect, f.baseline_reports, f.baseline_expected, f.baseline_hour
-         FROM activity x LEFT JOIN account_families f ON f.account_id = x.account_id AND f.family = x.family
-         WHERE x.hour = ?1",
+         FROM activity x JOIN accounts a ON a.id = x.account_id
+         LEFT JOIN account_families f ON f.account_id = x.account_id AND f.family = x.family
+         WHERE x.hour = ?1 AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)",
     )?;
     let rows = stmt
         .query_map([hour], |r| {
@@ -267,8 +279,7 @@ pub(super) fn fold_baselines(
         let hour_counts = Counts {
             tasks,
             incorrect,
-            correct: 0,
-            refunds: 0,
+            ..Counts::default()
         };
         let new = advance_baseline(old, &hour_counts, rate, elapsed, policy);
         upsert.execute(params![account, family, new.reports, new.expected, hour])?;
