@@ -23,13 +23,19 @@ fn bar<'a>(m: &'a Metrics, name_starts: &str) -> &'a verdict_sim::metrics::Bar {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_and_over_http_the_same_seed_gives_the_same_figures() {
     let config = SimConfig::smoke(11);
-    let local = simulate_in_process(config.clone()).await.expect("in process");
+    let local = simulate_in_process(config.clone())
+        .await
+        .expect("in process");
     let wire = simulate_over_http(config).await.expect("over HTTP");
     assert!(local.run.scored_reports > 1_000, "{:?}", local.run);
     assert_eq!(figures(&local), figures(&wire));
 
     // Retries, conflicts and probes are answered as the services do, every time.
-    for name in ["duplicate reports", "conflicting second", "probes of foreign"] {
+    for name in [
+        "duplicate reports",
+        "conflicting second",
+        "probes of foreign",
+    ] {
         let b = bar(&local, name);
         assert!(b.met, "{b:?}");
     }
@@ -48,7 +54,11 @@ async fn in_process_and_over_http_the_same_seed_gives_the_same_figures() {
         .expect("sybils");
     assert_eq!(sybils.detected, sybils.accounts);
     // Honest clients get their refunds; abusers get a small part of what they claim.
-    assert!(local.honest.genuine_refunded_pct > 95.0, "{:?}", local.honest);
+    assert!(
+        local.honest.genuine_refunded_pct > 95.0,
+        "{:?}",
+        local.honest
+    );
     // (In a world this small abuse starts before any baseline exists: about a quarter.)
     assert!(local.abuse.leaked_pct < 30.0, "{:?}", local.abuse);
 }
