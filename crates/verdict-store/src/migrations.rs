@@ -13,3 +13,22 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[(
     "20261121000000_init",
     include_str!("../migrations/sqlite/20261121000000_init.sql"),
 )];
+
+pub(crate) const POSTGRES: &[(&str, &str)] = &[(
+    "20261121000000_init",
+    include_str!("../migrations/postgres/20261121000000_init.sql"),
+)];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_trees_list_the_same_stems_in_order() {
+        fn names(tree: &[(&'static str, &str)]) -> Vec<&'static str> {
+            tree.iter().map(|(n, _)| *n).collect()
+        }
+        assert_eq!(names(SQLITE), MIGRATION_NAMES);
+        assert_eq!(names(POSTGRES), MIGRATION_NAMES);
+    }
+}

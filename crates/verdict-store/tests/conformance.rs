@@ -1,5 +1,7 @@
 //! One storage conformance suite, run against every backend: each behaviour the engine relies
-//! on is one named test, instantiated per backend by `conformance!`.
+//! on is one named test, instantiated per backend by `conformance!` (`sqlite::<case>` on a
+//! temp file, `postgres::<case>` in a schema of its own on `VERDICT_TEST_PG_URL`). Also: both
+//! migration trees give the same tables and columns.
 
 mod support;
 
@@ -316,6 +318,150 @@ async fn ping_answers_when_the_database_is_up(s: TestStore) {
     assert!(!s.backend().is_empty());
 }
 
+async fn an_id_repeated_within_a_batch_is_inserted_once_at_its_first_valid_place(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let first = task("7", a.id, CaptchaType::Image, 1_000);
+    let mut second = first.clone();
+    second.cost = Amount::from_micros(2_000);
+    let orphan = task("8", AccountId(424_242), CaptchaType::Image, 1);
+    let adopted = task("8", a.id, CaptchaType::Image, 3_000);
+    let results = s
+        .ingest_tasks(vec![first.clone(), second, orphan, adopted.clone()], T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            IngestResult::Inserted,
+            IngestResult::Duplicate,
+            IngestResult::UnknownAccount,
+            IngestResult::Inserted,
+        ]
+    );
+    assert_eq!(s.task(&first.id).await.unwrap(), Some((first, None)));
+    assert_eq!(s.task(&adopted.id).await.unwrap(), Some((adopted, None)));
+    assert_eq!(s.ingest_tasks(Vec::new(), T0).await.unwrap(), Vec::new());
+}
+
+async fn a_large_batch_reports_every_record_in_order(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let existing = task("k-5", a.id, CaptchaType::Image, 1);
+    s.ingest_tasks(vec![existing], T0).await.unwrap();
+    let batch: Vec<Task> = (0..5_000)
+        .map(|i| match i % 1_000 {
+            999 => task(&format!("k-{i}"), AccountId(424_242), CaptchaType::Image, 1),
+            _ => task(
+                &format!("k-{}", i % 4_000),
+                a.id,
+                CaptchaType::Turnstile,
+                10 + i,
+            ),
+        })
+        .collect();
+    let results = s.ingest_tasks(batch.clone(), T0).await.unwrap();
+    assert_eq!(results.len(), batch.len());
+    for (i, (t, r)) in batch.iter().zip(&results).enumerate() {
+        let expected = if t.account != a.id {
+            IngestResult::UnknownAccount
+        } else if i == 5 || i >= 4_000 {
+            IngestResult::Duplicate
+        } else {
+            IngestResult::Inserted
+        };
+        assert_eq!(*r, expected, "record {i} ({})", t.id);
+    }
+    let (stored, _) = s
+        .task(&TaskId::parse("k-17").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.cost,
+        Amount::from_micros(27),
+        "the first occurrence is kept"
+    );
+}
+
+async fn concurrent_ingests_of_the_same_ids_insert_each_once(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let batch: Vec<Task> = (0..200)
+        .map(|i| task(&format!("c{i}"), a.id, CaptchaType::Image, 1))
+        .collect();
+    let store: Arc<dyn Store> = s.store.clone();
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, batch) = (store.clone(), batch.clone());
+            tokio::spawn(async move { store.ingest_tasks(batch, T0).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for h in handles {
+        let results = h.await.unwrap().unwrap();
+        inserted += results
+            .iter()
+            .filter(|r| **r == IngestResult::Inserted)
+            .count();
+    }
+    assert_eq!(inserted, batch.len());
+}
+
+async fn a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let ghost = task("ghost", a.id, CaptchaType::Image, 1_000);
+    assert!(matches!(
+        s.record_report(accepted(&ghost, T0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.ledger(a.id).await.unwrap().is_empty());
+}
+
+async fn concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let tasks: Vec<Task> = (0..40)
+        .map(|i| task(&format!("m{i}"), a.id, CaptchaType::Image, 1_000 + i))
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    let store: Arc<dyn Store> = s.store.clone();
+    // Every task reported five times at once: 200 concurrent writers on one account row.
+    let handles: Vec<_> = (0..5)
+        .flat_map(|_| tasks.clone())
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move { store.record_report(accepted(&t, T0)).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for h in handles {
+        if let Recorded::Inserted(_) = h.await.unwrap().unwrap() {
+            inserted += 1;
+        }
+    }
+    assert_eq!(inserted, tasks.len());
+    let entries = s.ledger(a.id).await.unwrap();
+    assert_eq!(entries.len(), tasks.len());
+    let charged: Amount = tasks.iter().map(|t| t.cost).sum();
+    assert_eq!(ledger::balance(&entries), charged);
+    assert_eq!(s.account(a.id).await.unwrap().unwrap().balance, charged);
+}
+
+async fn concurrent_first_starts_agree_on_one_metadata_value(s: TestStore) {
+    let store: Arc<dyn Store> = s.store.clone();
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set_meta_if_absent("admin", &format!("v{i}")).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for h in handles {
+        if h.await.unwrap().unwrap() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    assert!(s.meta("admin").await.unwrap().is_some());
+}
+
 macro_rules! conformance {
     ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -332,6 +478,7 @@ macro_rules! conformance {
 macro_rules! all_backends {
     ($($case:ident),* $(,)?) => {
         conformance!(sqlite, crate::support::fresh_sqlite, [$($case),*]);
+        conformance!(postgres, crate::support::fresh_postgres, [$($case),*]);
     };
 }
 
@@ -349,4 +496,66 @@ all_backends!(
     activity_counts_tasks_and_reports_per_family_since_a_moment,
     metadata_is_set_only_once,
     ping_answers_when_the_database_is_up,
+    an_id_repeated_within_a_batch_is_inserted_once_at_its_first_valid_place,
+    a_large_batch_reports_every_record_in_order,
+    concurrent_ingests_of_the_same_ids_insert_each_once,
+    a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict,
+    concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger,
+    concurrent_first_starts_agree_on_one_metadata_value,
 );
+
+/// The (table, column) pairs a migrated database has, without the backend's own tables.
+type Columns = std::collections::BTreeSet<(String, String)>;
+
+#[tokio::test]
+async fn both_migration_trees_give_the_same_tables_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(
+        verdict_store::SqliteStore::open(&path, verdict_store::sqlite::SqliteOptions::default())
+            .unwrap(),
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let sqlite: Columns = conn
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+
+    let (schema, guard) = support::fresh_schema().await;
+    let store = verdict_store::PostgresStore::connect(
+        &support::pg_url(),
+        verdict_store::postgres::PostgresOptions {
+            schema: Some(schema.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    drop(store);
+    let (client, connection) = tokio_postgres::connect(&support::pg_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let postgres: Columns = client
+        .query(
+            "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns
+             WHERE table_schema = $1",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    drop(guard);
+
+    assert!(sqlite.contains(&("reports".into(), "refund_micros".into())));
+    assert!(sqlite.contains(&("schema_migrations".into(), "version".into())));
+    assert_eq!(sqlite, postgres);
+}

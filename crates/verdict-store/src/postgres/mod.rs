@@ -1,0 +1,640 @@
+//! The PostgreSQL backend: several stateless verdict nodes on one database, one truth. Every
+//! rule that must hold across nodes is enforced by the database (unique keys, `ON CONFLICT`,
+//! one statement or one transaction per method, an advisory lock for migrations); nothing that
+//! matters lives in a node's memory, so any node may be killed or added at any time.
+//!
+//! Connections come from a deadpool pool with a bounded wait, so a request fails fast to 503
+//! when the database is down instead of hanging, and the pool opens fresh connections when it
+//! is back: no restart needed. No TLS to the database yet (loopback or a private network is
+//! assumed; TLS is a later change).
+
+mod rows;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::pin_mut;
+use tokio_postgres::NoTls;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use verdict_domain::{
+    Account, AccountId, CaptchaType, Family, KeyHash, LedgerEntry, Report, ReportKind, Task,
+    TaskId, Timestamp,
+};
+
+use crate::migrations;
+use crate::{
+    FamilyActivity, IngestResult, NewAccount, Recorded, ReportContext, Store, StoreError,
+    StoreResult,
+};
+use rows::{ACCOUNT_COLUMNS, LEDGER_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS, get};
+
+/// Serialization failures and deadlocks are retried this many times in all.
+const ATTEMPTS: u32 = 5;
+/// Any key will do, as long as every verdict node uses the same one.
+const MIGRATION_LOCK: i64 = 0x7665_7264_6963_7400; // "verdict\0"
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Pool and connection settings.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Most connections this node opens.
+    pub pool_size: usize,
+    /// How long a request waits for a connection (or for a new one to open) before it fails
+    /// as unavailable.
+    pub acquire_timeout: Duration,
+    /// Tables live in this schema instead of the role's default (tests: one schema each).
+    pub schema: Option<String>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            // perf-anchors.md §6: 16 and 64 connections perform alike, 4 is much worse.
+            pool_size: 16,
+            acquire_timeout: Duration::from_secs(3),
+            schema: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+/// Why a unit of work failed: a database error that may be worth retrying, or a verdict.
+enum Fail {
+    Pg(tokio_postgres::Error),
+    Store(StoreError),
+}
+
+impl From<tokio_postgres::Error> for Fail {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Fail::Pg(e)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Fail {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Fail::Store(e.into())
+    }
+}
+
+impl From<Fail> for StoreError {
+    fn from(f: Fail) -> Self {
+        match f {
+            Fail::Pg(e) => e.into(),
+            Fail::Store(e) => e,
+        }
+    }
+}
+
+fn retryable(f: &Fail) -> bool {
+    match f {
+        Fail::Pg(e) => matches!(e.code().map(|c| c.code()), Some("40001" | "40P01")),
+        Fail::Store(_) => false,
+    }
+}
+
+/// Runs `$body` (which uses `$tx`, a transaction on a pooled connection) and commits,
+/// retrying the whole transaction on a serialization failure or deadlock.
+macro_rules! transaction {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result: Result<_, Fail> = async {
+                let mut client = $store.pool.get().await?;
+                let $tx = client.transaction().await?;
+                let value = $body;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(fail) if retryable(&fail) && attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                }
+                other => break other.map_err(StoreError::from),
+            }
+        }
+    }};
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) and applies pending
+    /// migrations, once however many nodes start together.
+    pub async fn connect(url: &str, options: PostgresOptions) -> StoreResult<Self> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("verdict");
+        }
+        if let Some(schema) = &options.schema {
+            if schema.is_empty()
+                || !schema
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(StoreError::Other(format!(
+                    "schema name {schema:?}: use lower-case letters, digits and _"
+                )));
+            }
+            let mut server_options = config.get_options().unwrap_or_default().to_owned();
+            server_options.push_str(&format!(" -c search_path={schema}"));
+            config.options(server_options.trim());
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A closed connection is noticed by its connection task; no probe per checkout.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.acquire_timeout))
+            .create_timeout(Some(options.acquire_timeout))
+            .recycle_timeout(Some(options.acquire_timeout))
+            .build()
+            .map_err(|e| StoreError::Other(format!("building the PostgreSQL pool: {e}")))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        transaction!(self, |tx| {
+            // Held until commit: a second node starting now waits here, then finds every
+            // migration applied.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    TEXT PRIMARY KEY,
+                     applied_at BIGINT NOT NULL
+                 )",
+            )
+            .await?;
+            let applied: HashSet<String> = tx
+                .query("SELECT version FROM schema_migrations", &[])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for (name, sql) in migrations::POSTGRES {
+                if applied.contains(*name) {
+                    continue;
+                }
+                tracing::info!(migration = name, "applying PostgreSQL migration");
+                tx.batch_execute(sql).await?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at)
+                     VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT)",
+                    &[name],
+                )
+                .await?;
+            }
+        })
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
+        Ok(self.pool.get().await?)
+    }
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Option<tokio_postgres::Row>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query_opt(&stmt, params).await?)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<tokio_postgres::Row>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query(&stmt, params).await?)
+    }
+
+    async fn existing_report(&self, task: &TaskId) -> StoreResult<Report> {
+        let sql = format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.task_id = $1");
+        let row = self
+            .query_opt(&sql, &[&task.as_str()])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        rows::report(&row, 0)?.ok_or(StoreError::NotFound)
+    }
+}
+
+/// The batch staging table: per connection, emptied at every commit, so it is created once per
+/// connection and never churns the catalog.
+const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS verdict_ingest (
+         pos          INTEGER NOT NULL,
+         id           TEXT    NOT NULL,
+         account_id   BIGINT  NOT NULL,
+         captcha_type TEXT    NOT NULL,
+         provider     TEXT    NOT NULL,
+         worker       TEXT,
+         answer       TEXT,
+         cost_micros  BIGINT  NOT NULL,
+         completed_at BIGINT  NOT NULL
+     ) ON COMMIT DELETE ROWS";
+
+const STAGING_TYPES: &[Type] = &[
+    Type::INT4,
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+];
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        // Answering is not enough: a standby after failover answers but refuses writes.
+        let row = self
+            .query_opt("SELECT current_setting('transaction_read_only')", &[])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        match get::<String>(&row, 0)?.as_str() {
+            "off" => Ok(()),
+            _ => Err(StoreError::Unavailable("the database is read-only".into())),
+        }
+    }
+
+    async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
+        let key = new.key_hash.as_bytes().as_slice();
+        let key_taken = || StoreError::Conflict("API key already in use".into());
+        transaction!(self, |tx| {
+            // Checked first so that a refused key does not use up an account id (a sequence
+            // does not roll back); the unique key still decides a race.
+            let taken = tx
+                .query_opt("SELECT 1 FROM api_keys WHERE key_hash = $1", &[&key])
+                .await?;
+            if taken.is_some() {
+                return Err(Fail::Store(key_taken()));
+            }
+            let sql = format!(
+                "INSERT INTO accounts AS a (name, trusted, created_at) VALUES ($1, $2, $3)
+                 RETURNING {ACCOUNT_COLUMNS}"
+            );
+            let row = tx
+                .query_one(
+                    &sql,
+                    &[&new.name, &new.trusted, &new.created_at.as_millis()],
+                )
+                .await?;
+            let account = rows::account(&row)?;
+            tx.execute(
+                "INSERT INTO api_keys (key_hash, account_id, created_at) VALUES ($1, $2, $3)",
+                &[&key, &account.id.0, &new.created_at.as_millis()],
+            )
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => Fail::Store(key_taken()),
+                other => Fail::Store(other),
+            })?;
+            account
+        })
+    }
+
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
+        self.query_opt(&sql, &[&id.0])
+            .await?
+            .map(|row| rows::account(&row))
+            .transpose()
+    }
+
+    async fn account_by_key(&self, key: &KeyHash) -> StoreResult<Option<Account>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS}, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
+             WHERE k.key_hash = $1"
+        );
+        let Some(row) = self.query_opt(&sql, &[&key.as_bytes().as_slice()]).await? else {
+            return Ok(None);
+        };
+        let account = rows::account(&row)?;
+        Ok(key_matches(&row, 8, key)?.then_some(account))
+    }
+
+    async fn account_activity(
+        &self,
+        id: AccountId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<FamilyActivity>> {
+        let mut by_family: HashMap<Family, FamilyActivity> = HashMap::new();
+        let tasks = self
+            .query(
+                "SELECT captcha_type, COUNT(*) FROM tasks
+                 WHERE account_id = $1 AND completed_at >= $2 GROUP BY captcha_type",
+                &[&id.0, &since.as_millis()],
+            )
+            .await?;
+        for row in tasks {
+            let n: i64 = get(&row, 1)?;
+            activity_slot(&mut by_family, &get::<String>(&row, 0)?)?.tasks += n.unsigned_abs();
+        }
+        let reports = self
+            .query(
+                "SELECT t.captcha_type, r.kind, COUNT(*) FROM reports r JOIN tasks t ON t.id = r.task_id
+                 WHERE r.account_id = $1 AND r.received_at >= $2 GROUP BY t.captcha_type, r.kind",
+                &[&id.0, &since.as_millis()],
+            )
+            .await?;
+        for row in reports {
+            let n: i64 = get(&row, 2)?;
+            let slot = activity_slot(&mut by_family, &get::<String>(&row, 0)?)?;
+            match ReportKind::parse(&get::<String>(&row, 1)?) {
+                Some(ReportKind::Incorrect) => slot.incorrect += n.unsigned_abs(),
+                Some(ReportKind::Correct) => slot.correct += n.unsigned_abs(),
+                None => {}
+            }
+        }
+        let mut out: Vec<FamilyActivity> = by_family.into_values().collect();
+        out.sort_by_key(|a| a.family);
+        Ok(out)
+    }
+
+    /// The fast path (perf-anchors.md §8: COPY is 1.5-1.7× multi-row INSERT): the batch is
+    /// COPYed in binary into a staging table with each record's position, then one
+    /// `INSERT … SELECT DISTINCT ON (id) … ON CONFLICT DO NOTHING RETURNING id` stores the first
+    /// occurrence of every new id whose account exists. Results are derived from what came
+    /// back, in input order; all in one transaction.
+    async fn ingest_tasks(
+        &self,
+        tasks: Vec<Task>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<IngestResult>> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let positions: Vec<i32> = (0..tasks.len())
+            .map(|i| i32::try_from(i).map_err(|_| StoreError::Other("batch too large".into())))
+            .collect::<StoreResult<_>>()?;
+        let (inserted, known_accounts) = transaction!(self, |tx| {
+            tx.batch_execute(STAGING).await?;
+            let sink = tx
+                .copy_in(
+                    "COPY verdict_ingest (pos, id, account_id, captcha_type, provider, worker,
+                                          answer, cost_micros, completed_at)
+                     FROM STDIN (FORMAT binary)",
+                )
+                .await?;
+            let writer = BinaryCopyInWriter::new(sink, STAGING_TYPES);
+            pin_mut!(writer);
+            for (task, pos) in tasks.iter().zip(&positions) {
+                let row: [&(dyn ToSql + Sync); 9] = [
+                    pos,
+                    &task.id.as_str(),
+                    &task.account.0,
+                    &task.captcha_type.as_str(),
+                    &task.provider,
+                    &task.worker,
+                    &task.answer,
+                    &task.cost.micros(),
+                    &task.completed_at.as_millis(),
+                ];
+                writer.as_mut().write(&row).await?;
+            }
+            writer.finish().await?;
+            let known: HashSet<i64> = tx
+                .query(
+                    "SELECT a.id FROM accounts a
+                     WHERE a.id IN (SELECT DISTINCT account_id FROM verdict_ingest)",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let inserted: HashSet<String> = tx
+                .query(
+                    "INSERT INTO tasks (id, account_id, captcha_type, provider, worker, answer,
+                                        cost_micros, completed_at, ingested_at)
+                     SELECT DISTINCT ON (s.id) s.id, s.account_id, s.captcha_type, s.provider,
+                            s.worker, s.answer, s.cost_micros, s.completed_at, $1
+                     FROM verdict_ingest s JOIN accounts a ON a.id = s.account_id
+                     ORDER BY s.id, s.pos
+                     ON CONFLICT (id) DO NOTHING
+                     RETURNING id",
+                    &[&at.as_millis()],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            (inserted, known)
+        })?;
+        // The first occurrence (among tasks of known accounts) of an id that was inserted is
+        // the one inserted; every other occurrence is a duplicate.
+        let mut inserted = inserted;
+        Ok(tasks
+            .iter()
+            .map(|task| {
+                if !known_accounts.contains(&task.account.0) {
+                    IngestResult::UnknownAccount
+                } else if inserted.remove(task.id.as_str()) {
+                    IngestResult::Inserted
+                } else {
+                    IngestResult::Duplicate
+                }
+            })
+            .collect())
+    }
+
+    async fn task(&self, id: &TaskId) -> StoreResult<Option<(Task, Option<Report>)>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} FROM tasks t
+             LEFT JOIN reports r ON r.task_id = t.id WHERE t.id = $1"
+        );
+        let Some(row) = self.query_opt(&sql, &[&id.as_str()]).await? else {
+            return Ok(None);
+        };
+        let task = rows::task(&row, 0)?.ok_or(StoreError::NotFound)?;
+        Ok(Some((task, rows::report(&row, 8)?)))
+    }
+
+    async fn report_context(
+        &self,
+        key: &KeyHash,
+        task: &TaskId,
+    ) -> StoreResult<Option<ReportContext>> {
+        // One round trip: the key's account, and the task with its report if there is one.
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS}, k.key_hash, {TASK_COLUMNS}, {REPORT_COLUMNS}
+             FROM api_keys k JOIN accounts a ON a.id = k.account_id
+             LEFT JOIN tasks t ON t.id = $2
+             LEFT JOIN reports r ON r.task_id = t.id
+             WHERE k.key_hash = $1"
+        );
+        let Some(row) = self
+            .query_opt(&sql, &[&key.as_bytes().as_slice(), &task.as_str()])
+            .await?
+        else {
+            return Ok(None);
+        };
+        if !key_matches(&row, 8, key)? {
+            return Ok(None);
+        }
+        Ok(Some(ReportContext {
+            account: rows::account(&row)?,
+            task: rows::task(&row, 9)?,
+            existing: rows::report(&row, 17)?,
+        }))
+    }
+
+    /// One statement, so one transaction and one round trip: the report is inserted unless the
+    /// task has one; only if it was, its refund entry is inserted unless its idempotency key
+    /// exists; only if that was, the balance moves. Whichever node gets there first wins, and
+    /// a refund is written once however many nodes race.
+    async fn record_report(&self, report: Report) -> StoreResult<Recorded> {
+        let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
+        let entry = LedgerEntry::refund_for(&report);
+        let refund = report.refund.map(|a| a.micros());
+        let entry_account = entry.as_ref().map(|e| e.account.0);
+        let entry_task = entry.as_ref().map(|e| e.task.as_str().to_owned());
+        let entry_kind = entry.as_ref().map(|e| e.kind.as_str());
+        let entry_amount = entry.as_ref().map(|e| e.amount.micros());
+        let entry_key = entry.as_ref().map(|e| e.idempotency_key.clone());
+        let entry_at = entry.as_ref().map(|e| e.at.as_millis());
+        let params: [&(dyn ToSql + Sync); 18] = [
+            &report.task.as_str(),
+            &report.account.0,
+            &report.kind.as_str(),
+            &report.correction,
+            &report.code,
+            &report.message,
+            &report.dialect,
+            &report.received_at.as_millis(),
+            &report.verdict.as_str(),
+            &report.reason.code(),
+            &evidence,
+            &refund,
+            &entry_account,
+            &entry_task,
+            &entry_kind,
+            &entry_amount,
+            &entry_key,
+            &entry_at,
+        ];
+        let inserted = transaction!(self, |tx| {
+            let stmt = tx
+                .prepare_cached(
+                    "WITH inserted AS (
+                         INSERT INTO reports (task_id, account_id, kind, correction, code, message,
+                                              dialect, received_at, verdict, reason, evidence,
+                                              refund_micros)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                         ON CONFLICT (task_id) DO NOTHING
+                         RETURNING task_id
+                     ), refund AS (
+                         INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
+                                                     idempotency_key, created_at)
+                         SELECT $13::BIGINT, $14::TEXT, $15::TEXT, $16::BIGINT, $17::TEXT, $18::BIGINT
+                         FROM inserted WHERE $17::TEXT IS NOT NULL
+                         ON CONFLICT (idempotency_key) DO NOTHING
+                         RETURNING account_id, amount_micros
+                     ), credited AS (
+                         UPDATE accounts a SET balance_micros = a.balance_micros + refund.amount_micros
+                         FROM refund WHERE a.id = refund.account_id
+                         RETURNING a.id
+                     )
+                     SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM credited)",
+                )
+                .await?;
+            let row = tx.query_one(&stmt, &params).await?;
+            get::<i64>(&row, 0)? == 1
+        })?;
+        if inserted {
+            return Ok(Recorded::Inserted(report));
+        }
+        // ON CONFLICT waited for the other report's transaction to commit, so this statement's
+        // fresh snapshot sees it.
+        Ok(Recorded::Existing(
+            self.existing_report(&report.task).await?,
+        ))
+    }
+
+    async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>> {
+        let sql = format!(
+            "SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE account_id = $1 ORDER BY id"
+        );
+        self.query(&sql, &[&account.0])
+            .await?
+            .iter()
+            .map(rows::ledger_entry)
+            .collect()
+    }
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        self.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?
+            .map(|row| get(&row, 0))
+            .transpose()
+    }
+
+    async fn set_meta_if_absent(&self, key: &str, value: &str) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .await?;
+        Ok(client.execute(&stmt, &[&key, &value]).await? == 1)
+    }
+}
+
+/// The index found the row; compare again in constant time so that the check itself does not
+/// depend on how much of the key matched.
+fn key_matches(row: &tokio_postgres::Row, column: usize, key: &KeyHash) -> StoreResult<bool> {
+    let stored: &[u8] = get(row, column)?;
+    let stored: [u8; 32] = stored
+        .try_into()
+        .map_err(|_| StoreError::Other("stored key hash is not 32 bytes".into()))?;
+    Ok(KeyHash::from_bytes(stored).matches(key))
+}
+
+fn activity_slot<'a>(
+    by_family: &'a mut HashMap<Family, FamilyActivity>,
+    captcha_type: &str,
+) -> StoreResult<&'a mut FamilyActivity> {
+    let family = CaptchaType::parse(captcha_type)
+        .map_err(|e| StoreError::Other(e.to_string()))?
+        .family();
+    Ok(by_family.entry(family).or_insert(FamilyActivity {
+        family,
+        tasks: 0,
+        incorrect: 0,
+        correct: 0,
+    }))
+}
