@@ -2,7 +2,10 @@
 //! load balancer: whatever node a request lands on, there is one truth. Each test has a schema of
 //! its own on `VERDICT_TEST_PG_URL` (failing with a hint when it is unset).
 
-#[expect(dead_code, reason = "the outage tests use the rest of the shared harness")]
+#[expect(
+    dead_code,
+    reason = "the outage tests use the rest of the shared harness"
+)]
 mod support;
 
 use std::collections::{BTreeMap, HashSet};

@@ -3,7 +3,10 @@
 //! process recovers by itself once the database is back. PostgreSQL is cut off by a TCP proxy the
 //! test controls; SQLite is locked by another connection, or its disk fills up.
 
-#[expect(dead_code, reason = "the multi-node tests use the rest of the shared harness")]
+#[expect(
+    dead_code,
+    reason = "the multi-node tests use the rest of the shared harness"
+)]
 mod support;
 
 use std::net::SocketAddr;
@@ -340,11 +343,18 @@ async fn setup(
     (key, tasks, load)
 }
 
-fn assert_no_panic(node: &Node) {
+/// Checks the node's log: no panic, and the storage failure logged with its cause.
+fn assert_logged_without_panic(node: &Node, cause: &str) {
     let log = node.log();
     assert!(
         !log.iter().any(|l| l.contains("panicked")),
         "the node panicked:\n{}",
+        log.join("\n")
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("unavailable") && l.contains(cause)),
+        "no storage failure naming {cause:?} in the log:\n{}",
         log.join("\n")
     );
 }
@@ -373,5 +383,138 @@ async fn postgres_cut_off_under_load_gives_every_dialect_its_unavailable_answer_
     wait_ready(&http, &node, 200).await;
     every_dialect_records_again(&http, &node, &key, &tasks).await;
     assert!(node.is_running(), "recovered in the same process");
-    assert_no_panic(&node);
+    assert_logged_without_panic(&node, "connection");
+}
+
+fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_locked_past_the_busy_timeout_gives_every_dialect_its_unavailable_answer_and_recovers()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let mut node = Node::start(&sqlite_url(&path), &[]);
+    let http = client();
+    let (key, tasks, load_tasks) = setup(&http, &node, 5_000).await;
+
+    let load = Load::start(&http, &node, &key, load_tasks);
+    load.until_recorded(30).await;
+    // Another process takes the write lock and keeps it past verdict's 5 s busy timeout.
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.busy_timeout(Duration::from_secs(30)).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    every_dialect_answers_unavailable(&http, &node, &key, &tasks).await;
+    let answers = load.stop().await;
+    assert!(check_load(&answers) > 0, "the load saw the lock");
+    assert!(node.is_running());
+
+    locker.execute_batch("COMMIT").unwrap();
+    drop(locker);
+    wait_ready(&http, &node, 200).await;
+    every_dialect_records_again(&http, &node, &key, &tasks).await;
+    assert!(node.is_running(), "recovered in the same process");
+    assert_logged_without_panic(&node, "database is locked");
+}
+
+/// A small tmpfs of its own (a full disk without filling the machine's), unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "verdict-test"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a small tmpfs failed: this test needs root (CI runs as root)"
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Writes a file until the filesystem has no space left.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.path().join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => panic!("filling the disk: {e}"),
+            }
+        }
+        // The last partial pages too.
+        let small = [0u8; 512];
+        while matches!(file.write(&small), Ok(n) if n > 0) {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_on_a_full_disk_gives_every_dialect_its_unavailable_answer_and_recovers() {
+    let disk = SmallDisk::mount("32m");
+    let path = disk.path().join("v.db");
+    let mut node = Node::start(
+        &sqlite_url(&path),
+        // A small page cache: the default 256 MiB would not matter here, but keep it modest.
+        &[("VERDICT_SQLITE__CACHE_MIB", "8")],
+    );
+    let http = client();
+    let (key, tasks, load_tasks) = setup(&http, &node, 2_000).await;
+
+    // A reader holding a snapshot keeps the WAL from being rewound, so every commit must
+    // append to it, and with the disk full that fails (SQLITE_FULL).
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get(0))
+        .unwrap();
+    let filler = disk.fill();
+
+    // Writes fail from the first commit that needs a new page of WAL: find it (bounded).
+    let probe = Dialect::AntiCaptchaIncorrect;
+    let mut failed = false;
+    for task in &load_tasks {
+        let answer = send(probe.request(&http, &node.base(), &key, "alice", task))
+            .await
+            .unwrap();
+        if answer == shape_answer(probe) {
+            failed = true;
+            break;
+        }
+        assert!(recorded(probe, &answer), "{answer:?}");
+    }
+    assert!(failed, "no write failed on a full disk");
+    every_dialect_answers_unavailable(&http, &node, &key, &tasks).await;
+    assert!(node.is_running());
+
+    std::fs::remove_file(filler).unwrap();
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    wait_ready(&http, &node, 200).await;
+    every_dialect_records_again(&http, &node, &key, &tasks).await;
+    assert!(node.is_running(), "recovered in the same process");
+    assert_logged_without_panic(&node, "disk is full");
 }
