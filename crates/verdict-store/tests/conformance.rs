@@ -462,6 +462,27 @@ async fn concurrent_first_starts_agree_on_one_metadata_value(s: TestStore) {
     assert!(s.meta("admin").await.unwrap().is_some());
 }
 
+async fn free_text_and_evidence_read_back_exactly_as_written(s: TestStore) {
+    let a = s
+        .create_account(new_account("ålice \"q\" \\ 🚀"))
+        .await
+        .unwrap();
+    assert_eq!(a.name, "ålice \"q\" \\ 🚀");
+    let mut t = task("txt", a.id, CaptchaType::Audio, 1_000);
+    t.answer = Some("line one\nline 'two'\t«trois» 四 \\x00".into());
+    t.worker = Some("wörker-🚀".into());
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let mut r = accepted(&t, T0);
+    r.correction = Some("naïve \"fix\"\r\n".into());
+    r.message = Some("%s %d $1 ' -- ; DROP TABLE reports".into());
+    r.evidence = Evidence::new()
+        .with("z_last", "first in text")
+        .with("nested", serde_json::json!({"b": [1, 2.5, null], "a": "é"}))
+        .with("big", i64::MAX);
+    s.record_report(r.clone()).await.unwrap();
+    assert_eq!(s.task(&t.id).await.unwrap(), Some((t, Some(r))));
+}
+
 macro_rules! conformance {
     ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -502,6 +523,7 @@ all_backends!(
     a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict,
     concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger,
     concurrent_first_starts_agree_on_one_metadata_value,
+    free_text_and_evidence_read_back_exactly_as_written,
 );
 
 /// The (table, column) pairs a migrated database has, without the backend's own tables.
