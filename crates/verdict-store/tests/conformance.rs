@@ -483,6 +483,113 @@ async fn free_text_and_evidence_read_back_exactly_as_written(s: TestStore) {
     assert_eq!(s.task(&t.id).await.unwrap(), Some((t, Some(r))));
 }
 
+async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule(s: TestStore) {
+    let mut accounts = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        accounts.push(s.create_account(new_account(name)).await.unwrap());
+    }
+    let tasks: Vec<Task> = (0..30)
+        .map(|i| {
+            task(
+                &format!("x{i}"),
+                accounts[i % 3].id,
+                CaptchaType::Image,
+                100 + i as i64,
+            )
+        })
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    // A third of the tasks were reported before the storm.
+    let mut earlier = Vec::new();
+    for t in tasks.iter().step_by(3) {
+        let r = accepted(t, T0);
+        s.record_report(r.clone()).await.unwrap();
+        earlier.push(r);
+    }
+    let store: Arc<dyn Store> = s.store.clone();
+    let mut handles = Vec::new();
+    for (i, t) in tasks.iter().enumerate() {
+        for correct in [false, true] {
+            let mut r = accepted(t, T0.saturating_add(Duration::from_secs(1)));
+            if correct {
+                r.kind = ReportKind::Correct;
+                r.verdict = Verdict::Acknowledged;
+                r.refund = None;
+            }
+            let store = store.clone();
+            handles.push((i, tokio::spawn(async move { store.record_report(r).await })));
+        }
+    }
+    let mut inserted = vec![0; tasks.len()];
+    for (i, h) in handles {
+        match h.await.unwrap().unwrap() {
+            Recorded::Inserted(_) => inserted[i] += 1,
+            Recorded::Existing(r) if i % 3 == 0 => assert_eq!(r, earlier[i / 3]),
+            Recorded::Existing(_) => {}
+        }
+    }
+    // Reports on tasks that do not exist, racing valid ones: only they fail.
+    let fresh: Vec<Task> = (0..5)
+        .map(|i| {
+            task(
+                &format!("y{i}"),
+                accounts[i % 3].id,
+                CaptchaType::Image,
+                1_000,
+            )
+        })
+        .collect();
+    s.ingest_tasks(fresh.clone(), T0).await.unwrap();
+    let valid: Vec<_> = fresh
+        .iter()
+        .map(|t| {
+            let (store, r) = (store.clone(), accepted(t, T0));
+            tokio::spawn(async move { store.record_report(r).await })
+        })
+        .collect();
+    let ghosts: Vec<_> = (0..5)
+        .map(|i| {
+            let ghost = task(
+                &format!("ghost{i}"),
+                accounts[i % 3].id,
+                CaptchaType::Image,
+                7,
+            );
+            let store = store.clone();
+            tokio::spawn(async move { store.record_report(accepted(&ghost, T0)).await })
+        })
+        .collect();
+    for g in ghosts {
+        assert!(matches!(g.await.unwrap(), Err(StoreError::Conflict(_))));
+    }
+    for v in valid {
+        assert!(matches!(v.await.unwrap(), Ok(Recorded::Inserted(_))));
+    }
+    for (i, n) in inserted.iter().enumerate() {
+        assert_eq!(*n, usize::from(i % 3 != 0), "task x{i}");
+    }
+    for a in &accounts {
+        let entries = s.ledger(a.id).await.unwrap();
+        let mut refunded = Amount::ZERO;
+        for t in tasks.iter().chain(&fresh).filter(|t| t.account == a.id) {
+            let (_, report) = s.task(&t.id).await.unwrap().unwrap();
+            let report = report.unwrap();
+            let for_task = entries.iter().filter(|e| e.task == t.id).count();
+            assert_eq!(
+                for_task,
+                usize::from(report.refund.is_some()),
+                "task {}",
+                t.id
+            );
+            refunded = refunded
+                .checked_add(report.refund.unwrap_or(Amount::ZERO))
+                .unwrap();
+        }
+        assert_eq!(ledger::balance(&entries), refunded);
+        assert_eq!(s.account(a.id).await.unwrap().unwrap().balance, refunded);
+    }
+}
+
 macro_rules! conformance {
     ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -524,6 +631,7 @@ all_backends!(
     concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger,
     concurrent_first_starts_agree_on_one_metadata_value,
     free_text_and_evidence_read_back_exactly_as_written,
+    a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule,
 );
 
 /// The (table, column) pairs a migrated database has, without the backend's own tables.

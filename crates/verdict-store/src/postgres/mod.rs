@@ -62,7 +62,8 @@ impl Default for PostgresOptions {
 
 #[derive(Debug)]
 pub struct PostgresStore {
-    pool: Pool,
+    db: Db,
+    writer: writer::ReportWriter,
 }
 
 /// Why a unit of work failed: a database error that may be worth retrying, or a verdict.
@@ -112,7 +113,7 @@ macro_rules! transaction {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let result: Result<_, Fail> = async {
+            let result: Result<_, $crate::postgres::Fail> = async {
                 let mut client = $store.pool.get().await?;
                 let $tx = client.transaction().await?;
                 let value = $body;
@@ -121,13 +122,49 @@ macro_rules! transaction {
             }
             .await;
             match result {
-                Err(fail) if retryable(&fail) && attempt < ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                Err(fail)
+                    if $crate::postgres::retryable(&fail)
+                        && attempt < $crate::postgres::ATTEMPTS =>
+                {
+                    tokio::time::sleep(::std::time::Duration::from_millis(5 << attempt)).await;
                 }
-                other => break other.map_err(StoreError::from),
+                other => break other.map_err($crate::StoreError::from),
             }
         }
     }};
+}
+
+/// Like [`transaction!`] for a single statement, which PostgreSQL runs atomically on its own:
+/// no BEGIN and COMMIT round trips. `$client` is a pooled connection.
+macro_rules! statement {
+    ($store:expr, |$client:ident| $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result: Result<_, $crate::postgres::Fail> = async {
+                let $client = $store.pool.get().await?;
+                Ok($body)
+            }
+            .await;
+            match result {
+                Err(fail)
+                    if $crate::postgres::retryable(&fail)
+                        && attempt < $crate::postgres::ATTEMPTS =>
+                {
+                    tokio::time::sleep(::std::time::Duration::from_millis(5 << attempt)).await;
+                }
+                other => break other.map_err($crate::StoreError::from),
+            }
+        }
+    }};
+}
+
+mod writer;
+
+/// The pool and what runs on it; shared by the store and its report writer.
+#[derive(Debug, Clone)]
+struct Db {
+    pool: Pool,
 }
 
 impl PostgresStore {
@@ -173,11 +210,14 @@ impl PostgresStore {
             .recycle_timeout(Some(options.acquire_timeout))
             .build()
             .map_err(|e| StoreError::Other(format!("building the PostgreSQL pool: {e}")))?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
+        let db = Db { pool };
+        db.migrate().await?;
+        let writer = writer::ReportWriter::spawn(db.clone());
+        Ok(Self { db, writer })
     }
+}
 
+impl Db {
     async fn migrate(&self) -> StoreResult<()> {
         transaction!(self, |tx| {
             // Held until commit: a second node starting now waits here, then finds every
@@ -237,6 +277,72 @@ impl PostgresStore {
         Ok(client.query(&stmt, params).await?)
     }
 
+    /// Stores one report on its own: one statement, so one transaction (autocommit) and one
+    /// round trip. The report is inserted unless the task has one; only if it was, its refund
+    /// entry is inserted unless its idempotency key exists; only if that was, the balance
+    /// moves. Whichever node gets there first wins, and a refund is written once however many
+    /// nodes race. Returns whether the report was inserted.
+    async fn insert_report(&self, report: &Report) -> StoreResult<bool> {
+        let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
+        let entry = LedgerEntry::refund_for(report);
+        let refund = report.refund.map(|a| a.micros());
+        let entry_account = entry.as_ref().map(|e| e.account.0);
+        let entry_task = entry.as_ref().map(|e| e.task.as_str().to_owned());
+        let entry_kind = entry.as_ref().map(|e| e.kind.as_str());
+        let entry_amount = entry.as_ref().map(|e| e.amount.micros());
+        let entry_key = entry.as_ref().map(|e| e.idempotency_key.clone());
+        let entry_at = entry.as_ref().map(|e| e.at.as_millis());
+        let params: [&(dyn ToSql + Sync); 18] = [
+            &report.task.as_str(),
+            &report.account.0,
+            &report.kind.as_str(),
+            &report.correction,
+            &report.code,
+            &report.message,
+            &report.dialect,
+            &report.received_at.as_millis(),
+            &report.verdict.as_str(),
+            &report.reason.code(),
+            &evidence,
+            &refund,
+            &entry_account,
+            &entry_task,
+            &entry_kind,
+            &entry_amount,
+            &entry_key,
+            &entry_at,
+        ];
+        let inserted = statement!(self, |client| {
+            let stmt = client
+                .prepare_cached(
+                    "WITH inserted AS (
+                         INSERT INTO reports (task_id, account_id, kind, correction, code, message,
+                                              dialect, received_at, verdict, reason, evidence,
+                                              refund_micros)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                         ON CONFLICT (task_id) DO NOTHING
+                         RETURNING task_id
+                     ), refund AS (
+                         INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
+                                                     idempotency_key, created_at)
+                         SELECT $13::BIGINT, $14::TEXT, $15::TEXT, $16::BIGINT, $17::TEXT, $18::BIGINT
+                         FROM inserted WHERE $17::TEXT IS NOT NULL
+                         ON CONFLICT (idempotency_key) DO NOTHING
+                         RETURNING account_id, amount_micros
+                     ), credited AS (
+                         UPDATE accounts a SET balance_micros = a.balance_micros + refund.amount_micros
+                         FROM refund WHERE a.id = refund.account_id
+                         RETURNING a.id
+                     )
+                     SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM credited)",
+                )
+                .await?;
+            let row = client.query_one(&stmt, &params).await?;
+            get::<i64>(&row, 0)? == 1
+        })?;
+        Ok(inserted)
+    }
+
     async fn existing_report(&self, task: &TaskId) -> StoreResult<Report> {
         let sql = format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.task_id = $1");
         let row = self
@@ -282,6 +388,7 @@ impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
         // Answering is not enough: a standby after failover answers but refuses writes.
         let row = self
+            .db
             .query_opt("SELECT current_setting('transaction_read_only')", &[])
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -294,7 +401,7 @@ impl Store for PostgresStore {
     async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
         let key = new.key_hash.as_bytes().as_slice();
         let key_taken = || StoreError::Conflict("API key already in use".into());
-        transaction!(self, |tx| {
+        transaction!(self.db, |tx| {
             // Checked first so that a refused key does not use up an account id (a sequence
             // does not roll back); the unique key still decides a race.
             let taken = tx
@@ -329,7 +436,8 @@ impl Store for PostgresStore {
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
-        self.query_opt(&sql, &[&id.0])
+        self.db
+            .query_opt(&sql, &[&id.0])
             .await?
             .map(|row| rows::account(&row))
             .transpose()
@@ -340,7 +448,11 @@ impl Store for PostgresStore {
             "SELECT {ACCOUNT_COLUMNS}, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
              WHERE k.key_hash = $1"
         );
-        let Some(row) = self.query_opt(&sql, &[&key.as_bytes().as_slice()]).await? else {
+        let Some(row) = self
+            .db
+            .query_opt(&sql, &[&key.as_bytes().as_slice()])
+            .await?
+        else {
             return Ok(None);
         };
         let account = rows::account(&row)?;
@@ -354,6 +466,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<Vec<FamilyActivity>> {
         let mut by_family: HashMap<Family, FamilyActivity> = HashMap::new();
         let tasks = self
+            .db
             .query(
                 "SELECT captcha_type, COUNT(*) FROM tasks
                  WHERE account_id = $1 AND completed_at >= $2 GROUP BY captcha_type",
@@ -364,7 +477,7 @@ impl Store for PostgresStore {
             let n: i64 = get(&row, 1)?;
             activity_slot(&mut by_family, &get::<String>(&row, 0)?)?.tasks += n.unsigned_abs();
         }
-        let reports = self
+        let reports = self.db
             .query(
                 "SELECT t.captcha_type, r.kind, COUNT(*) FROM reports r JOIN tasks t ON t.id = r.task_id
                  WHERE r.account_id = $1 AND r.received_at >= $2 GROUP BY t.captcha_type, r.kind",
@@ -401,7 +514,7 @@ impl Store for PostgresStore {
         let positions: Vec<i32> = (0..tasks.len())
             .map(|i| i32::try_from(i).map_err(|_| StoreError::Other("batch too large".into())))
             .collect::<StoreResult<_>>()?;
-        let (inserted, known_accounts) = transaction!(self, |tx| {
+        let (inserted, known_accounts) = transaction!(self.db, |tx| {
             tx.batch_execute(STAGING).await?;
             let sink = tx
                 .copy_in(
@@ -477,7 +590,7 @@ impl Store for PostgresStore {
             "SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} FROM tasks t
              LEFT JOIN reports r ON r.task_id = t.id WHERE t.id = $1"
         );
-        let Some(row) = self.query_opt(&sql, &[&id.as_str()]).await? else {
+        let Some(row) = self.db.query_opt(&sql, &[&id.as_str()]).await? else {
             return Ok(None);
         };
         let task = rows::task(&row, 0)?.ok_or(StoreError::NotFound)?;
@@ -498,6 +611,7 @@ impl Store for PostgresStore {
              WHERE k.key_hash = $1"
         );
         let Some(row) = self
+            .db
             .query_opt(&sql, &[&key.as_bytes().as_slice(), &task.as_str()])
             .await?
         else {
@@ -513,75 +627,17 @@ impl Store for PostgresStore {
         }))
     }
 
-    /// One statement, so one transaction and one round trip: the report is inserted unless the
-    /// task has one; only if it was, its refund entry is inserted unless its idempotency key
-    /// exists; only if that was, the balance moves. Whichever node gets there first wins, and
-    /// a refund is written once however many nodes race.
+    /// Reports go through the node's group-commit writer (`writer.rs`): one transaction per
+    /// batch, answered after the commit, with the same per-report rules as
+    /// [`Db::insert_report`].
     async fn record_report(&self, report: Report) -> StoreResult<Recorded> {
-        let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
-        let entry = LedgerEntry::refund_for(&report);
-        let refund = report.refund.map(|a| a.micros());
-        let entry_account = entry.as_ref().map(|e| e.account.0);
-        let entry_task = entry.as_ref().map(|e| e.task.as_str().to_owned());
-        let entry_kind = entry.as_ref().map(|e| e.kind.as_str());
-        let entry_amount = entry.as_ref().map(|e| e.amount.micros());
-        let entry_key = entry.as_ref().map(|e| e.idempotency_key.clone());
-        let entry_at = entry.as_ref().map(|e| e.at.as_millis());
-        let params: [&(dyn ToSql + Sync); 18] = [
-            &report.task.as_str(),
-            &report.account.0,
-            &report.kind.as_str(),
-            &report.correction,
-            &report.code,
-            &report.message,
-            &report.dialect,
-            &report.received_at.as_millis(),
-            &report.verdict.as_str(),
-            &report.reason.code(),
-            &evidence,
-            &refund,
-            &entry_account,
-            &entry_task,
-            &entry_kind,
-            &entry_amount,
-            &entry_key,
-            &entry_at,
-        ];
-        let inserted = transaction!(self, |tx| {
-            let stmt = tx
-                .prepare_cached(
-                    "WITH inserted AS (
-                         INSERT INTO reports (task_id, account_id, kind, correction, code, message,
-                                              dialect, received_at, verdict, reason, evidence,
-                                              refund_micros)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                         ON CONFLICT (task_id) DO NOTHING
-                         RETURNING task_id
-                     ), refund AS (
-                         INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
-                                                     idempotency_key, created_at)
-                         SELECT $13::BIGINT, $14::TEXT, $15::TEXT, $16::BIGINT, $17::TEXT, $18::BIGINT
-                         FROM inserted WHERE $17::TEXT IS NOT NULL
-                         ON CONFLICT (idempotency_key) DO NOTHING
-                         RETURNING account_id, amount_micros
-                     ), credited AS (
-                         UPDATE accounts a SET balance_micros = a.balance_micros + refund.amount_micros
-                         FROM refund WHERE a.id = refund.account_id
-                         RETURNING a.id
-                     )
-                     SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM credited)",
-                )
-                .await?;
-            let row = tx.query_one(&stmt, &params).await?;
-            get::<i64>(&row, 0)? == 1
-        })?;
-        if inserted {
+        if self.writer.write(report.clone()).await? {
             return Ok(Recorded::Inserted(report));
         }
         // ON CONFLICT waited for the other report's transaction to commit, so this statement's
         // fresh snapshot sees it.
         Ok(Recorded::Existing(
-            self.existing_report(&report.task).await?,
+            self.db.existing_report(&report.task).await?,
         ))
     }
 
@@ -589,7 +645,8 @@ impl Store for PostgresStore {
         let sql = format!(
             "SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE account_id = $1 ORDER BY id"
         );
-        self.query(&sql, &[&account.0])
+        self.db
+            .query(&sql, &[&account.0])
             .await?
             .iter()
             .map(rows::ledger_entry)
@@ -597,14 +654,15 @@ impl Store for PostgresStore {
     }
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        self.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+        self.db
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
             .await?
             .map(|row| get(&row, 0))
             .transpose()
     }
 
     async fn set_meta_if_absent(&self, key: &str, value: &str) -> StoreResult<bool> {
-        let client = self.client().await?;
+        let client = self.db.client().await?;
         let stmt = client
             .prepare_cached(
                 "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
