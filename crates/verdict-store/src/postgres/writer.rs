@@ -170,21 +170,29 @@ async fn store_batch(db: &Db, reports: &[&Report]) -> StoreResult<Vec<bool>> {
         &cols.e_key,
         &cols.e_at,
     ];
-    let inserted: HashSet<i32> = transaction!(db, |tx| {
-        if accounts.len() > 1 {
+    let ords = |rows: Vec<tokio_postgres::Row>| {
+        rows.iter()
+            .map(|row| super::rows::get::<i32>(row, 0))
+            .collect::<StoreResult<HashSet<i32>>>()
+    };
+    let inserted: HashSet<i32> = if accounts.len() > 1 {
+        transaction!(db, |tx| {
             tx.execute(
                 "SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
                 &[&accounts],
             )
             .await?;
-        }
-        let stmt = tx.prepare_cached(BATCH_SQL).await?;
-        tx.query(&stmt, &params)
-            .await?
-            .iter()
-            .map(|row| super::rows::get::<i32>(row, 0))
-            .collect::<StoreResult<HashSet<i32>>>()?
-    })?;
+            let stmt = tx.prepare_cached(BATCH_SQL).await?;
+            ords(tx.query(&stmt, &params).await?)?
+        })?
+    } else {
+        // One account or none: nothing to order, and one statement is its own transaction,
+        // which saves the BEGIN and COMMIT round trips.
+        statement!(db, |client| {
+            let stmt = client.prepare_cached(BATCH_SQL).await?;
+            ords(client.query(&stmt, &params).await?)?
+        })?
+    };
     Ok((0..n)
         .map(|ord| i32::try_from(ord).is_ok_and(|ord| inserted.contains(&ord)))
         .collect())
