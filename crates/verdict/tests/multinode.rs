@@ -266,7 +266,9 @@ async fn a_node_killed_mid_storm_loses_nothing_it_acknowledged() {
         })
         .collect();
 
-    enough.notified().await;
+    tokio::time::timeout(std::time::Duration::from_secs(120), enough.notified())
+        .await
+        .expect("the node to kill acknowledged 40 reports within 120 s");
     nodes[0].kill_9();
 
     let mut acked = HashSet::new();

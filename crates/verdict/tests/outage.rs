@@ -24,6 +24,8 @@ use support::{Answer, Dialect, Node, PgSchema, admin_get, client, create_account
 struct ChaosProxy {
     addr: SocketAddr,
     cut: watch::Sender<bool>,
+    /// Connections being piped right now.
+    open: Arc<AtomicUsize>,
 }
 
 impl ChaosProxy {
@@ -31,6 +33,8 @@ impl ChaosProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (cut, watching) = watch::channel(false);
+        let open = Arc::new(AtomicUsize::new(0));
+        let counting = open.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
@@ -42,23 +46,35 @@ impl ChaosProxy {
                 }
                 let mut watching = watching.clone();
                 let upstream = upstream.clone();
+                let open = counting.clone();
+                open.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watching.wait_for(|cut| *cut) => {}
+                    if let Ok(mut outbound) = TcpStream::connect(&upstream).await {
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = watching.wait_for(|cut| *cut) => {}
+                        }
                     }
                     // Dropping both ends closes them, as a dead network path or server would.
+                    drop(inbound);
+                    open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        ChaosProxy { addr, cut }
+        ChaosProxy { addr, cut, open }
     }
 
-    fn cut(&self) {
+    /// Cuts the database off; returns once no connection is left open (at most 30 s).
+    async fn cut(&self) {
         self.cut.send_replace(true);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.open.load(Ordering::SeqCst) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "proxied connections did not close"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     fn restore(&self) {
@@ -373,7 +389,7 @@ async fn postgres_cut_off_under_load_gives_every_dialect_its_unavailable_answer_
 
     let load = Load::start(&http, &node, &key, load_tasks);
     load.until_recorded(30).await;
-    proxy.cut();
+    proxy.cut().await;
     every_dialect_answers_unavailable(&http, &node, &key, &tasks).await;
     let answers = load.stop().await;
     assert!(check_load(&answers) > 0, "the load saw the outage");
