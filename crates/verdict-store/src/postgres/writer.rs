@@ -73,8 +73,15 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let reports: Vec<&Report> = batch.iter().map(|j| &j.report).collect();
-
-        match store_batch(&db, &reports).await {
+        let started = std::time::Instant::now();
+        let stored = store_batch(&db, &reports).await;
+        tracing::debug!(
+            reports = reports.len(),
+            elapsed_us = started.elapsed().as_micros(),
+            ok = stored.is_ok(),
+            "report batch"
+        );
+        match stored {
             Ok(inserted) => {
                 for (job, inserted) in batch.drain(..).zip(inserted) {
                     let _ = job.reply.send(Ok(inserted));
