@@ -367,6 +367,26 @@ const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS verdict_ingest (
          completed_at BIGINT  NOT NULL
      ) ON COMMIT DELETE ROWS";
 
+/// Stores every staged task whose account exists, unless its id is taken.
+const INSERT_ALL: &str = "INSERT INTO tasks (id, account_id, captcha_type, provider, worker,
+                                             answer, cost_micros, completed_at, ingested_at)
+     SELECT s.id, s.account_id, s.captcha_type, s.provider, s.worker, s.answer, s.cost_micros,
+            s.completed_at, $1
+     FROM verdict_ingest s WHERE s.account_id IN (SELECT id FROM accounts)
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id";
+
+/// The same when the batch repeats ids: the first occurrence (with a known account) of each.
+const INSERT_FIRST_OCCURRENCES: &str = "INSERT INTO tasks (id, account_id, captcha_type,
+                                             provider, worker, answer, cost_micros,
+                                             completed_at, ingested_at)
+     SELECT DISTINCT ON (s.id) s.id, s.account_id, s.captcha_type, s.provider, s.worker,
+            s.answer, s.cost_micros, s.completed_at, $1
+     FROM verdict_ingest s WHERE s.account_id IN (SELECT id FROM accounts)
+     ORDER BY s.id, s.pos
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id";
+
 const STAGING_TYPES: &[Type] = &[
     Type::INT4,
     Type::TEXT,
@@ -500,8 +520,8 @@ impl Store for PostgresStore {
 
     /// The fast path (perf-anchors.md §8: COPY is 1.5-1.7× multi-row INSERT): the batch is
     /// COPYed in binary into a staging table with each record's position, then one
-    /// `INSERT … SELECT DISTINCT ON (id) … ON CONFLICT DO NOTHING RETURNING id` stores the first
-    /// occurrence of every new id whose account exists. Results are derived from what came
+    /// `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING id` stores every new id whose account
+    /// exists (`DISTINCT ON (id)`, first occurrence, when the batch repeats an id). Results are derived from what came
     /// back, in input order; all in one transaction.
     async fn ingest_tasks(
         &self,
@@ -514,6 +534,11 @@ impl Store for PostgresStore {
         let positions: Vec<i32> = (0..tasks.len())
             .map(|i| i32::try_from(i).map_err(|_| StoreError::Other("batch too large".into())))
             .collect::<StoreResult<_>>()?;
+        // Only a batch that repeats an id needs DISTINCT ON, and so a sort; most batches don't.
+        let repeats = {
+            let mut seen = HashSet::with_capacity(tasks.len());
+            !tasks.iter().all(|t| seen.insert(t.id.as_str()))
+        };
         let (inserted, known_accounts) = transaction!(self.db, |tx| {
             tx.batch_execute(STAGING).await?;
             let sink = tx
@@ -550,18 +575,15 @@ impl Store for PostgresStore {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            let sql = if repeats {
+                // Sorting a large batch in the default 4 MB spills to disk.
+                tx.batch_execute("SET LOCAL work_mem = '256MB'").await?;
+                INSERT_FIRST_OCCURRENCES
+            } else {
+                INSERT_ALL
+            };
             let inserted: HashSet<String> = tx
-                .query(
-                    "INSERT INTO tasks (id, account_id, captcha_type, provider, worker, answer,
-                                        cost_micros, completed_at, ingested_at)
-                     SELECT DISTINCT ON (s.id) s.id, s.account_id, s.captcha_type, s.provider,
-                            s.worker, s.answer, s.cost_micros, s.completed_at, $1
-                     FROM verdict_ingest s JOIN accounts a ON a.id = s.account_id
-                     ORDER BY s.id, s.pos
-                     ON CONFLICT (id) DO NOTHING
-                     RETURNING id",
-                    &[&at.as_millis()],
-                )
+                .query(sql, &[&at.as_millis()])
                 .await?
                 .iter()
                 .map(|r| r.get(0))
