@@ -540,6 +540,7 @@ impl Store for PostgresStore {
             !tasks.iter().all(|t| seen.insert(t.id.as_str()))
         };
         let (inserted, known_accounts) = transaction!(self.db, |tx| {
+            let started = std::time::Instant::now();
             tx.batch_execute(STAGING).await?;
             let sink = tx
                 .copy_in(
@@ -565,6 +566,7 @@ impl Store for PostgresStore {
                 writer.as_mut().write(&row).await?;
             }
             writer.finish().await?;
+            let copied = started.elapsed();
             let known: HashSet<i64> = tx
                 .query(
                     "SELECT a.id FROM accounts a
@@ -588,6 +590,12 @@ impl Store for PostgresStore {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            tracing::debug!(
+                tasks = tasks.len(),
+                copy_ms = copied.as_millis(),
+                insert_ms = (started.elapsed() - copied).as_millis(),
+                "ingest batch staged and stored"
+            );
             (inserted, known)
         })?;
         // The first occurrence (among tasks of known accounts) of an id that was inserted is
