@@ -106,6 +106,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
                 "no PostgreSQL connection within the pool's time limit ({kind:?})"
             )),
             P::Closed => StoreError::Unavailable("the PostgreSQL pool is closed".into()),
+            P::PostCreateHook(deadpool_postgres::HookError::Backend(e)) => StoreError::from(e),
             other => StoreError::Other(other.to_string()),
         }
     }
