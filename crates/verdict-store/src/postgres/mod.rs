@@ -66,7 +66,8 @@ pub struct PostgresStore {
     writer: writer::ReportWriter,
 }
 
-/// Why a unit of work failed: a database error that may be worth retrying, or a verdict.
+/// Why a unit of work failed: a database error, which may be worth retrying, or a store error
+/// decided already.
 enum Fail {
     Pg(tokio_postgres::Error),
     Store(StoreError),
@@ -235,13 +236,20 @@ impl Db {
             // migration applied.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
                 .await?;
-            tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                     version    TEXT PRIMARY KEY,
-                     applied_at BIGINT NOT NULL
-                 )",
-            )
-            .await?;
+            // Checked rather than CREATE TABLE IF NOT EXISTS, whose notice every node would log.
+            let fresh: bool = tx
+                .query_one("SELECT to_regclass('schema_migrations') IS NULL", &[])
+                .await?
+                .get(0);
+            if fresh {
+                tx.batch_execute(
+                    "CREATE TABLE schema_migrations (
+                         version    TEXT PRIMARY KEY,
+                         applied_at BIGINT NOT NULL
+                     )",
+                )
+                .await?;
+            }
             let applied: HashSet<String> = tx
                 .query("SELECT version FROM schema_migrations", &[])
                 .await?
