@@ -47,7 +47,38 @@ pub struct Account {
     /// Refund credit granted to the account (sum of its ledger entries).
     pub balance: Amount,
     pub standing: Standing,
+    /// Earlier ignore periods, for doubling repeated ones.
+    pub ignores: IgnoreHistory,
     pub created_at: Timestamp,
+}
+
+/// How often an account was put on ignored standing, and when last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IgnoreHistory {
+    /// Ignore periods in a row, each begun within the repeat period of the one before.
+    pub count: u32,
+    pub last_at: Option<Timestamp>,
+    /// When the last period ends or ended (or an operator lifted it).
+    pub ended_at: Option<Timestamp>,
+}
+
+impl IgnoreHistory {
+    /// The moment the screen counts from at `now`: the end of the last ignored period, once
+    /// it is over. An account that served its period is judged afresh on what it does next,
+    /// so one burst (its own integration breaking, say) is not held against it twice.
+    pub fn judged_from(&self, now: Timestamp) -> Option<Timestamp> {
+        self.ended_at.filter(|t| *t <= now)
+    }
+
+    /// Earlier ignore periods that still count at `now`.
+    pub fn recent(&self, now: Timestamp, period: std::time::Duration) -> u32 {
+        match self.last_at {
+            Some(at) if now.millis_since(at) < crate::timestamp::duration_millis(period) => {
+                self.count
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// Whether an account's incorrect-reports count: `Good`, or ignored until a moment, with why.

@@ -7,15 +7,18 @@
 //!    (checked before the window so that a retry after the window still succeeds);
 //! 3. eligibility of the endpoint for the task's family;
 //! 4. the report window;
-//! 5. the claim itself: positive feedback, a correction equal to the answer, the account's
-//!    standing and (for unverifiable families) the statistical screen;
+//! 5. the claim itself: positive feedback, a correction equal to the answer; for verifiable
+//!    answers (when re-checks are on) a second solve for the reports that need one; otherwise
+//!    the account's standing and the statistical screen of [`crate::screen`];
 //! 6. otherwise the report is upheld and the task's cost refunded.
 
 use crate::account::{Account, Standing};
 use crate::captcha::Eligibility;
 use crate::ids::TaskId;
 use crate::policy::Policy;
+use crate::recheck::{Precision, needs_recheck};
 use crate::report::{Evidence, Reason, Refusal, Report, ReportKind, Verdict, clean_text};
+use crate::screen::{Activity, Baseline, CohortPrior, Lane, ScreenInput, Screened, screen};
 use crate::task::Task;
 use crate::timestamp::{Timestamp, duration_millis};
 
@@ -93,6 +96,42 @@ pub struct Situation<'a> {
     pub task: Option<&'a Task>,
     /// The report already recorded for that task, if any.
     pub existing: Option<&'a Report>,
+    /// The account's statistics in the task's family; needed for incorrect-reports.
+    pub family: Option<FamilyState<'a>>,
+}
+
+/// An account's state in one captcha family, and the cohort's.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyState<'a> {
+    pub activity: &'a Activity,
+    pub baseline: Baseline,
+    pub precision: Precision,
+    pub prior: &'a CohortPrior,
+    /// The cohort's pooled report rate over the screen's slow window.
+    pub cohort_rate: f64,
+}
+
+/// What else must happen, atomically with recording the report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Put the account on ignored standing until then (never shortening a longer one). It
+    /// counts as a repeat of an earlier period that began at or after `count_since`.
+    Ignore {
+        until: Timestamp,
+        reason: String,
+        count_since: Timestamp,
+    },
+    /// Queue the task for a second solve, due by `deadline`.
+    Recheck { deadline: Timestamp },
+    /// Take back refunds granted on this account's unverifiable reports received since then.
+    Clawback { since: Timestamp },
+}
+
+/// A report to record, and what comes with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub report: Report,
+    pub effects: Vec<Effect>,
 }
 
 /// The outcome of judging.
@@ -102,8 +141,8 @@ pub enum Judgement {
     Refuse(Refusal),
     /// An identical retry: answer with the report already recorded, change nothing.
     Repeat(Report),
-    /// Record this report (and its refund, if any) unless another was recorded first.
-    Record(Report),
+    /// Record this report (and its refund and effects) unless another was recorded first.
+    Record(Decision),
 }
 
 pub fn judge(
@@ -153,39 +192,33 @@ pub fn judge(
     let evidence = Evidence::new()
         .with("window_ms", window_ms)
         .with("elapsed_ms", elapsed_ms);
-    let (verdict, reason, evidence, refund) = match request.kind {
-        ReportKind::Correct => (
-            Verdict::Acknowledged,
-            Reason::PositiveFeedback,
-            evidence,
-            None,
-        ),
-        ReportKind::Incorrect => match screen_incorrect_report(request, account, task, now) {
-            Screen::Reject(reason, extra) => {
-                (Verdict::Rejected, reason, merge(evidence, extra), None)
-            }
-            Screen::Uphold => (
-                Verdict::Accepted,
-                Reason::IncorrectAccepted,
-                evidence.with("cost", task.cost.to_string()),
-                Some(task.cost),
-            ),
-        },
+    let outcome = match request.kind {
+        ReportKind::Correct => Outcome::plain(Verdict::Acknowledged, Reason::PositiveFeedback),
+        ReportKind::Incorrect => {
+            judge_incorrect(request, account, task, situation.family, policy, now)
+        }
     };
-
-    Judgement::Record(Report {
-        task: task.id.clone(),
-        account: account.id,
-        kind: request.kind,
-        correction: request.correction.clone(),
-        code: request.code.clone(),
-        message: request.message.clone(),
-        dialect: request.dialect.to_owned(),
-        received_at: now,
-        verdict,
-        reason,
-        evidence,
-        refund,
+    let refund = (outcome.verdict == Verdict::Accepted).then_some(task.cost);
+    let evidence = match refund {
+        Some(cost) => merge(evidence, outcome.evidence).with("cost", cost.to_string()),
+        None => merge(evidence, outcome.evidence),
+    };
+    Judgement::Record(Decision {
+        report: Report {
+            task: task.id.clone(),
+            account: account.id,
+            kind: request.kind,
+            correction: request.correction.clone(),
+            code: request.code.clone(),
+            message: request.message.clone(),
+            dialect: request.dialect.to_owned(),
+            received_at: now,
+            verdict: outcome.verdict,
+            reason: outcome.reason,
+            evidence,
+            refund,
+        },
+        effects: outcome.effects,
     })
 }
 
@@ -201,40 +234,229 @@ pub fn judge_second_report(request: &ReportRequest, existing: &Report) -> Result
     }
 }
 
-enum Screen {
-    Uphold,
-    Reject(Reason, Evidence),
+struct Outcome {
+    verdict: Verdict,
+    reason: Reason,
+    evidence: Evidence,
+    effects: Vec<Effect>,
 }
 
-/// Whether an incorrect-report on an eligible, in-window task is upheld. This is where the
-/// evidence against the claim is weighed: the correction, the account's standing, and — for
-/// families that cannot be re-checked — the statistical screen of SPEC §5 rule 6.
-fn screen_incorrect_report(
+impl Outcome {
+    fn plain(verdict: Verdict, reason: Reason) -> Self {
+        Self {
+            verdict,
+            reason,
+            evidence: Evidence::new(),
+            effects: Vec::new(),
+        }
+    }
+}
+
+/// Whether an incorrect-report on an eligible, in-window task is upheld. The evidence against
+/// the claim: the correction; for answers that can be verified, a second solve; for the others,
+/// the account's standing and the statistical screen (SPEC §5 rule 6).
+fn judge_incorrect(
     request: &ReportRequest,
     account: &Account,
     task: &Task,
+    state: Option<FamilyState<'_>>,
+    policy: &Policy,
     now: Timestamp,
-) -> Screen {
+) -> Outcome {
     if let (Some(correction), Some(answer)) = (&request.correction, &task.answer)
         && same_text(correction, answer)
     {
-        return Screen::Reject(
-            Reason::CorrectionMatchesAnswer,
-            Evidence::new()
-                .with("answer", answer.as_str())
-                .with("correction", correction.as_str())
-                .with("compared", "trimmed, case-folded"),
-        );
+        let mut outcome = Outcome::plain(Verdict::Rejected, Reason::CorrectionMatchesAnswer);
+        outcome.evidence = Evidence::new()
+            .with("answer", answer.as_str())
+            .with("correction", correction.as_str())
+            .with("compared", "trimmed, case-folded");
+        return outcome;
     }
-    if let Standing::Ignored { until, reason } = account.standing.at(now) {
-        return Screen::Reject(
-            Reason::AccountIgnored,
-            Evidence::new()
-                .with("ignored_until", until.to_rfc3339())
-                .with("standing_reason", reason.as_str()),
+    let empty = Activity::default();
+    let default_prior = CohortPrior::default_for(&policy.screen);
+    let state = state.unwrap_or(FamilyState {
+        activity: &empty,
+        baseline: Baseline::default(),
+        precision: Precision::default(),
+        prior: &default_prior,
+        cohort_rate: default_prior.mean(),
+    });
+    let family = task.captcha_type.family();
+    let ignored = match account.standing.at(now) {
+        Standing::Ignored { until, reason } => Some((*until, reason.clone())),
+        Standing::Good => None,
+    };
+
+    if family.is_verifiable() && policy.rechecks.enabled {
+        let probation = state.activity.window(now, 24).tasks < policy.screen.min_volume;
+        let needed = needs_recheck(
+            task.id.as_str(),
+            ignored.is_some(),
+            probation,
+            request.correction.is_some(),
+            state.precision,
+            &policy.rechecks,
         );
+        let precision = serde_json::json!({
+            "confirmed": state.precision.confirmed, "refuted": state.precision.refuted,
+            "mean": state.precision.mean(),
+        });
+        return match needed {
+            Some(why) => {
+                let deadline = now.saturating_add(policy.rechecks.timeout);
+                let mut outcome = Outcome::plain(Verdict::Pending, Reason::AwaitingRecheck);
+                outcome.evidence = Evidence::new().with(
+                    "recheck",
+                    serde_json::json!({ "why": why.as_str(), "deadline": deadline.to_rfc3339(), "precision": precision }),
+                );
+                outcome.effects.push(Effect::Recheck { deadline });
+                outcome
+            }
+            None => {
+                let mut outcome = Outcome::plain(Verdict::Accepted, Reason::IncorrectAccepted);
+                outcome.evidence = Evidence::new().with(
+                    "recheck",
+                    serde_json::json!({ "why": "not sampled; upheld on the account's record", "precision": precision }),
+                );
+                outcome
+            }
+        };
     }
-    Screen::Uphold
+
+    if let Some((until, why)) = ignored {
+        let mut outcome = Outcome::plain(Verdict::Rejected, Reason::AccountIgnored);
+        outcome.evidence = Evidence::new()
+            .with("ignored_until", until.to_rfc3339())
+            .with("standing_reason", why);
+        return outcome;
+    }
+
+    let recent_ignores = account.ignores.recent(now, policy.screen.repeat_period);
+    let input = ScreenInput {
+        activity: state.activity,
+        baseline: state.baseline,
+        prior: state.prior,
+        cohort_rate: state.cohort_rate,
+        recent_ignores,
+        // A first period served wipes the slate; a repeat offender's history keeps counting.
+        judged_from: account
+            .ignores
+            .judged_from(now)
+            .filter(|_| recent_ignores <= 1),
+    };
+    match screen(input, &policy.screen, now) {
+        Screened::Uphold(evidence) => Outcome {
+            verdict: Verdict::Accepted,
+            reason: Reason::IncorrectAccepted,
+            evidence: Evidence::new().with("screen", evidence.into_value()),
+            effects: Vec::new(),
+        },
+        Screened::Capped {
+            probation,
+            evidence,
+        } => Outcome {
+            verdict: Verdict::Rejected,
+            reason: if probation {
+                Reason::ProbationCapReached
+            } else {
+                Reason::RefundCapReached
+            },
+            evidence: Evidence::new().with("screen", evidence.into_value()),
+            effects: Vec::new(),
+        },
+        Screened::Flagged {
+            lane,
+            period,
+            evidence,
+        } => {
+            let until = now.saturating_add(period);
+            let reason = if lane == Lane::Baseline {
+                Reason::RateAboveOwnHistory
+            } else {
+                Reason::RateAboveCohort
+            };
+            let mut effects = vec![Effect::Ignore {
+                until,
+                reason: explain_flag(lane, family, &evidence),
+                count_since: now.saturating_sub(policy.screen.repeat_period),
+            }];
+            // A burst (the fast lane) says nothing about the refunds before it; a rate
+            // abnormal over the slow window says those refunds were probably not owed.
+            if policy.clawback && lane != Lane::Fast {
+                let window = std::time::Duration::from_secs(
+                    policy.screen.slow_window_hours.unsigned_abs() * 3600,
+                );
+                effects.push(Effect::Clawback {
+                    since: now.saturating_sub(window),
+                });
+            }
+            Outcome {
+                verdict: Verdict::Rejected,
+                reason,
+                evidence: Evidence::new()
+                    .with("screen", evidence.into_value())
+                    .with("lane", lane.as_str())
+                    .with("ignored_until", until.to_rfc3339()),
+                effects,
+            }
+        }
+    }
+}
+
+/// One sentence for the standing's reason, with the numbers behind it.
+fn explain_flag(lane: Lane, family: crate::captcha::Family, evidence: &Evidence) -> String {
+    let num = |key: &str| {
+        evidence
+            .get(key)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    };
+    let (tasks, incorrect) = (num("tasks"), num("incorrect"));
+    let lane_p = |name: &str| {
+        evidence
+            .get(name)
+            .map(|l| {
+                (
+                    l["p_value"].as_f64().unwrap_or(1.0),
+                    l["threshold"].as_f64().unwrap_or(0.0),
+                )
+            })
+            .unwrap_or((1.0, 0.0))
+    };
+    match lane {
+        Lane::Fast => {
+            let fast = evidence.get("fast_lane").cloned().unwrap_or_default();
+            let (p, t) = lane_p("fast_lane");
+            format!(
+                "{} of {} {family} tasks in {} h reported incorrect, far above the trusted cohort's {:.1} % (p = {p:.1e} < {t:.0e})",
+                fast["incorrect"],
+                fast["tasks"],
+                fast["window_hours"],
+                100.0 * num("cohort_rate")
+            )
+        }
+        Lane::Slow => {
+            let (p, t) = lane_p("slow_lane");
+            format!(
+                "{incorrect} of {tasks} {family} tasks in {} h reported incorrect ({:.1} %), far above the trusted cohort's {:.1} % (p = {p:.1e} < {t:.0e})",
+                num("window_hours"),
+                100.0 * num("account_rate"),
+                100.0 * num("cohort_rate")
+            )
+        }
+        Lane::Baseline => {
+            let (p, t) = lane_p("baseline_lane");
+            let expected = evidence
+                .get("baseline_lane")
+                .and_then(|b| b["expected_incorrect"].as_f64())
+                .unwrap_or(0.0);
+            format!(
+                "{incorrect} of {tasks} {family} tasks in {} h reported incorrect where the account's own history predicts {expected:.0} (p = {p:.1e} < {t:.0e})",
+                num("window_hours")
+            )
+        }
+    }
 }
 
 /// Answers compare after trimming and case folding: "KWG90 " and "kwg90" are the same answer.
@@ -266,6 +488,7 @@ mod tests {
             trusted: false,
             balance: Amount::ZERO,
             standing: Standing::Good,
+            ignores: Default::default(),
             created_at: Timestamp::from_millis(0),
         }
     }
@@ -304,17 +527,22 @@ mod tests {
                 account: acct,
                 task,
                 existing,
+                family: None,
             },
             &Policy::default(),
             NOW,
         )
     }
 
-    fn recorded(j: Judgement) -> Report {
+    fn decided(j: Judgement) -> Decision {
         match j {
-            Judgement::Record(r) => r,
+            Judgement::Record(d) => d,
             other => panic!("expected a record, got {other:?}"),
         }
+    }
+
+    fn recorded(j: Judgement) -> Report {
+        decided(j).report
     }
 
     #[test]
@@ -447,6 +675,7 @@ mod tests {
                 account: &account(1),
                 task: Some(&t),
                 existing: Some(&first),
+                family: None,
             },
             &Policy::default(),
             NOW.saturating_add(Duration::from_secs(3600)),
@@ -534,5 +763,190 @@ mod tests {
         };
         let r = recorded(run(&incorrect(Eligibility::ALL), &acct, Some(&t), None));
         assert_eq!(r.verdict, Verdict::Accepted);
+    }
+
+    /// Three days at 5 tasks an hour; `reports` incorrect-reports every `every` hours.
+    fn busy_history(every: u64, reports: u64) -> Activity {
+        let now = crate::screen::hour_of(NOW);
+        Activity {
+            hours: (0..72u64)
+                .map(|h| {
+                    let incorrect = if h % every == 0 { reports } else { 0 };
+                    (
+                        now - h as i64,
+                        crate::screen::Counts {
+                            tasks: 5,
+                            incorrect,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn with_family<'a>(activity: &'a Activity, prior: &'a CohortPrior) -> FamilyState<'a> {
+        FamilyState {
+            activity,
+            baseline: Baseline::default(),
+            precision: Precision::default(),
+            prior,
+            cohort_rate: prior.mean(),
+        }
+    }
+
+    #[test]
+    fn a_report_rate_far_above_the_cohort_ignores_the_account_with_numbers() {
+        let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
+        // Two reports every hour: 144 of 360 tasks (40 %), then this one.
+        let history = busy_history(1, 2);
+        let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
+        let d = decided(judge(
+            &incorrect(Eligibility::ALL),
+            Situation {
+                account: &account(1),
+                task: Some(&t),
+                existing: None,
+                family: Some(with_family(&history, &prior)),
+            },
+            &Policy::default(),
+            NOW,
+        ));
+        assert_eq!(
+            (d.report.verdict, d.report.reason.clone()),
+            (Verdict::Rejected, Reason::RateAboveCohort)
+        );
+        assert_eq!(d.report.refund, None);
+        let Some(Effect::Ignore { until, reason, .. }) = d.effects.first() else {
+            panic!("{:?}", d.effects)
+        };
+        assert_eq!(until, &NOW.saturating_add(Duration::from_secs(72 * 3600)));
+        assert!(
+            reason.contains("recaptcha") && reason.contains("p = "),
+            "{reason}"
+        );
+        let screen = d.report.evidence.get("screen").unwrap();
+        assert_eq!(screen["tasks"], 360);
+        assert!(screen["slow_lane"]["p_value"].as_f64().unwrap() < 1e-6);
+    }
+
+    #[test]
+    fn clawback_is_a_policy_option() {
+        let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
+        let history = busy_history(1, 2);
+        let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
+        let policy = Policy {
+            clawback: true,
+            ..Policy::default()
+        };
+        let d = decided(judge(
+            &incorrect(Eligibility::ALL),
+            Situation {
+                account: &account(1),
+                task: Some(&t),
+                existing: None,
+                family: Some(with_family(&history, &prior)),
+            },
+            &policy,
+            NOW,
+        ));
+        assert!(d.effects.contains(&Effect::Clawback {
+            since: NOW.saturating_sub(Duration::from_secs(72 * 3600))
+        }));
+    }
+
+    #[test]
+    fn an_honest_busy_account_is_upheld_and_the_screen_explains_why() {
+        let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
+        let history = busy_history(12, 1);
+        let t = task(CaptchaType::Hcaptcha, Duration::from_secs(5));
+        let d = decided(judge(
+            &incorrect(Eligibility::ALL),
+            Situation {
+                account: &account(1),
+                task: Some(&t),
+                existing: None,
+                family: Some(with_family(&history, &prior)),
+            },
+            &Policy::default(),
+            NOW,
+        ));
+        assert_eq!(d.report.verdict, Verdict::Accepted);
+        assert!(d.effects.is_empty());
+        let screen = d.report.evidence.get("screen").unwrap();
+        for key in ["account_rate", "cohort_rate", "slow_lane", "refund_cap"] {
+            assert!(screen.get(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn with_rechecks_on_a_verifiable_report_from_a_small_account_waits_for_a_second_solve() {
+        let policy = Policy {
+            rechecks: crate::recheck::RecheckPolicy {
+                enabled: true,
+                ..Default::default()
+            },
+            ..Policy::default()
+        };
+        let t = task(CaptchaType::Image, Duration::from_secs(5));
+        let d = decided(judge(
+            &incorrect(Eligibility::ALL),
+            Situation {
+                account: &account(1),
+                task: Some(&t),
+                existing: None,
+                family: None,
+            },
+            &policy,
+            NOW,
+        ));
+        assert_eq!(
+            (d.report.verdict, d.report.reason.clone()),
+            (Verdict::Pending, Reason::AwaitingRecheck)
+        );
+        assert_eq!(d.report.refund, None);
+        assert_eq!(
+            d.effects,
+            vec![Effect::Recheck {
+                deadline: NOW.saturating_add(Duration::from_secs(3600))
+            }]
+        );
+        assert_eq!(
+            d.report.evidence.get("recheck").unwrap()["why"],
+            "probation"
+        );
+    }
+
+    #[test]
+    fn an_ignored_account_s_verifiable_reports_are_rechecked_not_refused() {
+        let policy = Policy {
+            rechecks: crate::recheck::RecheckPolicy {
+                enabled: true,
+                ..Default::default()
+            },
+            ..Policy::default()
+        };
+        let mut acct = account(1);
+        acct.standing = Standing::Ignored {
+            until: NOW.saturating_add(Duration::from_secs(60)),
+            reason: "x".into(),
+        };
+        let t = task(CaptchaType::Audio, Duration::from_secs(5));
+        let d = decided(judge(
+            &incorrect(Eligibility::ALL),
+            Situation {
+                account: &acct,
+                task: Some(&t),
+                existing: None,
+                family: None,
+            },
+            &policy,
+            NOW,
+        ));
+        assert_eq!(d.report.verdict, Verdict::Pending);
+        assert_eq!(
+            d.report.evidence.get("recheck").unwrap()["why"],
+            "ignored_standing"
+        );
     }
 }

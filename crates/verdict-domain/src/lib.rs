@@ -10,7 +10,10 @@ pub mod judging;
 pub mod ledger;
 pub mod money;
 pub mod policy;
+pub mod recheck;
 pub mod report;
+pub mod screen;
+pub mod stats;
 pub mod task;
 pub mod timestamp;
 

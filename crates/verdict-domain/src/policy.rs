@@ -5,11 +5,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::captcha::Family;
+use crate::recheck::RecheckPolicy;
+use crate::screen::ScreenPolicy;
 
 /// Everything judging can be configured with.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     pub windows: ReportWindows,
+    pub screen: ScreenPolicy,
+    pub rechecks: RecheckPolicy,
+    /// When an account is put on ignored standing by the screen, also take back the refunds it
+    /// was granted on unverifiable reports within the screen's window (reversal entries).
+    pub clawback: bool,
 }
 
 /// How long after completion a task can be reported, per family, optionally overridden per

@@ -75,6 +75,22 @@ pub enum Reason {
     PositiveFeedback,
     CorrectionMatchesAnswer,
     AccountIgnored,
+    /// The account's report rate is far above the trusted cohort's (fast or slow lane).
+    RateAboveCohort,
+    /// The account's report rate is far above its own history.
+    RateAboveOwnHistory,
+    /// Refunds in the screen's window reached the cap.
+    RefundCapReached,
+    /// Too little volume to judge the account, and probation refunds are used up.
+    ProbationCapReached,
+    /// Held until the captcha is solved again.
+    AwaitingRecheck,
+    /// A second solve differed from the answer: the report stands.
+    RecheckConfirmed,
+    /// A second solve gave the same answer: the answer was right.
+    RecheckRefuted,
+    /// No second solve in time; settled by the configured default.
+    RecheckTimedOut,
     /// A code this version does not know, written by a newer node during a rolling deploy.
     Unrecognized(String),
 }
@@ -86,6 +102,14 @@ impl Reason {
             Reason::PositiveFeedback => "positive_feedback",
             Reason::CorrectionMatchesAnswer => "correction_matches_answer",
             Reason::AccountIgnored => "account_ignored",
+            Reason::RateAboveCohort => "rate_above_cohort",
+            Reason::RateAboveOwnHistory => "rate_above_own_history",
+            Reason::RefundCapReached => "refund_cap_reached",
+            Reason::ProbationCapReached => "probation_cap_reached",
+            Reason::AwaitingRecheck => "awaiting_recheck",
+            Reason::RecheckConfirmed => "recheck_confirmed",
+            Reason::RecheckRefuted => "recheck_refuted",
+            Reason::RecheckTimedOut => "recheck_timed_out",
             Reason::Unrecognized(code) => code,
         }
     }
@@ -96,8 +120,29 @@ impl Reason {
             "positive_feedback" => Reason::PositiveFeedback,
             "correction_matches_answer" => Reason::CorrectionMatchesAnswer,
             "account_ignored" => Reason::AccountIgnored,
+            "rate_above_cohort" => Reason::RateAboveCohort,
+            "rate_above_own_history" => Reason::RateAboveOwnHistory,
+            "refund_cap_reached" => Reason::RefundCapReached,
+            "probation_cap_reached" => Reason::ProbationCapReached,
+            "awaiting_recheck" => Reason::AwaitingRecheck,
+            "recheck_confirmed" => Reason::RecheckConfirmed,
+            "recheck_refuted" => Reason::RecheckRefuted,
+            "recheck_timed_out" => Reason::RecheckTimedOut,
             other => Reason::Unrecognized(other.to_owned()),
         }
+    }
+
+    /// Whether the claim was set aside by the account's standing or the statistical screen
+    /// (rather than found wrong): what 2captcha calls a report "not recorded".
+    pub fn is_screen_refusal(&self) -> bool {
+        matches!(
+            self,
+            Reason::AccountIgnored
+                | Reason::RateAboveCohort
+                | Reason::RateAboveOwnHistory
+                | Reason::RefundCapReached
+                | Reason::ProbationCapReached
+        )
     }
 
     /// One sentence for humans; the numbers are in the report's evidence.
@@ -114,6 +159,26 @@ impl Reason {
             }
             Reason::AccountIgnored => {
                 "Incorrect-reports from this account are being ignored for a period; see standing."
+            }
+            Reason::RateAboveCohort => {
+                "The account reports far more often than trusted accounts; its reports are ignored for a period."
+            }
+            Reason::RateAboveOwnHistory => {
+                "The account reports far more often than it used to; its reports are ignored for a period."
+            }
+            Reason::RefundCapReached => {
+                "Refunds in the window already reach what an honest account's failure rate explains."
+            }
+            Reason::ProbationCapReached => {
+                "Too few tasks to judge the account yet, and its probation refunds are used up."
+            }
+            Reason::AwaitingRecheck => "The captcha is being solved again to check the report.",
+            Reason::RecheckConfirmed => {
+                "A second solve differed from the answer: the report was upheld and refunded."
+            }
+            Reason::RecheckRefuted => "A second solve gave the same answer: the answer was right.",
+            Reason::RecheckTimedOut => {
+                "No second solve arrived in time; settled by the configured default."
             }
             Reason::Unrecognized(_) => "Decided by a newer version of verdict.",
         }
@@ -151,6 +216,10 @@ impl Evidence {
 
     pub fn from_map(map: Map<String, Value>) -> Self {
         Self(map)
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
     }
 }
 
@@ -280,6 +349,14 @@ mod tests {
             Reason::PositiveFeedback,
             Reason::CorrectionMatchesAnswer,
             Reason::AccountIgnored,
+            Reason::RateAboveCohort,
+            Reason::RateAboveOwnHistory,
+            Reason::RefundCapReached,
+            Reason::ProbationCapReached,
+            Reason::AwaitingRecheck,
+            Reason::RecheckConfirmed,
+            Reason::RecheckRefuted,
+            Reason::RecheckTimedOut,
         ] {
             assert_eq!(Reason::from_code(r.code()), r);
         }

@@ -27,8 +27,10 @@ impl Book {
             account,
             task,
             existing,
+            family: None,
         };
-        if let Judgement::Record(report) = judge(req, situation, &Policy::default(), now) {
+        if let Judgement::Record(decision) = judge(req, situation, &Policy::default(), now) {
+            let report = decision.report;
             if let Some(entry) = LedgerEntry::refund_for(&report) {
                 let taken: HashSet<_> = self.entries.iter().map(|e| &e.idempotency_key).collect();
                 assert!(
@@ -50,6 +52,7 @@ fn accounts() -> Vec<Account> {
             trusted: false,
             balance: Amount::ZERO,
             standing: Standing::Good,
+            ignores: Default::default(),
             created_at: Timestamp::from_millis(0),
         })
         .collect()

@@ -26,6 +26,7 @@ async fn world() -> World {
         dir.path().join("v.db"),
         SqliteOptions {
             writer_cache_mib: 8,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -182,4 +183,73 @@ async fn a_generated_admin_token_is_stored_once_and_a_configured_one_wins() {
         .await
         .unwrap();
     assert!(configured.matches(&verdict_domain::KeyHash::of("from-the-environment")));
+}
+
+#[tokio::test]
+async fn the_hourly_refresh_fits_the_prior_on_trusted_accounts_only() {
+    let w = world().await;
+    let now = w.engine.now();
+    // 35 trusted accounts with 120 hCaptcha tasks each in the last day, reporting 10 to 18 of
+    // them (mean 14/120);
+    // one untrusted account reporting everything.
+    let mut records = Vec::new();
+    let mut reports = Vec::new();
+    for a in 0..36 {
+        let trusted = a < 35;
+        let key = format!("cohort-key-{a:04}-0000000000");
+        let (account, _) = w
+            .engine
+            .create_account(format!("c{a}"), trusted, Some(ApiKey::parse(&key).unwrap()))
+            .await
+            .unwrap();
+        let reported = if trusted { 10 + (a % 5) * 2 } else { 120 };
+        for i in 0..120 {
+            let id = format!("c{a}-{i}");
+            records.push(Ok(TaskInput {
+                id: Some(id.clone()),
+                account: Some(account.id.to_string()),
+                captcha_type: Some("hcaptcha".into()),
+                provider: Some("p".into()),
+                worker: None,
+                answer: None,
+                cost: Some("0.001".into()),
+                completed_at: Some(now.saturating_sub(Duration::from_secs(30)).to_rfc3339()),
+            }));
+            if i < reported {
+                reports.push((key.clone(), id));
+            }
+        }
+    }
+    w.engine.ingest(records).await.unwrap();
+    for (key, id) in reports {
+        w.engine
+            .submit_report(&key, request(&id, ReportKind::Incorrect))
+            .await
+            .unwrap();
+    }
+    let refresh = w.engine.refresh_statistics().await.unwrap();
+    let (family, record) = refresh
+        .refitted
+        .iter()
+        .find(|(f, _)| *f == verdict_domain::Family::Hcaptcha)
+        .copied()
+        .unwrap();
+    assert_eq!(family, verdict_domain::Family::Hcaptcha);
+    assert_eq!(
+        record.prior.accounts, 35,
+        "the untrusted account is not in the cohort"
+    );
+    let mean = 14.0 / 120.0;
+    assert!(
+        (record.prior.mean() - mean).abs() < 0.005,
+        "mean {}",
+        record.prior.mean()
+    );
+    assert!((record.rate - mean).abs() < 0.005, "pooled {}", record.rate);
+    assert!(refresh.hours_folded > 0);
+    assert_eq!(
+        w.engine.refresh_statistics().await.unwrap().hours_folded,
+        0,
+        "each hour is folded once"
+    );
 }

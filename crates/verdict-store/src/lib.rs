@@ -9,8 +9,11 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use verdict_domain::judging::Decision;
+use verdict_domain::recheck::{Precision, Settlement};
+use verdict_domain::screen::{Activity, Baseline, CohortPrior, ScreenPolicy};
 use verdict_domain::{
-    Account, AccountId, Family, KeyHash, LedgerEntry, Report, Task, TaskId, Timestamp,
+    Account, AccountId, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId, Timestamp,
 };
 
 pub use error::StoreError;
@@ -36,6 +39,60 @@ pub struct ReportContext {
     pub task: Option<Task>,
     /// The report already recorded for that task.
     pub existing: Option<Report>,
+    /// The account's state in the task's family, when asked for and the task exists.
+    pub family: Option<FamilyRecord>,
+}
+
+/// An account's state in one family, and the cohort's, as storage keeps them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FamilyRecord {
+    /// Hourly counts over the requested history.
+    pub activity: Activity,
+    pub baseline: Baseline,
+    /// As last written; age it from `precision_at`.
+    pub precision: Precision,
+    pub precision_at: Option<Timestamp>,
+    pub cohort: Option<CohortRecord>,
+}
+
+/// The trusted cohort's prior in one family, as last fitted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CohortRecord {
+    pub prior: CohortPrior,
+    /// The cohort's pooled report rate over the slow window.
+    pub rate: f64,
+    pub fitted_at: Timestamp,
+}
+
+/// A report waiting for a second solve, handed to the platform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecheckItem {
+    pub task: Task,
+    pub report: Report,
+    pub deadline: Timestamp,
+    /// Until then no one else is handed this task.
+    pub claimed_until: Timestamp,
+}
+
+/// What settling a re-check needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecheckSubject {
+    pub task: Task,
+    pub report: Report,
+    pub account: Account,
+    pub precision: Precision,
+    pub precision_at: Option<Timestamp>,
+    /// The account's counts in the task's family over the 24 h before `now`.
+    pub last_day: verdict_domain::screen::Counts,
+}
+
+/// What [`Store::settle_recheck`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// Settled now, with its refund and effects.
+    Now(Report),
+    /// Someone settled it first; this is how.
+    Already(Report),
 }
 
 /// What [`Store::record_report`] did.
@@ -104,14 +161,82 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         key: &KeyHash,
         task: &TaskId,
+        history_hours: Option<i64>,
+        now: Timestamp,
     ) -> StoreResult<Option<ReportContext>>;
 
-    /// Stores a judged report and its refund atomically, unless the task has a report already.
-    /// The refund is written at most once per task, whatever the concurrency.
-    async fn record_report(&self, report: Report) -> StoreResult<Recorded>;
+    /// The task, its report and the account's state in the task's family (for a caller already
+    /// authenticated).
+    async fn task_context(
+        &self,
+        task: &TaskId,
+        history_hours: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Task, Option<Report>, Option<FamilyRecord>)>>;
+
+    /// Stores a judged report atomically with everything it brings — its refund (written at most
+    /// once per task, whatever the concurrency), the account's activity counts, and the
+    /// decision's effects (standing, re-check, clawback) — unless the task has a report already.
+    async fn record_report(&self, decision: Decision, family: Family) -> StoreResult<Recorded>;
 
     /// An account's ledger entries, oldest first.
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// The ledger entries about one task (a refund, and a reversal if it was taken back).
+    async fn task_ledger(&self, task: &TaskId) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// Marks an account as a member of the trusted cohort, or not.
+    async fn set_trusted(&self, id: AccountId, trusted: bool) -> StoreResult<Option<Account>>;
+
+    /// Sets an account's standing by hand (an operator imposing or lifting an ignore period).
+    async fn set_standing(
+        &self,
+        id: AccountId,
+        standing: Standing,
+        now: Timestamp,
+    ) -> StoreResult<Option<Account>>;
+
+    /// `(tasks, incorrect)` of each trusted account in good standing in `family` from
+    /// `from_hour` on: the cohort the prior is fitted on.
+    async fn cohort_samples(&self, family: Family, from_hour: i64) -> StoreResult<Vec<(u64, u64)>>;
+
+    async fn save_cohort(&self, family: Family, cohort: CohortRecord) -> StoreResult<()>;
+
+    async fn cohorts(&self) -> StoreResult<Vec<(Family, CohortRecord)>>;
+
+    /// Folds the hourly activity at `hour` into the accounts' baselines and records the
+    /// cohort's rate that hour, once: several nodes may call it, one does the work. Returns
+    /// whether this call did.
+    async fn fold_baselines(&self, hour: i64, policy: &ScreenPolicy) -> StoreResult<bool>;
+
+    /// The last hour folded into the baselines.
+    async fn folded_through(&self) -> StoreResult<Option<i64>>;
+
+    /// Hands out the oldest open re-check that nobody holds, holding it until `now + lease`.
+    async fn claim_recheck(
+        &self,
+        now: Timestamp,
+        lease: std::time::Duration,
+    ) -> StoreResult<Option<RecheckItem>>;
+
+    /// The open re-check of a task, with what settling it needs.
+    async fn recheck_subject(
+        &self,
+        task: &TaskId,
+        now: Timestamp,
+    ) -> StoreResult<Option<RecheckSubject>>;
+
+    /// Settles a pending report atomically: its verdict, refund, activity, the account's
+    /// precision, and effects. Only the first settlement counts.
+    async fn settle_recheck(
+        &self,
+        settlement: Settlement,
+        family: Family,
+        now: Timestamp,
+    ) -> StoreResult<Settled>;
+
+    /// Open re-checks whose deadline has passed.
+    async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>>;
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
 

@@ -7,12 +7,26 @@
 //! Never edit a migration that has shipped; add one (expand/contract, old nodes keep serving).
 
 /// Migration stems, in order.
-pub const MIGRATION_NAMES: &[&str] = &["20261121000000_init"];
-
-pub(crate) const SQLITE: &[(&str, &str)] = &[(
+pub const MIGRATION_NAMES: &[&str] = &[
     "20261121000000_init",
-    include_str!("../migrations/sqlite/20261121000000_init.sql"),
-)];
+    "20261122000000_statistics",
+    "20261123000000_recheck_counts",
+];
+
+pub(crate) const SQLITE: &[(&str, &str)] = &[
+    (
+        "20261121000000_init",
+        include_str!("../migrations/sqlite/20261121000000_init.sql"),
+    ),
+    (
+        "20261122000000_statistics",
+        include_str!("../migrations/sqlite/20261122000000_statistics.sql"),
+    ),
+    (
+        "20261123000000_recheck_counts",
+        include_str!("../migrations/sqlite/20261123000000_recheck_counts.sql"),
+    ),
+];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[(
     "20261121000000_init",

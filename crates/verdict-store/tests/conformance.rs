@@ -3,17 +3,21 @@
 //! temp file, `postgres::<case>` in a schema of its own on `VERDICT_TEST_PG_URL`). Also: both
 //! migration trees give the same tables and columns.
 
+
 mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use support::TestStore;
+use verdict_domain::judging::{Decision, Effect};
+use verdict_domain::recheck::{Precision, Settlement};
+use verdict_domain::screen::{CohortPrior, Counts, ScreenPolicy, hour_of};
 use verdict_domain::{
-    AccountId, Amount, CaptchaType, Evidence, Family, KeyHash, Reason, Report, ReportKind, Task,
-    TaskId, Timestamp, Verdict, ledger,
+    AccountId, Amount, CaptchaType, EntryKind, Evidence, Family, KeyHash, Reason, Report,
+    ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
-use verdict_store::{IngestResult, NewAccount, Recorded, Store, StoreError};
+use verdict_store::{CohortRecord, IngestResult, NewAccount, Recorded, Settled, Store, StoreError};
 
 const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
@@ -37,6 +41,17 @@ fn task(id: &str, account: AccountId, t: CaptchaType, cost_micros: i64) -> Task 
         cost: Amount::from_micros(cost_micros),
         completed_at: T0,
     }
+}
+
+fn plain(report: Report) -> Decision {
+    Decision {
+        report,
+        effects: Vec::new(),
+    }
+}
+
+fn family_of(task: &Task) -> Family {
+    task.captcha_type.family()
 }
 
 fn accepted(task: &Task, at: Timestamp) -> Report {
@@ -149,24 +164,34 @@ async fn report_context_carries_account_task_and_existing_report(s: TestStore) {
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
     let key = new_account("alice").key_hash;
 
-    let ctx = s.report_context(&key, &t.id).await.unwrap().unwrap();
+    let ctx = s
+        .report_context(&key, &t.id, None, T0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ctx.account.id, a.id);
     assert_eq!(ctx.task, Some(t.clone()));
     assert_eq!(ctx.existing, None);
 
     let report = accepted(&t, T0);
-    s.record_report(report.clone()).await.unwrap();
-    let ctx = s.report_context(&key, &t.id).await.unwrap().unwrap();
+    s.record_report(plain(report.clone()), family_of(&t))
+        .await
+        .unwrap();
+    let ctx = s
+        .report_context(&key, &t.id, None, T0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ctx.existing, Some(report));
 
     let missing = s
-        .report_context(&key, &TaskId::parse("nope").unwrap())
+        .report_context(&key, &TaskId::parse("nope").unwrap(), None, T0)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((missing.task, missing.existing), (None, None));
     assert!(
-        s.report_context(&KeyHash::of("wrong-wrong-wrong"), &t.id)
+        s.report_context(&KeyHash::of("wrong-wrong-wrong"), &t.id, None, T0)
             .await
             .unwrap()
             .is_none()
@@ -180,13 +205,15 @@ async fn a_recorded_report_refunds_its_cost_once(s: TestStore) {
     let report = accepted(&t, T0);
 
     assert_eq!(
-        s.record_report(report.clone()).await.unwrap(),
+        s.record_report(plain(report.clone()), family_of(&t))
+            .await
+            .unwrap(),
         Recorded::Inserted(report.clone())
     );
     let mut second = report.clone();
     second.received_at = T0.saturating_add(Duration::from_secs(1));
     assert_eq!(
-        s.record_report(second).await.unwrap(),
+        s.record_report(plain(second), family_of(&t)).await.unwrap(),
         Recorded::Existing(report.clone())
     );
 
@@ -209,7 +236,7 @@ async fn reports_without_refund_write_no_ledger_entry(s: TestStore) {
     ack.verdict = Verdict::Acknowledged;
     ack.reason = Reason::PositiveFeedback;
     ack.refund = None;
-    s.record_report(ack).await.unwrap();
+    s.record_report(plain(ack), family_of(&t)).await.unwrap();
     assert!(s.ledger(a.id).await.unwrap().is_empty());
     assert_eq!(
         s.account(a.id).await.unwrap().unwrap().balance,
@@ -231,7 +258,9 @@ async fn concurrent_reports_on_one_task_give_one_report_and_one_refund(s: TestSt
             r.verdict = Verdict::Acknowledged;
             r.refund = None;
         }
-        handles.push(tokio::spawn(async move { store.record_report(r).await }));
+        handles.push(tokio::spawn(async move {
+            store.record_report(plain(r), Family::Image).await
+        }));
     }
     let mut inserted = 0;
     for h in handles {
@@ -261,7 +290,9 @@ async fn the_balance_is_the_sum_of_the_ledger(s: TestStore) {
         .collect();
     s.ingest_tasks(tasks.clone(), T0).await.unwrap();
     for t in &tasks {
-        s.record_report(accepted(t, T0)).await.unwrap();
+        s.record_report(plain(accepted(t, T0)), family_of(t))
+            .await
+            .unwrap();
     }
     for id in [a.id, b.id] {
         let entries = s.ledger(id).await.unwrap();
@@ -286,10 +317,14 @@ async fn activity_counts_tasks_and_reports_per_family_since_a_moment(s: TestStor
     s.ingest_tasks(vec![old, v2.clone(), v3.clone(), img], T0)
         .await
         .unwrap();
-    s.record_report(accepted(&v2, T0)).await.unwrap();
+    s.record_report(plain(accepted(&v2, T0)), Family::Recaptcha)
+        .await
+        .unwrap();
     let mut good = accepted(&v3, T0);
     good.kind = ReportKind::Correct;
-    s.record_report(good).await.unwrap();
+    s.record_report(plain(good), Family::Recaptcha)
+        .await
+        .unwrap();
 
     let since = T0.saturating_sub(Duration::from_secs(86_400));
     let activity = s.account_activity(a.id, since).await.unwrap();
@@ -316,6 +351,530 @@ async fn metadata_is_set_only_once(s: TestStore) {
 async fn ping_answers_when_the_database_is_up(s: TestStore) {
     s.ping().await.unwrap();
     assert!(!s.backend().is_empty());
+}
+
+async fn activity_is_counted_per_family_and_hour(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let hour = hour_of(T0);
+    let mut earlier = task("e1", a.id, CaptchaType::RecaptchaV3, 1);
+    earlier.completed_at = T0.saturating_sub(Duration::from_secs(3 * 3600));
+    let now_tasks = [
+        task("n1", a.id, CaptchaType::RecaptchaV2, 2_000),
+        task("n2", a.id, CaptchaType::RecaptchaV2, 2_000),
+    ];
+    let mut all = vec![earlier];
+    all.extend(now_tasks.iter().cloned());
+    s.ingest_tasks(all, T0).await.unwrap();
+    s.record_report(plain(accepted(&now_tasks[0], T0)), Family::Recaptcha)
+        .await
+        .unwrap();
+    let key = new_account("alice").key_hash;
+    let ctx = s
+        .report_context(&key, &now_tasks[1].id, Some(72), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let family = ctx.family.expect("asked for the family state");
+    let mut hours = family.activity.hours.clone();
+    hours.sort_by_key(|(h, _)| *h);
+    assert_eq!(
+        hours,
+        vec![
+            (
+                hour - 3,
+                Counts {
+                    tasks: 1,
+                    incorrect: 0,
+                    correct: 0,
+                    refunds: 0,
+                    ..Counts::default()
+                }
+            ),
+            (
+                hour,
+                Counts {
+                    tasks: 2,
+                    incorrect: 1,
+                    correct: 0,
+                    refunds: 1,
+                    ..Counts::default()
+                }
+            ),
+        ]
+    );
+    let short = s
+        .report_context(&key, &now_tasks[1].id, Some(2), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        short.family.unwrap().activity.hours.len(),
+        1,
+        "only the hours asked for"
+    );
+    let (_, _, by_task) = s
+        .task_context(&now_tasks[1].id, Some(72), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_task.unwrap().activity, family.activity);
+}
+
+async fn an_ignore_effect_sets_standing_never_shortens_and_counts_repeats(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let tasks: Vec<Task> = (0..3)
+        .map(|i| task(&format!("t{i}"), a.id, CaptchaType::Hcaptcha, 1_000))
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    let ignore = |hours: u64, why: &str| Effect::Ignore {
+        until: T0.saturating_add(Duration::from_secs(hours * 3600)),
+        reason: why.into(),
+        count_since: T0.saturating_sub(Duration::from_secs(30 * 86_400)),
+    };
+    let mut first = rejected(&tasks[0], T0);
+    let d = Decision {
+        report: first.clone(),
+        effects: vec![ignore(72, "first")],
+    };
+    s.record_report(d, Family::Hcaptcha).await.unwrap();
+    let account = s.account(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        account.standing,
+        Standing::Ignored {
+            until: T0.saturating_add(Duration::from_secs(72 * 3600)),
+            reason: "first".into()
+        }
+    );
+    assert_eq!(account.ignores.count, 1);
+    // A shorter period while the first runs changes nothing, and is not counted again.
+    first.task = tasks[1].id.clone();
+    s.record_report(
+        Decision {
+            report: first.clone(),
+            effects: vec![ignore(12, "second")],
+        },
+        Family::Hcaptcha,
+    )
+    .await
+    .unwrap();
+    let account = s.account(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        account.standing,
+        Standing::Ignored {
+            until: T0.saturating_add(Duration::from_secs(72 * 3600)),
+            reason: "first".into()
+        }
+    );
+    assert_eq!(account.ignores.count, 1);
+    // A longer one extends it.
+    first.task = tasks[2].id.clone();
+    s.record_report(
+        Decision {
+            report: first,
+            effects: vec![ignore(144, "third")],
+        },
+        Family::Hcaptcha,
+    )
+    .await
+    .unwrap();
+    let account = s.account(a.id).await.unwrap().unwrap();
+    assert!(matches!(account.standing, Standing::Ignored { ref reason, .. } if reason == "third"));
+}
+
+async fn a_recheck_is_handed_out_once_per_lease_and_settled_once(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("img1", a.id, CaptchaType::Image, 1_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let mut pending = accepted(&t, T0);
+    pending.verdict = Verdict::Pending;
+    pending.reason = Reason::AwaitingRecheck;
+    pending.refund = None;
+    let deadline = T0.saturating_add(Duration::from_secs(3600));
+    s.record_report(
+        Decision {
+            report: pending.clone(),
+            effects: vec![Effect::Recheck { deadline }],
+        },
+        Family::Image,
+    )
+    .await
+    .unwrap();
+
+    let lease = Duration::from_secs(60);
+    let item = s
+        .claim_recheck(T0, lease)
+        .await
+        .unwrap()
+        .expect("one open re-check");
+    assert_eq!(
+        (item.task.id.clone(), item.deadline),
+        (t.id.clone(), deadline)
+    );
+    assert!(
+        s.claim_recheck(T0, lease).await.unwrap().is_none(),
+        "held by the first claim"
+    );
+    let again = s
+        .claim_recheck(T0.saturating_add(Duration::from_secs(61)), lease)
+        .await
+        .unwrap();
+    assert!(again.is_some(), "handed out again after the lease");
+    assert!(s.overdue_rechecks(T0, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.overdue_rechecks(deadline, 10).await.unwrap(),
+        vec![t.id.clone()]
+    );
+
+    let subject = s.recheck_subject(&t.id, T0).await.unwrap().expect("open");
+    assert_eq!(
+        (subject.last_day.tasks, subject.last_day.rechecks_upheld),
+        (1, 0),
+        "the day so far: its task, nothing settled yet"
+    );
+    assert_eq!(subject.report.verdict, Verdict::Pending);
+    let mut settled = subject.report.clone();
+    settled.verdict = Verdict::Accepted;
+    settled.reason = Reason::RecheckConfirmed;
+    settled.refund = Some(t.cost);
+    let settlement = Settlement {
+        report: settled.clone(),
+        precision: Precision {
+            confirmed: 1.0,
+            refuted: 0.0,
+        },
+        effects: vec![],
+    };
+    let at = T0.saturating_add(Duration::from_secs(10));
+    assert_eq!(
+        s.settle_recheck(settlement.clone(), Family::Image, at)
+            .await
+            .unwrap(),
+        Settled::Now(settled.clone())
+    );
+    assert_eq!(
+        s.settle_recheck(settlement, Family::Image, at)
+            .await
+            .unwrap(),
+        Settled::Already(settled)
+    );
+    assert_eq!(s.ledger(a.id).await.unwrap().len(), 1, "refunded once");
+    assert!(
+        s.recheck_subject(&t.id, at).await.unwrap().is_none(),
+        "closed"
+    );
+    assert!(
+        s.claim_recheck(T0.saturating_add(Duration::from_secs(999)), lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let key = new_account("alice").key_hash;
+    let ctx = s
+        .report_context(&key, &t.id, Some(24), at)
+        .await
+        .unwrap()
+        .unwrap();
+    let family = ctx.family.unwrap();
+    assert_eq!(
+        family.precision,
+        Precision {
+            confirmed: 1.0,
+            refuted: 0.0
+        }
+    );
+    let day = family.activity.window(at, 24);
+    assert_eq!(
+        (day.refunds, day.rechecks_upheld, day.rechecks_refuted),
+        (1, 1, 0)
+    );
+}
+
+async fn an_inconclusive_solve_keeps_the_report_pending_and_requeues_it(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("img2", a.id, CaptchaType::Image, 1_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let mut pending = accepted(&t, T0);
+    pending.verdict = Verdict::Pending;
+    pending.reason = Reason::AwaitingRecheck;
+    pending.refund = None;
+    let deadline = T0.saturating_add(Duration::from_secs(3600));
+    s.record_report(
+        Decision {
+            report: pending.clone(),
+            effects: vec![Effect::Recheck { deadline }],
+        },
+        Family::Image,
+    )
+    .await
+    .unwrap();
+    let lease = Duration::from_secs(600);
+    assert!(s.claim_recheck(T0, lease).await.unwrap().is_some());
+
+    let mut still = pending.clone();
+    still.evidence = still
+        .evidence
+        .with("recheck", serde_json::json!({ "answers": ["ZZZ"] }));
+    let at = T0.saturating_add(Duration::from_secs(5));
+    let again = Settlement {
+        report: still.clone(),
+        precision: Precision::default(),
+        effects: vec![],
+    };
+    assert_eq!(
+        s.settle_recheck(again, Family::Image, at).await.unwrap(),
+        Settled::Now(still.clone())
+    );
+    let item = s
+        .claim_recheck(at, lease)
+        .await
+        .unwrap()
+        .expect("back in the queue before its lease ran out");
+    assert_eq!(item.report.evidence, still.evidence, "the solve is kept");
+    assert_eq!(item.deadline, deadline, "the deadline stands");
+    assert!(
+        s.ledger(a.id).await.unwrap().is_empty(),
+        "nothing refunded yet"
+    );
+    let subject = s
+        .recheck_subject(&t.id, at)
+        .await
+        .unwrap()
+        .expect("still open");
+    assert_eq!(
+        subject.last_day.rechecks_upheld + subject.last_day.rechecks_refuted,
+        0
+    );
+    assert_eq!(subject.report.verdict, Verdict::Pending);
+}
+
+async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let token = task("tok", a.id, CaptchaType::Turnstile, 1_500);
+    let image = task("img", a.id, CaptchaType::Image, 1_000);
+    let last = task("last", a.id, CaptchaType::Turnstile, 1_500);
+    s.ingest_tasks(vec![token.clone(), image.clone(), last.clone()], T0)
+        .await
+        .unwrap();
+    s.record_report(plain(accepted(&token, T0)), Family::Turnstile)
+        .await
+        .unwrap();
+    s.record_report(plain(accepted(&image, T0)), Family::Image)
+        .await
+        .unwrap();
+    let since = T0.saturating_sub(Duration::from_secs(3600));
+    let d = Decision {
+        report: rejected(&last, T0),
+        effects: vec![Effect::Clawback { since }],
+    };
+    s.record_report(d, Family::Turnstile).await.unwrap();
+    let entries = s.ledger(a.id).await.unwrap();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    let reversal = entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Reversal)
+        .expect("a reversal");
+    assert_eq!(
+        (reversal.task.clone(), reversal.amount),
+        (token.id.clone(), Amount::from_micros(-1_500))
+    );
+    assert_eq!(
+        s.account(a.id).await.unwrap().unwrap().balance,
+        Amount::from_micros(1_000)
+    );
+    assert_eq!(
+        s.task_ledger(&token.id).await.unwrap().len(),
+        2,
+        "refund and reversal"
+    );
+    // Again: nothing more is taken.
+    let mut again = rejected(&last, T0);
+    again.task = TaskId::parse("never-ingested").unwrap();
+    let d = Decision {
+        report: rejected(&token, T0),
+        effects: vec![Effect::Clawback { since }],
+    };
+    let _ = s.record_report(d, Family::Turnstile).await.unwrap();
+    assert_eq!(
+        s.account(a.id).await.unwrap().unwrap().balance,
+        Amount::from_micros(1_000)
+    );
+}
+
+async fn the_cohort_is_trusted_accounts_in_good_standing(s: TestStore) {
+    let trusted = s
+        .create_account(NewAccount {
+            trusted: true,
+            ..new_account("trusted")
+        })
+        .await
+        .unwrap();
+    let other = s.create_account(new_account("other")).await.unwrap();
+    let ignored = s
+        .create_account(NewAccount {
+            trusted: true,
+            ..new_account("ignored")
+        })
+        .await
+        .unwrap();
+    for (acct, n) in [(&trusted, 5), (&other, 7), (&ignored, 9)] {
+        let tasks: Vec<Task> = (0..n)
+            .map(|i| {
+                task(
+                    &format!("{}-{i}", acct.name),
+                    acct.id,
+                    CaptchaType::RecaptchaV2,
+                    1,
+                )
+            })
+            .collect();
+        s.ingest_tasks(tasks, T0).await.unwrap();
+    }
+    let until = T0.saturating_add(Duration::from_secs(3600));
+    s.set_standing(
+        ignored.id,
+        Standing::Ignored {
+            until,
+            reason: "by hand".into(),
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    let samples = s
+        .cohort_samples(Family::Recaptcha, hour_of(T0) - 71)
+        .await
+        .unwrap();
+    assert_eq!(samples, vec![(5, 0)]);
+    assert!(
+        s.cohort_samples(Family::Image, hour_of(T0) - 71)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let record = CohortRecord {
+        prior: CohortPrior::new(3.0, 27.0, 0.99, 40),
+        rate: 0.1,
+        fitted_at: T0,
+    };
+    s.save_cohort(Family::Recaptcha, record).await.unwrap();
+    assert_eq!(
+        s.cohorts().await.unwrap(),
+        vec![(Family::Recaptcha, record)]
+    );
+    let key = new_account("other").key_hash;
+    let ctx = s
+        .report_context(&key, &TaskId::parse("other-0").unwrap(), Some(72), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ctx.family.unwrap().cohort, Some(record));
+}
+
+async fn baselines_fold_each_hour_once(s: TestStore) {
+    let trusted = s
+        .create_account(NewAccount {
+            trusted: true,
+            ..new_account("trusted")
+        })
+        .await
+        .unwrap();
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let at = T0.saturating_sub(Duration::from_secs(80 * 3600));
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let mut t = task(&format!("c{i}"), trusted.id, CaptchaType::Hcaptcha, 1);
+        t.completed_at = at;
+        tasks.push(t);
+        let mut t = task(&format!("a{i}"), a.id, CaptchaType::Hcaptcha, 1);
+        t.completed_at = at;
+        tasks.push(t);
+    }
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    // The cohort reported 2 of its 10, alice 5 of hers, all in that same hour.
+    for t in tasks
+        .iter()
+        .filter(|t| t.account == trusted.id)
+        .take(2)
+        .chain(tasks.iter().filter(|t| t.account == a.id).take(5))
+    {
+        s.record_report(plain(accepted(t, at)), Family::Hcaptcha)
+            .await
+            .unwrap();
+    }
+    let hour = hour_of(at);
+    assert_eq!(s.folded_through().await.unwrap(), None);
+    let policy = ScreenPolicy::default();
+    assert!(s.fold_baselines(hour, &policy).await.unwrap());
+    assert!(
+        !s.fold_baselines(hour, &policy).await.unwrap(),
+        "an hour is folded once"
+    );
+    assert!(
+        !s.fold_baselines(hour - 1, &policy).await.unwrap(),
+        "and never an earlier one"
+    );
+    assert_eq!(s.folded_through().await.unwrap(), Some(hour));
+    let key = new_account("alice").key_hash;
+    let ctx = s
+        .report_context(&key, &tasks[1].id, Some(1), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let baseline = ctx.family.unwrap().baseline;
+    assert!((baseline.reports - 5.0).abs() < 1e-9, "{baseline:?}");
+    assert!(
+        (baseline.expected - 10.0 * 0.2).abs() < 1e-9,
+        "expected at the cohort's hourly rate: {baseline:?}"
+    );
+}
+
+async fn operators_set_trust_and_standing(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    assert!(s.set_trusted(a.id, true).await.unwrap().unwrap().trusted);
+    let until = T0.saturating_add(Duration::from_secs(86_400));
+    let ignored = s
+        .set_standing(
+            a.id,
+            Standing::Ignored {
+                until,
+                reason: "review".into(),
+            },
+            T0,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ignored.standing,
+        Standing::Ignored {
+            until,
+            reason: "review".into()
+        }
+    );
+    assert_eq!(ignored.ignores.ended_at, Some(until));
+    let lifted_at = T0.saturating_add(Duration::from_secs(600));
+    let lifted = s
+        .set_standing(a.id, Standing::Good, lifted_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lifted.standing, Standing::Good);
+    assert_eq!(
+        lifted.ignores.ended_at,
+        Some(lifted_at),
+        "the screen counts from when the period was lifted"
+    );
+    let again = s
+        .set_standing(a.id, Standing::Good, until)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.ignores.ended_at,
+        Some(lifted_at),
+        "lifting twice changes nothing"
+    );
+    assert_eq!(s.set_trusted(AccountId(9_999), true).await.unwrap(), None);
 }
 
 async fn an_id_repeated_within_a_batch_is_inserted_once_at_its_first_valid_place(s: TestStore) {
@@ -409,7 +968,8 @@ async fn a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict(s: Test
     let a = s.create_account(new_account("alice")).await.unwrap();
     let ghost = task("ghost", a.id, CaptchaType::Image, 1_000);
     assert!(matches!(
-        s.record_report(accepted(&ghost, T0)).await,
+        s.record_report(plain(accepted(&ghost, T0)), Family::Image)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(s.ledger(a.id).await.unwrap().is_empty());
@@ -427,7 +987,11 @@ async fn concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger(s
         .flat_map(|_| tasks.clone())
         .map(|t| {
             let store = store.clone();
-            tokio::spawn(async move { store.record_report(accepted(&t, T0)).await })
+            tokio::spawn(async move {
+                store
+                    .record_report(plain(accepted(&t, T0)), Family::Image)
+                    .await
+            })
         })
         .collect();
     let mut inserted = 0;
@@ -479,7 +1043,9 @@ async fn free_text_and_evidence_read_back_exactly_as_written(s: TestStore) {
         .with("z_last", "first in text")
         .with("nested", serde_json::json!({"b": [1, 2.5, null], "a": "é"}))
         .with("big", i64::MAX);
-    s.record_report(r.clone()).await.unwrap();
+    s.record_report(plain(r.clone()), Family::Audio)
+        .await
+        .unwrap();
     assert_eq!(s.task(&t.id).await.unwrap(), Some((t, Some(r))));
 }
 
@@ -503,7 +1069,9 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
     let mut earlier = Vec::new();
     for t in tasks.iter().step_by(3) {
         let r = accepted(t, T0);
-        s.record_report(r.clone()).await.unwrap();
+        s.record_report(plain(r.clone()), Family::Image)
+            .await
+            .unwrap();
         earlier.push(r);
     }
     let store: Arc<dyn Store> = s.store.clone();
@@ -517,7 +1085,8 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
                 r.refund = None;
             }
             let store = store.clone();
-            handles.push((i, tokio::spawn(async move { store.record_report(r).await })));
+            handles.push((i, tokio::spawn(async move { store.record_report(plain(r), Family::Image).await }),
+            ));
         }
     }
     let mut inserted = vec![0; tasks.len()];
@@ -544,7 +1113,7 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
         .iter()
         .map(|t| {
             let (store, r) = (store.clone(), accepted(t, T0));
-            tokio::spawn(async move { store.record_report(r).await })
+            tokio::spawn(async move { store.record_report(plain(r), Family::Image).await })
         })
         .collect();
     let ghosts: Vec<_> = (0..5)
@@ -556,7 +1125,11 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
                 7,
             );
             let store = store.clone();
-            tokio::spawn(async move { store.record_report(accepted(&ghost, T0)).await })
+            tokio::spawn(async move {
+                store
+                    .record_report(plain(accepted(&ghost, T0)), Family::Image)
+                    .await
+            })
         })
         .collect();
     for g in ghosts {
@@ -587,6 +1160,15 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
         }
         assert_eq!(ledger::balance(&entries), refunded);
         assert_eq!(s.account(a.id).await.unwrap().unwrap().balance, refunded);
+    }
+}
+
+fn rejected(task: &Task, at: Timestamp) -> Report {
+    Report {
+        verdict: Verdict::Rejected,
+        reason: Reason::RateAboveCohort,
+        refund: None,
+        ..accepted(task, at)
     }
 }
 
@@ -624,6 +1206,14 @@ all_backends!(
     activity_counts_tasks_and_reports_per_family_since_a_moment,
     metadata_is_set_only_once,
     ping_answers_when_the_database_is_up,
+    activity_is_counted_per_family_and_hour,
+    an_ignore_effect_sets_standing_never_shortens_and_counts_repeats,
+    a_recheck_is_handed_out_once_per_lease_and_settled_once,
+    an_inconclusive_solve_keeps_the_report_pending_and_requeues_it,
+    clawback_reverses_refunds_on_unverifiable_reports_only,
+    the_cohort_is_trusted_accounts_in_good_standing,
+    baselines_fold_each_hour_once,
+    operators_set_trust_and_standing,
     an_id_repeated_within_a_batch_is_inserted_once_at_its_first_valid_place,
     a_large_batch_reports_every_record_in_order,
     concurrent_ingests_of_the_same_ids_insert_each_once,

@@ -141,6 +141,53 @@ pub struct JudgingConfig {
     #[serde(with = "duration_map")]
     pub windows: BTreeMap<String, Duration>,
     pub dialect_windows: BTreeMap<String, DialectWindows>,
+    /// Take back refunds of an account the screen puts on ignored standing (72 h of them).
+    pub clawback: bool,
+    pub screen: ScreenConfig,
+    pub rechecks: RecheckConfig,
+}
+
+/// The statistical screen; unset values keep the defaults of `verdict_domain::screen`.
+///
+/// ```toml
+/// [judging.screen]
+/// min_volume = 100          # tasks of a family in 24 h before an account is judged by its rate
+/// slow_p = 1e-6             # slow lane (72 h) threshold; fast_p = 1e-9 (6 h), baseline_p = 1e-6
+/// ignore_for = "3d"         # how long a flagged account is ignored; fast_ignore_for = "12h"
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScreenConfig {
+    pub min_volume: Option<u64>,
+    pub slow_window_hours: Option<i64>,
+    pub slow_p: Option<f64>,
+    pub fast_window_hours: Option<i64>,
+    pub fast_min_tasks: Option<u64>,
+    pub fast_p: Option<f64>,
+    pub baseline_p: Option<f64>,
+    pub cap_quantile: Option<f64>,
+    pub min_cohort: Option<usize>,
+    #[serde(with = "humantime_serde")]
+    pub ignore_for: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub fast_ignore_for: Option<Duration>,
+}
+
+/// Re-checks of image and audio reports (a second solve by the platform).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecheckConfig {
+    pub enabled: Option<bool>,
+    pub sample_rate: Option<f64>,
+    pub min_precision: Option<f64>,
+    /// Re-checks in 24 h before an account can be ignored for mostly false reports.
+    pub min_verified: Option<f64>,
+    /// Always re-check reports that carry a correction (default true).
+    pub verify_corrections: Option<bool>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// `accept` or `reject`: what a report nobody re-checked in time becomes.
+    pub on_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -208,6 +255,55 @@ impl JudgingConfig {
                 };
                 policy.windows.set_dialect(dialect, f, *window);
             }
+        }
+        policy.clawback = self.clawback;
+        let (s, c) = (&mut policy.screen, &self.screen);
+        set(&mut s.min_volume, c.min_volume);
+        set(&mut s.slow_window_hours, c.slow_window_hours);
+        set(&mut s.slow_p, c.slow_p);
+        set(&mut s.fast_window_hours, c.fast_window_hours);
+        set(&mut s.fast_min_tasks, c.fast_min_tasks);
+        set(&mut s.fast_p, c.fast_p);
+        set(&mut s.baseline_p, c.baseline_p);
+        set(&mut s.cap_quantile, c.cap_quantile);
+        set(&mut s.min_cohort, c.min_cohort);
+        set(&mut s.ignore_for, c.ignore_for);
+        set(&mut s.fast_ignore_for, c.fast_ignore_for);
+        for (name, p) in [
+            ("slow_p", s.slow_p),
+            ("fast_p", s.fast_p),
+            ("baseline_p", s.baseline_p),
+        ] {
+            if !(p > 0.0 && p < 1.0) {
+                bail!("judging.screen.{name} must be between 0 and 1");
+            }
+        }
+        if !(s.cap_quantile > 0.5 && s.cap_quantile < 1.0) {
+            bail!("judging.screen.cap_quantile must be between 0.5 and 1");
+        }
+        if s.slow_window_hours < 24 || s.fast_window_hours < 1 {
+            bail!(
+                "judging.screen: the slow window is at least 24 hours, the fast window at least 1"
+            );
+        }
+        let (r, c) = (&mut policy.rechecks, &self.rechecks);
+        set(&mut r.enabled, c.enabled);
+        set(&mut r.sample_rate, c.sample_rate);
+        set(&mut r.min_precision, c.min_precision);
+        set(&mut r.min_verified, c.min_verified);
+        set(&mut r.verify_corrections, c.verify_corrections);
+        set(&mut r.timeout, c.timeout);
+        if let Some(on_timeout) = &c.on_timeout {
+            r.on_timeout = match on_timeout.as_str() {
+                "accept" => verdict_domain::recheck::TimeoutVerdict::Accept,
+                "reject" => verdict_domain::recheck::TimeoutVerdict::Reject,
+                other => {
+                    bail!("judging.rechecks.on_timeout must be accept or reject, not {other:?}")
+                }
+            };
+        }
+        if !(0.0..=1.0).contains(&r.sample_rate) {
+            bail!("judging.rechecks.sample_rate must be between 0 and 1");
         }
         Ok(policy)
     }
@@ -301,6 +397,12 @@ impl<'de> Deserialize<'de> for DatabaseUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         DatabaseUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
     }
 }
 
@@ -425,6 +527,13 @@ mod tests {
                 hcaptcha = "2m"
                 [judging.dialect_windows.twocaptcha]
                 all = "15m"
+                [judging.screen]
+                slow_p = 1e-5
+                ignore_for = "4d"
+                [judging.rechecks]
+                enabled = true
+                on_timeout = "reject"
+                verify_corrections = false
                 "#,
             )?;
             jail.set_env("VERDICT_LISTEN", "127.0.0.1:7001");
@@ -462,6 +571,20 @@ mod tests {
             assert_eq!(
                 policy.windows.window("twocaptcha", Family::Image),
                 Duration::from_secs(900)
+            );
+            assert_eq!(
+                (policy.screen.slow_p, policy.screen.ignore_for),
+                (1e-5, Duration::from_secs(4 * 86_400))
+            );
+            assert_eq!(
+                policy.screen.fast_p, 1e-9,
+                "unset values keep their defaults"
+            );
+            assert!(policy.rechecks.enabled);
+            assert!(!policy.rechecks.verify_corrections);
+            assert_eq!(
+                policy.rechecks.on_timeout,
+                verdict_domain::recheck::TimeoutVerdict::Reject
             );
             Ok(())
         });

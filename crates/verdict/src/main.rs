@@ -4,6 +4,7 @@ mod commands;
 mod config;
 mod demo;
 mod server;
+mod simulate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,9 +54,12 @@ enum Command {
     /// Import and inspect tasks.
     #[command(subcommand)]
     Tasks(commands::Tasks),
+    /// Run the standard simulation of a platform (honest and abusive accounts) against this
+    /// build's engine and print how well it judged; see docs/simulation.md.
+    Simulate(simulate::SimulateArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let overrides = Overrides {
         listen: cli.listen,
@@ -67,18 +71,24 @@ fn main() -> anyhow::Result<()> {
         // The demo gets its own file so that it never mixes into a real database.
         base.database_url = DatabaseUrl::Sqlite(PathBuf::from("verdict-demo.db"));
     }
+    if matches!(cli.command, Command::Simulate(_)) && cli.log.is_none() {
+        // A report judged is logged at info: millions of lines in a simulation.
+        base.log = "warn,verdict_sim=info".into();
+    }
     let config = config::load(cli.config.as_deref(), overrides, base)?;
     init_logging(&config.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
+        let done = match cli.command {
             Command::Serve => serve(config).await,
             Command::Demo { exit } => demo::run(config, exit).await,
             Command::Accounts(cmd) => commands::accounts(cmd, &config).await,
             Command::Tasks(cmd) => commands::tasks(cmd, &config).await,
-        }
+            Command::Simulate(args) => return simulate::run(args).await,
+        };
+        done.map(|()| std::process::ExitCode::SUCCESS)
     })
 }
 
@@ -86,6 +96,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let engine = server::open_engine(&config).await?;
     let admin = server::admin_token(&engine, &config).await?;
     let listener = server::bind(config.listen).await?;
+    server::spawn_maintenance(engine.clone());
     server::run(engine, admin, &config, listener, server::shutdown_signal()).await
 }
 

@@ -25,6 +25,7 @@ pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
         DatabaseUrl::Sqlite(path) => {
             let options = SqliteOptions {
                 writer_cache_mib: config.sqlite.cache_mib,
+                durable: true,
             };
             let path = path.clone();
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, options))
@@ -67,6 +68,36 @@ pub async fn admin_token(engine: &Engine, config: &Config) -> anyhow::Result<Key
         );
     }
     Ok(hash)
+}
+
+/// How often the cohort priors are refitted and finished hours folded into baselines. Hours are
+/// folded once whatever the frequency, so running often only keeps priors fresh.
+const STATISTICS_EVERY: Duration = Duration::from_secs(600);
+/// How often re-checks past their deadline are settled by the default.
+const RECHECKS_EVERY: Duration = Duration::from_secs(30);
+
+/// Runs the statistics refresh and the re-check timeout in the background for as long as the
+/// process lives. Failures are logged and retried on the next tick; several nodes may run this.
+pub fn spawn_maintenance(engine: Engine) {
+    tokio::spawn(async move {
+        let mut statistics = tokio::time::interval(STATISTICS_EVERY);
+        let mut rechecks = tokio::time::interval(RECHECKS_EVERY);
+        statistics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        rechecks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = statistics.tick() => match engine.refresh_statistics().await {
+                    Ok(r) => tracing::info!(refitted = r.refitted.len(), hours_folded = r.hours_folded, "statistics refreshed"),
+                    Err(e) => tracing::warn!(error = %e, "statistics refresh failed; retrying next time"),
+                },
+                _ = rechecks.tick() => match engine.settle_overdue_rechecks().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(settled = n, "overdue re-checks settled by the default"),
+                    Err(e) => tracing::warn!(error = %e, "settling overdue re-checks failed; retrying next time"),
+                },
+            }
+        }
+    });
 }
 
 /// Binds the listener; the address is known (port 0 resolved) before serving starts.

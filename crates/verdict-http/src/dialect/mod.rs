@@ -50,9 +50,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Report windows that services document for themselves, beyond the per-family defaults:
-/// 2captcha's 15 minutes (legacy and, assumed, v2) and regotcha's 24 hours.
-pub fn documented_windows() -> [(&'static str, Duration); 3] {
+/// anti-captcha's 60 seconds for every method (images included), 2captcha's 15 minutes
+/// (legacy and, assumed, v2) and regotcha's 24 hours.
+pub fn documented_windows() -> [(&'static str, Duration); 4] {
     [
+        (anticaptcha::NAME, anticaptcha::WINDOW),
         (twocaptcha::NAME, twocaptcha::WINDOW),
         (twocaptcha_v2::NAME, twocaptcha_v2::WINDOW),
         (regotcha::NAME, regotcha::WINDOW),

@@ -3,6 +3,8 @@
 
 mod auth;
 mod ingest;
+mod operator;
+mod rechecks;
 pub use ingest::parse_batch;
 pub mod views;
 
@@ -28,8 +30,18 @@ pub const NAME: &str = "native";
 pub fn routes(limits: Limits) -> Router<AppState> {
     Router::new()
         .route("/v1/accounts", post(create_account))
-        .route("/v1/accounts/{id}", get(account))
+        .route(
+            "/v1/accounts/{id}",
+            get(account).patch(operator::patch_account),
+        )
+        .route(
+            "/v1/accounts/{id}/standing",
+            axum::routing::put(operator::put_standing),
+        )
         .route("/v1/accounts/{id}/ledger", get(ledger))
+        .route("/v1/cohort", get(operator::cohort))
+        .route("/v1/rechecks/next", get(rechecks::next))
+        .route("/v1/rechecks/{task}", post(rechecks::answer))
         .route("/v1/reports", post(report))
         .route("/v1/tasks/{id}", get(task))
         .layer(DefaultBodyLimit::max(limits.report_body))
@@ -146,9 +158,11 @@ async fn task(
     if !caller.may_see(task.account) {
         return Err(not_found());
     }
+    let ledger = app.engine.task_ledger(&task.id).await?;
     let body = json!({
         "task": views::task(&task),
         "report": report.as_ref().map(views::report),
+        "ledger": ledger.iter().map(views::ledger_entry).collect::<Vec<_>>(),
     });
     Ok(Json(body).into_response())
 }

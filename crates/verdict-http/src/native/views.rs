@@ -33,6 +33,7 @@ pub fn report(r: &Report) -> Value {
     })
 }
 
+/// An account's standing, with how often it was ignored (periods double when they repeat).
 pub fn standing(s: &Standing) -> Value {
     match s {
         Standing::Good => json!({ "state": "good", "until": null, "reason": null }),
@@ -59,6 +60,11 @@ pub fn account(view: &AccountView, now: verdict_domain::Timestamp) -> Value {
         "trusted": a.trusted,
         "balance": a.balance.to_string(),
         "standing": standing(a.standing.at(now)),
+        "ignore_history": {
+            "periods": a.ignores.count,
+            "last_started_at": a.ignores.last_at.map(|t| t.to_rfc3339()),
+            "last_ended_at": a.ignores.ended_at.map(|t| t.to_rfc3339()),
+        },
         "stats": stats,
         "stats_period": "24h",
         "created_at": a.created_at.to_rfc3339(),

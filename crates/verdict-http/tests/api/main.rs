@@ -4,6 +4,7 @@
 mod concurrency;
 mod fixtures;
 mod forms;
+mod judging;
 mod native;
 mod parity;
 mod robustness;

@@ -148,10 +148,10 @@ async fn accounts_are_visible_to_the_operator_and_to_themselves_only() {
         StatusCode::UNAUTHORIZED
     );
     let stats = app.get("/v1/accounts/1", ADMIN).await.json()["stats"].clone();
-    // The world gave alice six reCAPTCHA tasks in the last 24 h.
+    // The world gave alice six reCAPTCHA tasks in the last 24 h, and 110 of history.
     assert_eq!(
         stats["recaptcha"],
-        json!({ "tasks": 6, "incorrect": 0, "correct": 0 })
+        json!({ "tasks": 116, "incorrect": 0, "correct": 0 })
     );
     assert!(stats.get("image").is_some());
 }
@@ -281,10 +281,37 @@ async fn a_task_shows_its_report_verdict_evidence_and_refund() {
     assert_eq!(report["refund"], "0.002");
     assert_eq!(report["dialect"], "native");
     assert_eq!(report["code"], "1001");
+    let evidence = &report["evidence"];
     assert_eq!(
-        report["evidence"],
-        json!({ "window_ms": 60000, "elapsed_ms": 10000, "cost": "0.002" })
+        (
+            evidence["window_ms"].clone(),
+            evidence["elapsed_ms"].clone(),
+            evidence["cost"].clone()
+        ),
+        (json!(60000), json!(10000), json!("0.002"))
     );
+    // The screen's numbers: 117 reCAPTCHA tasks in 72 h (116 of them in 24 h), this the first
+    // report, judged against the default prior (no trusted cohort yet).
+    let screen = &evidence["screen"];
+    assert_eq!(
+        (
+            screen["tasks"].clone(),
+            screen["tasks_24h"].clone(),
+            screen["incorrect"].clone(),
+            screen["probation"].clone()
+        ),
+        (json!(117), json!(116), json!(1), json!(false))
+    );
+    assert_eq!(screen["cohort_prior"]["accounts"], 0);
+    for key in [
+        "account_rate",
+        "cohort_rate",
+        "slow_lane",
+        "fast_lane",
+        "refund_cap",
+    ] {
+        assert!(screen.get(key).is_some(), "evidence lacks {key}: {screen}");
+    }
     assert!(report["explanation"].as_str().unwrap().contains("refunded"));
 
     assert_eq!(

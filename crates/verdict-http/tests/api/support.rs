@@ -91,6 +91,43 @@ pub const WORLD: &[(&str, AccountId, &str, &str, &str, u64)] = &[
     ("2002", BOB, "recaptcha_v2", "03AGdBq30", "0.002", 10),
 ];
 
+/// Each account's last day: this many unreported tasks of each of these types, one every ten
+/// minutes, so that both are judged as established accounts (the screen wants 100 tasks of a
+/// family in 24 h before it judges an account by its rate).
+pub const HISTORY_PER_TYPE: usize = 110;
+pub const HISTORY_TYPES: [&str; 8] = [
+    "image",
+    "audio",
+    "recaptcha_v2",
+    "hcaptcha",
+    "turnstile",
+    "funcaptcha",
+    "geetest",
+    "other",
+];
+
+fn history() -> Vec<Result<TaskInput, String>> {
+    let mut records = Vec::new();
+    for (owner, name) in [(ALICE, "alice"), (BOB, "bob")] {
+        for t in HISTORY_TYPES {
+            for i in 1..=HISTORY_PER_TYPE {
+                let completed = T0.saturating_sub(Duration::from_secs(600 * i as u64));
+                records.push(Ok(TaskInput {
+                    id: Some(format!("h-{name}-{t}-{i}")),
+                    account: Some(owner.to_string()),
+                    captcha_type: Some(t.into()),
+                    provider: Some("prov-a".into()),
+                    worker: Some("w-1".into()),
+                    answer: Some("x".into()),
+                    cost: Some("0.001".into()),
+                    completed_at: Some(completed.to_rfc3339()),
+                }));
+            }
+        }
+    }
+    records
+}
+
 /// One HTTP answer.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -124,20 +161,25 @@ impl TestApp {
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
+        Self::build(limits, verdict_http::default_policy()).await
+    }
+
+    pub async fn with_policy(policy: verdict_domain::Policy) -> Self {
+        Self::build(Limits::default(), policy).await
+    }
+
+    async fn build(limits: Limits, policy: verdict_domain::Policy) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(
             dir.path().join("verdict.db"),
             SqliteOptions {
                 writer_cache_mib: 8,
+                ..Default::default()
             },
         )
         .expect("open store");
         let clock = Arc::new(ManualClock::at(T0));
-        let engine = Engine::new(
-            Arc::new(store),
-            verdict_http::default_policy(),
-            clock.clone(),
-        );
+        let engine = Engine::new(Arc::new(store), policy, clock.clone());
         for (name, key) in [("alice", ALICE_KEY), ("bob", BOB_KEY)] {
             engine
                 .create_account(name.into(), false, Some(ApiKey::parse(key).unwrap()))
@@ -161,6 +203,13 @@ impl TestApp {
             .collect();
         let summary = engine.ingest(records).await.expect("ingest world");
         assert_eq!(summary.inserted, WORLD.len(), "{:?}", summary.rejected);
+        let history = engine.ingest(history()).await.expect("ingest history");
+        assert_eq!(
+            history.inserted,
+            2 * HISTORY_TYPES.len() * HISTORY_PER_TYPE,
+            "{:?}",
+            history.rejected
+        );
         let router = app(AppState {
             engine: engine.clone(),
             admin: KeyHash::of(ADMIN),

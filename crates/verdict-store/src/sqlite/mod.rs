@@ -2,7 +2,9 @@
 //! survives power loss; all writes go through the group-commit [`writer`]; reads use a small
 //! pool of connections, which WAL lets run beside the writer.
 
+mod rechecks;
 mod rows;
+mod statistics;
 mod writer;
 
 use std::collections::HashMap;
@@ -12,15 +14,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
+use verdict_domain::judging::{Decision, Effect};
+use verdict_domain::recheck::Settlement;
+use verdict_domain::screen::{Counts, ScreenPolicy, hour_of};
 use verdict_domain::{
-    Account, AccountId, CaptchaType, EntryKind, Family, KeyHash, LedgerEntry, Report, ReportKind,
+    Account, AccountId, EntryKind, Family, KeyHash, LedgerEntry, Report, ReportKind, Standing,
     Task, TaskId, Timestamp,
 };
 
 use crate::migrations;
 use crate::{
-    FamilyActivity, IngestResult, NewAccount, Recorded, ReportContext, Store, StoreError,
-    StoreResult,
+    CohortRecord, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
+    RecheckSubject, Recorded, ReportContext, Settled, Store, StoreError, StoreResult,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::Writer;
@@ -34,12 +39,16 @@ pub struct SqliteOptions {
     /// Page cache of the writer, in MiB. A large cache keeps random-id inserts fast
     /// (perf-anchors.md §8: 2.2× at 256 MiB).
     pub writer_cache_mib: u32,
+    /// Whether a commit reaches the disk before it is answered. Only simulations and benchmarks
+    /// of throwaway data turn this off; a server never does.
+    pub durable: bool,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             writer_cache_mib: 256,
+            durable: true,
         }
     }
 }
@@ -63,6 +72,9 @@ impl SqliteStore {
             "cache_size",
             -i64::from(options.writer_cache_mib) * 1024,
         )?;
+        if !options.durable {
+            conn.pragma_update(None, "synchronous", "OFF")?;
+        }
         migrate(&mut conn)?;
         let manager = SqliteConnectionManager::file(&path).with_init(|c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
@@ -141,7 +153,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     Ok(())
 }
 
-fn account_by_id(conn: &Connection, id: AccountId) -> StoreResult<Option<Account>> {
+pub(super) fn account_by_id(conn: &Connection, id: AccountId) -> StoreResult<Option<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -157,7 +169,7 @@ fn account_by_key_hash(conn: &Connection, key: &KeyHash) -> StoreResult<Option<A
     let found = conn
         .prepare_cached(&sql)?
         .query_row([key.as_bytes().as_slice()], |row| {
-            let stored: [u8; 32] = row.get(8)?;
+            let stored: [u8; 32] = row.get(rows::ACCOUNT_WIDTH)?;
             Ok((rows::account(row)?, KeyHash::from_bytes(stored)))
         })
         .optional()?;
@@ -166,7 +178,10 @@ fn account_by_key_hash(conn: &Connection, key: &KeyHash) -> StoreResult<Option<A
     Ok(found.and_then(|(account, stored)| stored.matches(key).then_some(account)))
 }
 
-fn task_with_report(conn: &Connection, id: &TaskId) -> StoreResult<Option<(Task, Option<Report>)>> {
+pub(super) fn task_with_report(
+    conn: &Connection,
+    id: &TaskId,
+) -> StoreResult<Option<(Task, Option<Report>)>> {
     let sql = format!(
         "SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} FROM tasks t
          LEFT JOIN reports r ON r.task_id = t.id WHERE t.id = ?1"
@@ -179,14 +194,15 @@ fn task_with_report(conn: &Connection, id: &TaskId) -> StoreResult<Option<(Task,
         .optional()?)
 }
 
-fn existing_report(conn: &Connection, task: &TaskId) -> StoreResult<Report> {
+pub(super) fn existing_report(conn: &Connection, task: &TaskId) -> StoreResult<Report> {
     let sql = format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.task_id = ?1");
     conn.prepare_cached(&sql)?
         .query_row([task.as_str()], |row| rows::report(row, 0))?
         .ok_or(StoreError::NotFound)
 }
 
-fn insert_report(conn: &Connection, report: &Report) -> StoreResult<Recorded> {
+fn insert_report(conn: &Connection, decision: &Decision, family: Family) -> StoreResult<Recorded> {
+    let report = &decision.report;
     let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
     let inserted = conn
         .prepare_cached(
@@ -212,14 +228,41 @@ fn insert_report(conn: &Connection, report: &Report) -> StoreResult<Recorded> {
     if inserted == 0 {
         return Ok(Recorded::Existing(existing_report(conn, &report.task)?));
     }
-    if let Some(entry) = LedgerEntry::refund_for(report) {
-        insert_entry(conn, &entry)?;
+    let refunded = match LedgerEntry::refund_for(report) {
+        Some(entry) => insert_entry(conn, &entry)?,
+        None => false,
+    };
+    let counts = Counts {
+        tasks: 0,
+        incorrect: u64::from(report.kind == ReportKind::Incorrect),
+        correct: u64::from(report.kind == ReportKind::Correct),
+        refunds: u64::from(refunded),
+        ..Counts::default()
+    };
+    statistics::bump_activity(
+        conn,
+        report.account,
+        family,
+        hour_of(report.received_at),
+        &counts,
+    )?;
+    for effect in &decision.effects {
+        if let Effect::Recheck { deadline } = effect {
+            rechecks::enqueue(
+                conn,
+                &report.task,
+                report.account,
+                report.received_at,
+                *deadline,
+            )?;
+        }
     }
+    statistics::apply_effects(conn, report.account, &decision.effects, report.received_at)?;
     Ok(Recorded::Inserted(report.clone()))
 }
 
 /// Writes a ledger entry unless its idempotency key is taken, and keeps the balance in step.
-fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResult<bool> {
+pub(super) fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResult<bool> {
     let written = conn
         .prepare_cached(
             "INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros, idempotency_key, created_at)
@@ -240,6 +283,33 @@ fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResult<bool> {
         .execute(params![entry.amount.micros(), entry.account.0])?;
     }
     Ok(written == 1)
+}
+
+const ENTRY_SELECT: &str = "SELECT account_id, task_id, kind, amount_micros, idempotency_key, created_at FROM ledger_entries";
+
+type EntryRow = (i64, String, String, i64, String, i64);
+
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn entry_from_row((account, task, kind, amount, key, at): EntryRow) -> StoreResult<LedgerEntry> {
+    Ok(LedgerEntry {
+        account: AccountId(account),
+        task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
+        kind: EntryKind::parse(&kind)
+            .ok_or_else(|| StoreError::Other(format!("unknown entry kind {kind}")))?,
+        amount: verdict_domain::Amount::from_micros(amount),
+        idempotency_key: key,
+        at: Timestamp::from_millis(at),
+    })
 }
 
 #[async_trait]
@@ -315,37 +385,32 @@ impl Store for SqliteStore {
         since: Timestamp,
     ) -> StoreResult<Vec<FamilyActivity>> {
         self.read(move |conn| {
-            let mut by_family: HashMap<Family, FamilyActivity> = HashMap::new();
-            let mut tasks = conn.prepare_cached(
-                "SELECT captcha_type, COUNT(*) FROM tasks
-                 WHERE account_id = ?1 AND completed_at >= ?2 GROUP BY captcha_type",
+            let mut stmt = conn.prepare_cached(
+                "SELECT family, SUM(tasks), SUM(incorrect), SUM(correct) FROM activity
+                 WHERE account_id = ?1 AND hour >= ?2 GROUP BY family ORDER BY family",
             )?;
-            let task_counts = tasks
-                .query_map(params![id.0, since.as_millis()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            let rows = stmt
+                .query_map(params![id.0, hour_of(since)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            for (t, n) in task_counts {
-                activity_slot(&mut by_family, &t)?.tasks += n.unsigned_abs();
-            }
-            let mut reports = conn.prepare_cached(
-                "SELECT t.captcha_type, r.kind, COUNT(*) FROM reports r JOIN tasks t ON t.id = r.task_id
-                 WHERE r.account_id = ?1 AND r.received_at >= ?2 GROUP BY t.captcha_type, r.kind",
-            )?;
-            let report_counts = reports
-                .query_map(params![id.0, since.as_millis()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            for (t, kind, n) in report_counts {
-                let slot = activity_slot(&mut by_family, &t)?;
-                match ReportKind::parse(&kind) {
-                    Some(ReportKind::Incorrect) => slot.incorrect += n.unsigned_abs(),
-                    Some(ReportKind::Correct) => slot.correct += n.unsigned_abs(),
-                    None => {}
-                }
-            }
-            let mut out: Vec<FamilyActivity> = by_family.into_values().collect();
+            let mut out: Vec<FamilyActivity> = rows
+                .into_iter()
+                .filter_map(|(family, tasks, incorrect, correct)| {
+                    Some(FamilyActivity {
+                        family: Family::parse(&family)?,
+                        tasks: tasks.unsigned_abs(),
+                        incorrect: incorrect.unsigned_abs(),
+                        correct: correct.unsigned_abs(),
+                    })
+                })
+                .filter(|a| a.tasks + a.incorrect + a.correct > 0)
+                .collect();
             out.sort_by_key(|a| a.family);
             Ok(out)
         })
@@ -368,6 +433,8 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
                 )?;
                 let mut results = Vec::with_capacity(tasks.len());
+                // Activity counts per account, family and hour, written once per batch.
+                let mut per_hour: HashMap<(AccountId, Family, i64), u64> = HashMap::new();
                 for task in &tasks {
                     let account_exists = match known.get(&task.account) {
                         Some(v) => *v,
@@ -392,11 +459,24 @@ impl Store for SqliteStore {
                         task.completed_at.as_millis(),
                         at.as_millis(),
                     ])?;
-                    results.push(if n == 1 {
-                        IngestResult::Inserted
+                    if n == 1 {
+                        let slot = (
+                            task.account,
+                            task.captcha_type.family(),
+                            hour_of(task.completed_at),
+                        );
+                        *per_hour.entry(slot).or_insert(0) += 1;
+                        results.push(IngestResult::Inserted);
                     } else {
-                        IngestResult::Duplicate
-                    });
+                        results.push(IngestResult::Duplicate);
+                    }
+                }
+                for ((account, family, hour), tasks) in per_hour {
+                    let counts = Counts {
+                        tasks,
+                        ..Counts::default()
+                    };
+                    statistics::bump_activity(conn, account, family, hour, &counts)?;
                 }
                 Ok(results)
             })
@@ -412,6 +492,8 @@ impl Store for SqliteStore {
         &self,
         key: &KeyHash,
         task: &TaskId,
+        history_hours: Option<i64>,
+        now: Timestamp,
     ) -> StoreResult<Option<ReportContext>> {
         let (key, task) = (*key, task.clone());
         self.read(move |conn| {
@@ -422,56 +504,187 @@ impl Store for SqliteStore {
                 Some((t, r)) => (Some(t), r),
                 None => (None, None),
             };
+            let family = match (&task, history_hours) {
+                (Some(t), Some(hours)) if t.account == account.id => {
+                    Some(statistics::family_record(
+                        conn,
+                        account.id,
+                        t.captcha_type.family(),
+                        hour_of(now) - hours + 1,
+                    )?)
+                }
+                _ => None,
+            };
             Ok(Some(ReportContext {
                 account,
                 task,
                 existing,
+                family,
             }))
         })
         .await
     }
 
-    async fn record_report(&self, report: Report) -> StoreResult<Recorded> {
+    async fn task_context(
+        &self,
+        task: &TaskId,
+        history_hours: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Task, Option<Report>, Option<FamilyRecord>)>> {
+        let task = task.clone();
+        self.read(move |conn| {
+            let Some((task, existing)) = task_with_report(conn, &task)? else {
+                return Ok(None);
+            };
+            let family = match history_hours {
+                Some(hours) => Some(statistics::family_record(
+                    conn,
+                    task.account,
+                    task.captcha_type.family(),
+                    hour_of(now) - hours + 1,
+                )?),
+                None => None,
+            };
+            Ok(Some((task, existing, family)))
+        })
+        .await
+    }
+
+    async fn record_report(&self, decision: Decision, family: Family) -> StoreResult<Recorded> {
         self.writer
-            .write(move |conn| insert_report(conn, &report))
+            .write(move |conn| insert_report(conn, &decision, family))
             .await
     }
 
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT account_id, task_id, kind, amount_micros, idempotency_key, created_at
-                 FROM ledger_entries WHERE account_id = ?1 ORDER BY id",
-            )?;
-            let entries = stmt
-                .query_map([account.0], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, i64>(5)?,
-                    ))
-                })?
+            let mut stmt =
+                conn.prepare_cached(&format!("{ENTRY_SELECT} WHERE account_id = ?1 ORDER BY id"))?;
+            let rows = stmt
+                .query_map([account.0], entry_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            entries
-                .into_iter()
-                .map(|(account, task, kind, amount, key, at)| {
-                    Ok(LedgerEntry {
-                        account: AccountId(account),
-                        task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
-                        kind: EntryKind::parse(&kind).ok_or_else(|| {
-                            StoreError::Other(format!("unknown entry kind {kind}"))
-                        })?,
-                        amount: verdict_domain::Amount::from_micros(amount),
-                        idempotency_key: key,
-                        at: Timestamp::from_millis(at),
-                    })
-                })
-                .collect()
+            rows.into_iter().map(entry_from_row).collect()
         })
         .await
+    }
+
+    async fn task_ledger(&self, task: &TaskId) -> StoreResult<Vec<LedgerEntry>> {
+        let task = task.clone();
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("{ENTRY_SELECT} WHERE task_id = ?1 ORDER BY id"))?;
+            let rows = stmt
+                .query_map([task.as_str()], entry_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(entry_from_row).collect()
+        })
+        .await
+    }
+
+    async fn set_trusted(&self, id: AccountId, trusted: bool) -> StoreResult<Option<Account>> {
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached("UPDATE accounts SET trusted = ?1 WHERE id = ?2")?
+                    .execute(params![trusted, id.0])?;
+                account_by_id(conn, id)
+            })
+            .await
+    }
+
+    async fn set_standing(
+        &self,
+        id: AccountId,
+        standing: Standing,
+        now: Timestamp,
+    ) -> StoreResult<Option<Account>> {
+        self.writer
+            .write(move |conn| {
+                match &standing {
+                    Standing::Good => {
+                        conn.prepare_cached(
+                            // standing_until keeps when the period ended: the screen counts from then.
+                            "UPDATE accounts SET standing = 'good', standing_reason = NULL,
+                                 standing_until = CASE WHEN standing = 'ignored' AND standing_until > ?2 THEN ?2 ELSE standing_until END
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![id.0, now.as_millis()])?;
+                    }
+                    Standing::Ignored { until, reason } => {
+                        conn.prepare_cached(
+                            "UPDATE accounts SET standing = 'ignored', standing_until = ?1, standing_reason = ?2,
+                                 ignore_count = ignore_count + 1, last_ignored_at = ?3 WHERE id = ?4",
+                        )?
+                        .execute(params![until.as_millis(), reason, now.as_millis(), id.0])?;
+                    }
+                }
+                account_by_id(conn, id)
+            })
+            .await
+    }
+
+    async fn cohort_samples(&self, family: Family, from_hour: i64) -> StoreResult<Vec<(u64, u64)>> {
+        let now = Timestamp::from_millis(
+            (from_hour.saturating_add(1)).saturating_mul(verdict_domain::screen::HOUR_MS),
+        );
+        self.read(move |conn| statistics::cohort_samples(conn, family, from_hour, now))
+            .await
+    }
+
+    async fn save_cohort(&self, family: Family, cohort: CohortRecord) -> StoreResult<()> {
+        self.writer
+            .write(move |conn| statistics::save_cohort(conn, family, &cohort))
+            .await
+    }
+
+    async fn cohorts(&self) -> StoreResult<Vec<(Family, CohortRecord)>> {
+        self.read(statistics::all_cohorts).await
+    }
+
+    async fn fold_baselines(&self, hour: i64, policy: &ScreenPolicy) -> StoreResult<bool> {
+        let policy = policy.clone();
+        self.writer
+            .write(move |conn| statistics::fold_baselines(conn, hour, &policy))
+            .await
+    }
+
+    async fn folded_through(&self) -> StoreResult<Option<i64>> {
+        self.read(statistics::folded_through).await
+    }
+
+    async fn claim_recheck(
+        &self,
+        now: Timestamp,
+        lease: std::time::Duration,
+    ) -> StoreResult<Option<RecheckItem>> {
+        self.writer
+            .write(move |conn| rechecks::claim(conn, now, lease))
+            .await
+    }
+
+    async fn recheck_subject(
+        &self,
+        task: &TaskId,
+        now: Timestamp,
+    ) -> StoreResult<Option<RecheckSubject>> {
+        let task = task.clone();
+        self.read(move |conn| rechecks::subject(conn, &task, now))
+            .await
+    }
+
+    async fn settle_recheck(
+        &self,
+        settlement: Settlement,
+        family: Family,
+        now: Timestamp,
+    ) -> StoreResult<Settled> {
+        self.writer
+            .write(move |conn| rechecks::settle(conn, &settlement, family, now))
+            .await
+    }
+
+    async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {
+        self.read(move |conn| rechecks::overdue(conn, now, limit))
+            .await
     }
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
@@ -496,19 +709,4 @@ impl Store for SqliteStore {
             })
             .await
     }
-}
-
-fn activity_slot<'a>(
-    by_family: &'a mut HashMap<Family, FamilyActivity>,
-    captcha_type: &str,
-) -> StoreResult<&'a mut FamilyActivity> {
-    let family = CaptchaType::parse(captcha_type)
-        .map_err(|e| StoreError::Other(e.to_string()))?
-        .family();
-    Ok(by_family.entry(family).or_insert(FamilyActivity {
-        family,
-        tasks: 0,
-        incorrect: 0,
-        correct: 0,
-    }))
 }

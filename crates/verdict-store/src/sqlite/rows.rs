@@ -2,12 +2,16 @@
 //! query and its mapping cannot drift apart.
 
 use rusqlite::{Row, types::Type};
+use verdict_domain::account::IgnoreHistory;
 use verdict_domain::{
     Account, AccountId, Amount, CaptchaType, Evidence, Reason, Report, ReportKind, Standing, Task,
     TaskId, Timestamp, Verdict,
 };
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, a.standing_until, a.standing_reason, a.created_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, \
+     a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at";
+/// Columns read by [`account`].
+pub(crate) const ACCOUNT_WIDTH: usize = 10;
 
 pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     let standing = match row.get::<_, String>(4)?.as_str() {
@@ -23,6 +27,12 @@ pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
         trusted: row.get(2)?,
         balance: Amount::from_micros(row.get(3)?),
         standing,
+        ignores: IgnoreHistory {
+            count: row.get(8)?,
+            last_at: row.get::<_, Option<i64>>(9)?.map(Timestamp::from_millis),
+            // The end of the last period: its `until`, or when an operator lifted it.
+            ended_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
+        },
         created_at: Timestamp::from_millis(row.get(7)?),
     })
 }

@@ -28,6 +28,7 @@ pub async fn fresh_sqlite() -> TestStore {
         dir.path().join("verdict.db"),
         SqliteOptions {
             writer_cache_mib: 8,
+            ..Default::default()
         },
     )
     .expect("open SQLite");

@@ -18,6 +18,10 @@ use wire::AntiCaptcha;
 
 pub const NAME: &str = "anticaptcha";
 
+/// "Reports must be sent within 60 seconds of task completion" — on every report method's
+/// page, reportIncorrectImageCaptcha's included; later: ERROR_NO_SUCH_CAPCHA_ID.
+pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub fn routes() -> Router<AppState> {
     let image = Eligibility::only(&[Family::Image]);
     let recaptcha = Eligibility::only(&[Family::Recaptcha]);

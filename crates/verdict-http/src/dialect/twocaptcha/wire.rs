@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
-use verdict_domain::{ApiKey, Eligibility, Reason, Refusal, ReportKind, ReportRequest, TaskId};
+use verdict_domain::{ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId};
 use verdict_engine::{EngineError, ReportOutcome};
 
 use super::NAME;
@@ -151,10 +151,10 @@ fn answer(params: &Params, status: StatusCode, token: &str) -> Response {
 
 pub(super) fn render(params: &Params, result: Result<ReportOutcome, EngineError>) -> Response {
     let token = match result {
-        Ok(ReportOutcome::Recorded(report)) => match report.reason {
-            Reason::AccountIgnored => "ERROR_REPORT_NOT_RECORDED",
-            _ => "OK_REPORT_RECORDED",
-        },
+        Ok(ReportOutcome::Recorded(report)) if report.reason.is_screen_refusal() => {
+            "ERROR_REPORT_NOT_RECORDED"
+        }
+        Ok(ReportOutcome::Recorded(_)) => "OK_REPORT_RECORDED",
         // 2captcha documents a second report of a captcha as ERROR_DUPLICATE_REPORT; the
         // report recorded first stands, and nothing is counted twice.
         Ok(ReportOutcome::Repeated(_)) => "ERROR_DUPLICATE_REPORT",

@@ -7,7 +7,7 @@
 //! and returns the last answer to its caller.
 
 use axum::response::Response;
-use verdict_domain::{Reason, Refusal, Report};
+use verdict_domain::{Refusal, Report};
 
 use super::NAME;
 use crate::dialect::error_id::{
@@ -26,13 +26,14 @@ impl ErrorIdDialect for TwoCaptchaV2 {
     const NAME: &'static str = NAME;
 
     fn recorded(report: &Report) -> Response {
-        match report.reason {
-            // Reports from an account over the complaint threshold are not recorded, 2captcha says.
-            Reason::AccountIgnored => failure(
+        // Reports from an account over the complaint threshold are not recorded, 2captcha says.
+        if report.reason.is_screen_refusal() {
+            failure(
                 REPORT_NOT_RECORDED,
-                "The report was not recorded: reports from this account are being ignored for a period.",
-            ),
-            _ => success(),
+                "The report was not recorded: this account's reports are not being accepted now.",
+            )
+        } else {
+            success()
         }
     }
 

@@ -1,0 +1,781 @@
+//! The statistical screen for incorrect-reports on captchas that cannot be re-checked (SPEC §5
+//! rule 6; research/domain.md §3.3), plus verdict's own-baseline lane. Three lanes may put an
+//! account on `ignored` standing, and two caps limit refunds without judging anyone:
+//!
+//! - **fast lane**: the last 6 h against the trusted cohort, from 20 tasks, at p < 1e-9 —
+//!   always-report scripts and sybils within their first tasks;
+//! - **slow lane**: the last 72 h against the cohort, once the account had the minimum volume
+//!   (100 tasks of the family in 24 h), at p < 1e-6 (domain.md proposes 1e-4; that flags honest
+//!   accounts in the long tail of site failures, which the simulation has);
+//! - **baseline lane**: the last 72 h against the account's *own* history relative to the
+//!   cohort, at p < 1e-6 — catches accounts that start inflating their reports by an amount the
+//!   cohort comparison cannot see, because honest accounts differ that much from each other;
+//! - **refund cap**: refunds in 72 h stay within the cohort's 99th-percentile rate, and, for an
+//!   account with a baseline, within its own 99 % predictive bound;
+//! - **probation**: below the minimum volume, refunds stay within the cohort's mean rate.
+//!
+//! The cohort tests use the empirical-Bayes beta-binomial: report rates of trusted accounts
+//! follow `Beta(a, b)` (fitted by [`fit_prior`]), so an account's count is `BetaBinomial(n, a, b)`
+//! under "like the cohort", which models honest accounts' real spread instead of assuming one
+//! rate for all. The baseline lane uses a Gamma posterior for the account's rate relative to
+//! the cohort, so its predictive count is negative-binomial.
+
+use std::time::Duration;
+
+use crate::report::Evidence;
+use crate::stats::{
+    beta_quantile, betabinom_quantile, betabinom_upper_tail, negbin_quantile, negbin_upper_tail,
+};
+use crate::timestamp::Timestamp;
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The hour a moment falls in: hours since the epoch.
+pub fn hour_of(t: Timestamp) -> i64 {
+    t.as_millis().div_euclid(HOUR_MS)
+}
+
+/// One account's counts in one family over some period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Tasks completed.
+    pub tasks: u64,
+    /// Incorrect-reports received.
+    pub incorrect: u64,
+    /// Correct-reports received.
+    pub correct: u64,
+    /// Refunds granted.
+    pub refunds: u64,
+    /// Re-checks settled that upheld one of the account's reports.
+    pub rechecks_upheld: u64,
+    /// Re-checks settled that found the first answer right.
+    pub rechecks_refuted: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.tasks += other.tasks;
+        self.incorrect += other.incorrect;
+        self.correct += other.correct;
+        self.refunds += other.refunds;
+        self.rechecks_upheld += other.rechecks_upheld;
+        self.rechecks_refuted += other.rechecks_refuted;
+    }
+}
+
+/// An account's hourly counts in one family, as storage keeps them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Activity {
+    /// (hour, counts), any order, at most one row per hour.
+    pub hours: Vec<(i64, Counts)>,
+}
+
+impl Activity {
+    /// Sums the `hours` hourly buckets ending with the one `now` falls in.
+    pub fn window(&self, now: Timestamp, hours: i64) -> Counts {
+        self.window_from(now, hours, None)
+    }
+
+    /// Like [`Activity::window`], leaving out the hours up to and including the one `from`
+    /// falls in.
+    pub fn window_from(&self, now: Timestamp, hours: i64, from: Option<Timestamp>) -> Counts {
+        let last = hour_of(now);
+        let first = match from {
+            Some(from) => (last - hours + 1).max(hour_of(from) + 1),
+            None => last - hours + 1,
+        };
+        let mut total = Counts::default();
+        for (hour, counts) in &self.hours {
+            if (first..=last).contains(hour) {
+                total.add(counts);
+            }
+        }
+        total
+    }
+}
+
+/// The trusted cohort's report rates in one family: `Beta(a, b)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CohortPrior {
+    pub a: f64,
+    pub b: f64,
+    /// The rate exceeded by ~1 % of trusted accounts: the refund cap.
+    pub cap_rate: f64,
+    /// Trusted accounts the prior was fitted on (0: the default prior).
+    pub accounts: u32,
+}
+
+impl CohortPrior {
+    /// Used until at least `min_cohort` trusted accounts have the minimum volume: mean 10 %.
+    pub const DEFAULT_A: f64 = 2.0;
+    pub const DEFAULT_B: f64 = 18.0;
+
+    pub fn new(a: f64, b: f64, cap_quantile: f64, accounts: u32) -> Self {
+        Self {
+            a,
+            b,
+            cap_rate: beta_quantile(cap_quantile, a, b),
+            accounts,
+        }
+    }
+
+    pub fn default_for(policy: &ScreenPolicy) -> Self {
+        Self::new(Self::DEFAULT_A, Self::DEFAULT_B, policy.cap_quantile, 0)
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.a / (self.a + self.b)
+    }
+}
+
+/// Fits the cohort prior from trusted accounts' `(tasks, incorrect)` over the slow window, by
+/// winsorised method of moments with the binomial noise removed (domain.md §3.3). `None` when
+/// fewer than `policy.min_cohort` accounts have the minimum volume: keep the last prior.
+pub fn fit_prior(samples: &[(u64, u64)], policy: &ScreenPolicy) -> Option<CohortPrior> {
+    let usable: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|(n, _)| *n >= policy.min_volume)
+        .map(|&(n, x)| (n as f64, (x.min(n)) as f64 / n as f64))
+        .collect();
+    if usable.len() < policy.min_cohort {
+        return None;
+    }
+    let mut rates: Vec<f64> = usable.iter().map(|(_, r)| *r).collect();
+    rates.sort_by(f64::total_cmp);
+    let at = |q: f64| rates[((rates.len() - 1) as f64 * q).round() as usize];
+    let (lo, hi) = (at(0.05), at(0.95));
+    let k = usable.len() as f64;
+    let winsorised: Vec<f64> = usable.iter().map(|(_, r)| r.clamp(lo, hi)).collect();
+    let mu = (winsorised.iter().sum::<f64>() / k).clamp(1e-4, 1.0 - 1e-4);
+    let s2 = winsorised.iter().map(|r| (r - mu).powi(2)).sum::<f64>() / (k - 1.0).max(1.0);
+    let noise = usable.iter().map(|(n, _)| mu * (1.0 - mu) / n).sum::<f64>() / k;
+    let tau2 = (s2 - noise).max(1e-6);
+    let kappa = (mu * (1.0 - mu) / tau2 - 1.0).clamp(5.0, 5000.0);
+    Some(CohortPrior::new(
+        mu * kappa,
+        (1.0 - mu) * kappa,
+        policy.cap_quantile,
+        u32::try_from(usable.len()).unwrap_or(u32::MAX),
+    ))
+}
+
+/// An account's report history relative to the cohort, exponentially weighted: incorrect-reports
+/// it sent, and the reports it would have sent at the cohort's rate for its tasks, both counted
+/// as hours leave the slow window (so the baseline never overlaps what it is compared with).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Baseline {
+    pub reports: f64,
+    pub expected: f64,
+}
+
+/// The screen's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScreenPolicy {
+    /// Tasks of the family in 24 h before an account is judged by its rate (anti-captcha: 100).
+    pub min_volume: u64,
+    pub slow_window_hours: i64,
+    pub slow_p: f64,
+    pub fast_window_hours: i64,
+    pub fast_min_tasks: u64,
+    pub fast_p: f64,
+    pub baseline_p: f64,
+    /// Expected reports a baseline must hold before it is used.
+    pub baseline_min_expected: f64,
+    /// Half-life of the baseline.
+    pub baseline_half_life: Duration,
+    /// Quantile of the cohort (and of an account's own prediction) that caps refunds.
+    pub cap_quantile: f64,
+    /// Trusted accounts with the minimum volume needed to fit a prior.
+    pub min_cohort: usize,
+    /// How long an account is ignored after the slow or baseline lane flags it (SPEC: 3 days).
+    pub ignore_for: Duration,
+    /// How long after a fast-lane flag (a broken script or a burst; anti-captcha case 1).
+    pub fast_ignore_for: Duration,
+    /// Ignore periods double for each earlier one within this period, up to 4×.
+    pub repeat_period: Duration,
+}
+
+impl Default for ScreenPolicy {
+    fn default() -> Self {
+        Self {
+            min_volume: 100,
+            slow_window_hours: 72,
+            slow_p: 1e-6,
+            fast_window_hours: 6,
+            fast_min_tasks: 20,
+            fast_p: 1e-9,
+            baseline_p: 1e-6,
+            baseline_min_expected: 30.0,
+            baseline_half_life: Duration::from_secs(7 * 24 * 3600),
+            cap_quantile: 0.99,
+            min_cohort: 30,
+            ignore_for: Duration::from_secs(72 * 3600),
+            fast_ignore_for: Duration::from_secs(12 * 3600),
+            repeat_period: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// What the screen knows about the account in the report's family.
+#[derive(Debug, Clone, Copy)]
+pub struct ScreenInput<'a> {
+    /// Hourly counts so far; the report being judged is not among them.
+    pub activity: &'a Activity,
+    pub baseline: Baseline,
+    pub prior: &'a CohortPrior,
+    /// The cohort's pooled report rate over the slow window (for the baseline lane's expectation).
+    pub cohort_rate: f64,
+    /// Earlier ignore periods within `repeat_period`.
+    pub recent_ignores: u32,
+    /// Activity before this moment (the end of the last ignored period) is not counted.
+    pub judged_from: Option<Timestamp>,
+}
+
+/// Which lane flagged an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Fast,
+    Slow,
+    Baseline,
+}
+
+impl Lane {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Fast => "fast",
+            Lane::Slow => "slow",
+            Lane::Baseline => "baseline",
+        }
+    }
+}
+
+/// The screen's decision on one incorrect-report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screened {
+    Uphold(Evidence),
+    /// Refused by a cap; the account is not judged.
+    Capped {
+        probation: bool,
+        evidence: Evidence,
+    },
+    /// The account's reports are to be ignored for `period`.
+    Flagged {
+        lane: Lane,
+        period: Duration,
+        evidence: Evidence,
+    },
+}
+
+pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> Screened {
+    let prior = input.prior;
+    let from = input.judged_from;
+    let slow = input
+        .activity
+        .window_from(now, policy.slow_window_hours, from);
+    let fast = input
+        .activity
+        .window_from(now, policy.fast_window_hours, from);
+    let day = input.activity.window_from(now, 24, from);
+    // The report being judged counts, and a window cannot hold more reports than tasks.
+    let x_slow = (slow.incorrect + 1).min(slow.tasks.max(1));
+    let x_fast = (fast.incorrect + 1).min(fast.tasks.max(1));
+    let n_slow = slow.tasks.max(1);
+    let mut evidence = Evidence::new()
+        .with("window_hours", policy.slow_window_hours)
+        .with("tasks", slow.tasks)
+        .with("incorrect", slow.incorrect + 1)
+        .with("refunds", slow.refunds)
+        .with("tasks_24h", day.tasks)
+        .with("account_rate", round(x_slow as f64 / n_slow as f64))
+        .with("cohort_rate", round(prior.mean()))
+        .with("cohort_prior", serde_json::json!({ "a": round(prior.a), "b": round(prior.b), "accounts": prior.accounts }));
+    if let Some(from) = from.filter(|f| hour_of(*f) >= hour_of(now) - policy.slow_window_hours) {
+        evidence = evidence.with("counted_from", from.to_rfc3339());
+    }
+
+    let doubling = 1u32 << input.recent_ignores.min(2);
+    let judged = day.tasks >= policy.min_volume;
+    // The fast lane looks at the last hours and, for accounts below the minimum volume (which
+    // the slow lane does not judge), at the whole slow window: an always-report script at 20
+    // tasks a day is as certain as one at 2,000, only slower to show it.
+    let fast_lane = [
+        (policy.fast_window_hours, fast.tasks, x_fast, true),
+        (policy.slow_window_hours, slow.tasks, x_slow, !judged),
+    ]
+    .into_iter()
+    .filter(|&(_, n, _, applies)| applies && n >= policy.fast_min_tasks)
+    .map(|(hours, n, x, _)| (hours, n, x))
+    .map(|(hours, n, x)| (hours, n, x, betabinom_upper_tail(x, n, prior.a, prior.b)))
+    .min_by(|l, r| l.3.total_cmp(&r.3));
+    if let Some((hours, n, x, p)) = fast_lane {
+        evidence = evidence.with(
+            "fast_lane",
+            serde_json::json!({ "window_hours": hours, "tasks": n,
+                                "incorrect": x, "p_value": p, "threshold": policy.fast_p }),
+        );
+        if p < policy.fast_p {
+            return Screened::Flagged {
+                lane: Lane::Fast,
+                period: policy.fast_ignore_for * doubling,
+                evidence,
+            };
+        }
+    }
+
+    if judged {
+        let p = betabinom_upper_tail(x_slow, n_slow, prior.a, prior.b);
+        evidence = evidence.with(
+            "slow_lane",
+            serde_json::json!({ "p_value": p, "threshold": policy.slow_p }),
+        );
+        if p < policy.slow_p {
+            return Screened::Flagged {
+                lane: Lane::Slow,
+                period: policy.ignore_for * doubling,
+                evidence,
+            };
+        }
+    }
+
+    let mut personal_cap = None;
+    if judged && input.baseline.expected >= policy.baseline_min_expected {
+        // Rate relative to the cohort ~ Gamma(2 + reports, 2 + expected): a weak prior at 1.
+        let shape = 2.0 + input.baseline.reports;
+        let rate = 2.0 + input.baseline.expected;
+        let exposure = n_slow as f64 * input.cohort_rate.max(1e-6);
+        let p_success = rate / (rate + exposure);
+        let p = negbin_upper_tail(x_slow, shape, p_success);
+        let cap = negbin_quantile(policy.cap_quantile, shape, p_success);
+        evidence = evidence.with(
+            "baseline_lane",
+            serde_json::json!({
+                "own_relative_rate": round(shape / rate),
+                "expected_incorrect": round(exposure * shape / rate),
+                "p_value": p, "threshold": policy.baseline_p, "refund_cap": cap,
+            }),
+        );
+        if p < policy.baseline_p {
+            return Screened::Flagged {
+                lane: Lane::Baseline,
+                period: policy.ignore_for * doubling,
+                evidence,
+            };
+        }
+        personal_cap = Some(cap);
+    }
+
+    // What a trusted account with this many tasks stays within 99 % of the time: the cohort's
+    // spread and chance together (for large windows this is the 99th-percentile rate times the
+    // tasks; for small ones it allows the noise a handful of tasks has).
+    let cohort_cap = betabinom_quantile(policy.cap_quantile, n_slow, prior.a, prior.b);
+    let (cap, probation) = if judged {
+        (
+            personal_cap.map_or(cohort_cap, |c| c.min(cohort_cap)),
+            false,
+        )
+    } else {
+        // Too little data to judge the account: only the cohort's cap, and the first report of
+        // a small account is always honoured.
+        (cohort_cap.max(1), true)
+    };
+    evidence = evidence
+        .with("refund_cap", cap)
+        .with("probation", probation);
+    if slow.refunds >= cap {
+        return Screened::Capped {
+            probation,
+            evidence,
+        };
+    }
+    Screened::Uphold(evidence)
+}
+
+/// Four significant digits: evidence is for people.
+fn round(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let digits = 4 - v.abs().log10().ceil() as i32;
+    let factor = 10f64.powi(digits);
+    (v * factor).round() / factor
+}
+
+/// Updates a baseline with one hour leaving the slow window, decayed by `elapsed` hours since
+/// the last update.
+pub fn advance_baseline(
+    baseline: Baseline,
+    hour: &Counts,
+    cohort_rate: f64,
+    elapsed_hours: f64,
+    policy: &ScreenPolicy,
+) -> Baseline {
+    let half_life_hours = policy.baseline_half_life.as_secs_f64() / 3600.0;
+    let decay = 0.5f64.powf(elapsed_hours.max(0.0) / half_life_hours);
+    Baseline {
+        reports: baseline.reports * decay + hour.incorrect as f64,
+        expected: baseline.expected * decay + hour.tasks as f64 * cohort_rate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_795_255_200_000);
+
+    fn activity(rows: &[(i64, u64, u64, u64)]) -> Activity {
+        let now = hour_of(NOW);
+        Activity {
+            hours: rows
+                .iter()
+                .map(|&(ago, tasks, incorrect, refunds)| {
+                    (
+                        now - ago,
+                        Counts {
+                            tasks,
+                            incorrect,
+                            refunds,
+                            ..Counts::default()
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn prior() -> CohortPrior {
+        CohortPrior::new(10.0, 90.0, 0.99, 40)
+    }
+
+    fn run(a: &Activity, baseline: Baseline) -> Screened {
+        let p = prior();
+        screen(
+            ScreenInput {
+                activity: a,
+                baseline,
+                prior: &p,
+                cohort_rate: 0.1,
+                recent_ignores: 0,
+                judged_from: None,
+            },
+            &ScreenPolicy::default(),
+            NOW,
+        )
+    }
+
+    #[test]
+    fn no_data_is_probation_and_the_first_report_is_honoured() {
+        let empty = Activity::default();
+        match run(&empty, Baseline::default()) {
+            Screened::Uphold(e) => assert_eq!(e.get("probation"), Some(&true.into())),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn probation_caps_refunds_at_the_cohorts_predictive_quantile() {
+        // 50 tasks in 24 h (below 100): 99 % of trusted accounts stay within 12 reports
+        // (BetaBinomial(50, 10, 90)), so 12 refunds already is the cap.
+        let a = activity(&[(1, 50, 12, 12)]);
+        assert!(matches!(
+            run(&a, Baseline::default()),
+            Screened::Capped {
+                probation: true,
+                ..
+            }
+        ));
+        let a = activity(&[(1, 50, 11, 11)]);
+        assert!(matches!(run(&a, Baseline::default()), Screened::Uphold(_)));
+    }
+
+    #[test]
+    fn a_small_always_report_script_is_flagged_over_the_slow_window() {
+        // 24 tasks over three days, every one reported: too few for the 6 h window, certain
+        // over 72 h.
+        let rows: Vec<(i64, u64, u64, u64)> = (0..24).map(|h| (h * 3, 1, 1, 0)).collect();
+        let mut a = activity(&rows);
+        a.hours[0].1.incorrect = 0; // the report being judged is the 24th
+        match run(&a, Baseline::default()) {
+            Screened::Flagged {
+                lane: Lane::Fast,
+                evidence,
+                ..
+            } => assert_eq!(evidence.get("fast_lane").unwrap()["window_hours"], 72),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn minimum_volume_is_exactly_the_threshold() {
+        // 99 tasks in 24 h: probation. 100: judged by the slow lane and the cohort cap.
+        let a = activity(&[(2, 99, 9, 0)]);
+        match run(&a, Baseline::default()) {
+            Screened::Uphold(e) => assert_eq!(e.get("probation"), Some(&true.into())),
+            other => panic!("{other:?}"),
+        }
+        let a = activity(&[(2, 100, 9, 0)]);
+        match run(&a, Baseline::default()) {
+            Screened::Uphold(e) => {
+                assert_eq!(e.get("probation"), Some(&false.into()));
+                assert!(e.get("slow_lane").is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_always_report_script_is_flagged_by_the_fast_lane_within_its_first_tasks() {
+        // 20 tasks in the last hours, every one reported (this is the 20th).
+        let a = activity(&[(0, 20, 19, 2)]);
+        match run(&a, Baseline::default()) {
+            Screened::Flagged {
+                lane: Lane::Fast,
+                period,
+                ..
+            } => assert_eq!(period, Duration::from_secs(12 * 3600)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_account_that_served_its_period_is_judged_on_what_it_did_since() {
+        // Its own integration broke for 12 h a day ago (every task reported), then it was
+        // ignored until 17 h ago; since then it reports at the cohort's rate.
+        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
+            .map(|h| match h {
+                18..=29 => (h, 30, 30, 0),
+                0..=16 => (h, 10, u64::from(h % 10 == 0), 0),
+                _ => (h, 10, 1, 0),
+            })
+            .collect();
+        let a = activity(&rows);
+        assert!(
+            matches!(run(&a, Baseline::default()), Screened::Flagged { .. }),
+            "counting the burst"
+        );
+        let p = prior();
+        let ended = Timestamp::from_millis(NOW.as_millis() - 17 * HOUR_MS + 60_000);
+        match screen(
+            ScreenInput {
+                activity: &a,
+                baseline: Baseline::default(),
+                prior: &p,
+                cohort_rate: 0.1,
+                recent_ignores: 1,
+                judged_from: Some(ended),
+            },
+            &ScreenPolicy::default(),
+            NOW,
+        ) {
+            Screened::Uphold(e) => {
+                // The 17 whole hours since the one the period ended in: 170 tasks.
+                assert_eq!(e.get("tasks"), Some(&170.into()));
+                assert_eq!(e.get("counted_from"), Some(&ended.to_rfc3339().into()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rate_far_above_the_cohort_is_flagged_by_the_slow_lane() {
+        // 360 tasks over three days, 144 reports (40 %) spread thinly: the fast lane sees little.
+        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
+            .map(|h| (h, 5, if h % 3 == 0 { 0 } else { 3 }, 0))
+            .collect();
+        let a = activity(&rows);
+        match run(&a, Baseline::default()) {
+            Screened::Flagged {
+                lane: Lane::Slow,
+                period,
+                evidence,
+            } => {
+                assert_eq!(period, Duration::from_secs(72 * 3600));
+                assert!(evidence.get("slow_lane").is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_honest_rate_near_the_cohort_is_upheld_and_explained() {
+        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
+            .map(|h| (h, 5, if h % 3 == 0 { 1 } else { 0 }, 0))
+            .collect();
+        let a = activity(&rows);
+        match run(&a, Baseline::default()) {
+            Screened::Uphold(e) => {
+                for key in [
+                    "tasks",
+                    "incorrect",
+                    "account_rate",
+                    "cohort_rate",
+                    "cohort_prior",
+                    "slow_lane",
+                    "refund_cap",
+                ] {
+                    assert!(e.get(key).is_some(), "evidence lacks {key}");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_refund_cap_stops_refunds_above_the_cohorts_99th_percentile() {
+        // 360 tasks: 99 % of trusted accounts stay within 69 reports (BetaBinomial(360, 10, 90)).
+        let rows: Vec<(i64, u64, u64, u64)> = (0..72).map(|h| (h, 5, 0, 0)).collect();
+        let mut a = activity(&rows);
+        a.hours.push((
+            hour_of(NOW) - 1,
+            Counts {
+                refunds: 69,
+                ..Counts::default()
+            },
+        ));
+        // Reports are few in this window (refunds recorded elsewhere): the slow lane passes.
+        assert!(matches!(
+            run(&a, Baseline::default()),
+            Screened::Capped {
+                probation: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_account_inflating_its_own_rate_is_caught_by_its_baseline() {
+        // History: reported at 0.6x the cohort. Now: 16 % on 360 tasks (58 reports) — within
+        // the honest spread of the cohort (p ~ 0.04 there), but far above its own history.
+        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
+            .map(|h| (h, 5, if h < 58 { 1 } else { 0 }, 0))
+            .collect();
+        let a = activity(&rows);
+        assert!(
+            matches!(run(&a, Baseline::default()), Screened::Uphold(_)),
+            "the cohort alone lets it pass"
+        );
+        let history = Baseline {
+            reports: 300.0,
+            expected: 500.0,
+        };
+        match run(&a, history) {
+            Screened::Flagged {
+                lane: Lane::Baseline,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_steady_account_gets_its_own_cap_too() {
+        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
+            .map(|h| (h, 5, if h % 10 == 0 { 1 } else { 0 }, 1))
+            .collect();
+        let a = activity(&rows);
+        let history = Baseline {
+            reports: 300.0,
+            expected: 500.0,
+        };
+        match run(&a, history) {
+            Screened::Capped {
+                probation: false,
+                evidence,
+            }
+            | Screened::Uphold(evidence) => {
+                let own = evidence
+                    .get("baseline_lane")
+                    .and_then(|b| b["refund_cap"].as_u64())
+                    .unwrap();
+                assert_eq!(
+                    evidence.get("refund_cap").and_then(|c| c.as_u64()),
+                    Some(own)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn repeated_ignores_double_up_to_four_times() {
+        let a = activity(&[(0, 20, 19, 2)]);
+        let p = prior();
+        for (earlier, hours) in [(1, 24), (2, 48), (5, 48)] {
+            let input = ScreenInput {
+                activity: &a,
+                baseline: Baseline::default(),
+                prior: &p,
+                cohort_rate: 0.1,
+                recent_ignores: earlier,
+                judged_from: None,
+            };
+            match screen(input, &ScreenPolicy::default(), NOW) {
+                Screened::Flagged { period, .. } => {
+                    assert_eq!(period, Duration::from_secs(hours * 3600))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_prior_fit_follows_the_cohort_and_needs_enough_accounts() {
+        let policy = ScreenPolicy::default();
+        // 40 trusted accounts at 8 %..12 % on 1000 tasks each.
+        let samples: Vec<(u64, u64)> = (0..40).map(|i| (1000, 80 + (i % 5) * 10)).collect();
+        let prior = fit_prior(&samples, &policy).expect("enough accounts");
+        assert!((prior.mean() - 0.10).abs() < 0.005, "{}", prior.mean());
+        assert!(
+            prior.cap_rate > 0.11 && prior.cap_rate < 0.2,
+            "{}",
+            prior.cap_rate
+        );
+        assert_eq!(prior.accounts, 40);
+        assert_eq!(
+            fit_prior(&samples[..29], &policy),
+            None,
+            "29 accounts are too few"
+        );
+        let low_volume: Vec<(u64, u64)> = (0..40).map(|_| (99, 10)).collect();
+        assert_eq!(
+            fit_prior(&low_volume, &policy),
+            None,
+            "accounts below the minimum volume do not count"
+        );
+    }
+
+    #[test]
+    fn a_few_abusers_inside_the_cohort_barely_move_the_prior() {
+        // Winsorising at the 5th/95th percentiles absorbs up to ~5 % contamination; beyond
+        // that the prior follows the abusers, so the cohort must be kept mostly clean.
+        let policy = ScreenPolicy::default();
+        let mut samples: Vec<(u64, u64)> = (0..48).map(|i| (1000, 80 + (i % 5) * 10)).collect();
+        let clean = fit_prior(&samples, &policy).unwrap();
+        samples.extend([(1000, 950), (1000, 1000)]);
+        let dirty = fit_prior(&samples, &policy).unwrap();
+        assert!(
+            (dirty.mean() - clean.mean()).abs() < 0.01,
+            "{} vs {}",
+            dirty.mean(),
+            clean.mean()
+        );
+    }
+
+    #[test]
+    fn a_baseline_decays_with_its_half_life() {
+        let policy = ScreenPolicy::default();
+        let b = Baseline {
+            reports: 100.0,
+            expected: 200.0,
+        };
+        let hour = Counts {
+            tasks: 10,
+            incorrect: 1,
+            ..Counts::default()
+        };
+        let week = 7.0 * 24.0;
+        let next = advance_baseline(b, &hour, 0.1, week, &policy);
+        assert!((next.reports - 51.0).abs() < 1e-9);
+        assert!((next.expected - 101.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,161 @@
+//! Accounts: creation with a key shown once, authentication, views, and what operators change
+//! by hand (trust, standing).
+
+use std::time::Duration;
+
+use verdict_domain::{Account, AccountId, ApiKey, KeyHash, LedgerEntry, Standing, Timestamp};
+use verdict_store::{FamilyActivity, NewAccount};
+
+use crate::secrets::generate_secret;
+use crate::{Engine, EngineError};
+
+/// How far back account statistics look.
+pub const ACTIVITY_PERIOD: Duration = Duration::from_secs(24 * 3600);
+
+/// An account with its recent activity.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    pub account: Account,
+    pub activity: Vec<FamilyActivity>,
+}
+
+impl Engine {
+    /// The account a client key belongs to.
+    pub async fn authenticate(&self, key: &str) -> Result<Option<Account>, EngineError> {
+        let Ok(key) = ApiKey::parse(key) else {
+            return Ok(None);
+        };
+        Ok(self.store.account_by_key(&key.hash()).await?)
+    }
+
+    /// The account for a username and password pair (DeathByCaptcha's login): the password is
+    /// the account's API key and the username its name. Both must match.
+    pub async fn authenticate_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Account>, EngineError> {
+        let account = self.authenticate(password).await?;
+        Ok(account.filter(|a| a.name == username))
+    }
+
+    /// Creates an account. Its key is `import` (a key the client already uses elsewhere) or a
+    /// new random one; either way only its hash is stored, and the key is returned once.
+    pub async fn create_account(
+        &self,
+        name: String,
+        trusted: bool,
+        import: Option<ApiKey>,
+    ) -> Result<(Account, ApiKey), EngineError> {
+        verdict_domain::account::validate_account_name(&name)
+            .map_err(|e| EngineError::Invalid(e.into()))?;
+        let key = match import {
+            Some(key) => key,
+            None => {
+                ApiKey::parse(&generate_secret()).map_err(|e| EngineError::Internal(e.into()))?
+            }
+        };
+        let account = self
+            .store
+            .create_account(NewAccount {
+                name,
+                trusted,
+                key_hash: key.hash(),
+                created_at: self.clock.now(),
+            })
+            .await?;
+        tracing::info!(account = %account.id, trusted, "account created");
+        Ok((account, key))
+    }
+
+    pub async fn account(&self, id: AccountId) -> Result<AccountView, EngineError> {
+        let account = self.store.account(id).await?.ok_or(EngineError::NotFound)?;
+        let since = self.clock.now().saturating_sub(ACTIVITY_PERIOD);
+        let activity = self.store.account_activity(id, since).await?;
+        Ok(AccountView { account, activity })
+    }
+
+    pub async fn ledger(&self, id: AccountId) -> Result<Vec<LedgerEntry>, EngineError> {
+        Ok(self.store.ledger(id).await?)
+    }
+
+    /// Puts an account in the trusted cohort, or takes it out.
+    pub async fn set_trusted(&self, id: AccountId, trusted: bool) -> Result<Account, EngineError> {
+        let account = self
+            .store
+            .set_trusted(id, trusted)
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        tracing::info!(account = %id, trusted, "trust changed by an operator");
+        Ok(account)
+    }
+
+    /// Ignores an account's incorrect-reports until `until`, by an operator's decision.
+    pub async fn impose_ignore(
+        &self,
+        id: AccountId,
+        until: Timestamp,
+        reason: String,
+    ) -> Result<Account, EngineError> {
+        if until <= self.clock.now() {
+            return Err(EngineError::Invalid(
+                "the ignore period must end in the future".into(),
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(EngineError::Invalid("a reason is required".into()));
+        }
+        let standing = Standing::Ignored {
+            until,
+            reason: format!("by an operator: {}", reason.trim()),
+        };
+        let account = self
+            .store
+            .set_standing(id, standing, self.clock.now())
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        tracing::warn!(account = %id, until = %until, "ignore period imposed by an operator");
+        Ok(account)
+    }
+
+    /// Ends an account's ignore period.
+    pub async fn lift_ignore(&self, id: AccountId) -> Result<Account, EngineError> {
+        let account = self
+            .store
+            .set_standing(id, Standing::Good, self.clock.now())
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        tracing::warn!(account = %id, "ignore period lifted by an operator");
+        Ok(account)
+    }
+
+    /// The admin token's hash. A configured token wins; otherwise the one stored at first start;
+    /// otherwise a new token is generated, stored (as a hash) and returned so it can be shown
+    /// once. Several nodes starting together agree on one token.
+    pub async fn admin_token(
+        &self,
+        configured: Option<&str>,
+    ) -> Result<(KeyHash, Option<String>), EngineError> {
+        const META_KEY: &str = "admin_token_sha256";
+        if let Some(token) = configured {
+            return Ok((KeyHash::of(token), None));
+        }
+        if let Some(stored) = self.store.meta(META_KEY).await? {
+            let hash = KeyHash::from_hex(&stored).ok_or_else(|| {
+                EngineError::Internal(anyhow::anyhow!("stored admin token hash is malformed"))
+            })?;
+            return Ok((hash, None));
+        }
+        let token = generate_secret();
+        let hash = KeyHash::of(&token);
+        if self
+            .store
+            .set_meta_if_absent(META_KEY, &hash.to_hex())
+            .await?
+        {
+            return Ok((hash, Some(token)));
+        }
+        // Another node stored one first: use that.
+        Box::pin(self.admin_token(None)).await
+    }
+}

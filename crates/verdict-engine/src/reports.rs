@@ -1,0 +1,153 @@
+//! Judging a report: load the account, the task, any report already recorded and the account's
+//! statistics in the task's family; judge; record the report with its refund and effects.
+
+use verdict_domain::judging::{FamilyState, judge_second_report};
+use verdict_domain::screen::CohortPrior;
+use verdict_domain::{
+    Account, ApiKey, Judgement, Refusal, Report, ReportKind, ReportRequest, Situation, Task,
+    Timestamp, judge,
+};
+use verdict_store::{FamilyRecord, Recorded};
+
+use crate::{Engine, EngineError};
+
+/// What became of a report, whatever dialect it came through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportOutcome {
+    /// Judged and recorded now (accepted, rejected, acknowledged or pending).
+    Recorded(Report),
+    /// An identical report was recorded before; this is it, unchanged.
+    Repeated(Report),
+    /// Nothing recorded.
+    Refused(Refusal),
+}
+
+impl Engine {
+    /// Hours of activity judging an incorrect-report looks at.
+    fn history_hours(&self, request: &ReportRequest) -> Option<i64> {
+        let screen = &self.policy.screen;
+        (request.kind == ReportKind::Incorrect).then(|| screen.slow_window_hours.max(24))
+    }
+
+    /// Judges a report presented with `key` and records it. Safe under any concurrency: if two
+    /// reports on one task race, storage keeps the first and the second is judged against it.
+    pub async fn submit_report(
+        &self,
+        key: &str,
+        request: ReportRequest,
+    ) -> Result<ReportOutcome, EngineError> {
+        let Ok(key) = ApiKey::parse(key) else {
+            return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
+        };
+        let now = self.clock.now();
+        let history = self.history_hours(&request);
+        let Some(ctx) = self
+            .store
+            .report_context(&key.hash(), &request.task, history, now)
+            .await?
+        else {
+            return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
+        };
+        self.judge_and_record(
+            &ctx.account,
+            ctx.task.as_ref(),
+            ctx.existing.as_ref(),
+            ctx.family.as_ref(),
+            request,
+            now,
+        )
+        .await
+    }
+
+    /// Like [`Engine::submit_report`], for a caller already authenticated as `account`.
+    pub async fn submit_report_for(
+        &self,
+        account: &Account,
+        request: ReportRequest,
+    ) -> Result<ReportOutcome, EngineError> {
+        let now = self.clock.now();
+        let history = self.history_hours(&request);
+        let (task, existing, family) =
+            match self.store.task_context(&request.task, history, now).await? {
+                Some((task, existing, family)) => {
+                    let own = task.account == account.id;
+                    (Some(task), existing, family.filter(|_| own))
+                }
+                None => (None, None, None),
+            };
+        self.judge_and_record(
+            account,
+            task.as_ref(),
+            existing.as_ref(),
+            family.as_ref(),
+            request,
+            now,
+        )
+        .await
+    }
+
+    async fn judge_and_record(
+        &self,
+        account: &Account,
+        task: Option<&Task>,
+        existing: Option<&Report>,
+        family: Option<&FamilyRecord>,
+        request: ReportRequest,
+        now: Timestamp,
+    ) -> Result<ReportOutcome, EngineError> {
+        let default_prior = CohortPrior::default_for(&self.policy.screen);
+        let family_state = family.map(|f| {
+            let prior = f.cohort.as_ref().map_or(&default_prior, |c| &c.prior);
+            FamilyState {
+                activity: &f.activity,
+                baseline: f.baseline,
+                precision: f.precision_at.map_or(f.precision, |at| {
+                    f.precision.decayed(std::time::Duration::from_millis(
+                        now.millis_since(at).max(0).unsigned_abs(),
+                    ))
+                }),
+                prior,
+                cohort_rate: f.cohort.as_ref().map_or(prior.mean(), |c| c.rate),
+            }
+        });
+        let situation = Situation {
+            account,
+            task,
+            existing,
+            family: family_state,
+        };
+        let decision = match judge(&request, situation, &self.policy, now) {
+            Judgement::Refuse(refusal) => return Ok(ReportOutcome::Refused(refusal)),
+            Judgement::Repeat(existing) => return Ok(ReportOutcome::Repeated(existing)),
+            Judgement::Record(decision) => decision,
+        };
+        let Some(task) = task else {
+            return Err(EngineError::Internal(anyhow::anyhow!(
+                "judged a report without its task"
+            )));
+        };
+        if let Some(verdict_domain::judging::Effect::Ignore { reason, until, .. }) =
+            decision.effects.first()
+        {
+            tracing::warn!(account = %account.id, until = %until, reason = %reason, "account put on ignored standing");
+        }
+        match self
+            .store
+            .record_report(decision, task.captcha_type.family())
+            .await?
+        {
+            Recorded::Inserted(report) => {
+                tracing::info!(
+                    task = %report.task, account = %report.account, dialect = report.dialect,
+                    verdict = report.verdict.as_str(), reason = %report.reason, "report judged"
+                );
+                Ok(ReportOutcome::Recorded(report))
+            }
+            // Another report on this task was stored between our read and our write.
+            Recorded::Existing(existing) => Ok(match judge_second_report(&request, &existing) {
+                Ok(repeat) => ReportOutcome::Repeated(repeat),
+                Err(conflict) => ReportOutcome::Refused(conflict),
+            }),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! What operators change and inspect by hand: an account's membership of the trusted cohort,
+//! its standing (impose or lift an ignore period), and the cohort's current priors.
+
+use axum::Json;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use verdict_domain::Timestamp;
+use verdict_domain::screen::CohortPrior;
+
+use super::{Admin, account_id, body_error, invalid, views};
+use crate::dialect::lenient::{Field, Flag, Text};
+use crate::dialect::parse_json;
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AccountPatch {
+    #[serde(default)]
+    trusted: Field<Flag>,
+}
+
+/// `PATCH /v1/accounts/{id}` (admin) `{"trusted": bool}`.
+pub(super) async fn patch_account(
+    State(app): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
+    let patch: AccountPatch = parse_json(body).map_err(body_error)?;
+    let Flag(trusted) = patch.trusted.require(
+        invalid("trusted is required"),
+        invalid("trusted must be true or false"),
+    )?;
+    app.engine.set_trusted(id, trusted).await?;
+    let view = app.engine.account(id).await?;
+    Ok(Json(views::account(&view, app.engine.now())).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct StandingBody {
+    #[serde(default)]
+    state: Field<Text>,
+    #[serde(default)]
+    until: Field<Text>,
+    #[serde(default, rename = "for")]
+    period: Field<Text>,
+    #[serde(default)]
+    reason: Field<Text>,
+}
+
+/// `PUT /v1/accounts/{id}/standing` (admin): `{"state": "good"}` lifts an ignore period;
+/// `{"state": "ignored", "for": "72h" | "until": RFC 3339, "reason": "…"}` imposes one.
+pub(super) async fn put_standing(
+    State(app): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
+    let body: StandingBody = parse_json(body).map_err(body_error)?;
+    let Text(state) = body.state.require(
+        invalid("state is required (good or ignored)"),
+        invalid("state must be a string"),
+    )?;
+    match state.as_str() {
+        "good" => {
+            app.engine.lift_ignore(id).await?;
+        }
+        "ignored" => {
+            let now = app.engine.now();
+            let until = match (
+                body.until
+                    .optional(invalid("until must be an RFC 3339 string"))?,
+                body.period
+                    .optional(invalid("for must be a duration such as \"72h\""))?,
+            ) {
+                (Some(Text(until)), None) => {
+                    Timestamp::parse_rfc3339(&until).map_err(|e| invalid(format!("until: {e}")))?
+                }
+                (None, Some(Text(period))) => {
+                    let d = parse_duration(&period).ok_or_else(|| {
+                        invalid("for must be a duration such as \"72h\", \"3d\" or \"90m\"")
+                    })?;
+                    now.saturating_add(d)
+                }
+                _ => return Err(invalid("give exactly one of until and for")),
+            };
+            let Text(reason) = body.reason.require(
+                invalid("reason is required"),
+                invalid("reason must be a string"),
+            )?;
+            app.engine.impose_ignore(id, until, reason).await?;
+        }
+        _ => return Err(invalid("state must be good or ignored")),
+    }
+    let view = app.engine.account(id).await?;
+    Ok(Json(views::account(&view, app.engine.now())).into_response())
+}
+
+/// "90s", "15m", "72h", "3d".
+fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| std::time::Duration::from_secs(secs))
+}
+
+/// `GET /v1/cohort` (admin): the trusted cohort's prior per family, as the screen uses it.
+pub(super) async fn cohort(State(app): State<AppState>, _: Admin) -> Result<Response, ApiError> {
+    let fitted = app
+        .engine
+        .store()
+        .cohorts()
+        .await
+        .map_err(verdict_engine::EngineError::from)?;
+    let default = CohortPrior::default_for(&app.engine.policy().screen);
+    let families: serde_json::Map<String, serde_json::Value> = verdict_domain::Family::ALL
+        .into_iter()
+        .map(|family| {
+            let why = "fewer trusted accounts with the minimum volume than a fit needs";
+            let value = match fitted.iter().find(|(f, _)| *f == family) {
+                // A prior fitted on trusted accounts (`accounts` > 0), or the default kept
+                // with the cohort's pooled rate, which baselines are measured against.
+                Some((_, c)) if c.prior.accounts > 0 => json!({
+                    "fitted": true, "a": c.prior.a, "b": c.prior.b, "mean": c.prior.mean(),
+                    "cap_rate": c.prior.cap_rate, "accounts": c.prior.accounts, "pooled_rate": c.rate,
+                    "fitted_at": c.fitted_at.to_rfc3339(),
+                }),
+                Some((_, c)) => json!({
+                    "fitted": false, "a": c.prior.a, "b": c.prior.b, "mean": c.prior.mean(),
+                    "cap_rate": c.prior.cap_rate, "accounts": 0, "pooled_rate": c.rate, "why": why,
+                }),
+                None => json!({
+                    "fitted": false, "a": default.a, "b": default.b, "mean": default.mean(),
+                    "cap_rate": default.cap_rate, "accounts": 0, "pooled_rate": null, "why": why,
+                }),
+            };
+            (family.as_str().to_owned(), value)
+        })
+        .collect();
+    Ok(Json(json!({ "families": families })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_operators_write_them() {
+        assert_eq!(parse_duration("72h"), Some(Duration::from_secs(72 * 3600)));
+        assert_eq!(parse_duration("3d"), Some(Duration::from_secs(3 * 86_400)));
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5_400)));
+        for bad in ["", "h", "0h", "3w", "-1h", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

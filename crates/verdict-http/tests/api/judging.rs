@@ -1,0 +1,398 @@
+//! Statistical judging through the wire: what each dialect tells an abusive client, what the
+//! native API shows the operator, what operators can change, and re-checks end to end.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use verdict_domain::{Policy, TaskInput};
+
+use crate::support::{ADMIN, ALICE_KEY, T0, TestApp};
+
+const MALLORY_KEY: &str = "ma11ory0000000000000000000000003";
+
+/// A new account, mallory.
+async fn mallory(app: &TestApp) -> i64 {
+    let (account, _) = app
+        .engine
+        .create_account(
+            "mallory".into(),
+            false,
+            Some(verdict_domain::ApiKey::parse(MALLORY_KEY).unwrap()),
+        )
+        .await
+        .unwrap();
+    account.id.0
+}
+
+/// One more solved reCAPTCHA task for mallory, `m-{i}`, completed just now.
+async fn solve(app: &TestApp, account: i64, i: usize) {
+    let record = TaskInput {
+        id: Some(format!("m-{i}")),
+        account: Some(account.to_string()),
+        captcha_type: Some("recaptcha_v2".into()),
+        provider: Some("p".into()),
+        worker: None,
+        answer: Some("t".into()),
+        cost: Some("0.002".into()),
+        completed_at: Some(
+            app.engine
+                .now()
+                .saturating_sub(Duration::from_secs(5))
+                .to_rfc3339(),
+        ),
+    };
+    assert_eq!(
+        app.engine.ingest(vec![Ok(record)]).await.unwrap().inserted,
+        1
+    );
+}
+
+async fn report_native_view(app: &TestApp, task: &str) -> Value {
+    app.get(&format!("/v1/tasks/{task}"), ADMIN).await.json()["report"].clone()
+}
+
+#[tokio::test]
+async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dialect_says_so_its_way()
+ {
+    let app = TestApp::new().await;
+    let id = mallory(&app).await;
+    let mut flagged_at = None;
+    // A script that reports every token it gets, as it gets it.
+    for i in 0..30 {
+        app.clock.advance(Duration::from_secs(30));
+        solve(&app, id, i).await;
+        let reply = app
+            .post_json(
+                "/reportIncorrectRecaptcha",
+                &json!({ "clientKey": MALLORY_KEY, "taskId": format!("m-{i}") }),
+            )
+            .await;
+        // anti-captcha acknowledges every complaint it records, whatever the verdict.
+        assert_eq!(reply.text(), r#"{"errorId":0,"status":"success"}"#);
+        let report = report_native_view(&app, &format!("m-{i}")).await;
+        if report["reason"] == "rate_above_cohort" && flagged_at.is_none() {
+            flagged_at = Some(i);
+            let screen = &report["evidence"]["screen"];
+            assert_eq!(report["evidence"]["lane"], "fast");
+            assert!(
+                screen["fast_lane"]["p_value"].as_f64().unwrap() < 1e-9,
+                "{screen}"
+            );
+            assert_eq!(screen["cohort_rate"], 0.1);
+        }
+    }
+    // The fast lane needs 20 tasks in 6 h; with the default prior (no trusted cohort yet),
+    // 20 reports of 20 tasks is p = 3e-10 < 1e-9: flagged at the 20th.
+    assert_eq!(flagged_at, Some(19));
+    // Before that, probation held refunds within what 99 % of accounts like the cohort stay
+    // within: for the default prior Beta(2, 18), 1 of 1 task, 2 of 2, 3 of 5, 4 of 7, 5 of 10,
+    // 6 of 13, 7 of 17 (scipy.stats.betabinom.ppf(0.99, n, 2, 18)).
+    let ledger = app
+        .get(&format!("/v1/accounts/{id}/ledger"), ADMIN)
+        .await
+        .json();
+    let refunded: Vec<&str> = ledger["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refunded,
+        ["m-0", "m-1", "m-4", "m-6", "m-9", "m-12", "m-16"],
+        "{ledger}"
+    );
+
+    let account = app.get(&format!("/v1/accounts/{id}"), ADMIN).await.json();
+    assert_eq!(account["standing"]["state"], "ignored");
+    let reason = account["standing"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("recaptcha tasks") && reason.contains("p = "),
+        "{reason}"
+    );
+    assert_eq!(account["ignore_history"]["periods"], 1);
+
+    // 2captcha answers a report from an ignored account as not recorded; the report is still
+    // stored, rejected, with the reason.
+    solve(&app, id, 35).await;
+    let reply = app
+        .post_json(
+            "/reportIncorrect",
+            &json!({ "clientKey": MALLORY_KEY, "taskId": "m-35" }),
+        )
+        .await;
+    assert_eq!(reply.json()["errorCode"], "ERROR_REPORT_NOT_RECORDED");
+    assert_eq!(
+        report_native_view(&app, "m-35").await["reason"],
+        "account_ignored"
+    );
+}
+
+#[tokio::test]
+async fn operators_mark_trust_and_impose_or_lift_an_ignore_period() {
+    let app = TestApp::new().await;
+    let auth = format!("Bearer {ADMIN}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let reply = app
+        .send(
+            axum::http::Request::patch("/v1/accounts/1")
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(r#"{"trusted":true}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.json()["trusted"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+
+    let put = |body: Value| {
+        axum::http::Request::put("/v1/accounts/1/standing")
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let imposed = app
+        .send(put(
+            json!({ "state": "ignored", "for": "2d", "reason": "chargeback review" }),
+        ))
+        .await
+        .json();
+    assert_eq!(imposed["standing"]["state"], "ignored");
+    assert_eq!(
+        imposed["standing"]["until"],
+        T0.saturating_add(Duration::from_secs(2 * 86_400))
+            .to_rfc3339()
+    );
+    assert_eq!(
+        imposed["standing"]["reason"],
+        "by an operator: chargeback review"
+    );
+
+    // While ignored, alice's token reports are rejected with that reason.
+    let reply = app
+        .post(
+            "/v1/reports",
+            &[
+                ("authorization", &format!("Bearer {ALICE_KEY}")),
+                ("content-type", "application/json"),
+            ],
+            json!({ "task": "1003", "kind": "incorrect" }).to_string(),
+        )
+        .await;
+    assert_eq!(reply.json()["report"]["reason"], "account_ignored");
+
+    let lifted = app.send(put(json!({ "state": "good" }))).await.json();
+    assert_eq!(lifted["standing"]["state"], "good");
+    for (body, why) in [
+        (
+            json!({ "state": "ignored", "reason": "x" }),
+            "neither until nor for",
+        ),
+        (json!({ "state": "ignored", "for": "2d" }), "no reason"),
+        (
+            json!({ "state": "ignored", "until": "2020-01-01T00:00:00Z", "reason": "x" }),
+            "in the past",
+        ),
+        (json!({ "state": "asleep" }), "unknown state"),
+    ] {
+        let reply = app.send(put(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{why}: {}",
+            reply.text()
+        );
+    }
+    let as_client = app.post("/v1/accounts/1/standing", &headers, "{}").await;
+    assert_eq!(as_client.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn the_cohort_endpoint_shows_the_default_prior_until_one_is_fitted() {
+    let app = TestApp::new().await;
+    let cohort = app.get("/v1/cohort", ADMIN).await.json();
+    let recaptcha = &cohort["families"]["recaptcha"];
+    assert_eq!(
+        (recaptcha["fitted"].clone(), recaptcha["mean"].clone()),
+        (json!(false), json!(0.1))
+    );
+    assert_eq!(cohort["families"].as_object().unwrap().len(), 8);
+    assert_eq!(
+        app.get("/v1/cohort", ALICE_KEY).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn answer_for(app: &TestApp, task: &str, answer: &str) -> crate::support::Reply {
+    let auth = format!("Bearer {ADMIN}");
+    let body = json!({ "answer": answer }).to_string();
+    let path = format!("/v1/rechecks/{task}");
+    app.post(
+        &path,
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
+    .await
+}
+
+fn with_rechecks() -> Policy {
+    let mut policy = verdict_http::default_policy();
+    policy.rechecks.enabled = true;
+    policy.rechecks.sample_rate = 1.0;
+    policy
+}
+
+#[tokio::test]
+async fn image_reports_wait_for_a_second_solve_which_settles_them() {
+    let app = TestApp::with_policy(with_rechecks()).await;
+    let reply = app
+        .post("/v1/report/1001", &[("API_KEY", ALICE_KEY)], "")
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "received: captcha.fun answers on receipt"
+    );
+    let pending = report_native_view(&app, "1001").await;
+    assert_eq!(
+        (pending["verdict"].clone(), pending["refund"].clone()),
+        (json!("pending"), Value::Null)
+    );
+    let decaptcha = app
+        .post(
+            "/api/report",
+            &[
+                ("x-api-key", ALICE_KEY),
+                ("content-type", "application/json"),
+            ],
+            r#"{"captchaGUID":"1013","correction":"ZZ9Q"}"#,
+        )
+        .await;
+    // The correction equals the answer: rejected at once, no second solve needed.
+    assert_eq!(decaptcha.status, StatusCode::BAD_REQUEST);
+    app.post(
+        "/v1/report/550e8400-e29b-41d4-a716-446655440000",
+        &[("API_KEY", ALICE_KEY)],
+        "",
+    )
+    .await;
+
+    let first = app.get("/v1/rechecks/next", ADMIN).await;
+    let item = first.json();
+    assert_eq!(item["task"]["id"], "1001");
+    assert!(
+        item["task"].get("answer").is_none(),
+        "the second solve must not see the first answer"
+    );
+    let second = app.get("/v1/rechecks/next", ADMIN).await.json();
+    assert_eq!(
+        second["task"]["id"], "550e8400-e29b-41d4-a716-446655440000",
+        "the first is held"
+    );
+    assert_eq!(
+        app.get("/v1/rechecks/next", ADMIN).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    // A different answer: the first was wrong; upheld and refunded.
+    let settled = answer_for(&app, "1001", "KWG9O").await.json();
+    assert_eq!(
+        (
+            settled["report"]["verdict"].clone(),
+            settled["report"]["reason"].clone()
+        ),
+        (json!("accepted"), json!("recheck_confirmed"))
+    );
+    assert_eq!(settled["report"]["refund"], "0.001");
+    // The same answer: the first was right; rejected.
+    let refuted = answer_for(&app, "550e8400-e29b-41d4-a716-446655440000", " q7trv ")
+        .await
+        .json();
+    assert_eq!(refuted["report"]["reason"], "recheck_refuted");
+    assert_eq!(refuted["report"]["refund"], Value::Null);
+    let again = answer_for(&app, "1001", "KWG9O").await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(
+        answer_for(&app, "2001", "x").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let ledger = app.get("/v1/accounts/1/ledger", ADMIN).await.json();
+    assert_eq!(ledger["balance"], "0.001");
+}
+
+#[tokio::test]
+async fn a_solve_agreeing_with_neither_answer_nor_correction_asks_for_one_more() {
+    let app = TestApp::with_policy(with_rechecks()).await;
+    let reply = app
+        .post(
+            "/api/report",
+            &[
+                ("x-api-key", ALICE_KEY),
+                ("content-type", "application/json"),
+            ],
+            r#"{"captchaGUID":"1013","correction":"ZZ9R"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let item = app.get("/v1/rechecks/next", ADMIN).await.json();
+    assert_eq!(item["task"]["id"], "1013");
+    assert_eq!(item["report"]["correction"], "ZZ9R");
+
+    let unclear = answer_for(&app, "1013", "AB12").await;
+    assert_eq!(unclear.status, StatusCode::ACCEPTED);
+    let unclear = unclear.json();
+    assert_eq!(unclear["another_solve"], true);
+    assert_eq!(unclear["report"]["verdict"], "pending");
+    assert_eq!(
+        unclear["report"]["evidence"]["recheck"]["answers"],
+        json!(["AB12"])
+    );
+    let again = app.get("/v1/rechecks/next", ADMIN).await.json();
+    assert_eq!(again["task"]["id"], "1013", "queued for one more solve");
+
+    let settled = answer_for(&app, "1013", "zz9r").await;
+    assert_eq!(settled.status, StatusCode::OK);
+    let settled = settled.json();
+    assert_eq!(settled["another_solve"], false);
+    assert_eq!(
+        (
+            settled["report"]["verdict"].clone(),
+            settled["report"]["reason"].clone()
+        ),
+        (json!("accepted"), json!("recheck_confirmed"))
+    );
+    assert_eq!(
+        settled["report"]["evidence"]["recheck"]["answers"],
+        json!(["AB12", "zz9r"])
+    );
+}
+
+#[tokio::test]
+async fn a_report_nobody_rechecks_in_time_settles_by_the_default() {
+    let app = TestApp::with_policy(with_rechecks()).await;
+    app.post("/v1/report/1001", &[("API_KEY", ALICE_KEY)], "")
+        .await;
+    assert_eq!(
+        app.engine.settle_overdue_rechecks().await.unwrap(),
+        0,
+        "not yet due"
+    );
+    app.clock.advance(Duration::from_secs(3601));
+    assert_eq!(app.engine.settle_overdue_rechecks().await.unwrap(), 1);
+    let report = report_native_view(&app, "1001").await;
+    assert_eq!(
+        (report["verdict"].clone(), report["reason"].clone()),
+        (json!("accepted"), json!("recheck_timed_out"))
+    );
+    assert_eq!(report["evidence"]["recheck"]["timed_out"], true);
+}

@@ -1,0 +1,254 @@
+//! The simulation over the wire: verdict's HTTP service on loopback, and every account
+//! creation, task batch, report and second solve sent through the native API as a platform
+//! would send them. Maintenance runs beside the server, as `verdict serve` runs it.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use verdict_domain::{KeyHash, Policy, ReportKind, TaskInput, Timestamp, Verdict};
+use verdict_engine::{Engine, ManualClock};
+use verdict_http::{AppState, Limits};
+
+use crate::platform::{Answer, InProcess, Judged, Platform, SimReport};
+
+const ADMIN_TOKEN: &str = "simulation-admin-token";
+
+#[derive(Debug)]
+pub struct OverHttp {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    client: reqwest::Client,
+    base: String,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl OverHttp {
+    pub async fn start(policy: Policy, start: Timestamp) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("temporary directory for the simulation")?;
+        let (engine, clock) = InProcess::engine_in(dir.path(), policy, start)?;
+        let state = AppState {
+            engine: engine.clone(),
+            admin: KeyHash::of(ADMIN_TOKEN),
+            limits: Limits::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port for the simulation")?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let app = verdict_http::app(state);
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulation server stopped");
+            }
+        });
+        Ok(Self {
+            engine,
+            clock,
+            client: reqwest::Client::new(),
+            base,
+            server,
+            _dir: dir,
+        })
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<(StatusCode, Value)> {
+        let response = request.send().await?;
+        let status = response.status();
+        let body = if status == StatusCode::NO_CONTENT {
+            Value::Null
+        } else {
+            response.json().await.context("a body that is not JSON")?
+        };
+        Ok((status, body))
+    }
+
+    fn admin(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.bearer_auth(ADMIN_TOKEN)
+    }
+}
+
+impl Drop for OverHttp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn judged_from(report: &Value) -> anyhow::Result<Judged> {
+    let verdict = report["verdict"]
+        .as_str()
+        .and_then(Verdict::parse)
+        .with_context(|| format!("a report without a verdict: {report}"))?;
+    let refund = match report["refund"].as_str() {
+        Some(text) => verdict_domain::Amount::parse(text)
+            .map_err(|e| anyhow::anyhow!("refund {text:?}: {e}"))?
+            .micros(),
+        None => 0,
+    };
+    Ok(Judged {
+        verdict,
+        reason: report["reason"].as_str().unwrap_or_default().to_owned(),
+        refund,
+        lane: report["evidence"]["lane"].as_str().map(str::to_owned),
+        screen: report["evidence"]["lane"]
+            .is_string()
+            .then(|| report["evidence"]["screen"].clone()),
+    })
+}
+
+impl Platform for OverHttp {
+    fn set_time(&self, t: Timestamp) {
+        self.clock.set(t);
+    }
+
+    async fn create_account(&self, name: &str, trusted: bool) -> anyhow::Result<(i64, String)> {
+        let request = self
+            .admin(self.client.post(format!("{}/v1/accounts", self.base)))
+            .json(&json!({ "name": name, "trusted": trusted }));
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::CREATED {
+            bail!("creating an account answered {status}: {body}");
+        }
+        let id = body["id"].as_i64().context("account id")?;
+        let key = body["api_key"].as_str().context("api key")?.to_owned();
+        Ok((id, key))
+    }
+
+    async fn ingest(&self, tasks: Vec<TaskInput>) -> anyhow::Result<()> {
+        let records: Vec<Value> = tasks
+            .into_iter()
+            .map(|t| {
+                json!({
+                    "id": t.id, "account": t.account, "type": t.captcha_type,
+                    "provider": t.provider, "worker": t.worker, "answer": t.answer,
+                    "cost": t.cost, "completed_at": t.completed_at,
+                })
+            })
+            .collect();
+        let count = records.len();
+        let request = self
+            .admin(self.client.post(format!("{}/v1/tasks", self.base)))
+            .json(&records);
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK || body["inserted"].as_u64() != Some(count as u64) {
+            bail!("ingest of {count} tasks answered {status}: {body}");
+        }
+        Ok(())
+    }
+
+    async fn report(&self, key: &str, report: &SimReport) -> anyhow::Result<Answer> {
+        let kind = match report.kind {
+            ReportKind::Incorrect => "incorrect",
+            ReportKind::Correct => "correct",
+        };
+        let mut body = json!({ "task": report.task.to_string(), "kind": kind });
+        if let Some(correction) = &report.correction {
+            body["correction"] = correction.as_str().into();
+        }
+        let request = self
+            .client
+            .post(format!("{}/v1/reports", self.base))
+            .bearer_auth(key)
+            .json(&body);
+        let (status, body) = self.send(request).await?;
+        Ok(match status {
+            StatusCode::CREATED => Answer::Recorded(judged_from(&body["report"])?),
+            StatusCode::OK => Answer::Repeated(judged_from(&body["report"])?),
+            s if s.is_client_error() => Answer::Refused(
+                body["error"]["code"]
+                    .as_str()
+                    .with_context(|| format!("a refusal without a code: {body}"))?
+                    .to_owned(),
+            ),
+            s => bail!("a report answered {s}: {body}"),
+        })
+    }
+
+    async fn next_recheck(&self) -> anyhow::Result<Option<u64>> {
+        let request = self.admin(self.client.get(format!("{}/v1/rechecks/next", self.base)));
+        let (status, body) = self.send(request).await?;
+        match status {
+            StatusCode::NO_CONTENT => Ok(None),
+            StatusCode::OK => Ok(body["task"]["id"].as_str().and_then(|s| s.parse().ok())),
+            s => bail!("the re-check queue answered {s}: {body}"),
+        }
+    }
+
+    async fn answer_recheck(&self, task: u64, answer: &str) -> anyhow::Result<Option<Judged>> {
+        let request = self
+            .admin(
+                self.client
+                    .post(format!("{}/v1/rechecks/{task}", self.base)),
+            )
+            .json(&json!({ "answer": answer }));
+        let (status, body) = self.send(request).await?;
+        match status {
+            StatusCode::OK => Ok(Some(judged_from(&body["report"])?)),
+            StatusCode::ACCEPTED | StatusCode::CONFLICT | StatusCode::NOT_FOUND => Ok(None),
+            s => bail!("a second answer answered {s}: {body}"),
+        }
+    }
+
+    async fn maintain(&self) -> anyhow::Result<()> {
+        self.engine.refresh_statistics().await?;
+        self.engine.settle_overdue_rechecks().await?;
+        Ok(())
+    }
+
+    async fn ignores(&self, account: i64) -> anyhow::Result<(u32, Option<Timestamp>)> {
+        let request = self.admin(
+            self.client
+                .get(format!("{}/v1/accounts/{account}", self.base)),
+        );
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            bail!("account {account} answered {status}: {body}");
+        }
+        let history = &body["ignore_history"];
+        let count = history["periods"].as_u64().unwrap_or(0);
+        let last = match history["last_started_at"].as_str() {
+            Some(t) => {
+                Some(Timestamp::parse_rfc3339(t).map_err(|e| anyhow::anyhow!("{t:?}: {e}"))?)
+            }
+            None => None,
+        };
+        Ok((u32::try_from(count).unwrap_or(u32::MAX), last))
+    }
+
+    async fn reversals(&self, account: i64) -> anyhow::Result<Vec<(u64, i64)>> {
+        let request = self.admin(
+            self.client
+                .get(format!("{}/v1/accounts/{account}/ledger", self.base)),
+        );
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            bail!("ledger of {account} answered {status}: {body}");
+        }
+        let mut out = Vec::new();
+        for entry in body["entries"].as_array().into_iter().flatten() {
+            if entry["kind"] != "reversal" {
+                continue;
+            }
+            let task = entry["task"].as_str().and_then(|s| s.parse().ok());
+            let amount = entry["amount"]
+                .as_str()
+                .and_then(|a| verdict_domain::Amount::parse(a).ok());
+            if let (Some(task), Some(amount)) = (task, amount) {
+                out.push((task, -amount.micros()));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn final_decision(&self, task: u64) -> anyhow::Result<Option<Judged>> {
+        let request = self.admin(self.client.get(format!("{}/v1/tasks/{task}", self.base)));
+        let (status, body) = self.send(request).await?;
+        match status {
+            StatusCode::OK if body["report"].is_object() => Ok(Some(judged_from(&body["report"])?)),
+            StatusCode::OK | StatusCode::NOT_FOUND => Ok(None),
+            s => bail!("task {task} answered {s}: {body}"),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `verdict simulate`: a seeded, reproducible captcha platform (research/domain.md §6) that
+//! drives verdict's real engine — honest accounts with their true failure rates, abusive
+//! accounts of every strategy of §6.2, providers of different accuracy, second solvers — and
+//! measures how well verdict tells them apart. Only the simulation knows the truth; verdict
+//! sees tasks and reports, as in production.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod platform;
+pub mod run;
+pub mod world;
+
+use verdict_domain::{Policy, Timestamp};
+
+pub use config::SimConfig;
+pub use http::OverHttp;
+pub use metrics::Metrics;
+pub use platform::{InProcess, Platform};
+pub use run::Simulation;
+
+/// The judging policy a simulation runs with: verdict's defaults, with re-checks and clawback
+/// as the configuration says.
+pub fn policy_for(config: &SimConfig) -> Policy {
+    let mut policy = Policy::default();
+    policy.rechecks.enabled = config.rechecks;
+    policy.clawback = config.clawback;
+    policy
+}
+
+/// Runs the simulation against verdict's engine in process.
+pub async fn simulate_in_process(config: SimConfig) -> anyhow::Result<Metrics> {
+    let policy = policy_for(&config);
+    let platform = InProcess::open(policy.clone(), Timestamp::from_millis(run::START))?;
+    Simulation::new(config, policy, platform).run().await
+}
+
+/// Runs the simulation against verdict's HTTP service on loopback, through the native API.
+pub async fn simulate_over_http(config: SimConfig) -> anyhow::Result<Metrics> {
+    let policy = policy_for(&config);
+    let platform = OverHttp::start(policy.clone(), Timestamp::from_millis(run::START)).await?;
+    Simulation::new(config, policy, platform).run().await
+}

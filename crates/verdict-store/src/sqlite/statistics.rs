@@ -1,0 +1,399 @@
+//! Statistics on SQLite: hourly activity, accounts' family state, the cohort, and applying the
+//! effects of a decision. Every function runs inside the caller's transaction.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use verdict_domain::judging::Effect;
+use verdict_domain::recheck::Precision;
+use verdict_domain::screen::{
+    Activity, Baseline, CohortPrior, Counts, ScreenPolicy, advance_baseline,
+};
+use verdict_domain::{AccountId, CaptchaType, EntryKind, Family, LedgerEntry, Timestamp};
+
+use super::insert_entry;
+use crate::{CohortRecord, FamilyRecord, StoreError, StoreResult};
+
+const FOLDED_THROUGH: &str = "baselines_folded_through";
+
+/// Adds to an account's counts for one hour.
+pub(super) fn bump_activity(
+    conn: &Connection,
+    account: AccountId,
+    family: Family,
+    hour: i64,
+    delta: &Counts,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO activity (account_id, family, hour, tasks, incorrect, correct, refunds,
+                               rechecks_upheld, rechecks_refuted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (account_id, family, hour) DO UPDATE SET
+             tasks = tasks + excluded.tasks, incorrect = incorrect + excluded.incorrect,
+             correct = correct + excluded.correct, refunds = refunds + excluded.refunds,
+             rechecks_upheld = rechecks_upheld + excluded.rechecks_upheld,
+             rechecks_refuted = rechecks_refuted + excluded.rechecks_refuted",
+    )?
+    .execute(params![
+        account.0,
+        family.as_str(),
+        hour,
+        count(delta.tasks),
+        count(delta.incorrect),
+        count(delta.correct),
+        count(delta.refunds),
+        count(delta.rechecks_upheld),
+        count(delta.rechecks_refuted),
+    ])?;
+    Ok(())
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn unsigned(n: i64) -> u64 {
+    n.max(0).unsigned_abs()
+}
+
+/// An account's state in a family, with hourly activity from `from_hour` on.
+pub(super) fn family_record(
+    conn: &Connection,
+    account: AccountId,
+    family: Family,
+    from_hour: i64,
+) -> StoreResult<FamilyRecord> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hour, tasks, incorrect, correct, refunds, rechecks_upheld, rechecks_refuted
+         FROM activity WHERE account_id = ?1 AND family = ?2 AND hour >= ?3",
+    )?;
+    let hours = stmt
+        .query_map(params![account.0, family.as_str(), from_hour], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Counts {
+                    tasks: unsigned(r.get(1)?),
+                    incorrect: unsigned(r.get(2)?),
+                    correct: unsigned(r.get(3)?),
+                    refunds: unsigned(r.get(4)?),
+                    rechecks_upheld: unsigned(r.get(5)?),
+                    rechecks_refuted: unsigned(r.get(6)?),
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let state = conn
+        .prepare_cached(
+            "SELECT baseline_reports, baseline_expected, precision_confirmed, precision_refuted, precision_at
+             FROM account_families WHERE account_id = ?1 AND family = ?2",
+        )?
+        .query_row(params![account.0, family.as_str()], |r| {
+            Ok((
+                Baseline {
+                    reports: r.get(0)?,
+                    expected: r.get(1)?,
+                },
+                Precision {
+                    confirmed: r.get(2)?,
+                    refuted: r.get(3)?,
+                },
+                r.get::<_, Option<i64>>(4)?.map(Timestamp::from_millis),
+            ))
+        })
+        .optional()?;
+    let (baseline, precision, precision_at) = state.unwrap_or_default();
+    Ok(FamilyRecord {
+        activity: Activity { hours },
+        baseline,
+        precision,
+        precision_at,
+        cohort: cohort(conn, family)?,
+    })
+}
+
+pub(super) fn cohort(conn: &Connection, family: Family) -> StoreResult<Option<CohortRecord>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT a, b, cap_rate, accounts, rate, fitted_at FROM cohort WHERE family = ?1",
+        )?
+        .query_row([family.as_str()], cohort_row)
+        .optional()?)
+}
+
+fn cohort_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CohortRecord> {
+    Ok(CohortRecord {
+        prior: CohortPrior {
+            a: r.get(0)?,
+            b: r.get(1)?,
+            cap_rate: r.get(2)?,
+            accounts: r.get(3)?,
+        },
+        rate: r.get(4)?,
+        fitted_at: Timestamp::from_millis(r.get(5)?),
+    })
+}
+
+pub(super) fn all_cohorts(conn: &Connection) -> StoreResult<Vec<(Family, CohortRecord)>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT a, b, cap_rate, accounts, rate, fitted_at, family FROM cohort")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(6)?, cohort_row(r)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(f, c)| Family::parse(&f).map(|f| (f, c)))
+        .collect())
+}
+
+pub(super) fn save_cohort(conn: &Connection, family: Family, c: &CohortRecord) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO cohort (family, a, b, cap_rate, accounts, rate, fitted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (family) DO UPDATE SET a = excluded.a, b = excluded.b, cap_rate = excluded.cap_rate,
+             accounts = excluded.accounts, rate = excluded.rate, fitted_at = excluded.fitted_at",
+    )?
+    .execute(params![
+        family.as_str(),
+        c.prior.a,
+        c.prior.b,
+        c.prior.cap_rate,
+        c.prior.accounts,
+        c.rate,
+        c.fitted_at.as_millis()
+    ])?;
+    Ok(())
+}
+
+/// `(tasks, incorrect)` per trusted account not currently ignored, from `from_hour` on.
+pub(super) fn cohort_samples(
+    conn: &Connection,
+    family: Family,
+    from_hour: i64,
+    now: Timestamp,
+) -> StoreResult<Vec<(u64, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT SUM(x.tasks), SUM(x.incorrect) FROM activity x JOIN accounts a ON a.id = x.account_id
+         WHERE x.family = ?1 AND x.hour >= ?2 AND a.trusted = 1
+           AND (a.standing = 'good' OR a.standing_until <= ?3)
+           AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
+         GROUP BY x.account_id",
+    )?;
+    let rows = stmt
+        .query_map(params![family.as_str(), from_hour, now.as_millis()], |r| {
+            Ok((unsigned(r.get(0)?), unsigned(r.get(1)?)))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn folded_through(conn: &Connection) -> StoreResult<Option<i64>> {
+    let value: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([FOLDED_THROUGH], |r| r.get(0))
+        .optional()?;
+    Ok(value.and_then(|v| v.parse().ok()))
+}
+
+/// See [`crate::Store::fold_baselines`]. Runs in the writer's transaction, which makes the
+/// check-then-write of the fold marker atomic.
+pub(super) fn fold_baselines(
+    conn: &Connection,
+    hour: i64,
+    policy: &ScreenPolicy,
+) -> StoreResult<bool> {
+    if folded_through(conn)?.is_some_and(|done| done >= hour) {
+        return Ok(false);
+    }
+    let hour_end = Timestamp::from_millis((hour + 1) * verdict_domain::screen::HOUR_MS);
+    // The cohort's rate that hour: trusted accounts in good standing.
+    conn.prepare_cached(
+        "INSERT INTO cohort_hours (family, hour, tasks, incorrect)
+         SELECT x.family, x.hour, SUM(x.tasks), SUM(x.incorrect) FROM activity x JOIN accounts a ON a.id = x.account_id
+         WHERE x.hour = ?1 AND a.trusted = 1 AND (a.standing = 'good' OR a.standing_until <= ?2)
+           AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
+         GROUP BY x.family
+         ON CONFLICT (family, hour) DO UPDATE SET tasks = excluded.tasks, incorrect = excluded.incorrect",
+    )?
+    .execute(params![hour, hour_end.as_millis()])?;
+    let mut rates: HashMap<String, f64> = HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare_cached("SELECT family, tasks, incorrect FROM cohort_hours WHERE hour = ?1")?;
+        let rows = stmt.query_map([hour], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (family, tasks, incorrect) = row?;
+            if tasks > 0 {
+                rates.insert(family, incorrect as f64 / tasks as f64);
+            }
+        }
+    }
+    let fallback: HashMap<String, f64> = all_cohorts(conn)?
+        .into_iter()
+        .map(|(f, c)| (f.as_str().to_owned(), c.rate))
+        .collect();
+    let default_rate = CohortPrior::DEFAULT_A / (CohortPrior::DEFAULT_A + CohortPrior::DEFAULT_B);
+
+    let mut stmt = conn.prepare_cached(
+        // Hours up to the end of an account's last ignored period stay out of its baseline: they
+        // are what it was judged abnormal for, or the period itself.
+        "SELECT x.account_id, x.family, x.tasks, x.incorrect, f.baseline_reports, f.baseline_expected, f.baseline_hour
+         FROM activity x JOIN accounts a ON a.id = x.account_id
+         LEFT JOIN account_families f ON f.account_id = x.account_id AND f.family = x.family
+         WHERE x.hour = ?1 AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)",
+    )?;
+    let rows = stmt
+        .query_map([hour], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                unsigned(r.get(2)?),
+                unsigned(r.get(3)?),
+                r.get::<_, Option<f64>>(4)?,
+                r.get::<_, Option<f64>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO account_families (account_id, family, baseline_reports, baseline_expected, baseline_hour)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (account_id, family) DO UPDATE SET baseline_reports = excluded.baseline_reports,
+             baseline_expected = excluded.baseline_expected, baseline_hour = excluded.baseline_hour",
+    )?;
+    for (account, family, tasks, incorrect, reports, expected, last) in rows {
+        let rate = rates
+            .get(&family)
+            .or_else(|| fallback.get(&family))
+            .copied()
+            .unwrap_or(default_rate);
+        let old = Baseline {
+            reports: reports.unwrap_or(0.0),
+            expected: expected.unwrap_or(0.0),
+        };
+        let elapsed = last.map_or(0.0, |l| (hour - l) as f64);
+        let hour_counts = Counts {
+            tasks,
+            incorrect,
+            ..Counts::default()
+        };
+        let new = advance_baseline(old, &hour_counts, rate, elapsed, policy);
+        upsert.execute(params![account, family, new.reports, new.expected, hour])?;
+    }
+    conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
+        .execute(params![FOLDED_THROUGH, hour.to_string()])?;
+    Ok(true)
+}
+
+/// Applies a decision's effects for `account` at `now`.
+pub(super) fn apply_effects(
+    conn: &Connection,
+    account: AccountId,
+    effects: &[Effect],
+    now: Timestamp,
+) -> StoreResult<()> {
+    for effect in effects {
+        match effect {
+            Effect::Ignore {
+                until,
+                reason,
+                count_since,
+            } => ignore(conn, account, *until, reason, *count_since, now)?,
+            Effect::Recheck { .. } => {} // enqueued by the caller, which knows the task
+            Effect::Clawback { since } => clawback(conn, account, *since, now)?,
+        }
+    }
+    Ok(())
+}
+
+/// Puts an account on ignored standing until `until`, never shortening a longer period; a
+/// period begun while one is running is not counted again.
+fn ignore(
+    conn: &Connection,
+    account: AccountId,
+    until: Timestamp,
+    reason: &str,
+    count_since: Timestamp,
+    now: Timestamp,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE accounts SET
+             ignore_count = CASE
+                 WHEN standing = 'ignored' AND standing_until > ?3 THEN ignore_count
+                 WHEN last_ignored_at >= ?4 THEN ignore_count + 1
+                 ELSE 1 END,
+             last_ignored_at = CASE WHEN standing = 'ignored' AND standing_until > ?3 THEN last_ignored_at ELSE ?3 END,
+             standing_reason = CASE WHEN standing = 'ignored' AND standing_until >= ?1 THEN standing_reason ELSE ?2 END,
+             standing_until = CASE WHEN standing = 'ignored' AND standing_until >= ?1 THEN standing_until ELSE ?1 END,
+             standing = 'ignored'
+         WHERE id = ?5",
+    )?
+    .execute(params![until.as_millis(), reason, now.as_millis(), count_since.as_millis(), account.0])?;
+    Ok(())
+}
+
+/// Reverses the refunds granted on the account's unverifiable reports received since `since`.
+fn clawback(
+    conn: &Connection,
+    account: AccountId,
+    since: Timestamp,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.task_id, r.refund_micros, t.captcha_type FROM reports r JOIN tasks t ON t.id = r.task_id
+         WHERE r.account_id = ?1 AND r.received_at >= ?2 AND r.verdict = 'accepted' AND r.refund_micros > 0",
+    )?;
+    let refunded = stmt
+        .query_map(params![account.0, since.as_millis()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (task, micros, captcha_type) in refunded {
+        let family = CaptchaType::parse(&captcha_type)
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .family();
+        if family.is_verifiable() {
+            continue;
+        }
+        let task =
+            verdict_domain::TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?;
+        insert_entry(
+            conn,
+            &LedgerEntry {
+                account,
+                idempotency_key: format!("reversal:{task}"),
+                task,
+                kind: EntryKind::Reversal,
+                amount: verdict_domain::Amount::from_micros(-micros),
+                at: now,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Adds one re-check outcome to an account's precision in a family.
+pub(super) fn save_precision(
+    conn: &Connection,
+    account: AccountId,
+    family: Family,
+    precision: &Precision,
+    now: Timestamp,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO account_families (account_id, family, precision_confirmed, precision_refuted, precision_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (account_id, family) DO UPDATE SET precision_confirmed = excluded.precision_confirmed,
+             precision_refuted = excluded.precision_refuted, precision_at = excluded.precision_at",
+    )?
+    .execute(params![account.0, family.as_str(), precision.confirmed, precision.refuted, now.as_millis()])?;
+    Ok(())
+}

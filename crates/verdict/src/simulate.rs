@@ -1,0 +1,90 @@
+//! `verdict simulate`: the standard simulation of research/domain.md §6 against this build's
+//! engine, printed and optionally written as JSON.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use verdict_sim::SimConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Size {
+    /// The CI size: 240 honest accounts, 6 per strategy, 10 scored days (about a minute).
+    Ci,
+    /// domain.md §6: 2,000 honest accounts, 50 per strategy, 20 sybils a day, 30 scored days.
+    Full,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    #[arg(long, value_enum, default_value = "ci")]
+    size: Size,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Scored days (overrides the size's).
+    #[arg(long)]
+    days: Option<u32>,
+    /// Honest accounts (overrides the size's).
+    #[arg(long)]
+    honest: Option<usize>,
+    /// Accounts per abuse strategy (overrides the size's).
+    #[arg(long)]
+    per_strategy: Option<usize>,
+    /// Screen image and audio reports like tokens instead of re-checking them.
+    #[arg(long)]
+    no_rechecks: bool,
+    /// Claw back the refunds of accounts put on ignored standing.
+    #[arg(long)]
+    clawback: bool,
+    /// Send tasks, reports and second solves over HTTP (the native API on loopback) instead
+    /// of calling the engine in process.
+    #[arg(long)]
+    over_http: bool,
+    /// Write the metrics as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Exit with status 2 when a bar is missed.
+    #[arg(long)]
+    check: bool,
+}
+
+impl SimulateArgs {
+    fn config(&self) -> SimConfig {
+        let mut config = match self.size {
+            Size::Ci => SimConfig::ci(self.seed),
+            Size::Full => SimConfig::full(self.seed),
+        };
+        if let Some(days) = self.days {
+            config.days = days;
+        }
+        if let Some(honest) = self.honest {
+            config.honest = honest;
+        }
+        if let Some(n) = self.per_strategy {
+            config.per_strategy = n;
+        }
+        config.rechecks = !self.no_rechecks;
+        config.clawback = self.clawback;
+        config
+    }
+}
+
+/// Runs the simulation; the process's exit status when bars are checked.
+pub async fn run(args: SimulateArgs) -> anyhow::Result<std::process::ExitCode> {
+    let config = args.config();
+    anyhow::ensure!(config.days > 0, "--days must be at least 1");
+    let metrics = if args.over_http {
+        verdict_sim::simulate_over_http(config).await?
+    } else {
+        verdict_sim::simulate_in_process(config).await?
+    };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), metrics.render().as_bytes())?;
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&metrics)?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if args.check && !metrics.all_bars_met() {
+        std::process::ExitCode::from(2)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
