@@ -28,10 +28,20 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
     ),
 ];
 
-pub(crate) const POSTGRES: &[(&str, &str)] = &[(
-    "20261121000000_init",
-    include_str!("../migrations/postgres/20261121000000_init.sql"),
-)];
+pub(crate) const POSTGRES: &[(&str, &str)] = &[
+    (
+        "20261121000000_init",
+        include_str!("../migrations/postgres/20261121000000_init.sql"),
+    ),
+    (
+        "20261122000000_statistics",
+        include_str!("../migrations/postgres/20261122000000_statistics.sql"),
+    ),
+    (
+        "20261123000000_recheck_counts",
+        include_str!("../migrations/postgres/20261123000000_recheck_counts.sql"),
+    ),
+];
 
 #[cfg(test)]
 mod tests {
