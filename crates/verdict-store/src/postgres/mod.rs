@@ -8,28 +8,34 @@
 //! is back: no restart needed. No TLS to the database yet (loopback or a private network is
 //! assumed; TLS is a later change).
 
+mod rechecks;
 mod rows;
+mod statistics;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient, Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime,
+};
 use futures_util::pin_mut;
 use tokio_postgres::NoTls;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
+use verdict_domain::judging::Decision;
+use verdict_domain::recheck::Settlement;
+use verdict_domain::screen::{HOUR_MS, ScreenPolicy, hour_of};
 use verdict_domain::{
-    Account, AccountId, CaptchaType, Family, KeyHash, LedgerEntry, Report, ReportKind, Task,
-    TaskId, Timestamp,
+    Account, AccountId, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId, Timestamp,
 };
 
 use crate::migrations;
 use crate::{
-    FamilyActivity, IngestResult, NewAccount, Recorded, ReportContext, Store, StoreError,
-    StoreResult,
+    CohortRecord, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
+    RecheckSubject, Recorded, ReportContext, Settled, Store, StoreError, StoreResult,
 };
-use rows::{ACCOUNT_COLUMNS, LEDGER_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS, get};
+use rows::{ACCOUNT_COLUMNS, ACCOUNT_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS, get};
 
 /// Serialization failures and deadlocks are retried this many times in all.
 const ATTEMPTS: u32 = 5;
@@ -90,6 +96,9 @@ impl From<deadpool_postgres::PoolError> for Fail {
         Fail::Store(e.into())
     }
 }
+
+/// What the helpers that run inside a unit of work return: a database error stays retryable.
+type PgResult<T> = Result<T, Fail>;
 
 impl From<Fail> for StoreError {
     fn from(f: Fail) -> Self {
@@ -295,81 +304,76 @@ impl Db {
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query(&stmt, params).await?)
     }
+}
 
-    /// Stores one report on its own: one statement, so one transaction (autocommit) and one
-    /// round trip. The report is inserted unless the task has one; only if it was, its refund
-    /// entry is inserted unless its idempotency key exists; only if that was, the balance
-    /// moves. Whichever node gets there first wins, and a refund is written once however many
-    /// nodes race. Returns whether the report was inserted.
-    async fn insert_report(&self, report: &Report) -> StoreResult<bool> {
-        let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
-        let entry = LedgerEntry::refund_for(report);
-        let refund = report.refund.map(|a| a.micros());
-        let entry_account = entry.as_ref().map(|e| e.account.0);
-        let entry_task = entry.as_ref().map(|e| e.task.as_str().to_owned());
-        let entry_kind = entry.as_ref().map(|e| e.kind.as_str());
-        let entry_amount = entry.as_ref().map(|e| e.amount.micros());
-        let entry_key = entry.as_ref().map(|e| e.idempotency_key.clone());
-        let entry_at = entry.as_ref().map(|e| e.at.as_millis());
-        let params: [&(dyn ToSql + Sync); 18] = [
-            &report.task.as_str(),
-            &report.account.0,
-            &report.kind.as_str(),
-            &report.correction,
-            &report.code,
-            &report.message,
-            &report.dialect,
-            &report.received_at.as_millis(),
-            &report.verdict.as_str(),
-            &report.reason.code(),
-            &evidence,
-            &refund,
-            &entry_account,
-            &entry_task,
-            &entry_kind,
-            &entry_amount,
-            &entry_key,
-            &entry_at,
-        ];
-        let inserted = statement!(self, |client| {
-            let stmt = client
-                .prepare_cached(
-                    "WITH inserted AS (
-                         INSERT INTO reports (task_id, account_id, kind, correction, code, message,
-                                              dialect, received_at, verdict, reason, evidence,
-                                              refund_micros)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                         ON CONFLICT (task_id) DO NOTHING
-                         RETURNING task_id
-                     ), refund AS (
-                         INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
-                                                     idempotency_key, created_at)
-                         SELECT $13::BIGINT, $14::TEXT, $15::TEXT, $16::BIGINT, $17::TEXT, $18::BIGINT
-                         FROM inserted WHERE $17::TEXT IS NOT NULL
-                         ON CONFLICT (idempotency_key) DO NOTHING
-                         RETURNING account_id, amount_micros
-                     ), credited AS (
-                         UPDATE accounts a SET balance_micros = a.balance_micros + refund.amount_micros
-                         FROM refund WHERE a.id = refund.account_id
-                         RETURNING a.id
-                     )
-                     SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM credited)",
-                )
-                .await?;
-            let row = client.query_one(&stmt, &params).await?;
-            get::<i64>(&row, 0)? == 1
-        })?;
-        Ok(inserted)
+async fn account_by_id<C: GenericClient>(client: &C, id: AccountId) -> PgResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
+    let stmt = client.prepare_cached(&sql).await?;
+    match client.query_opt(&stmt, &[&id.0]).await? {
+        Some(row) => Ok(Some(rows::account(&row)?)),
+        None => Ok(None),
     }
+}
 
-    async fn existing_report(&self, task: &TaskId) -> StoreResult<Report> {
-        let sql = format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.task_id = $1");
-        let row = self
-            .query_opt(&sql, &[&task.as_str()])
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        rows::report(&row, 0)?.ok_or(StoreError::NotFound)
-    }
+async fn task_with_report<C: GenericClient>(
+    client: &C,
+    id: &TaskId,
+) -> PgResult<Option<(Task, Option<Report>)>> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} FROM tasks t
+         LEFT JOIN reports r ON r.task_id = t.id WHERE t.id = $1"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let Some(row) = client.query_opt(&stmt, &[&id.as_str()]).await? else {
+        return Ok(None);
+    };
+    let task = rows::task(&row, 0)?.ok_or(StoreError::NotFound)?;
+    Ok(Some((task, rows::report(&row, 8)?)))
+}
+
+async fn existing_report<C: GenericClient>(client: &C, task: &TaskId) -> PgResult<Report> {
+    let sql = format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.task_id = $1");
+    let stmt = client.prepare_cached(&sql).await?;
+    let row = client
+        .query_opt(&stmt, &[&task.as_str()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(rows::report(&row, 0)?.ok_or(StoreError::NotFound)?)
+}
+
+/// Writes a ledger entry unless its idempotency key is taken, and moves the balance by what was
+/// written; one statement. Returns whether the entry was written.
+async fn insert_entry<C: GenericClient>(client: &C, entry: &LedgerEntry) -> PgResult<bool> {
+    let stmt = client
+        .prepare_cached(
+            "WITH written AS (
+                 INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
+                                             idempotency_key, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING account_id, amount_micros
+             ), credited AS (
+                 UPDATE accounts a SET balance_micros = a.balance_micros + w.amount_micros
+                 FROM written w WHERE a.id = w.account_id
+                 RETURNING a.id
+             )
+             SELECT COUNT(*) FROM written",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &entry.account.0,
+                &entry.task.as_str(),
+                &entry.kind.as_str(),
+                &entry.amount.micros(),
+                &entry.idempotency_key,
+                &entry.at.as_millis(),
+            ],
+        )
+        .await?;
+    Ok(get::<i64>(&row, 0)? == 1)
 }
 
 /// The batch staging table: per connection, emptied at every commit, so it is created once per
@@ -474,12 +478,8 @@ impl Store for PostgresStore {
     }
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
-        self.db
-            .query_opt(&sql, &[&id.0])
-            .await?
-            .map(|row| rows::account(&row))
-            .transpose()
+        let client = self.db.client().await?;
+        Ok(account_by_id(&client, id).await?)
     }
 
     async fn account_by_key(&self, key: &KeyHash) -> StoreResult<Option<Account>> {
@@ -495,7 +495,7 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         let account = rows::account(&row)?;
-        Ok(key_matches(&row, 8, key)?.then_some(account))
+        Ok(key_matches(&row, ACCOUNT_WIDTH, key)?.then_some(account))
     }
 
     async fn account_activity(
@@ -503,36 +503,29 @@ impl Store for PostgresStore {
         id: AccountId,
         since: Timestamp,
     ) -> StoreResult<Vec<FamilyActivity>> {
-        let mut by_family: HashMap<Family, FamilyActivity> = HashMap::new();
-        let tasks = self
+        let rows = self
             .db
             .query(
-                "SELECT captcha_type, COUNT(*) FROM tasks
-                 WHERE account_id = $1 AND completed_at >= $2 GROUP BY captcha_type",
-                &[&id.0, &since.as_millis()],
+                "SELECT family, SUM(tasks)::BIGINT, SUM(incorrect)::BIGINT, SUM(correct)::BIGINT
+                 FROM activity WHERE account_id = $1 AND hour >= $2 GROUP BY family",
+                &[&id.0, &hour_of(since)],
             )
             .await?;
-        for row in tasks {
-            let n: i64 = get(&row, 1)?;
-            activity_slot(&mut by_family, &get::<String>(&row, 0)?)?.tasks += n.unsigned_abs();
-        }
-        let reports = self.db
-            .query(
-                "SELECT t.captcha_type, r.kind, COUNT(*) FROM reports r JOIN tasks t ON t.id = r.task_id
-                 WHERE r.account_id = $1 AND r.received_at >= $2 GROUP BY t.captcha_type, r.kind",
-                &[&id.0, &since.as_millis()],
-            )
-            .await?;
-        for row in reports {
-            let n: i64 = get(&row, 2)?;
-            let slot = activity_slot(&mut by_family, &get::<String>(&row, 0)?)?;
-            match ReportKind::parse(&get::<String>(&row, 1)?) {
-                Some(ReportKind::Incorrect) => slot.incorrect += n.unsigned_abs(),
-                Some(ReportKind::Correct) => slot.correct += n.unsigned_abs(),
-                None => {}
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let Some(family) = Family::parse(&get::<String>(row, 0)?) else {
+                continue;
+            };
+            let activity = FamilyActivity {
+                family,
+                tasks: get::<i64>(row, 1)?.unsigned_abs(),
+                incorrect: get::<i64>(row, 2)?.unsigned_abs(),
+                correct: get::<i64>(row, 3)?.unsigned_abs(),
+            };
+            if activity.tasks + activity.incorrect + activity.correct > 0 {
+                out.push(activity);
             }
         }
-        let mut out: Vec<FamilyActivity> = by_family.into_values().collect();
         out.sort_by_key(|a| a.family);
         Ok(out)
     }
@@ -558,7 +551,7 @@ impl Store for PostgresStore {
             let mut seen = HashSet::with_capacity(tasks.len());
             !tasks.iter().all(|t| seen.insert(t.id.as_str()))
         };
-        let (inserted, known_accounts) = transaction!(self.db, |tx| {
+        transaction!(self.db, |tx| {
             let started = std::time::Instant::now();
             tx.batch_execute(STAGING).await?;
             let sink = tx
@@ -603,55 +596,61 @@ impl Store for PostgresStore {
             } else {
                 INSERT_ALL
             };
-            let inserted: HashSet<String> = tx
+            let mut inserted: HashSet<String> = tx
                 .query(sql, &[&at.as_millis()])
                 .await?
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            let stored = started.elapsed();
+            // The first occurrence (among tasks of known accounts) of an id that was inserted
+            // is the one inserted; every other occurrence is a duplicate.
+            let mut per_hour: HashMap<(AccountId, Family, i64), u64> = HashMap::new();
+            let results: Vec<IngestResult> = tasks
+                .iter()
+                .map(|task| {
+                    if !known.contains(&task.account.0) {
+                        IngestResult::UnknownAccount
+                    } else if inserted.remove(task.id.as_str()) {
+                        let slot = (
+                            task.account,
+                            task.captcha_type.family(),
+                            hour_of(task.completed_at),
+                        );
+                        *per_hour.entry(slot).or_insert(0) += 1;
+                        IngestResult::Inserted
+                    } else {
+                        IngestResult::Duplicate
+                    }
+                })
+                .collect();
+            statistics::bump_tasks(&tx, per_hour).await?;
             tracing::debug!(
                 tasks = tasks.len(),
                 copy_ms = copied.as_millis(),
-                insert_ms = (started.elapsed() - copied).as_millis(),
+                insert_ms = (stored - copied).as_millis(),
+                activity_ms = (started.elapsed() - stored).as_millis(),
                 "ingest batch staged and stored"
             );
-            (inserted, known)
-        })?;
-        // The first occurrence (among tasks of known accounts) of an id that was inserted is
-        // the one inserted; every other occurrence is a duplicate.
-        let mut inserted = inserted;
-        Ok(tasks
-            .iter()
-            .map(|task| {
-                if !known_accounts.contains(&task.account.0) {
-                    IngestResult::UnknownAccount
-                } else if inserted.remove(task.id.as_str()) {
-                    IngestResult::Inserted
-                } else {
-                    IngestResult::Duplicate
-                }
-            })
-            .collect())
+            results
+        })
     }
 
     async fn task(&self, id: &TaskId) -> StoreResult<Option<(Task, Option<Report>)>> {
-        let sql = format!(
-            "SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} FROM tasks t
-             LEFT JOIN reports r ON r.task_id = t.id WHERE t.id = $1"
-        );
-        let Some(row) = self.db.query_opt(&sql, &[&id.as_str()]).await? else {
-            return Ok(None);
-        };
-        let task = rows::task(&row, 0)?.ok_or(StoreError::NotFound)?;
-        Ok(Some((task, rows::report(&row, 8)?)))
+        let client = self.db.client().await?;
+        Ok(task_with_report(&client, id).await?)
     }
 
     async fn report_context(
         &self,
         key: &KeyHash,
         task: &TaskId,
+        history_hours: Option<i64>,
+        now: Timestamp,
     ) -> StoreResult<Option<ReportContext>> {
-        // One round trip: the key's account, and the task with its report if there is one.
+        let client = self.db.client().await?;
+        // One round trip for the key's account and the task with its report, one more for the
+        // account's state in the task's family when asked for.
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, k.key_hash, {TASK_COLUMNS}, {REPORT_COLUMNS}
              FROM api_keys k JOIN accounts a ON a.id = k.account_id
@@ -659,35 +658,76 @@ impl Store for PostgresStore {
              LEFT JOIN reports r ON r.task_id = t.id
              WHERE k.key_hash = $1"
         );
-        let Some(row) = self
-            .db
-            .query_opt(&sql, &[&key.as_bytes().as_slice(), &task.as_str()])
+        let stmt = client.prepare_cached(&sql).await?;
+        let Some(row) = client
+            .query_opt(&stmt, &[&key.as_bytes().as_slice(), &task.as_str()])
             .await?
         else {
             return Ok(None);
         };
-        if !key_matches(&row, 8, key)? {
+        if !key_matches(&row, ACCOUNT_WIDTH, key)? {
             return Ok(None);
         }
+        let account = rows::account(&row)?;
+        let task = rows::task(&row, ACCOUNT_WIDTH + 1)?;
+        let existing = rows::report(&row, ACCOUNT_WIDTH + 9)?;
+        let family = match (&task, history_hours) {
+            (Some(t), Some(hours)) if t.account == account.id => Some(
+                statistics::family_record(
+                    &client,
+                    account.id,
+                    t.captcha_type.family(),
+                    hour_of(now) - hours + 1,
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         Ok(Some(ReportContext {
-            account: rows::account(&row)?,
-            task: rows::task(&row, 9)?,
-            existing: rows::report(&row, 17)?,
+            account,
+            task,
+            existing,
+            family,
         }))
     }
 
+    async fn task_context(
+        &self,
+        task: &TaskId,
+        history_hours: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Task, Option<Report>, Option<FamilyRecord>)>> {
+        let client = self.db.client().await?;
+        let Some((task, existing)) = task_with_report(&client, task).await? else {
+            return Ok(None);
+        };
+        let family = match history_hours {
+            Some(hours) => Some(
+                statistics::family_record(
+                    &client,
+                    task.account,
+                    task.captcha_type.family(),
+                    hour_of(now) - hours + 1,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        Ok(Some((task, existing, family)))
+    }
+
     /// Reports go through the node's group-commit writer (`writer.rs`): one transaction per
-    /// batch, answered after the commit, with the same per-report rules as
-    /// [`Db::insert_report`].
-    async fn record_report(&self, report: Report) -> StoreResult<Recorded> {
-        if self.writer.write(report.clone()).await? {
+    /// batch with the report's refund, counts and effects, answered after the commit.
+    async fn record_report(&self, decision: Decision, family: Family) -> StoreResult<Recorded> {
+        let task = decision.report.task.clone();
+        let report = decision.report.clone();
+        if self.writer.write(decision, family).await? {
             return Ok(Recorded::Inserted(report));
         }
         // ON CONFLICT waited for the other report's transaction to commit, so this statement's
         // fresh snapshot sees it.
-        Ok(Recorded::Existing(
-            self.db.existing_report(&report.task).await?,
-        ))
+        let client = self.db.client().await?;
+        Ok(Recorded::Existing(existing_report(&client, &task).await?))
     }
 
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>> {
@@ -700,6 +740,123 @@ impl Store for PostgresStore {
             .iter()
             .map(rows::ledger_entry)
             .collect()
+    }
+
+    async fn task_ledger(&self, task: &TaskId) -> StoreResult<Vec<LedgerEntry>> {
+        let sql =
+            format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE task_id = $1 ORDER BY id");
+        self.db
+            .query(&sql, &[&task.as_str()])
+            .await?
+            .iter()
+            .map(rows::ledger_entry)
+            .collect()
+    }
+
+    async fn set_trusted(&self, id: AccountId, trusted: bool) -> StoreResult<Option<Account>> {
+        let sql = format!(
+            "UPDATE accounts a SET trusted = $1 WHERE a.id = $2 RETURNING {ACCOUNT_COLUMNS}"
+        );
+        self.db
+            .query_opt(&sql, &[&trusted, &id.0])
+            .await?
+            .map(|row| rows::account(&row))
+            .transpose()
+    }
+
+    async fn set_standing(
+        &self,
+        id: AccountId,
+        standing: Standing,
+        now: Timestamp,
+    ) -> StoreResult<Option<Account>> {
+        let row = match &standing {
+            Standing::Good => {
+                // standing_until keeps when the period ended: the screen counts from then.
+                let sql = format!(
+                    "UPDATE accounts a SET standing = 'good', standing_reason = NULL,
+                         standing_until = CASE WHEN a.standing = 'ignored' AND a.standing_until > $2
+                                               THEN $2 ELSE a.standing_until END
+                     WHERE a.id = $1 RETURNING {ACCOUNT_COLUMNS}"
+                );
+                self.db.query_opt(&sql, &[&id.0, &now.as_millis()]).await?
+            }
+            Standing::Ignored { until, reason } => {
+                let sql = format!(
+                    "UPDATE accounts a SET standing = 'ignored', standing_until = $1,
+                         standing_reason = $2, ignore_count = a.ignore_count + 1,
+                         last_ignored_at = $3
+                     WHERE a.id = $4 RETURNING {ACCOUNT_COLUMNS}"
+                );
+                self.db
+                    .query_opt(&sql, &[&until.as_millis(), reason, &now.as_millis(), &id.0])
+                    .await?
+            }
+        };
+        row.map(|row| rows::account(&row)).transpose()
+    }
+
+    async fn cohort_samples(&self, family: Family, from_hour: i64) -> StoreResult<Vec<(u64, u64)>> {
+        // As on SQLite: standing is judged at the end of the window's first hour.
+        let now = Timestamp::from_millis(from_hour.saturating_add(1).saturating_mul(HOUR_MS));
+        let client = self.db.client().await?;
+        Ok(statistics::cohort_samples(&client, family, from_hour, now).await?)
+    }
+
+    async fn save_cohort(&self, family: Family, cohort: CohortRecord) -> StoreResult<()> {
+        let client = self.db.client().await?;
+        Ok(statistics::save_cohort(&client, family, &cohort).await?)
+    }
+
+    async fn cohorts(&self) -> StoreResult<Vec<(Family, CohortRecord)>> {
+        let client = self.db.client().await?;
+        Ok(statistics::all_cohorts(&client).await?)
+    }
+
+    async fn fold_baselines(&self, hour: i64, policy: &ScreenPolicy) -> StoreResult<bool> {
+        transaction!(self.db, |tx| {
+            statistics::fold_baselines(&tx, hour, policy).await?
+        })
+    }
+
+    async fn folded_through(&self) -> StoreResult<Option<i64>> {
+        let client = self.db.client().await?;
+        Ok(statistics::folded_through(&client).await?)
+    }
+
+    async fn claim_recheck(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreResult<Option<RecheckItem>> {
+        statement!(self.db, |client| {
+            rechecks::claim(&client, now, lease).await?
+        })
+    }
+
+    async fn recheck_subject(
+        &self,
+        task: &TaskId,
+        now: Timestamp,
+    ) -> StoreResult<Option<RecheckSubject>> {
+        let client = self.db.client().await?;
+        Ok(rechecks::subject(&client, task, now).await?)
+    }
+
+    async fn settle_recheck(
+        &self,
+        settlement: Settlement,
+        family: Family,
+        now: Timestamp,
+    ) -> StoreResult<Settled> {
+        transaction!(self.db, |tx| {
+            rechecks::settle(&tx, &settlement, family, now).await?
+        })
+    }
+
+    async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {
+        let client = self.db.client().await?;
+        Ok(rechecks::overdue(&client, now, limit).await?)
     }
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
@@ -729,19 +886,4 @@ fn key_matches(row: &tokio_postgres::Row, column: usize, key: &KeyHash) -> Store
         .try_into()
         .map_err(|_| StoreError::Other("stored key hash is not 32 bytes".into()))?;
     Ok(KeyHash::from_bytes(stored).matches(key))
-}
-
-fn activity_slot<'a>(
-    by_family: &'a mut HashMap<Family, FamilyActivity>,
-    captcha_type: &str,
-) -> StoreResult<&'a mut FamilyActivity> {
-    let family = CaptchaType::parse(captcha_type)
-        .map_err(|e| StoreError::Other(e.to_string()))?
-        .family();
-    Ok(by_family.entry(family).or_insert(FamilyActivity {
-        family,
-        tasks: 0,
-        incorrect: 0,
-        correct: 0,
-    }))
 }

@@ -4,6 +4,7 @@
 
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
+use verdict_domain::account::IgnoreHistory;
 use verdict_domain::{
     Account, AccountId, Amount, CaptchaType, EntryKind, Evidence, LedgerEntry, Reason, Report,
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict,
@@ -11,9 +12,12 @@ use verdict_domain::{
 
 use crate::{StoreError, StoreResult};
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, a.standing_until, a.standing_reason, a.created_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, \
+     a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at";
+/// Columns read by [`account`], from the first.
+pub(crate) const ACCOUNT_WIDTH: usize = 10;
 
-/// Reads an account from the first eight columns.
+/// Reads an account from the first [`ACCOUNT_WIDTH`] columns.
 pub(crate) fn account(row: &Row) -> StoreResult<Account> {
     let standing = match get::<String>(row, 4)?.as_str() {
         "ignored" => Standing::Ignored {
@@ -28,6 +32,12 @@ pub(crate) fn account(row: &Row) -> StoreResult<Account> {
         trusted: get(row, 2)?,
         balance: Amount::from_micros(get(row, 3)?),
         standing,
+        ignores: IgnoreHistory {
+            count: u32::try_from(get::<i32>(row, 8)?).map_err(|e| bad(8, e))?,
+            last_at: get::<Option<i64>>(row, 9)?.map(Timestamp::from_millis),
+            // The end of the last period: its `until`, or when an operator lifted it.
+            ended_at: get::<Option<i64>>(row, 5)?.map(Timestamp::from_millis),
+        },
         created_at: Timestamp::from_millis(get(row, 7)?),
     })
 }

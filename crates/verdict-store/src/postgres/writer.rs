@@ -6,21 +6,27 @@
 //! single-writer batch reached 0.36-0.54 of the HTTP ceiling where one INSERT per request
 //! reached 0.15).
 //!
-//! Per report the rules are exactly those of the single statement in `mod.rs`: the first report
-//! of a task stands (in the database and within the batch), its refund entry is written unless
-//! its idempotency key exists, and only a written entry moves the balance. Nothing depends on
-//! this queue: a report is answered only after its batch committed, and a node that dies with a
-//! batch in hand has answered none of it. A batch the database refuses as a whole (say, one
-//! report on a task that does not exist) is retried one report at a time, so each report gets
-//! its own answer.
+//! Per report the rules are those of SQLite's `record_report`: the first report of a task stands
+//! (in the database and within the batch), its refund entry is written unless its idempotency
+//! key exists, only a written entry moves the balance, the account's hourly counts move with
+//! what was written, a re-check is queued, and the decision's other effects (ignored standing,
+//! clawback) are applied, all in the transaction that stores the report. Effects that change an
+//! account run right after the statement that stored their report, before the reports behind
+//! it in the batch, as if each report were stored on its own. Nothing depends on this queue: a
+//! report is answered only after its batch committed, and a node that dies with a batch in hand
+//! has answered none of it. A batch the database refuses as a whole (say, one report on a task
+//! that does not exist) is retried one report at a time, so each report gets its own answer.
 
 use std::collections::HashSet;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
-use verdict_domain::{LedgerEntry, Report};
+use verdict_domain::judging::{Decision, Effect};
+use verdict_domain::screen::hour_of;
+use verdict_domain::{Family, LedgerEntry, Report};
 
 use super::Db;
+use super::statistics::{apply_effects, has_account_effects};
 use crate::{StoreError, StoreResult};
 
 /// Most reports stored together.
@@ -32,7 +38,8 @@ const QUEUE_DEPTH: usize = 8192;
 type Reply = oneshot::Sender<StoreResult<bool>>;
 
 struct Job {
-    report: Report,
+    decision: Decision,
+    family: Family,
     reply: Reply,
 }
 
@@ -49,11 +56,15 @@ impl ReportWriter {
         Self { jobs }
     }
 
-    /// Stores `report` in the next batch; answers once that batch has committed.
-    pub(super) async fn write(&self, report: Report) -> StoreResult<bool> {
+    /// Stores `decision` in the next batch; answers once that batch has committed.
+    pub(super) async fn write(&self, decision: Decision, family: Family) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { report, reply })
+            .send(Job {
+                decision,
+                family,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::Unavailable("the PostgreSQL report writer stopped".into()))?;
         answer.await.map_err(|_| {
@@ -72,7 +83,8 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let reports: Vec<&Report> = batch.iter().map(|j| &j.report).collect();
+        let reports: Vec<(&Decision, Family)> =
+            batch.iter().map(|j| (&j.decision, j.family)).collect();
         let started = std::time::Instant::now();
         let stored = store_batch(&db, &reports).await;
         tracing::debug!(
@@ -98,7 +110,9 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 tracing::debug!(error = %why, reports = batch.len(), "batch refused; storing one by one");
 
                 for job in batch.drain(..) {
-                    let answer = db.insert_report(&job.report).await;
+                    let answer = store_batch(&db, &[(&job.decision, job.family)])
+                        .await
+                        .map(|inserted| inserted[0]);
                     let _ = job.reply.send(answer);
                 }
             }
@@ -110,10 +124,11 @@ const BATCH_SQL: &str = "WITH input AS (
         SELECT * FROM unnest($1::INT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[],
                              $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], $10::TEXT[],
                              $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[],
-                             $16::TEXT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[])
+                             $16::TEXT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[], $20::TEXT[],
+                             $21::BIGINT[], $22::BIGINT[])
             AS i (ord, task_id, account_id, kind, correction, code, message, dialect,
                   received_at, verdict, reason, evidence, refund_micros, e_account, e_task,
-                  e_kind, e_amount, e_key, e_at)
+                  e_kind, e_amount, e_key, e_at, family, hour, recheck_deadline)
     ), firsts AS (
         -- The first report of each task in the batch; sorted by task, so that concurrent
         -- batches on other nodes take the unique keys in the same order.
@@ -134,80 +149,101 @@ const BATCH_SQL: &str = "WITH input AS (
         WHERE f.e_key IS NOT NULL
         ORDER BY f.e_key
         ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING account_id, amount_micros
+        RETURNING task_id, account_id, amount_micros
     ), credited AS (
         UPDATE accounts a SET balance_micros = a.balance_micros + c.total
         FROM (SELECT account_id, SUM(amount_micros)::BIGINT AS total FROM refund
               GROUP BY account_id) c
         WHERE a.id = c.account_id
         RETURNING a.id
+    ), counted AS (
+        -- Refunds counted are the entries written, as in SQLite.
+        INSERT INTO activity AS x (account_id, family, hour, incorrect, correct, refunds)
+        SELECT f.account_id, f.family, f.hour,
+               COUNT(*) FILTER (WHERE f.kind = 'incorrect'),
+               COUNT(*) FILTER (WHERE f.kind = 'correct'),
+               COUNT(r.task_id)
+        FROM firsts f JOIN inserted USING (task_id) LEFT JOIN refund r USING (task_id)
+        GROUP BY f.account_id, f.family, f.hour
+        ORDER BY f.account_id, f.family, f.hour
+        ON CONFLICT (account_id, family, hour) DO UPDATE SET
+            incorrect = x.incorrect + excluded.incorrect, correct = x.correct + excluded.correct,
+            refunds = x.refunds + excluded.refunds
+    ), queued AS (
+        INSERT INTO rechecks (task_id, account_id, created_at, deadline)
+        SELECT f.task_id, f.account_id, f.received_at, f.recheck_deadline
+        FROM firsts f JOIN inserted USING (task_id)
+        WHERE f.recheck_deadline IS NOT NULL
+        ON CONFLICT (task_id) DO NOTHING
     )
     SELECT f.ord FROM firsts f JOIN inserted USING (task_id)";
 
 /// Stores a batch in one transaction; per report, whether it was inserted.
-async fn store_batch(db: &Db, reports: &[&Report]) -> StoreResult<Vec<bool>> {
+async fn store_batch(db: &Db, reports: &[(&Decision, Family)]) -> StoreResult<Vec<bool>> {
     let n = reports.len();
-    let mut cols = Columns::default();
-    for (ord, report) in reports.iter().enumerate() {
-        cols.push(ord, report)?;
+    // Runs of reports, each ending with the one report whose effects change its account (or
+    // with the batch's last report).
+    let mut segments: Vec<Columns> = vec![Columns::default()];
+    for (ord, (decision, family)) in reports.iter().enumerate() {
+        let last = segments.last_mut().expect("at least one segment");
+        last.push(ord, decision, *family)?;
+        if has_account_effects(&decision.effects) {
+            last.effects = Some((ord, decision));
+            segments.push(Columns::default());
+        }
     }
-    // Accounts whose balance may move, locked in id order before anything else, so that two
-    // batches crediting the same accounts queue instead of deadlocking.
-    let mut accounts: Vec<i64> = cols.e_account.iter().flatten().copied().collect();
+    segments.retain(|c| !c.ord.is_empty());
+    // Accounts this batch may change, locked in id order before anything else, so that two
+    // batches on the same accounts queue instead of deadlocking.
+    let mut accounts: Vec<i64> = reports.iter().map(|(d, _)| d.report.account.0).collect();
     accounts.sort_unstable();
     accounts.dedup();
-    let params: [&(dyn ToSql + Sync); 19] = [
-        &cols.ord,
-        &cols.task_id,
-        &cols.account_id,
-        &cols.kind,
-        &cols.correction,
-        &cols.code,
-        &cols.message,
-        &cols.dialect,
-        &cols.received_at,
-        &cols.verdict,
-        &cols.reason,
-        &cols.evidence,
-        &cols.refund_micros,
-        &cols.e_account,
-        &cols.e_task,
-        &cols.e_kind,
-        &cols.e_amount,
-        &cols.e_key,
-        &cols.e_at,
-    ];
-    let ords = |rows: Vec<tokio_postgres::Row>| {
-        rows.iter()
-            .map(|row| super::rows::get::<i32>(row, 0))
-            .collect::<StoreResult<HashSet<i32>>>()
-    };
-    let inserted: HashSet<i32> = if accounts.len() > 1 {
-        transaction!(db, |tx| {
-            tx.execute(
-                "SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-                &[&accounts],
-            )
-            .await?;
-            let stmt = tx.prepare_cached(BATCH_SQL).await?;
-            ords(tx.query(&stmt, &params).await?)?
-        })?
-    } else {
-        // One account or none: nothing to order, and one statement is its own transaction,
-        // which saves the BEGIN and COMMIT round trips.
-        statement!(db, |client| {
-            let stmt = client.prepare_cached(BATCH_SQL).await?;
-            ords(client.query(&stmt, &params).await?)?
-        })?
-    };
+    let inserted: HashSet<i32> =
+        if accounts.len() > 1 || segments.iter().any(|c| c.effects.is_some()) {
+            transaction!(db, |tx| {
+                tx.execute(
+                    "SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+                    &[&accounts],
+                )
+                .await?;
+                let stmt = tx.prepare_cached(BATCH_SQL).await?;
+                let mut inserted = HashSet::new();
+                for segment in &segments {
+                    let stored = ords(tx.query(&stmt, &segment.params()).await?)?;
+                    if let Some((ord, decision)) = segment.effects
+                        && i32::try_from(ord).is_ok_and(|ord| stored.contains(&ord))
+                    {
+                        let report = &decision.report;
+                        apply_effects(&tx, report.account, &decision.effects, report.received_at)
+                            .await?;
+                    }
+                    inserted.extend(stored);
+                }
+                inserted
+            })?
+        } else {
+            // One account and nothing beyond the statement: one statement is its own transaction,
+            // which saves the BEGIN and COMMIT round trips.
+            let params = segments[0].params();
+            statement!(db, |client| {
+                let stmt = client.prepare_cached(BATCH_SQL).await?;
+                ords(client.query(&stmt, &params).await?)?
+            })?
+        };
     Ok((0..n)
         .map(|ord| i32::try_from(ord).is_ok_and(|ord| inserted.contains(&ord)))
         .collect())
 }
 
-/// The batch, column by column, as `unnest` takes it.
+fn ords(rows: Vec<tokio_postgres::Row>) -> StoreResult<HashSet<i32>> {
+    rows.iter()
+        .map(|row| super::rows::get::<i32>(row, 0))
+        .collect()
+}
+
+/// Part of a batch, column by column, as `unnest` takes it.
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     ord: Vec<i32>,
     task_id: Vec<String>,
     account_id: Vec<i64>,
@@ -227,10 +263,16 @@ struct Columns {
     e_amount: Vec<Option<i64>>,
     e_key: Vec<Option<String>>,
     e_at: Vec<Option<i64>>,
+    family: Vec<&'static str>,
+    hour: Vec<i64>,
+    recheck_deadline: Vec<Option<i64>>,
+    /// The last report of the part, when its effects are applied after the part is stored.
+    effects: Option<(usize, &'a Decision)>,
 }
 
-impl Columns {
-    fn push(&mut self, ord: usize, r: &Report) -> StoreResult<()> {
+impl<'a> Columns<'a> {
+    fn push(&mut self, ord: usize, decision: &Decision, family: Family) -> StoreResult<()> {
+        let r: &Report = &decision.report;
         let entry = LedgerEntry::refund_for(r);
         self.ord
             .push(i32::try_from(ord).map_err(|_| StoreError::Other("batch too large".into()))?);
@@ -256,6 +298,41 @@ impl Columns {
         self.e_key
             .push(entry.as_ref().map(|e| e.idempotency_key.clone()));
         self.e_at.push(entry.as_ref().map(|e| e.at.as_millis()));
+        self.family.push(family.as_str());
+        self.hour.push(hour_of(r.received_at));
+        // The first re-check effect counts, as a second one would find the task queued.
+        self.recheck_deadline
+            .push(decision.effects.iter().find_map(|e| match e {
+                Effect::Recheck { deadline } => Some(deadline.as_millis()),
+                _ => None,
+            }));
         Ok(())
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 22] {
+        [
+            &self.ord,
+            &self.task_id,
+            &self.account_id,
+            &self.kind,
+            &self.correction,
+            &self.code,
+            &self.message,
+            &self.dialect,
+            &self.received_at,
+            &self.verdict,
+            &self.reason,
+            &self.evidence,
+            &self.refund_micros,
+            &self.e_account,
+            &self.e_task,
+            &self.e_kind,
+            &self.e_amount,
+            &self.e_key,
+            &self.e_at,
+            &self.family,
+            &self.hour,
+            &self.recheck_deadline,
+        ]
     }
 }
