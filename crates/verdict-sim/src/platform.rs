@@ -55,7 +55,10 @@ pub enum Answer {
 }
 
 /// What the simulation needs from verdict.
-#[expect(async_fn_in_trait, reason = "used with concrete types only, never as dyn")]
+#[expect(
+    async_fn_in_trait,
+    reason = "used with concrete types only, never as dyn"
+)]
 pub trait Platform {
     /// Moves verdict's clock.
     fn set_time(&self, t: Timestamp);
