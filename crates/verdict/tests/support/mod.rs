@@ -111,6 +111,49 @@ impl Node {
     pub fn log(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
     }
+
+    /// Waits (at most 120 s) for the next stderr line containing `needle` and returns it; the
+    /// lines before it are consumed.
+    pub fn wait_for(&self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            match self.stderr.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(e) => panic!("no line with {needle:?} ({e}):\n{}", seen.join("\n")),
+            }
+        }
+    }
+}
+
+/// Runs an operator command of the binary (`verdict accounts create …`, `verdict tasks import
+/// -`) against `database_url`, with `stdin` as its standard input; returns its JSON output.
+pub fn cli(database_url: &str, args: &[&str], stdin: &str) -> Value {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(args)
+        .env_clear()
+        .env("VERDICT_DATABASE_URL", database_url)
+        .env("VERDICT_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn verdict");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "verdict {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
 impl Drop for Node {
@@ -264,6 +307,22 @@ pub async fn admin_post(http: &reqwest::Client, node: &Node, path: &str, body: &
 /// Creates an account; returns its id, name and API key.
 pub async fn create_account(http: &reqwest::Client, node: &Node, name: &str) -> (i64, String) {
     let answer = admin_post(http, node, "/v1/accounts", &json!({ "name": name })).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let v = answer.json();
+    (
+        v["id"].as_i64().unwrap(),
+        v["api_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Creates an account in the trusted cohort; returns its id and API key.
+pub async fn create_trusted_account(
+    http: &reqwest::Client,
+    node: &Node,
+    name: &str,
+) -> (i64, String) {
+    let body = json!({ "name": name, "trusted": true });
+    let answer = admin_post(http, node, "/v1/accounts", &body).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     let v = answer.json();
     (
