@@ -125,8 +125,12 @@ pub async fn fresh_postgres() -> TestStore {
         &guard.url,
         PostgresOptions {
             pool_size: 8,
+            // The cases are about correctness. On a loaded two-core machine (a build or a
+            // simulation beside the suite), fifty concurrent callers can wait longer than the
+            // default 3 s for one of eight connections, and the 503-worthy `Unavailable` that
+            // follows would be right but beside the point.
+            acquire_timeout: std::time::Duration::from_secs(30),
             schema: Some(schema),
-            ..PostgresOptions::default()
         },
     )
     .await
