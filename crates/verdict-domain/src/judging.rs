@@ -831,6 +831,32 @@ mod tests {
     }
 
     #[test]
+    fn a_trusted_account_is_screened_like_any_other() {
+        // Trust puts an account in the cohort the others are compared with; it does not put it
+        // above the screen (an operator's trust can be mistaken, as the simulation's is).
+        let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
+        let history = busy_history(1, 2);
+        let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
+        let trusted = Account {
+            trusted: true,
+            ..account(1)
+        };
+        let d = decided(judge(
+            &incorrect(Eligibility::ALL),
+            Situation {
+                account: &trusted,
+                task: Some(&t),
+                existing: None,
+                family: Some(with_family(&history, &prior)),
+            },
+            &Policy::default(),
+            NOW,
+        ));
+        assert_eq!(d.report.reason, Reason::RateAboveCohort);
+        assert!(matches!(d.effects.first(), Some(Effect::Ignore { .. })));
+    }
+
+    #[test]
     fn clawback_is_a_policy_option() {
         let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
         let history = busy_history(1, 2);

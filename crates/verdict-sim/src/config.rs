@@ -70,6 +70,19 @@ impl SimConfig {
         }
     }
 
+    /// A world small enough for a debug-build test: every strategy once, four days.
+    pub fn smoke(seed: u64) -> Self {
+        Self {
+            warmup_days: 2,
+            days: 2,
+            honest: 40,
+            per_strategy: 1,
+            sybils_per_day: 2,
+            volume_cap: 600.0,
+            ..Self::full(seed)
+        }
+    }
+
     pub fn total_days(&self) -> u32 {
         self.warmup_days + self.days
     }

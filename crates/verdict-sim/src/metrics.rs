@@ -134,7 +134,10 @@ pub struct Ledger {
     abusive_false: Tally,
     abusive_genuine: Tally,
     false_by_account: Vec<Tally>,
+    /// False reports on image and audio tasks by abusive accounts.
     verifiable_false: Tally,
+    /// Reports on right image and audio answers by honest accounts (their own outages).
+    verifiable_false_honest: Tally,
     poisoned: Tally,
     reports_per_account: Vec<u64>,
     scored_tasks_per_account: Vec<u64>,
@@ -170,6 +173,7 @@ impl Ledger {
             abusive_genuine: Tally::default(),
             false_by_account: vec![Tally::default(); n],
             verifiable_false: Tally::default(),
+            verifiable_false_honest: Tally::default(),
             poisoned: Tally::default(),
             reports_per_account: vec![0; n],
             scored_tasks_per_account: vec![0; n],
@@ -260,7 +264,11 @@ impl Ledger {
             _ => false,
         };
         if claim.verifiable && is_false {
-            self.verifiable_false.add(claim.cost, refund);
+            if honest_account {
+                self.verifiable_false_honest.add(claim.cost, refund);
+            } else {
+                self.verifiable_false.add(claim.cost, refund);
+            }
         }
         match (claim.class, honest_account) {
             (Class::Genuine { truth, outage }, true) => {
@@ -558,6 +566,7 @@ impl Finisher<'_> {
                 l.verifiable_false.refunded_reports as f64,
                 l.verifiable_false.reports as f64,
             ),
+            honest_on_right_answers: l.verifiable_false_honest,
             poisoned_corrections: l.poisoned,
             poisoned_accepted_pct: pct(
                 l.poisoned.refunded_reports as f64,
@@ -656,7 +665,7 @@ impl Finisher<'_> {
         ));
         bars.push(Bar::at_most(
             "domain.md",
-            "verifiable types: false reports refunded, %",
+            "verifiable types: abusers' false reports refunded, %",
             verifiable.false_refunded_pct,
             2.0,
         ));
@@ -859,8 +868,11 @@ pub struct StrategyFigures {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifiableFigures {
+    /// Abusive accounts' reports on right answers.
     pub false_reports: Tally,
     pub false_refunded_pct: f64,
+    /// Honest accounts' reports on right answers (their integration broke).
+    pub honest_on_right_answers: Tally,
     pub poisoned_corrections: Tally,
     pub poisoned_accepted_pct: f64,
 }

@@ -516,6 +516,26 @@ mod tests {
     }
 
     #[test]
+    fn every_toml_example_in_the_readme_loads() {
+        let readme = include_str!("../../../README.md");
+        let blocks: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap_or_default())
+            .collect();
+        assert!(blocks.len() >= 2, "the README shows its settings");
+        for block in blocks {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("verdict.toml", block)?;
+                let c = load(None, Overrides::default(), Config::default())
+                    .unwrap_or_else(|e| panic!("{e:#}\n{block}"));
+                c.judging.policy().expect("a valid policy");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
     fn layers_apply_in_order_file_then_env_then_flags() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

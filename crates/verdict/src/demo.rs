@@ -1,4 +1,4 @@
-//! `verdict demo`: a server on its own SQLite file, and a client that creates two accounts,
+//! `verdict demo`: a server on its own SQLite file, and a client that creates three accounts,
 //! ingests tasks and reports through every dialect, printing each wire answer next to the
 //! verdict verdict reached (which the wire alone never shows).
 
@@ -92,6 +92,102 @@ impl Client {
         writeln!(out)?;
         Ok(())
     }
+}
+
+/// A script that reports every reCAPTCHA token it gets, as it gets it, through anti-captcha:
+/// the service acknowledges each report, and verdict puts the account on ignored standing
+/// within its first twenty tasks. Then 2captcha's answer to the ignored account.
+async fn always_report_script(c: &mut Client) -> anyhow::Result<Value> {
+    let mallory = c
+        .admin_post(
+            "/v1/accounts",
+            json!({ "name": format!("mallory-{}", &generate_secret()[..6]) }),
+        )
+        .await?;
+    let (id, key) = (
+        mallory["id"].clone(),
+        mallory["api_key"].as_str().unwrap_or_default().to_owned(),
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "mallory (account {id}) runs a script that reports every reCAPTCHA token as wrong:"
+    )?;
+    let mut flagged = None;
+    for i in 1..=21 {
+        let now = Timestamp::from_millis(i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis(),
+        )?);
+        let task = numeric_id();
+        c.admin_post(
+            "/v1/tasks",
+            json!([{ "id": task, "account": id, "type": "recaptcha_v2", "provider": "provider-b",
+                     "answer": "03AFcWeD…", "cost": "0.0020", "completed_at": ago(now, 2) }]),
+        )
+        .await?;
+        let wire = c
+            .http
+            .post(format!("{}/reportIncorrectRecaptcha", c.base))
+            .json(&json!({ "clientKey": key, "taskId": task.parse::<u64>().unwrap_or(0) }))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let report = c.admin_get(&format!("/v1/tasks/{task}")).await?["report"].clone();
+        let reason = report["reason"].as_str().unwrap_or("?").to_owned();
+        writeln!(
+            out,
+            "    task {i:>2}: anti-captcha answered {wire}; verdict {} ({reason}){}",
+            report["verdict"].as_str().unwrap_or("?"),
+            report["refund"]
+                .as_str()
+                .map(|r| format!(", refunded {r}"))
+                .unwrap_or_default()
+        )?;
+        if flagged.is_none() && reason == "rate_above_cohort" {
+            flagged = Some(report);
+        }
+    }
+    if let Some(report) = flagged {
+        let fast = &report["evidence"]["screen"]["fast_lane"];
+        writeln!(
+            out,
+            "    the screen's numbers: {} of {} tasks reported in {} h, p = {:.1e} < {:e}; ignored until {}",
+            fast["incorrect"],
+            fast["tasks"],
+            fast["window_hours"],
+            fast["p_value"].as_f64().unwrap_or(f64::NAN),
+            fast["threshold"].as_f64().unwrap_or(f64::NAN),
+            report["evidence"]["ignored_until"].as_str().unwrap_or("?"),
+        )?;
+    }
+    let late = numeric_id();
+    c.admin_post(
+        "/v1/tasks",
+        json!([{ "id": late, "account": id, "type": "recaptcha_v2", "provider": "provider-b",
+                 "answer": "03AFcWeE…", "cost": "0.0020",
+                 "completed_at": Timestamp::from_millis(i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?).to_rfc3339() }]),
+    )
+    .await?;
+    drop(out);
+    let base = c.base.clone();
+    let request = c.http.get(format!(
+        "{base}/res.php?key={key}&action=reportbad&id={late}"
+    ));
+    writeln!(std::io::stdout().lock())?;
+    c.send(
+        Exchange {
+            dialect: "2captcha",
+            call: "GET /res.php?action=reportbad".into(),
+            about: "mallory, now ignored, reports through 2captcha, which says so in its own words",
+            task: Some(&late),
+        },
+        request,
+    )
+    .await?;
+    Ok(id)
 }
 
 fn ago(now: Timestamp, secs: u64) -> String {
@@ -500,8 +596,14 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
     )
     .await?;
 
+    let mallory = always_report_script(c).await?;
+
     let mut out = std::io::stdout().lock();
-    for (name, id) in [("alice", &alice_id), ("bob", &bob_id)] {
+    for (name, id) in [
+        ("alice", &alice_id),
+        ("bob", &bob_id),
+        ("mallory", &mallory),
+    ] {
         let account = c.admin_get(&format!("/v1/accounts/{id}")).await?;
         writeln!(
             out,

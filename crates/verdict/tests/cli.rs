@@ -264,6 +264,9 @@ fn demo_reports_through_every_dialect_and_exits() {
         "rejected (correction_matches_answer)",
         "acknowledged (positive_feedback)",
         "ERROR_FEEDBACK_EXISTS",
+        "rejected (rate_above_cohort)",
+        "rejected (account_ignored)",
+        "ERROR_REPORT_NOT_RECORDED",
     ] {
         assert!(
             stdout.contains(needle),
