@@ -453,16 +453,19 @@ async fn standing_statistics_and_rechecks_agree_whichever_node_is_asked() {
             .await
             .json()["report"]
             .clone();
+        assert_ne!(
+            report["reason"], "account_ignored",
+            "before the flag: {report}"
+        );
         if report["reason"] == "rate_above_cohort" {
             assert_eq!(report["evidence"]["lane"], "fast", "{report}");
             flagged = Some(i);
             break;
         }
     }
-    // As on SQLite (verdict-http's judging tests): 20 reports of 20 tasks with the default
-    // prior is p = 3e-10 < 1e-9, so the 20th report is the one.
-    let flagged = flagged.expect("the script was flagged");
-    assert_eq!(flagged, 19);
+    // Where exactly is the domain's business (verdict-http's judging tests pin it); within the
+    // fast lane's reach, in any case.
+    let flagged = flagged.expect("the script was flagged within 30 reports");
     for (n, node) in nodes.iter().enumerate().filter(|(n, _)| *n != flagged % 3) {
         let task = format!("99100{n}");
         ingest(
@@ -600,9 +603,10 @@ async fn standing_statistics_and_rechecks_agree_whichever_node_is_asked() {
         "{mallory_view}"
     );
     assert_eq!(mallory_view["ignore_history"]["periods"], 1);
+    let reported = flagged + 1 + 2;
     assert_eq!(
         mallory_view["stats"]["recaptcha"],
-        json!({ "tasks": 22, "incorrect": 22, "correct": 0 })
+        json!({ "tasks": reported, "incorrect": reported, "correct": 0 })
     );
     let alice_view = same_everywhere(&http, &nodes, &format!("/v1/accounts/{alice}")).await;
     assert_eq!(alice_view["standing"]["state"], "good");
