@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: several stateless verdict nodes on one database, one truth. Every
 //! rule that must hold across nodes is enforced by the database (unique keys, `ON CONFLICT`,
-//! one statement or one transaction per method, an advisory lock for migrations); nothing that
-//! matters lives in a node's memory, so any node may be killed or added at any time.
+//! one statement or one transaction per method, an advisory lock for migrations, the fold
+//! marker's row lock for baseline folds, `FOR UPDATE SKIP LOCKED` for re-check claims); nothing
+//! that matters lives in a node's memory, so any node may be killed or added at any time.
 //!
 //! Connections come from a deadpool pool with a bounded wait, so a request fails fast to 503
 //! when the database is down instead of hanging, and the pool opens fresh connections when it
