@@ -320,9 +320,13 @@ impl Refusal {
     }
 }
 
-/// Trims a free-text field and caps it at `max` bytes on a character boundary; empty is none.
+/// Trims a free-text field, drops NUL characters (which PostgreSQL text cannot hold, so both
+/// backends store the same) and caps it at `max` bytes on a character boundary; empty is none.
 pub fn clean_text(text: Option<String>, max: usize) -> Option<String> {
-    let text = text?;
+    let mut text = text?;
+    if text.contains('\0') {
+        text.retain(|c| c != '\0');
+    }
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return None;
@@ -382,5 +386,7 @@ mod tests {
         assert_eq!(clean_text(Some("  hi ".into()), 10), Some("hi".into()));
         assert_eq!(clean_text(Some("   ".into()), 10), None);
         assert_eq!(clean_text(Some("ééé".into()), 3), Some("é".into()));
+        assert_eq!(clean_text(Some("a\0b\0".into()), 10), Some("ab".into()));
+        assert_eq!(clean_text(Some("\0 ".into()), 10), None);
     }
 }

@@ -61,10 +61,14 @@ impl TaskInput {
             }
             _ => None,
         };
-        if let Some(answer) = &self.answer
-            && answer.len() > MAX_ANSWER_LEN
-        {
-            return Err(format!("answer: longer than {MAX_ANSWER_LEN} bytes"));
+        if let Some(answer) = &self.answer {
+            if answer.len() > MAX_ANSWER_LEN {
+                return Err(format!("answer: longer than {MAX_ANSWER_LEN} bytes"));
+            }
+            // PostgreSQL text cannot hold NUL; refusing it here keeps both backends alike.
+            if answer.contains('\0') {
+                return Err("answer: must not contain NUL characters".into());
+            }
         }
         let cost = required(self.cost, "cost")?;
         let cost = Amount::parse_non_negative(&cost).map_err(|e| format!("cost: {e}"))?;
@@ -140,6 +144,7 @@ mod tests {
     #[case::bad_cost(TaskInput { cost: Some("free".into()), ..input() }, "cost: ")]
     #[case::negative_cost(TaskInput { cost: Some("-1".into()), ..input() }, "cost: amount must not be negative")]
     #[case::bad_time(TaskInput { completed_at: Some("today".into()), ..input() }, "completed_at: ")]
+    #[case::nul_in_answer(TaskInput { answer: Some("a\0b".into()), ..input() }, "answer: must not contain NUL")]
     #[case::future(TaskInput { completed_at: Some("2026-11-22T00:00:00Z".into()), ..input() }, "completed_at: lies in the future")]
     fn each_bad_field_is_named(#[case] input: TaskInput, #[case] prefix: &str) {
         let err = input.validate(now()).unwrap_err();

@@ -5,6 +5,7 @@
 
 mod error;
 mod migrations;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use verdict_domain::{
 
 pub use error::StoreError;
 pub use migrations::MIGRATION_NAMES;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// An account to create, with the hash of its first API key.

@@ -27,3 +27,32 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         include_str!("../migrations/sqlite/20261123000000_recheck_counts.sql"),
     ),
 ];
+
+pub(crate) const POSTGRES: &[(&str, &str)] = &[
+    (
+        "20261121000000_init",
+        include_str!("../migrations/postgres/20261121000000_init.sql"),
+    ),
+    (
+        "20261122000000_statistics",
+        include_str!("../migrations/postgres/20261122000000_statistics.sql"),
+    ),
+    (
+        "20261123000000_recheck_counts",
+        include_str!("../migrations/postgres/20261123000000_recheck_counts.sql"),
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_trees_list_the_same_stems_in_order() {
+        fn names(tree: &[(&'static str, &str)]) -> Vec<&'static str> {
+            tree.iter().map(|(n, _)| *n).collect()
+        }
+        assert_eq!(names(SQLITE), MIGRATION_NAMES);
+        assert_eq!(names(POSTGRES), MIGRATION_NAMES);
+    }
+}

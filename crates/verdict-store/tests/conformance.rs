@@ -1,5 +1,7 @@
 //! One storage conformance suite, run against every backend: each behaviour the engine relies
-//! on is one named test, instantiated per backend by `conformance!`.
+//! on is one named test, instantiated per backend by `conformance!` (`sqlite::<case>` on a
+//! temp file, `postgres::<case>` in a schema of its own on `VERDICT_TEST_PG_URL`). Also: both
+//! migration trees give the same tables and columns.
 
 mod support;
 
@@ -874,6 +876,667 @@ async fn operators_set_trust_and_standing(s: TestStore) {
     assert_eq!(s.set_trusted(AccountId(9_999), true).await.unwrap(), None);
 }
 
+async fn an_id_repeated_within_a_batch_is_inserted_once_at_its_first_valid_place(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let first = task("7", a.id, CaptchaType::Image, 1_000);
+    let mut second = first.clone();
+    second.cost = Amount::from_micros(2_000);
+    let orphan = task("8", AccountId(424_242), CaptchaType::Image, 1);
+    let adopted = task("8", a.id, CaptchaType::Image, 3_000);
+    let results = s
+        .ingest_tasks(vec![first.clone(), second, orphan, adopted.clone()], T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            IngestResult::Inserted,
+            IngestResult::Duplicate,
+            IngestResult::UnknownAccount,
+            IngestResult::Inserted,
+        ]
+    );
+    assert_eq!(s.task(&first.id).await.unwrap(), Some((first, None)));
+    assert_eq!(s.task(&adopted.id).await.unwrap(), Some((adopted, None)));
+    assert_eq!(s.ingest_tasks(Vec::new(), T0).await.unwrap(), Vec::new());
+}
+
+async fn a_large_batch_reports_every_record_in_order(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let existing = task("k-5", a.id, CaptchaType::Image, 1);
+    s.ingest_tasks(vec![existing], T0).await.unwrap();
+    let batch: Vec<Task> = (0..5_000)
+        .map(|i| match i % 1_000 {
+            999 => task(&format!("k-{i}"), AccountId(424_242), CaptchaType::Image, 1),
+            _ => task(
+                &format!("k-{}", i % 4_000),
+                a.id,
+                CaptchaType::Turnstile,
+                10 + i,
+            ),
+        })
+        .collect();
+    let results = s.ingest_tasks(batch.clone(), T0).await.unwrap();
+    assert_eq!(results.len(), batch.len());
+    for (i, (t, r)) in batch.iter().zip(&results).enumerate() {
+        let expected = if t.account != a.id {
+            IngestResult::UnknownAccount
+        } else if i == 5 || i >= 4_000 {
+            IngestResult::Duplicate
+        } else {
+            IngestResult::Inserted
+        };
+        assert_eq!(*r, expected, "record {i} ({})", t.id);
+    }
+    let (stored, _) = s
+        .task(&TaskId::parse("k-17").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.cost,
+        Amount::from_micros(27),
+        "the first occurrence is kept"
+    );
+}
+
+async fn concurrent_ingests_of_the_same_ids_insert_each_once(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let batch: Vec<Task> = (0..200)
+        .map(|i| task(&format!("c{i}"), a.id, CaptchaType::Image, 1))
+        .collect();
+    let store: Arc<dyn Store> = s.store.clone();
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, batch) = (store.clone(), batch.clone());
+            tokio::spawn(async move { store.ingest_tasks(batch, T0).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for h in handles {
+        let results = h.await.unwrap().unwrap();
+        inserted += results
+            .iter()
+            .filter(|r| **r == IngestResult::Inserted)
+            .count();
+    }
+    assert_eq!(inserted, batch.len());
+}
+
+async fn a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let ghost = task("ghost", a.id, CaptchaType::Image, 1_000);
+    assert!(matches!(
+        s.record_report(plain(accepted(&ghost, T0)), Family::Image)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.ledger(a.id).await.unwrap().is_empty());
+}
+
+async fn concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let tasks: Vec<Task> = (0..40)
+        .map(|i| task(&format!("m{i}"), a.id, CaptchaType::Image, 1_000 + i))
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    let store: Arc<dyn Store> = s.store.clone();
+    // Every task reported five times at once: 200 concurrent writers on one account row.
+    let handles: Vec<_> = (0..5)
+        .flat_map(|_| tasks.clone())
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_report(plain(accepted(&t, T0)), Family::Image)
+                    .await
+            })
+        })
+        .collect();
+    let mut inserted = 0;
+    for h in handles {
+        if let Recorded::Inserted(_) = h.await.unwrap().unwrap() {
+            inserted += 1;
+        }
+    }
+    assert_eq!(inserted, tasks.len());
+    let entries = s.ledger(a.id).await.unwrap();
+    assert_eq!(entries.len(), tasks.len());
+    let charged: Amount = tasks.iter().map(|t| t.cost).sum();
+    assert_eq!(ledger::balance(&entries), charged);
+    assert_eq!(s.account(a.id).await.unwrap().unwrap().balance, charged);
+}
+
+async fn concurrent_first_starts_agree_on_one_metadata_value(s: TestStore) {
+    let store: Arc<dyn Store> = s.store.clone();
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set_meta_if_absent("admin", &format!("v{i}")).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for h in handles {
+        if h.await.unwrap().unwrap() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    assert!(s.meta("admin").await.unwrap().is_some());
+}
+
+async fn free_text_and_evidence_read_back_exactly_as_written(s: TestStore) {
+    let a = s
+        .create_account(new_account("ålice \"q\" \\ 🚀"))
+        .await
+        .unwrap();
+    assert_eq!(a.name, "ålice \"q\" \\ 🚀");
+    let mut t = task("txt", a.id, CaptchaType::Audio, 1_000);
+    t.answer = Some("line one\nline 'two'\t«trois» 四 \\x00".into());
+    t.worker = Some("wörker-🚀".into());
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let mut r = accepted(&t, T0);
+    r.correction = Some("naïve \"fix\"\r\n".into());
+    r.message = Some("%s %d $1 ' -- ; DROP TABLE reports".into());
+    r.evidence = Evidence::new()
+        .with("z_last", "first in text")
+        .with("nested", serde_json::json!({"b": [1, 2.5, null], "a": "é"}))
+        .with("big", i64::MAX);
+    s.record_report(plain(r.clone()), Family::Audio)
+        .await
+        .unwrap();
+    assert_eq!(s.task(&t.id).await.unwrap(), Some((t, Some(r))));
+}
+
+async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule(s: TestStore) {
+    let mut accounts = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        accounts.push(s.create_account(new_account(name)).await.unwrap());
+    }
+    let tasks: Vec<Task> = (0..30)
+        .map(|i| {
+            task(
+                &format!("x{i}"),
+                accounts[i % 3].id,
+                CaptchaType::Image,
+                100 + i as i64,
+            )
+        })
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    // A third of the tasks were reported before the storm.
+    let mut earlier = Vec::new();
+    for t in tasks.iter().step_by(3) {
+        let r = accepted(t, T0);
+        s.record_report(plain(r.clone()), Family::Image)
+            .await
+            .unwrap();
+        earlier.push(r);
+    }
+    let store: Arc<dyn Store> = s.store.clone();
+    let mut handles = Vec::new();
+    for (i, t) in tasks.iter().enumerate() {
+        for correct in [false, true] {
+            let mut r = accepted(t, T0.saturating_add(Duration::from_secs(1)));
+            if correct {
+                r.kind = ReportKind::Correct;
+                r.verdict = Verdict::Acknowledged;
+                r.refund = None;
+            }
+            let store = store.clone();
+            handles.push((
+                i,
+                tokio::spawn(async move { store.record_report(plain(r), Family::Image).await }),
+            ));
+        }
+    }
+    let mut inserted = vec![0; tasks.len()];
+    for (i, h) in handles {
+        match h.await.unwrap().unwrap() {
+            Recorded::Inserted(_) => inserted[i] += 1,
+            Recorded::Existing(r) if i % 3 == 0 => assert_eq!(r, earlier[i / 3]),
+            Recorded::Existing(_) => {}
+        }
+    }
+    // Reports on tasks that do not exist, racing valid ones: only they fail.
+    let fresh: Vec<Task> = (0..5)
+        .map(|i| {
+            task(
+                &format!("y{i}"),
+                accounts[i % 3].id,
+                CaptchaType::Image,
+                1_000,
+            )
+        })
+        .collect();
+    s.ingest_tasks(fresh.clone(), T0).await.unwrap();
+    let valid: Vec<_> = fresh
+        .iter()
+        .map(|t| {
+            let (store, r) = (store.clone(), accepted(t, T0));
+            tokio::spawn(async move { store.record_report(plain(r), Family::Image).await })
+        })
+        .collect();
+    let ghosts: Vec<_> = (0..5)
+        .map(|i| {
+            let ghost = task(
+                &format!("ghost{i}"),
+                accounts[i % 3].id,
+                CaptchaType::Image,
+                7,
+            );
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_report(plain(accepted(&ghost, T0)), Family::Image)
+                    .await
+            })
+        })
+        .collect();
+    for g in ghosts {
+        assert!(matches!(g.await.unwrap(), Err(StoreError::Conflict(_))));
+    }
+    for v in valid {
+        assert!(matches!(v.await.unwrap(), Ok(Recorded::Inserted(_))));
+    }
+    for (i, n) in inserted.iter().enumerate() {
+        assert_eq!(*n, usize::from(i % 3 != 0), "task x{i}");
+    }
+    for a in &accounts {
+        let entries = s.ledger(a.id).await.unwrap();
+        let mut refunded = Amount::ZERO;
+        for t in tasks.iter().chain(&fresh).filter(|t| t.account == a.id) {
+            let (_, report) = s.task(&t.id).await.unwrap().unwrap();
+            let report = report.unwrap();
+            let for_task = entries.iter().filter(|e| e.task == t.id).count();
+            assert_eq!(
+                for_task,
+                usize::from(report.refund.is_some()),
+                "task {}",
+                t.id
+            );
+            refunded = refunded
+                .checked_add(report.refund.unwrap_or(Amount::ZERO))
+                .unwrap();
+        }
+        assert_eq!(ledger::balance(&entries), refunded);
+        assert_eq!(s.account(a.id).await.unwrap().unwrap().balance, refunded);
+    }
+}
+
+fn pending(task: &Task, at: Timestamp) -> Decision {
+    let mut report = accepted(task, at);
+    report.verdict = Verdict::Pending;
+    report.reason = Reason::AwaitingRecheck;
+    report.refund = None;
+    Decision {
+        report,
+        effects: vec![Effect::Recheck {
+            deadline: at.saturating_add(Duration::from_secs(3600)),
+        }],
+    }
+}
+
+async fn ingest_counts_each_stored_task_once_in_the_activity(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let first = task("i1", a.id, CaptchaType::Funcaptcha, 1);
+    let batch = vec![
+        first.clone(),
+        first.clone(),
+        task("i2", a.id, CaptchaType::Funcaptcha, 1),
+        task("i3", AccountId(424_242), CaptchaType::Funcaptcha, 1),
+        task("i4", a.id, CaptchaType::Geetest, 1),
+    ];
+    s.ingest_tasks(batch.clone(), T0).await.unwrap();
+    s.ingest_tasks(batch, T0).await.unwrap();
+    let since = T0.saturating_sub(Duration::from_secs(3600));
+    let activity = s.account_activity(a.id, since).await.unwrap();
+    let tasks: Vec<(Family, u64)> = activity.iter().map(|f| (f.family, f.tasks)).collect();
+    assert_eq!(tasks, vec![(Family::Funcaptcha, 2), (Family::Geetest, 1)]);
+}
+
+async fn family_state_is_read_only_for_the_keys_own_task(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let b = s.create_account(new_account("bob")).await.unwrap();
+    let bobs = task("bobs", b.id, CaptchaType::Image, 1);
+    s.ingest_tasks(vec![bobs.clone()], T0).await.unwrap();
+    let ctx = s
+        .report_context(&new_account("alice").key_hash, &bobs.id, Some(24), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ctx.account.id, a.id);
+    assert_eq!(ctx.task, Some(bobs.clone()), "judging checks ownership");
+    assert_eq!(ctx.family, None);
+    let own = s
+        .report_context(&new_account("bob").key_hash, &bobs.id, Some(24), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.family.unwrap().activity.window(T0, 24).tasks, 1);
+}
+
+async fn concurrent_claims_hand_each_recheck_to_one_claimant(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let tasks: Vec<Task> = (0..10)
+        .map(|i| task(&format!("r{i}"), a.id, CaptchaType::Image, 1_000))
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    for (i, t) in tasks.iter().enumerate() {
+        let at = T0.saturating_add(Duration::from_millis(i as u64));
+        s.record_report(pending(t, at), Family::Image)
+            .await
+            .unwrap();
+    }
+    let store: Arc<dyn Store> = s.store.clone();
+    let now = T0.saturating_add(Duration::from_secs(1));
+    let lease = Duration::from_secs(600);
+    let handles: Vec<_> = (0..25)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim_recheck(now, lease).await })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for h in handles {
+        if let Some(item) = h.await.unwrap().unwrap() {
+            claimed.push(item.task.id);
+        }
+    }
+    claimed.sort();
+    let mut expected: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
+    expected.sort();
+    assert_eq!(claimed, expected, "each task handed out once");
+    assert!(s.claim_recheck(now, lease).await.unwrap().is_none());
+}
+
+async fn concurrent_settlements_settle_once_and_refund_once(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("s1", a.id, CaptchaType::Audio, 1_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    s.record_report(pending(&t, T0), Family::Audio)
+        .await
+        .unwrap();
+    let subject = s.recheck_subject(&t.id, T0).await.unwrap().unwrap();
+    let mut settled = subject.report.clone();
+    settled.verdict = Verdict::Accepted;
+    settled.reason = Reason::RecheckConfirmed;
+    settled.refund = Some(t.cost);
+    let settlement = Settlement {
+        report: settled.clone(),
+        precision: Precision {
+            confirmed: 1.0,
+            refuted: 0.0,
+        },
+        effects: vec![],
+    };
+    let store: Arc<dyn Store> = s.store.clone();
+    let at = T0.saturating_add(Duration::from_secs(5));
+    let handles: Vec<_> = (0..12)
+        .map(|_| {
+            let (store, settlement) = (store.clone(), settlement.clone());
+            tokio::spawn(async move { store.settle_recheck(settlement, Family::Audio, at).await })
+        })
+        .collect();
+    let mut now = 0;
+    for h in handles {
+        match h.await.unwrap().unwrap() {
+            Settled::Now(r) => {
+                now += 1;
+                assert_eq!(r, settled);
+            }
+            Settled::Already(r) => assert_eq!(r, settled),
+        }
+    }
+    assert_eq!(now, 1);
+    let entries = s.ledger(a.id).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        s.account(a.id).await.unwrap().unwrap().balance,
+        ledger::balance(&entries)
+    );
+    let (_, _, family) = s.task_context(&t.id, Some(24), at).await.unwrap().unwrap();
+    let day = family.unwrap().activity.window(at, 24);
+    assert_eq!((day.refunds, day.rechecks_upheld), (1, 1));
+}
+
+async fn a_settlement_applies_its_effects_with_it(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("s2", a.id, CaptchaType::Image, 1_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    s.record_report(pending(&t, T0), Family::Image)
+        .await
+        .unwrap();
+    let mut refuted = s.task(&t.id).await.unwrap().unwrap().1.unwrap();
+    refuted.verdict = Verdict::Rejected;
+    refuted.reason = Reason::RecheckRefuted;
+    let at = T0.saturating_add(Duration::from_secs(60));
+    let until = at.saturating_add(Duration::from_secs(86_400));
+    let settlement = Settlement {
+        report: refuted.clone(),
+        precision: Precision {
+            confirmed: 0.0,
+            refuted: 1.0,
+        },
+        effects: vec![Effect::Ignore {
+            until,
+            reason: "mostly false".into(),
+            count_since: T0.saturating_sub(Duration::from_secs(30 * 86_400)),
+        }],
+    };
+    assert_eq!(
+        s.settle_recheck(settlement, Family::Image, at)
+            .await
+            .unwrap(),
+        Settled::Now(refuted)
+    );
+    let account = s.account(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        account.standing,
+        Standing::Ignored {
+            until,
+            reason: "mostly false".into()
+        }
+    );
+    assert_eq!(
+        (account.ignores.count, account.ignores.last_at),
+        (1, Some(at))
+    );
+    assert!(s.ledger(a.id).await.unwrap().is_empty());
+    let subject = s.task_context(&t.id, Some(24), at).await.unwrap().unwrap();
+    let family = subject.2.unwrap();
+    assert_eq!(
+        (family.precision.refuted, family.precision_at),
+        (1.0, Some(at))
+    );
+    assert_eq!(family.activity.window(at, 24).rechecks_refuted, 1);
+    assert!(s.overdue_rechecks(until, 10).await.unwrap().is_empty());
+}
+
+async fn hours_up_to_the_end_of_an_ignored_period_stay_out_of_baselines_and_the_cohort(
+    s: TestStore,
+) {
+    let a = s
+        .create_account(NewAccount {
+            trusted: true,
+            ..new_account("trusted")
+        })
+        .await
+        .unwrap();
+    let at_a = T0.saturating_sub(Duration::from_secs(10 * 3600));
+    let at_b = T0.saturating_sub(Duration::from_secs(2 * 3600));
+    let mut tasks = Vec::new();
+    for (prefix, at, n) in [("a", at_a, 4), ("b", at_b, 3)] {
+        for i in 0..n {
+            let mut t = task(&format!("{prefix}{i}"), a.id, CaptchaType::Turnstile, 1);
+            t.completed_at = at;
+            tasks.push(t);
+        }
+    }
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    for t in [&tasks[0], &tasks[1], &tasks[4]] {
+        s.record_report(plain(accepted(t, t.completed_at)), Family::Turnstile)
+            .await
+            .unwrap();
+    }
+    // Ignored for three days from before hour A, lifted by hand between A and B.
+    let lifted = T0.saturating_sub(Duration::from_secs(5 * 3600));
+    s.set_standing(
+        a.id,
+        Standing::Ignored {
+            until: T0.saturating_add(Duration::from_secs(72 * 3600)),
+            reason: "by hand".into(),
+        },
+        T0.saturating_sub(Duration::from_secs(12 * 3600)),
+    )
+    .await
+    .unwrap();
+    s.set_standing(a.id, Standing::Good, lifted).await.unwrap();
+    let samples = s
+        .cohort_samples(Family::Turnstile, hour_of(T0) - 71)
+        .await
+        .unwrap();
+    assert_eq!(samples, vec![(3, 1)], "hour B only");
+    let policy = ScreenPolicy::default();
+    assert!(s.fold_baselines(hour_of(at_a), &policy).await.unwrap());
+    assert!(s.fold_baselines(hour_of(at_b), &policy).await.unwrap());
+    let key = new_account("trusted").key_hash;
+    let ctx = s
+        .report_context(&key, &tasks[6].id, Some(1), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let baseline = ctx.family.unwrap().baseline;
+    assert!((baseline.reports - 1.0).abs() < 1e-9, "{baseline:?}");
+    assert!(
+        (baseline.expected - 1.0).abs() < 1e-9,
+        "hour B's 3 tasks at that hour's cohort rate, 1 in 3: {baseline:?}"
+    );
+}
+
+async fn concurrent_folds_of_one_hour_fold_it_once(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let at = T0.saturating_sub(Duration::from_secs(80 * 3600));
+    let tasks: Vec<Task> = (0..6)
+        .map(|i| {
+            let mut t = task(&format!("f{i}"), a.id, CaptchaType::Hcaptcha, 1);
+            t.completed_at = at;
+            t
+        })
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    for t in &tasks[..3] {
+        s.record_report(plain(accepted(t, at)), Family::Hcaptcha)
+            .await
+            .unwrap();
+    }
+    let store: Arc<dyn Store> = s.store.clone();
+    let hour = hour_of(at);
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.fold_baselines(hour, &ScreenPolicy::default()).await })
+        })
+        .collect();
+    let mut folded = 0;
+    for h in handles {
+        folded += usize::from(h.await.unwrap().unwrap());
+    }
+    assert_eq!(folded, 1);
+    assert_eq!(s.folded_through().await.unwrap(), Some(hour));
+    let key = new_account("alice").key_hash;
+    let ctx = s
+        .report_context(&key, &tasks[0].id, Some(1), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let baseline = ctx.family.unwrap().baseline;
+    assert!(
+        (baseline.reports - 3.0).abs() < 1e-9,
+        "folded once: {baseline:?}"
+    );
+}
+
+async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refund(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let b = s.create_account(new_account("bob")).await.unwrap();
+    let tasks: Vec<Task> = (0..60)
+        .map(|i| {
+            let owner = if i % 4 == 3 { b.id } else { a.id };
+            task(&format!("w{i}"), owner, CaptchaType::Turnstile, 100 + i)
+        })
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    let store: Arc<dyn Store> = s.store.clone();
+    let since = T0.saturating_sub(Duration::from_secs(3600));
+    let handles: Vec<_> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let decision = if i % 10 == 9 {
+                Decision {
+                    report: rejected(t, T0),
+                    effects: vec![
+                        Effect::Ignore {
+                            until: T0.saturating_add(Duration::from_secs(3600 * (i as u64))),
+                            reason: format!("burst {i}"),
+                            count_since: since,
+                        },
+                        Effect::Clawback { since },
+                    ],
+                }
+            } else {
+                plain(accepted(t, T0))
+            };
+            let store = store.clone();
+            tokio::spawn(async move { store.record_report(decision, Family::Turnstile).await })
+        })
+        .collect();
+    for h in handles {
+        assert!(matches!(h.await.unwrap().unwrap(), Recorded::Inserted(_)));
+    }
+    for account in [a.id, b.id] {
+        let entries = s.ledger(account).await.unwrap();
+        assert_eq!(
+            s.account(account).await.unwrap().unwrap().balance,
+            ledger::balance(&entries)
+        );
+        for reversal in entries.iter().filter(|e| e.kind == EntryKind::Reversal) {
+            let refunds: Vec<_> = entries
+                .iter()
+                .filter(|e| e.task == reversal.task && e.kind == EntryKind::Refund)
+                .collect();
+            assert_eq!(refunds.len(), 1, "{reversal:?}");
+            assert_eq!(reversal.amount, -refunds[0].amount);
+        }
+        let reversed = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Reversal)
+            .count();
+        assert!(
+            reversed
+                <= entries
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::Refund)
+                    .count()
+        );
+        let standing = s.account(account).await.unwrap().unwrap();
+        assert!(matches!(standing.standing, Standing::Ignored { .. }));
+        assert_eq!(standing.ignores.count, 1, "one period, extended");
+    }
+    // Whatever the order, the longest period stands: alice's from w49, bob's from w59.
+    for (account, last) in [(a.id, 49), (b.id, 59)] {
+        let standing = s.account(account).await.unwrap().unwrap().standing;
+        assert_eq!(
+            standing,
+            Standing::Ignored {
+                until: T0.saturating_add(Duration::from_secs(3600 * last)),
+                reason: format!("burst {last}"),
+            }
+        );
+    }
+}
+
 fn rejected(task: &Task, at: Timestamp) -> Report {
     Report {
         verdict: Verdict::Rejected,
@@ -899,6 +1562,7 @@ macro_rules! conformance {
 macro_rules! all_backends {
     ($($case:ident),* $(,)?) => {
         conformance!(sqlite, crate::support::fresh_sqlite, [$($case),*]);
+        conformance!(postgres, crate::support::fresh_postgres, [$($case),*]);
     };
 }
 
@@ -924,4 +1588,76 @@ all_backends!(
     the_cohort_is_trusted_accounts_in_good_standing,
     baselines_fold_each_hour_once,
     operators_set_trust_and_standing,
+    an_id_repeated_within_a_batch_is_inserted_once_at_its_first_valid_place,
+    a_large_batch_reports_every_record_in_order,
+    concurrent_ingests_of_the_same_ids_insert_each_once,
+    a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict,
+    concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger,
+    concurrent_first_starts_agree_on_one_metadata_value,
+    free_text_and_evidence_read_back_exactly_as_written,
+    a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule,
+    ingest_counts_each_stored_task_once_in_the_activity,
+    family_state_is_read_only_for_the_keys_own_task,
+    concurrent_claims_hand_each_recheck_to_one_claimant,
+    concurrent_settlements_settle_once_and_refund_once,
+    a_settlement_applies_its_effects_with_it,
+    hours_up_to_the_end_of_an_ignored_period_stay_out_of_baselines_and_the_cohort,
+    concurrent_folds_of_one_hour_fold_it_once,
+    concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refund,
 );
+
+/// The (table, column) pairs a migrated database has, without the backend's own tables.
+type Columns = std::collections::BTreeSet<(String, String)>;
+
+#[tokio::test]
+async fn both_migration_trees_give_the_same_tables_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(
+        verdict_store::SqliteStore::open(&path, verdict_store::sqlite::SqliteOptions::default())
+            .unwrap(),
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let sqlite: Columns = conn
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+
+    let (schema, guard) = support::fresh_schema().await;
+    let store = verdict_store::PostgresStore::connect(
+        &support::pg_url(),
+        verdict_store::postgres::PostgresOptions {
+            schema: Some(schema.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    drop(store);
+    let (client, connection) = tokio_postgres::connect(&support::pg_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let postgres: Columns = client
+        .query(
+            "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns
+             WHERE table_schema = $1",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    drop(guard);
+
+    assert!(sqlite.contains(&("reports".into(), "refund_micros".into())));
+    assert!(sqlite.contains(&("schema_migrations".into(), "version".into())));
+    assert_eq!(sqlite, postgres);
+}

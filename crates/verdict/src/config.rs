@@ -32,6 +32,7 @@ pub struct Config {
     pub log: String,
     pub limits: LimitsConfig,
     pub sqlite: SqliteConfig,
+    pub postgres: PostgresConfig,
     pub judging: JudgingConfig,
     pub tls: TlsConfig,
 }
@@ -66,6 +67,7 @@ impl Default for Config {
             log: "info".into(),
             limits: LimitsConfig::default(),
             sqlite: SqliteConfig::default(),
+            postgres: PostgresConfig::default(),
             judging: JudgingConfig::default(),
             tls: TlsConfig::default(),
         }
@@ -99,6 +101,28 @@ pub struct SqliteConfig {
 impl Default for SqliteConfig {
     fn default() -> Self {
         Self { cache_mib: 256 }
+    }
+}
+
+/// The PostgreSQL pool of this node (several nodes share one database; each has its own pool).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Most connections this node opens. Mind the server's `max_connections` across nodes.
+    pub pool_size: usize,
+    /// How long a request waits for a connection before it is answered as unavailable (503 or
+    /// the dialect's equivalent) instead of hanging while the database is down.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        let d = verdict_store::postgres::PostgresOptions::default();
+        Self {
+            pool_size: d.pool_size,
+            acquire_timeout: d.acquire_timeout,
+        }
     }
 }
 
@@ -314,17 +338,34 @@ impl DatabaseUrl {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?password=secret` → `postgres://user:***@host/db?password=***`.
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => base.to_owned(),
+            },
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    match query {
+        None => base,
+        Some(query) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
     }
 }
 
@@ -403,6 +444,7 @@ const SETTINGS: &[&str] = &[
     "log",
     "limits",
     "sqlite",
+    "postgres",
     "judging",
     "tls",
 ];
@@ -462,6 +504,13 @@ mod tests {
             "DatabaseUrl(postgres://verdict:***@db:5432/verdict)"
         );
         assert!(!pg.to_string().contains("hunter2"));
+        let in_query =
+            DatabaseUrl::parse("postgresql://db/verdict?user=v&password=hunter2&sslmode=disable")
+                .unwrap();
+        assert_eq!(
+            in_query.to_string(),
+            "postgresql://db/verdict?user=v&password=***&sslmode=disable"
+        );
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }

@@ -6,15 +6,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use verdict_domain::KeyHash;
 use verdict_engine::{Engine, SystemClock};
+use verdict_store::postgres::PostgresOptions;
 use verdict_store::sqlite::SqliteOptions;
-use verdict_store::{SqliteStore, Store};
+use verdict_store::{PostgresStore, SqliteStore, Store};
 
 use crate::config::{Config, DatabaseUrl};
 
@@ -32,10 +33,18 @@ pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
                 .with_context(|| format!("opening {}", config.database_url))?;
             Arc::new(store)
         }
-        DatabaseUrl::Postgres(_) => bail!(
-            "{} names a PostgreSQL database; this build serves SQLite only (sqlite://path)",
-            config.database_url
-        ),
+        DatabaseUrl::Postgres(url) => {
+            let options = PostgresOptions {
+                pool_size: config.postgres.pool_size,
+                acquire_timeout: config.postgres.acquire_timeout,
+                schema: None,
+            };
+            // The error names the URL without its password; the driver's own text has none.
+            let store = PostgresStore::connect(url, options)
+                .await
+                .with_context(|| format!("connecting to {}", config.database_url))?;
+            Arc::new(store)
+        }
     };
     Ok(Engine::new(
         store,

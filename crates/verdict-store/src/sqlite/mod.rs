@@ -324,8 +324,19 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await?;
-        // Reads can succeed while writes cannot (disk full, read-only file): probe the writer.
-        self.writer.write(|_| Ok(())).await
+        // Reads can succeed while writes cannot (disk full, read-only file, a lock held past
+        // the busy timeout): probe the writer with a real write, since an empty transaction
+        // commits without touching the disk. Group-committed like any write, so it is cheap.
+        self.writer
+            .write(|conn| {
+                conn.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES ('readiness_probe', unixepoch('subsec'))
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute([])?;
+                Ok(())
+            })
+            .await
     }
 
     async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {

@@ -1,0 +1,121 @@
+//! Row ↔ domain conversions for PostgreSQL. Column lists live next to their readers so that a
+//! query and its mapping cannot drift apart. Mirrors `sqlite/rows.rs`; the column types differ
+//! (BIGINT, BOOLEAN, BYTEA), the domain values read back identical.
+
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
+use verdict_domain::account::IgnoreHistory;
+use verdict_domain::{
+    Account, AccountId, Amount, CaptchaType, EntryKind, Evidence, LedgerEntry, Reason, Report,
+    ReportKind, Standing, Task, TaskId, Timestamp, Verdict,
+};
+
+use crate::{StoreError, StoreResult};
+
+pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, \
+     a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at";
+/// Columns read by [`account`], from the first.
+pub(crate) const ACCOUNT_WIDTH: usize = 10;
+
+/// Reads an account from the first [`ACCOUNT_WIDTH`] columns.
+pub(crate) fn account(row: &Row) -> StoreResult<Account> {
+    let standing = match get::<String>(row, 4)?.as_str() {
+        "ignored" => Standing::Ignored {
+            until: Timestamp::from_millis(get::<Option<i64>>(row, 5)?.unwrap_or(0)),
+            reason: get::<Option<String>>(row, 6)?.unwrap_or_default(),
+        },
+        _ => Standing::Good,
+    };
+    Ok(Account {
+        id: AccountId(get(row, 0)?),
+        name: get(row, 1)?,
+        trusted: get(row, 2)?,
+        balance: Amount::from_micros(get(row, 3)?),
+        standing,
+        ignores: IgnoreHistory {
+            count: u32::try_from(get::<i32>(row, 8)?).map_err(|e| bad(8, e))?,
+            last_at: get::<Option<i64>>(row, 9)?.map(Timestamp::from_millis),
+            // The end of the last period: its `until`, or when an operator lifted it.
+            ended_at: get::<Option<i64>>(row, 5)?.map(Timestamp::from_millis),
+        },
+        created_at: Timestamp::from_millis(get(row, 7)?),
+    })
+}
+
+pub(crate) const TASK_COLUMNS: &str = "t.id, t.account_id, t.captcha_type, t.provider, t.worker, t.answer, t.cost_micros, t.completed_at";
+
+/// Reads a task from columns starting at `at`; `None` when the (left-joined) row has none.
+pub(crate) fn task(row: &Row, at: usize) -> StoreResult<Option<Task>> {
+    let Some(id) = get::<Option<String>>(row, at)? else {
+        return Ok(None);
+    };
+    let captcha_type: String = get(row, at + 2)?;
+    Ok(Some(Task {
+        id: TaskId::parse(&id).map_err(|e| bad(at, e))?,
+        account: AccountId(get(row, at + 1)?),
+        captcha_type: CaptchaType::parse(&captcha_type).map_err(|e| bad(at + 2, e))?,
+        provider: get(row, at + 3)?,
+        worker: get(row, at + 4)?,
+        answer: get(row, at + 5)?,
+        cost: Amount::from_micros(get(row, at + 6)?),
+        completed_at: Timestamp::from_millis(get(row, at + 7)?),
+    }))
+}
+
+pub(crate) const REPORT_COLUMNS: &str = "r.task_id, r.account_id, r.kind, r.correction, r.code, \
+     r.message, r.dialect, r.received_at, r.verdict, r.reason, r.evidence, r.refund_micros";
+
+/// Reads a report from columns starting at `at`; `None` when the (left-joined) row has none.
+pub(crate) fn report(row: &Row, at: usize) -> StoreResult<Option<Report>> {
+    let Some(task_id) = get::<Option<String>>(row, at)? else {
+        return Ok(None);
+    };
+    let kind: String = get(row, at + 2)?;
+    let verdict: String = get(row, at + 8)?;
+    let reason: String = get(row, at + 9)?;
+    let evidence: String = get(row, at + 10)?;
+    let evidence = match serde_json::from_str(&evidence) {
+        Ok(serde_json::Value::Object(map)) => Evidence::from_map(map),
+        _ => return Err(bad(at + 10, "evidence is not a JSON object")),
+    };
+    Ok(Some(Report {
+        task: TaskId::parse(&task_id).map_err(|e| bad(at, e))?,
+        account: AccountId(get(row, at + 1)?),
+        kind: ReportKind::parse(&kind).ok_or_else(|| bad(at + 2, "unknown report kind"))?,
+        correction: get(row, at + 3)?,
+        code: get(row, at + 4)?,
+        message: get(row, at + 5)?,
+        dialect: get(row, at + 6)?,
+        received_at: Timestamp::from_millis(get(row, at + 7)?),
+        verdict: Verdict::parse(&verdict).ok_or_else(|| bad(at + 8, "unknown verdict"))?,
+        reason: Reason::from_code(&reason),
+        evidence,
+        refund: get::<Option<i64>>(row, at + 11)?.map(Amount::from_micros),
+    }))
+}
+
+pub(crate) const LEDGER_COLUMNS: &str =
+    "account_id, task_id, kind, amount_micros, idempotency_key, created_at";
+
+pub(crate) fn ledger_entry(row: &Row) -> StoreResult<LedgerEntry> {
+    let task: String = get(row, 1)?;
+    let kind: String = get(row, 2)?;
+    Ok(LedgerEntry {
+        account: AccountId(get(row, 0)?),
+        task: TaskId::parse(&task).map_err(|e| bad(1, e))?,
+        kind: EntryKind::parse(&kind)
+            .ok_or_else(|| bad(2, format!("unknown entry kind {kind}")))?,
+        amount: Amount::from_micros(get(row, 3)?),
+        idempotency_key: get(row, 4)?,
+        at: Timestamp::from_millis(get(row, 5)?),
+    })
+}
+
+pub(crate) fn get<'a, T: FromSql<'a>>(row: &'a Row, column: usize) -> StoreResult<T> {
+    row.try_get(column)
+        .map_err(|e| StoreError::Other(format!("reading column {column}: {e}")))
+}
+
+fn bad(column: usize, e: impl ToString) -> StoreError {
+    StoreError::Other(format!("column {column}: {}", e.to_string()))
+}

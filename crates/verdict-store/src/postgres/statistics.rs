@@ -1,0 +1,568 @@
+//! Statistics on PostgreSQL: hourly activity, accounts' family state, the cohort, the hourly
+//! baseline fold and the effects of a decision. The same rules and SQL as
+//! `sqlite/statistics.rs`; every function runs on the client it is given, so inside the
+//! caller's transaction when that is a transaction. Nothing here keeps state in the node.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::GenericClient;
+use futures_util::future::try_join3;
+use tokio_postgres::types::ToSql;
+use verdict_domain::judging::Effect;
+use verdict_domain::recheck::Precision;
+use verdict_domain::screen::{
+    Activity, Baseline, CohortPrior, Counts, HOUR_MS, ScreenPolicy, advance_baseline,
+};
+use verdict_domain::{AccountId, CaptchaType, EntryKind, Family, Timestamp};
+
+use super::PgResult;
+use super::rows::get;
+use crate::{CohortRecord, FamilyRecord, StoreError, StoreResult};
+
+/// The `meta` key of the last hour folded into the baselines.
+pub(super) const FOLDED_THROUGH: &str = "baselines_folded_through";
+
+pub(super) fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn unsigned(n: i64) -> u64 {
+    n.max(0).unsigned_abs()
+}
+
+/// Adds to an account's counts for one hour.
+pub(super) async fn bump_activity<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    family: Family,
+    hour: i64,
+    delta: &Counts,
+) -> PgResult<()> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO activity AS x (account_id, family, hour, tasks, incorrect, correct,
+                                        refunds, rechecks_upheld, rechecks_refuted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (account_id, family, hour) DO UPDATE SET
+                 tasks = x.tasks + excluded.tasks, incorrect = x.incorrect + excluded.incorrect,
+                 correct = x.correct + excluded.correct, refunds = x.refunds + excluded.refunds,
+                 rechecks_upheld = x.rechecks_upheld + excluded.rechecks_upheld,
+                 rechecks_refuted = x.rechecks_refuted + excluded.rechecks_refuted",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &account.0,
+                &family.as_str(),
+                &hour,
+                &count(delta.tasks),
+                &count(delta.incorrect),
+                &count(delta.correct),
+                &count(delta.refunds),
+                &count(delta.rechecks_upheld),
+                &count(delta.rechecks_refuted),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Adds task counts to many `(account, family, hour)` slots in one statement. The slots are
+/// taken in key order, so that two batches touching the same slots queue instead of
+/// deadlocking.
+pub(super) async fn bump_tasks<C: GenericClient>(
+    client: &C,
+    per_hour: HashMap<(AccountId, Family, i64), u64>,
+) -> PgResult<()> {
+    if per_hour.is_empty() {
+        return Ok(());
+    }
+    let mut slots: Vec<_> = per_hour.into_iter().collect();
+    slots.sort_unstable_by(|((a1, f1, h1), _), ((a2, f2, h2), _)| {
+        (a1.0, f1.as_str(), h1).cmp(&(a2.0, f2.as_str(), h2))
+    });
+    let accounts: Vec<i64> = slots.iter().map(|((a, _, _), _)| a.0).collect();
+    let families: Vec<&str> = slots.iter().map(|((_, f, _), _)| f.as_str()).collect();
+    let hours: Vec<i64> = slots.iter().map(|((_, _, h), _)| *h).collect();
+    let tasks: Vec<i64> = slots.iter().map(|(_, n)| count(*n)).collect();
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO activity AS x (account_id, family, hour, tasks)
+             SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[])
+             ON CONFLICT (account_id, family, hour) DO UPDATE SET tasks = x.tasks + excluded.tasks",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&accounts, &families, &hours, &tasks])
+        .await?;
+    Ok(())
+}
+
+/// An account's state in a family, with hourly activity from `from_hour` on. The three reads
+/// are pipelined on one connection: one round trip.
+pub(super) async fn family_record<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    family: Family,
+    from_hour: i64,
+) -> PgResult<FamilyRecord> {
+    let hours = async {
+        let stmt = client
+            .prepare_cached(
+                "SELECT hour, tasks, incorrect, correct, refunds, rechecks_upheld, rechecks_refuted
+                 FROM activity WHERE account_id = $1 AND family = $2 AND hour >= $3",
+            )
+            .await?;
+        client
+            .query(&stmt, &[&account.0, &family.as_str(), &from_hour])
+            .await
+    };
+    let state = async {
+        let stmt = client
+            .prepare_cached(
+                "SELECT baseline_reports, baseline_expected, precision_confirmed,
+                        precision_refuted, precision_at
+                 FROM account_families WHERE account_id = $1 AND family = $2",
+            )
+            .await?;
+        client
+            .query_opt(&stmt, &[&account.0, &family.as_str()])
+            .await
+    };
+    let cohort = cohort_query(client, family);
+    let (hours, state, cohort) = try_join3(hours, state, cohort).await?;
+    let hours = hours
+        .iter()
+        .map(|r| {
+            Ok((
+                get::<i64>(r, 0)?,
+                Counts {
+                    tasks: unsigned(get(r, 1)?),
+                    incorrect: unsigned(get(r, 2)?),
+                    correct: unsigned(get(r, 3)?),
+                    refunds: unsigned(get(r, 4)?),
+                    rechecks_upheld: unsigned(get(r, 5)?),
+                    rechecks_refuted: unsigned(get(r, 6)?),
+                },
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let (baseline, precision, precision_at) = match state {
+        Some(r) => (
+            Baseline {
+                reports: get(&r, 0)?,
+                expected: get(&r, 1)?,
+            },
+            Precision {
+                confirmed: get(&r, 2)?,
+                refuted: get(&r, 3)?,
+            },
+            get::<Option<i64>>(&r, 4)?.map(Timestamp::from_millis),
+        ),
+        None => Default::default(),
+    };
+    Ok(FamilyRecord {
+        activity: Activity { hours },
+        baseline,
+        precision,
+        precision_at,
+        cohort: cohort.as_ref().map(cohort_row).transpose()?,
+    })
+}
+
+async fn cohort_query<C: GenericClient>(
+    client: &C,
+    family: Family,
+) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT a, b, cap_rate, accounts, rate, fitted_at FROM cohort WHERE family = $1",
+        )
+        .await?;
+    client.query_opt(&stmt, &[&family.as_str()]).await
+}
+
+fn cohort_row(r: &tokio_postgres::Row) -> PgResult<CohortRecord> {
+    Ok(CohortRecord {
+        prior: CohortPrior {
+            a: get(r, 0)?,
+            b: get(r, 1)?,
+            cap_rate: get(r, 2)?,
+            accounts: u32::try_from(get::<i32>(r, 3)?)
+                .map_err(|e| StoreError::Other(format!("cohort accounts: {e}")))?,
+        },
+        rate: get(r, 4)?,
+        fitted_at: Timestamp::from_millis(get(r, 5)?),
+    })
+}
+
+pub(super) async fn all_cohorts<C: GenericClient>(
+    client: &C,
+) -> PgResult<Vec<(Family, CohortRecord)>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT a, b, cap_rate, accounts, rate, fitted_at, family FROM cohort ORDER BY family",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for row in client.query(&stmt, &[]).await? {
+        if let Some(family) = Family::parse(&get::<String>(&row, 6)?) {
+            out.push((family, cohort_row(&row)?));
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn save_cohort<C: GenericClient>(
+    client: &C,
+    family: Family,
+    c: &CohortRecord,
+) -> PgResult<()> {
+    let accounts = i32::try_from(c.prior.accounts)
+        .map_err(|e| StoreError::Other(format!("cohort accounts: {e}")))?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO cohort (family, a, b, cap_rate, accounts, rate, fitted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (family) DO UPDATE SET a = excluded.a, b = excluded.b,
+                 cap_rate = excluded.cap_rate, accounts = excluded.accounts, rate = excluded.rate,
+                 fitted_at = excluded.fitted_at",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &family.as_str(),
+                &c.prior.a,
+                &c.prior.b,
+                &c.prior.cap_rate,
+                &accounts,
+                &c.rate,
+                &c.fitted_at.as_millis(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// `(tasks, incorrect)` per trusted account not ignored at `now`, from `from_hour` on, leaving
+/// out each account's hours up to the end of its last ignored period.
+pub(super) async fn cohort_samples<C: GenericClient>(
+    client: &C,
+    family: Family,
+    from_hour: i64,
+    now: Timestamp,
+) -> PgResult<Vec<(u64, u64)>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT SUM(x.tasks)::BIGINT, SUM(x.incorrect)::BIGINT
+             FROM activity x JOIN accounts a ON a.id = x.account_id
+             WHERE x.family = $1 AND x.hour >= $2 AND a.trusted
+               AND (a.standing = 'good' OR a.standing_until <= $3)
+               AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
+             GROUP BY x.account_id ORDER BY x.account_id",
+        )
+        .await?;
+    client
+        .query(&stmt, &[&family.as_str(), &from_hour, &now.as_millis()])
+        .await?
+        .iter()
+        .map(|r| Ok((unsigned(get(r, 0)?), unsigned(get(r, 1)?))))
+        .collect()
+}
+
+pub(super) async fn folded_through<C: GenericClient>(client: &C) -> PgResult<Option<i64>> {
+    let stmt = client
+        .prepare_cached("SELECT value FROM meta WHERE key = $1")
+        .await?;
+    let value: Option<String> = match client.query_opt(&stmt, &[&FOLDED_THROUGH]).await? {
+        Some(row) => Some(get(&row, 0)?),
+        None => None,
+    };
+    Ok(value.and_then(|v| v.parse().ok()))
+}
+
+/// See [`crate::Store::fold_baselines`]; `tx` is a transaction. The fold marker is advanced
+/// first, by one statement that only moves it forward: a second node folding the same hour
+/// waits on the marker's row lock until the first commits, then finds the marker at that hour
+/// and does nothing. Whatever the fold then writes commits or rolls back with the marker.
+pub(super) async fn fold_baselines<C: GenericClient>(
+    tx: &C,
+    hour: i64,
+    policy: &ScreenPolicy,
+) -> PgResult<bool> {
+    let claimed = tx
+        .query_opt(
+            "INSERT INTO meta AS m (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE m.value::BIGINT < excluded.value::BIGINT
+             RETURNING 1",
+            &[&FOLDED_THROUGH, &hour.to_string()],
+        )
+        .await?;
+    if claimed.is_none() {
+        return Ok(false);
+    }
+    let hour_end = (hour + 1) * HOUR_MS;
+    // The cohort's rate that hour: trusted accounts in good standing.
+    tx.execute(
+        "INSERT INTO cohort_hours (family, hour, tasks, incorrect)
+         SELECT x.family, x.hour, SUM(x.tasks)::BIGINT, SUM(x.incorrect)::BIGINT
+         FROM activity x JOIN accounts a ON a.id = x.account_id
+         WHERE x.hour = $1 AND a.trusted AND (a.standing = 'good' OR a.standing_until <= $2)
+           AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
+         GROUP BY x.family, x.hour
+         ON CONFLICT (family, hour) DO UPDATE SET tasks = excluded.tasks,
+             incorrect = excluded.incorrect",
+        &[&hour, &hour_end],
+    )
+    .await?;
+    let mut rates: HashMap<String, f64> = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT family, tasks, incorrect FROM cohort_hours WHERE hour = $1",
+            &[&hour],
+        )
+        .await?
+    {
+        let (tasks, incorrect): (i64, i64) = (get(&row, 1)?, get(&row, 2)?);
+        if tasks > 0 {
+            rates.insert(get(&row, 0)?, incorrect as f64 / tasks as f64);
+        }
+    }
+    let fallback: HashMap<&'static str, f64> = all_cohorts(tx)
+        .await?
+        .into_iter()
+        .map(|(f, c)| (f.as_str(), c.rate))
+        .collect();
+    let default_rate = CohortPrior::DEFAULT_A / (CohortPrior::DEFAULT_A + CohortPrior::DEFAULT_B);
+
+    // Hours up to the end of an account's last ignored period stay out of its baseline: they
+    // are what it was judged abnormal for, or the period itself.
+    let rows = tx
+        .query(
+            "SELECT x.account_id, x.family, x.tasks, x.incorrect, f.baseline_reports,
+                    f.baseline_expected, f.baseline_hour
+             FROM activity x JOIN accounts a ON a.id = x.account_id
+             LEFT JOIN account_families f ON f.account_id = x.account_id AND f.family = x.family
+             WHERE x.hour = $1 AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
+             ORDER BY x.account_id, x.family",
+            &[&hour],
+        )
+        .await?;
+    let mut accounts = Vec::with_capacity(rows.len());
+    let mut families = Vec::with_capacity(rows.len());
+    let mut reports = Vec::with_capacity(rows.len());
+    let mut expected = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let family: String = get(row, 1)?;
+        let rate = rates
+            .get(&family)
+            .or_else(|| fallback.get(family.as_str()))
+            .copied()
+            .unwrap_or(default_rate);
+        let old = Baseline {
+            reports: get::<Option<f64>>(row, 4)?.unwrap_or(0.0),
+            expected: get::<Option<f64>>(row, 5)?.unwrap_or(0.0),
+        };
+        let elapsed = get::<Option<i64>>(row, 6)?.map_or(0.0, |l| (hour - l) as f64);
+        let hour_counts = Counts {
+            tasks: unsigned(get(row, 2)?),
+            incorrect: unsigned(get(row, 3)?),
+            ..Counts::default()
+        };
+        let new = advance_baseline(old, &hour_counts, rate, elapsed, policy);
+        accounts.push(get::<i64>(row, 0)?);
+        families.push(family);
+        reports.push(new.reports);
+        expected.push(new.expected);
+    }
+    if !accounts.is_empty() {
+        tx.execute(
+            "INSERT INTO account_families AS f (account_id, family, baseline_reports,
+                                                baseline_expected, baseline_hour)
+             SELECT account_id, family, reports, expected, $5::BIGINT
+             FROM unnest($1::BIGINT[], $2::TEXT[], $3::FLOAT8[], $4::FLOAT8[])
+                 AS n (account_id, family, reports, expected)
+             ON CONFLICT (account_id, family) DO UPDATE SET
+                 baseline_reports = excluded.baseline_reports,
+                 baseline_expected = excluded.baseline_expected,
+                 baseline_hour = excluded.baseline_hour",
+            &[&accounts, &families, &reports, &expected, &hour],
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Applies a decision's `Ignore` and `Clawback` effects for `account` at `now`; re-checks are
+/// queued by the caller, which knows the task.
+pub(super) async fn apply_effects<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    effects: &[Effect],
+    now: Timestamp,
+) -> PgResult<()> {
+    for effect in effects {
+        match effect {
+            Effect::Ignore {
+                until,
+                reason,
+                count_since,
+            } => ignore(client, account, *until, reason, *count_since, now).await?,
+            Effect::Recheck { .. } => {}
+            Effect::Clawback { since } => clawback(client, account, *since, now).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Whether a decision has effects beyond queueing a re-check (those that need statements of
+/// their own after the report is stored).
+pub(super) fn has_account_effects(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| !matches!(e, Effect::Recheck { .. }))
+}
+
+/// Puts an account on ignored standing until `until`, never shortening a longer period; a
+/// period begun while one is running is not counted again.
+async fn ignore<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    until: Timestamp,
+    reason: &str,
+    count_since: Timestamp,
+    now: Timestamp,
+) -> PgResult<()> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE accounts SET
+                 ignore_count = CASE
+                     WHEN standing = 'ignored' AND standing_until > $3 THEN ignore_count
+                     WHEN last_ignored_at >= $4 THEN ignore_count + 1
+                     ELSE 1 END,
+                 last_ignored_at = CASE WHEN standing = 'ignored' AND standing_until > $3
+                                        THEN last_ignored_at ELSE $3 END,
+                 standing_reason = CASE WHEN standing = 'ignored' AND standing_until >= $1
+                                        THEN standing_reason ELSE $2 END,
+                 standing_until = CASE WHEN standing = 'ignored' AND standing_until >= $1
+                                       THEN standing_until ELSE $1 END,
+                 standing = 'ignored'
+             WHERE id = $5",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &until.as_millis(),
+                &reason,
+                &now.as_millis(),
+                &count_since.as_millis(),
+                &account.0,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Reverses the refunds granted on the account's unverifiable reports received since `since`:
+/// one reversal entry per refund (idempotency key `reversal:<task>`, so never twice), and the
+/// balance moved by what was written.
+async fn clawback<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    since: Timestamp,
+    now: Timestamp,
+) -> PgResult<()> {
+    let refunded = client
+        .query(
+            "SELECT r.task_id, r.refund_micros, t.captcha_type
+             FROM reports r JOIN tasks t ON t.id = r.task_id
+             WHERE r.account_id = $1 AND r.received_at >= $2 AND r.verdict = 'accepted'
+               AND r.refund_micros > 0
+             ORDER BY r.received_at, r.task_id",
+            &[&account.0, &since.as_millis()],
+        )
+        .await?;
+    let mut tasks = Vec::new();
+    let mut keys = Vec::new();
+    let mut amounts = Vec::new();
+    for row in &refunded {
+        let captcha_type: String = get(row, 2)?;
+        let family = CaptchaType::parse(&captcha_type)
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .family();
+        if family.is_verifiable() {
+            continue;
+        }
+        let task: String = get(row, 0)?;
+        keys.push(format!("reversal:{task}"));
+        tasks.push(task);
+        amounts.push(-get::<i64>(row, 1)?);
+    }
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let params: [&(dyn ToSql + Sync); 6] = [
+        &account.0,
+        &tasks,
+        &EntryKind::Reversal.as_str(),
+        &amounts,
+        &keys,
+        &now.as_millis(),
+    ];
+    client
+        .execute(
+            "WITH written AS (
+                 INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
+                                             idempotency_key, created_at)
+                 SELECT $1::BIGINT, task_id, $3::TEXT, amount, key, $6::BIGINT
+                 FROM unnest($2::TEXT[], $4::BIGINT[], $5::TEXT[]) AS e (task_id, amount, key)
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING amount_micros
+             )
+             UPDATE accounts SET balance_micros = balance_micros + s.total
+             FROM (SELECT SUM(amount_micros)::BIGINT AS total FROM written) s
+             WHERE id = $1 AND s.total IS NOT NULL",
+            &params,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Writes an account's precision in a family after a re-check.
+pub(super) async fn save_precision<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    family: Family,
+    precision: &Precision,
+    now: Timestamp,
+) -> PgResult<()> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO account_families (account_id, family, precision_confirmed,
+                                           precision_refuted, precision_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account_id, family) DO UPDATE SET
+                 precision_confirmed = excluded.precision_confirmed,
+                 precision_refuted = excluded.precision_refuted,
+                 precision_at = excluded.precision_at",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &account.0,
+                &family.as_str(),
+                &precision.confirmed,
+                &precision.refuted,
+                &now.as_millis(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
