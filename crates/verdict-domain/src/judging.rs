@@ -125,6 +125,8 @@ pub enum Effect {
     Recheck { deadline: Timestamp },
     /// Take back refunds granted on this account's unverifiable reports received since then.
     Clawback { since: Timestamp },
+    /// Put the worker on the account's whitelist.
+    Whitelist { provider: String, worker: String },
 }
 
 /// A report to record, and what comes with it.
@@ -193,12 +195,22 @@ pub fn judge(
         .with("window_ms", window_ms)
         .with("elapsed_ms", elapsed_ms);
     let outcome = match request.kind {
-        ReportKind::Correct => Outcome::plain(Verdict::Acknowledged, Reason::PositiveFeedback),
+        ReportKind::Correct => {
+            let mut outcome = Outcome::plain(Verdict::Acknowledged, Reason::PositiveFeedback);
+            if let Some(worker) = task.worker.as_ref().filter(|_| policy.whitelist_on_correct) {
+                outcome.effects.push(Effect::Whitelist {
+                    provider: task.provider.clone(),
+                    worker: worker.clone(),
+                });
+            }
+            outcome
+        }
         ReportKind::Incorrect => {
             judge_incorrect(request, account, task, situation.family, policy, now)
         }
     };
     let refund = (outcome.verdict == Verdict::Accepted).then_some(task.cost);
+    let evidence = evidence.with("trust_weight", reporter_trust(account, &outcome, now));
     let evidence = match refund {
         Some(cost) => merge(evidence, outcome.evidence).with("cost", cost.to_string()),
         None => merge(evidence, outcome.evidence),
@@ -402,6 +414,30 @@ fn judge_incorrect(
             }
         }
     }
+}
+
+/// How much this report counts as evidence about the solver (domain.md §4.2): nothing from an
+/// account on ignored standing or flagged by this very report, fully from an operator-trusted
+/// account, otherwise what the screen found (the chance the account reports like the trusted
+/// cohort). Reports the screen did not see (confirmations, re-checked types) count fully.
+fn reporter_trust(account: &Account, outcome: &Outcome, now: Timestamp) -> f64 {
+    let ignored = matches!(account.standing.at(now), Standing::Ignored { .. })
+        || outcome
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Ignore { .. }));
+    if ignored {
+        return 0.0;
+    }
+    if account.trusted {
+        return 1.0;
+    }
+    outcome
+        .evidence
+        .get("screen")
+        .and_then(|screen| screen.get("trust_weight"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(1.0)
 }
 
 /// One sentence for the standing's reason, with the numbers behind it.
@@ -828,6 +864,95 @@ mod tests {
         let screen = d.report.evidence.get("screen").unwrap();
         assert_eq!(screen["tasks"], 360);
         assert!(screen["slow_lane"]["p_value"].as_f64().unwrap() < 1e-6);
+    }
+
+    #[test]
+    fn a_confirmation_whitelists_the_worker_only_when_the_policy_says_so() {
+        let confirm = ReportRequest::new(
+            TaskId::parse("12345").unwrap(),
+            ReportKind::Correct,
+            "test",
+            Eligibility::ALL,
+        );
+        let mut t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
+        t.worker = Some("w7".into());
+        let effects = |task: &Task, on: bool| {
+            let policy = Policy {
+                whitelist_on_correct: on,
+                ..Policy::default()
+            };
+            let situation = Situation {
+                account: &account(1),
+                task: Some(task),
+                existing: None,
+                family: None,
+            };
+            decided(judge(&confirm, situation, &policy, NOW)).effects
+        };
+        assert_eq!(
+            effects(&t, true),
+            vec![Effect::Whitelist {
+                provider: "p".into(),
+                worker: "w7".into()
+            }]
+        );
+        assert!(effects(&t, false).is_empty());
+        t.worker = None;
+        assert!(
+            effects(&t, true).is_empty(),
+            "no worker, nothing to whitelist"
+        );
+    }
+
+    #[test]
+    fn each_report_records_how_much_its_reporter_is_trusted() {
+        let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
+        let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
+        let weight = |acct: &Account, history: &Activity| {
+            let d = decided(judge(
+                &incorrect(Eligibility::ALL),
+                Situation {
+                    account: acct,
+                    task: Some(&t),
+                    existing: None,
+                    family: Some(with_family(history, &prior)),
+                },
+                &Policy::default(),
+                NOW,
+            ));
+            d.report
+                .evidence
+                .get("trust_weight")
+                .unwrap()
+                .as_f64()
+                .unwrap()
+        };
+        // 7 of 360 tasks reported (about 2 %), far inside the cohort's band: nearly full weight.
+        let normal = weight(&account(1), &busy_history(12, 1));
+        assert!(normal > 0.99, "{normal}");
+        // Too little data to tell: at most half.
+        let probation = weight(&account(1), &Activity::default());
+        assert!(probation > 0.45 && probation <= 0.5, "{probation}");
+        // Flagged by this very report: nothing.
+        assert_eq!(weight(&account(1), &busy_history(1, 2)), 0.0);
+        // Above the cohort's mean yet not flagged: less than the normal account.
+        let high = weight(&account(1), &busy_history(2, 2));
+        assert!(high < normal, "{high} vs {normal}");
+        // An operator-trusted account in good standing counts fully, even on probation.
+        let trusted = Account {
+            trusted: true,
+            ..account(1)
+        };
+        assert_eq!(weight(&trusted, &Activity::default()), 1.0);
+        // An account on ignored standing counts for nothing.
+        let ignored = Account {
+            standing: Standing::Ignored {
+                until: NOW.saturating_add(Duration::from_secs(3600)),
+                reason: "test".into(),
+            },
+            ..account(1)
+        };
+        assert_eq!(weight(&ignored, &busy_history(12, 1)), 0.0);
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct Policy {
     /// When an account is put on ignored standing by the screen, also take back the refunds it
     /// was granted on unverifiable reports within the screen's window (reversal entries).
     pub clawback: bool,
+    /// Anti-captcha's rule: a client confirming a solution puts the worker who solved it on the
+    /// client's whitelist (the router then names those workers for the client's tasks).
+    pub whitelist_on_correct: bool,
 }
 
 /// How long after completion a task can be reported, per family, optionally overridden per

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use crate::report::Evidence;
 use crate::stats::{
-    beta_quantile, betabinom_quantile, betabinom_upper_tail, negbin_quantile, negbin_upper_tail,
+    beta_cdf, beta_quantile, betabinom_quantile, betabinom_upper_tail, negbin_quantile,
+    negbin_upper_tail,
 };
 use crate::timestamp::Timestamp;
 
@@ -381,7 +382,11 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
     };
     evidence = evidence
         .with("refund_cap", cap)
-        .with("probation", probation);
+        .with("probation", probation)
+        .with(
+            "trust_weight",
+            round(trust_weight(x_slow, n_slow, prior, policy, probation)),
+        );
     if slow.refunds >= cap {
         return Screened::Capped {
             probation,
@@ -389,6 +394,27 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
         };
     }
     Screened::Uphold(evidence)
+}
+
+/// How much an unflagged account's reports count as evidence about solvers (domain.md §3.3):
+/// the probability that its report rate lies inside the trusted cohort's normal band (below the
+/// cohort's 99th-percentile rate), halved on probation, where there is too little data to tell.
+pub fn trust_weight(
+    incorrect: u64,
+    tasks: u64,
+    prior: &CohortPrior,
+    policy: &ScreenPolicy,
+    probation: bool,
+) -> f64 {
+    let band = beta_quantile(policy.cap_quantile, prior.a, prior.b);
+    let x = incorrect.min(tasks) as f64;
+    let inside = beta_cdf(band, prior.a + x, prior.b + tasks as f64 - x);
+    let inside = if inside.is_finite() {
+        inside.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    if probation { 0.5 * inside } else { inside }
 }
 
 /// Four significant digits: evidence is for people.

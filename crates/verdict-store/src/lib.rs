@@ -13,7 +13,8 @@ use verdict_domain::judging::Decision;
 use verdict_domain::recheck::{Precision, Settlement};
 use verdict_domain::screen::{Activity, Baseline, CohortPrior, ScreenPolicy};
 use verdict_domain::{
-    Account, AccountId, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId, Timestamp,
+    Account, AccountId, CaptchaType, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId,
+    Timestamp,
 };
 
 pub use error::StoreError;
@@ -124,6 +125,88 @@ pub struct FamilyActivity {
     pub correct: u64,
 }
 
+/// How finely evidence about solvers is kept: by minute for the router (two days), by hour for
+/// the published provider scores and by day for workers (eight weeks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Resolution {
+    pub const fn millis(self) -> i64 {
+        match self {
+            Resolution::Minute => 60_000,
+            Resolution::Hour => 3_600_000,
+            Resolution::Day => 86_400_000,
+        }
+    }
+
+    /// The bucket a moment falls in.
+    pub fn bucket(self, at: Timestamp) -> i64 {
+        at.as_millis().div_euclid(self.millis())
+    }
+
+    /// When a bucket begins.
+    pub fn start(self, bucket: i64) -> Timestamp {
+        Timestamp::from_millis(bucket.saturating_mul(self.millis()))
+    }
+
+    /// The `resolution` column of `provider_evidence`, which keeps minutes and hours.
+    pub(crate) fn provider_table_name(self) -> StoreResult<&'static str> {
+        match self {
+            Resolution::Minute => Ok("minute"),
+            Resolution::Hour => Ok("hour"),
+            Resolution::Day => Err(StoreError::Other(
+                "provider evidence is kept by minute and by hour".into(),
+            )),
+        }
+    }
+}
+
+/// An evidence row as both backends read it: type, provider, worker, bucket, good, bad, reports.
+pub(crate) type BucketRow = (String, String, Option<String>, i64, f64, f64, i64);
+
+/// Trust-weighted evidence about one solver's answers in one bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceBucket {
+    pub captcha_type: CaptchaType,
+    pub provider: String,
+    /// For worker evidence.
+    pub worker: Option<String>,
+    pub bucket: i64,
+    pub good: f64,
+    pub bad: f64,
+    /// Reports that carried evidence.
+    pub reports: u64,
+}
+
+impl EvidenceBucket {
+    pub(crate) fn from_row(row: BucketRow) -> StoreResult<Self> {
+        let (captcha_type, provider, worker, bucket, good, bad, reports) = row;
+        Ok(Self {
+            captcha_type: CaptchaType::parse(&captcha_type)
+                .map_err(|e| StoreError::Other(format!("stored evidence: {e}")))?,
+            provider,
+            worker,
+            bucket,
+            good,
+            bad,
+            reports: reports.max(0) as u64,
+        })
+    }
+}
+
+/// A worker an account confirmed a solution of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whitelisted {
+    pub account: AccountId,
+    pub provider: String,
+    pub worker: String,
+    pub since: Timestamp,
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
@@ -175,8 +258,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Option<(Task, Option<Report>, Option<FamilyRecord>)>>;
 
     /// Stores a judged report atomically with everything it brings — its refund (written at most
-    /// once per task, whatever the concurrency), the account's activity counts, and the
-    /// decision's effects (standing, re-check, clawback) — unless the task has a report already.
+    /// once per task, whatever the concurrency), the account's activity counts, the evidence it
+    /// gives about the task's provider and worker, and the decision's effects (standing,
+    /// re-check, clawback, whitelist) — unless the task has a report already.
     async fn record_report(&self, decision: Decision, family: Family) -> StoreResult<Recorded>;
 
     /// An account's ledger entries, oldest first.
@@ -227,7 +311,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Option<RecheckSubject>>;
 
     /// Settles a pending report atomically: its verdict, refund, activity, the account's
-    /// precision, and effects. Only the first settlement counts.
+    /// precision, the evidence about the solver, and effects. Only the first settlement counts.
     async fn settle_recheck(
         &self,
         settlement: Settlement,
@@ -237,6 +321,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Open re-checks whose deadline has passed.
     async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>>;
+
+    /// Evidence about providers per `Minute` or `Hour` bucket, from bucket `from` on.
+    async fn provider_evidence(
+        &self,
+        resolution: Resolution,
+        from: i64,
+    ) -> StoreResult<Vec<EvidenceBucket>>;
+
+    /// Evidence about the workers named `worker` (at any provider), per day from day `from` on.
+    async fn worker_evidence(&self, worker: &str, from: i64) -> StoreResult<Vec<EvidenceBucket>>;
+
+    /// Drops evidence buckets older than these (minute, hour, day) buckets; returns how many.
+    async fn prune_evidence(&self, minute: i64, hour: i64, day: i64) -> StoreResult<u64>;
+
+    /// The workers an account whitelisted, oldest first.
+    async fn whitelist(&self, account: AccountId) -> StoreResult<Vec<Whitelisted>>;
+
+    /// How many accounts whitelisted this worker.
+    async fn whitelisted_by(&self, provider: &str, worker: &str) -> StoreResult<u64>;
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
 

@@ -11,6 +11,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261121000000_init",
     "20261122000000_statistics",
     "20261123000000_recheck_counts",
+    "20261124000000_scores",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -26,6 +27,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261123000000_recheck_counts",
         include_str!("../migrations/sqlite/20261123000000_recheck_counts.sql"),
     ),
+    (
+        "20261124000000_scores",
+        include_str!("../migrations/sqlite/20261124000000_scores.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -40,6 +45,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261123000000_recheck_counts",
         include_str!("../migrations/postgres/20261123000000_recheck_counts.sql"),
+    ),
+    (
+        "20261124000000_scores",
+        include_str!("../migrations/postgres/20261124000000_scores.sql"),
     ),
 ];
 

@@ -16,7 +16,10 @@ use verdict_domain::{
     AccountId, Amount, CaptchaType, EntryKind, Evidence, Family, KeyHash, Reason, Report,
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
-use verdict_store::{CohortRecord, IngestResult, NewAccount, Recorded, Settled, Store, StoreError};
+use verdict_store::{
+    CohortRecord, EvidenceBucket, IngestResult, NewAccount, Recorded, Resolution, Settled, Store,
+    StoreError, Whitelisted,
+};
 
 const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
@@ -1546,6 +1549,226 @@ fn rejected(task: &Task, at: Timestamp) -> Report {
     }
 }
 
+/// `(good, bad, reports)` summed over buckets, per provider.
+fn sums(buckets: &[EvidenceBucket], provider: &str) -> (f64, f64, u64) {
+    buckets
+        .iter()
+        .filter(|b| b.provider == provider)
+        .fold((0.0, 0.0, 0), |(g, b, n), x| {
+            (g + x.good, b + x.bad, n + x.reports)
+        })
+}
+
+async fn reports_add_trust_weighted_evidence_about_their_solver(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let tasks: Vec<Task> = (0..24)
+        .map(|i| task(&format!("ev{i}"), a.id, CaptchaType::RecaptchaV2, 1_000))
+        .collect();
+    let mut other = task("ev-b", a.id, CaptchaType::RecaptchaV2, 1_000);
+    other.provider = "prov-b".into();
+    other.worker = None;
+    let mut all = tasks.clone();
+    all.push(other.clone());
+    s.ingest_tasks(all, T0).await.unwrap();
+
+    // Half-trusted, with a correction: 0.5 × 1.5 against prov-a and its worker.
+    let mut half = accepted(&tasks[0], T0);
+    half.evidence = half.evidence.with("trust_weight", 0.5);
+    s.record_report(plain(half.clone()), Family::Recaptcha)
+        .await
+        .unwrap();
+    // A retry of the same report adds nothing.
+    s.record_report(plain(half), Family::Recaptcha)
+        .await
+        .unwrap();
+    // A confirmation, recorded before weights existed: counts fully for prov-a.
+    let mut confirm = accepted(&tasks[1], T0);
+    confirm.kind = ReportKind::Correct;
+    confirm.correction = None;
+    confirm.verdict = Verdict::Acknowledged;
+    confirm.reason = Reason::PositiveFeedback;
+    confirm.refund = None;
+    s.record_report(plain(confirm), Family::Recaptcha)
+        .await
+        .unwrap();
+    // An ignored account's report says nothing.
+    let mut ignored = accepted(&tasks[2], T0);
+    ignored.verdict = Verdict::Rejected;
+    ignored.reason = Reason::AccountIgnored;
+    ignored.refund = None;
+    s.record_report(plain(ignored), Family::Recaptcha)
+        .await
+        .unwrap();
+    // Twenty at once, through whatever batching the backend does: each counts once.
+    let store: Arc<dyn Store> = s.store.clone();
+    let concurrent: Vec<_> = tasks[3..23]
+        .iter()
+        .map(|t| {
+            let mut r = accepted(t, T0.saturating_add(Duration::from_secs(61)));
+            r.correction = None;
+            r.evidence = r.evidence.with("trust_weight", 1.0);
+            let store = store.clone();
+            tokio::spawn(async move { store.record_report(plain(r), Family::Recaptcha).await })
+        })
+        .collect();
+    for handle in concurrent {
+        handle.await.unwrap().unwrap();
+    }
+    let mut on_b = accepted(&other, T0);
+    on_b.correction = None;
+    s.record_report(plain(on_b), Family::Recaptcha)
+        .await
+        .unwrap();
+
+    let minutes = s.provider_evidence(Resolution::Minute, 0).await.unwrap();
+    assert_eq!(sums(&minutes, "prov-a"), (1.0, 20.75, 22));
+    assert_eq!(sums(&minutes, "prov-b"), (0.0, 1.0, 1));
+    let bucket = |at: Timestamp| Resolution::Minute.bucket(at);
+    assert_eq!(
+        minutes
+            .iter()
+            .filter(|b| b.provider == "prov-a")
+            .map(|b| (b.bucket, b.captcha_type))
+            .collect::<Vec<_>>(),
+        vec![
+            (bucket(T0), CaptchaType::RecaptchaV2),
+            (
+                bucket(T0.saturating_add(Duration::from_secs(61))),
+                CaptchaType::RecaptchaV2
+            )
+        ],
+        "one bucket per minute and type, oldest first"
+    );
+    let later = Resolution::Minute.bucket(T0) + 1;
+    assert_eq!(
+        sums(
+            &s.provider_evidence(Resolution::Minute, later)
+                .await
+                .unwrap(),
+            "prov-a"
+        ),
+        (0.0, 20.0, 20),
+        "read from a bucket on"
+    );
+    let hours = s.provider_evidence(Resolution::Hour, 0).await.unwrap();
+    assert_eq!(sums(&hours, "prov-a"), (1.0, 20.75, 22));
+    let worker = s.worker_evidence("w1", 0).await.unwrap();
+    assert_eq!(sums(&worker, "prov-a"), (1.0, 20.75, 22));
+    assert!(worker.iter().all(|b| b.worker.as_deref() == Some("w1")));
+    assert!(s.worker_evidence("w2", 0).await.unwrap().is_empty());
+
+    // Retention: buckets before these go.
+    let dropped = s
+        .prune_evidence(later, Resolution::Hour.bucket(T0) + 1, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped, 4,
+        "prov-a's and prov-b's first minutes and their hours"
+    );
+    assert_eq!(
+        sums(
+            &s.provider_evidence(Resolution::Minute, 0).await.unwrap(),
+            "prov-a"
+        ),
+        (0.0, 20.0, 20)
+    );
+}
+
+async fn a_settled_recheck_adds_its_strong_evidence_when_settled(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let t = task("img-ev", a.id, CaptchaType::Image, 1_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    let mut pending = accepted(&t, T0);
+    pending.verdict = Verdict::Pending;
+    pending.reason = Reason::AwaitingRecheck;
+    pending.refund = None;
+    let deadline = T0.saturating_add(Duration::from_secs(3600));
+    s.record_report(
+        Decision {
+            report: pending.clone(),
+            effects: vec![Effect::Recheck { deadline }],
+        },
+        Family::Image,
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.provider_evidence(Resolution::Minute, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a pending report says nothing yet"
+    );
+    let mut settled = pending;
+    settled.verdict = Verdict::Accepted;
+    settled.reason = Reason::RecheckConfirmed;
+    settled.refund = Some(t.cost);
+    let at = T0.saturating_add(Duration::from_secs(600));
+    let settlement = Settlement {
+        report: settled,
+        precision: Precision::default(),
+        effects: vec![],
+    };
+    s.settle_recheck(settlement.clone(), Family::Image, at)
+        .await
+        .unwrap();
+    s.settle_recheck(settlement, Family::Image, at)
+        .await
+        .unwrap();
+    let minutes = s.provider_evidence(Resolution::Minute, 0).await.unwrap();
+    assert_eq!(sums(&minutes, "prov-a"), (0.0, 3.0, 1), "settled once");
+    assert_eq!(minutes[0].bucket, Resolution::Minute.bucket(at));
+    assert_eq!(minutes[0].captcha_type, CaptchaType::Image);
+}
+
+async fn a_whitelist_effect_whitelists_the_worker_once(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let b = s.create_account(new_account("bob")).await.unwrap();
+    let mut tasks = Vec::new();
+    for (id, account) in [("wl1", a.id), ("wl2", a.id), ("wl3", b.id)] {
+        tasks.push(task(id, account, CaptchaType::RecaptchaV2, 1_000));
+    }
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    for (i, t) in tasks.iter().enumerate() {
+        let mut confirm = accepted(t, T0.saturating_add(Duration::from_secs(i as u64)));
+        confirm.kind = ReportKind::Correct;
+        confirm.correction = None;
+        confirm.verdict = Verdict::Acknowledged;
+        confirm.reason = Reason::PositiveFeedback;
+        confirm.refund = None;
+        s.record_report(
+            Decision {
+                report: confirm,
+                effects: vec![Effect::Whitelist {
+                    provider: "prov-a".into(),
+                    worker: "w1".into(),
+                }],
+            },
+            Family::Recaptcha,
+        )
+        .await
+        .unwrap();
+    }
+    let listed = s.whitelist(a.id).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![Whitelisted {
+            account: a.id,
+            provider: "prov-a".into(),
+            worker: "w1".into(),
+            since: T0,
+        }],
+        "the first confirmation counts"
+    );
+    assert_eq!(s.whitelisted_by("prov-a", "w1").await.unwrap(), 2);
+    assert_eq!(s.whitelisted_by("prov-b", "w1").await.unwrap(), 0);
+    assert!(
+        s.whitelist(AccountId(9_999)).await.unwrap().is_empty(),
+        "an unknown account has none"
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -1567,6 +1790,9 @@ macro_rules! all_backends {
 }
 
 all_backends!(
+    reports_add_trust_weighted_evidence_about_their_solver,
+    a_settled_recheck_adds_its_strong_evidence_when_settled,
+    a_whitelist_effect_whitelists_the_worker_once,
     account_created_with_key_is_found_by_id_and_key,
     a_key_in_use_cannot_be_given_to_a_second_account,
     ingest_inserts_new_tasks_and_never_overwrites,

@@ -11,6 +11,7 @@
 
 mod rechecks;
 mod rows;
+mod scores;
 mod statistics;
 
 use std::collections::{HashMap, HashSet};
@@ -33,8 +34,9 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    CohortRecord, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
-    RecheckSubject, Recorded, ReportContext, Settled, Store, StoreError, StoreResult,
+    CohortRecord, EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount,
+    RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError,
+    StoreResult, Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, ACCOUNT_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS, get};
 
@@ -858,6 +860,59 @@ impl Store for PostgresStore {
     async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {
         let client = self.db.client().await?;
         Ok(rechecks::overdue(&client, now, limit).await?)
+    }
+
+    async fn provider_evidence(
+        &self,
+        resolution: Resolution,
+        from: i64,
+    ) -> StoreResult<Vec<EvidenceBucket>> {
+        let name = resolution.provider_table_name()?;
+        scores::buckets(
+            self.db
+                .query(scores::PROVIDER_EVIDENCE, &[&name, &from])
+                .await?,
+        )
+    }
+
+    async fn worker_evidence(&self, worker: &str, from: i64) -> StoreResult<Vec<EvidenceBucket>> {
+        scores::buckets(
+            self.db
+                .query(scores::WORKER_EVIDENCE, &[&worker, &from])
+                .await?,
+        )
+    }
+
+    async fn prune_evidence(&self, minute: i64, hour: i64, day: i64) -> StoreResult<u64> {
+        let client = self.db.client().await?;
+        let providers = client.prepare_cached(scores::PRUNE_PROVIDERS).await?;
+        let workers = client.prepare_cached(scores::PRUNE_WORKERS).await?;
+        Ok(client.execute(&providers, &[&minute, &hour]).await?
+            + client.execute(&workers, &[&day]).await?)
+    }
+
+    async fn whitelist(&self, account: AccountId) -> StoreResult<Vec<Whitelisted>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT provider, worker, since FROM worker_whitelist WHERE account_id = $1
+                 ORDER BY since, provider, worker",
+                &[&account.0],
+            )
+            .await?;
+        scores::whitelisted(account, rows)
+    }
+
+    async fn whitelisted_by(&self, provider: &str, worker: &str) -> StoreResult<u64> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT COUNT(*) FROM worker_whitelist WHERE provider = $1 AND worker = $2",
+                &[&provider, &worker],
+            )
+            .await?;
+        let n: i64 = row.map(|r| get(&r, 0)).transpose()?.unwrap_or(0);
+        Ok(n.max(0) as u64)
     }
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {

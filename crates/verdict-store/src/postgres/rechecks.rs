@@ -154,6 +154,7 @@ pub(super) async fn settle<C: GenericClient>(
         bump_activity(tx, report.account, family, hour_of(now), &outcome).await?;
     }
     save_precision(tx, report.account, family, &s.precision, now).await?;
+    super::scores::add_evidence(tx, report, now).await?;
     apply_effects(tx, report.account, &s.effects, now).await?;
     Ok(Settled::Now(report.clone()))
 }

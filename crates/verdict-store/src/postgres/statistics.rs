@@ -415,6 +415,9 @@ pub(super) async fn apply_effects<C: GenericClient>(
             } => ignore(client, account, *until, reason, *count_since, now).await?,
             Effect::Recheck { .. } => {}
             Effect::Clawback { since } => clawback(client, account, *since, now).await?,
+            Effect::Whitelist { provider, worker } => {
+                super::scores::whitelist_worker(client, account, provider, worker, now).await?
+            }
         }
     }
     Ok(())

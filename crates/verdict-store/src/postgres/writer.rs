@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use verdict_domain::judging::{Decision, Effect};
+use verdict_domain::reliability::{recorded_trust, signal_of};
 use verdict_domain::screen::hour_of;
 use verdict_domain::{Family, LedgerEntry, Report};
 
@@ -125,10 +126,10 @@ const BATCH_SQL: &str = "WITH input AS (
                              $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], $10::TEXT[],
                              $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[],
                              $16::TEXT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[], $20::TEXT[],
-                             $21::BIGINT[], $22::BIGINT[])
+                             $21::BIGINT[], $22::BIGINT[], $23::FLOAT8[], $24::FLOAT8[])
             AS i (ord, task_id, account_id, kind, correction, code, message, dialect,
                   received_at, verdict, reason, evidence, refund_micros, e_account, e_task,
-                  e_kind, e_amount, e_key, e_at, family, hour, recheck_deadline)
+                  e_kind, e_amount, e_key, e_at, family, hour, recheck_deadline, good, bad)
     ), firsts AS (
         -- The first report of each task in the batch; sorted by task, so that concurrent
         -- batches on other nodes take the unique keys in the same order.
@@ -175,6 +176,36 @@ const BATCH_SQL: &str = "WITH input AS (
         FROM firsts f JOIN inserted USING (task_id)
         WHERE f.recheck_deadline IS NOT NULL
         ON CONFLICT (task_id) DO NOTHING
+    ), solved AS (
+        -- What the stored reports say about their solvers (as sqlite/scores.rs).
+        SELECT t.captcha_type, t.provider, t.worker, f.received_at, f.good, f.bad
+        FROM firsts f JOIN inserted USING (task_id) JOIN tasks t ON t.id = f.task_id
+        WHERE f.good > 0 OR f.bad > 0
+    ), by_minute AS (
+        INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports)
+        SELECT 'minute', captcha_type, provider, received_at / 60000, SUM(good), SUM(bad), COUNT(*)
+        FROM solved GROUP BY captcha_type, provider, received_at / 60000
+        ORDER BY 2, 3, 4
+        ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
+            good = e.good + excluded.good, bad = e.bad + excluded.bad,
+            reports = e.reports + excluded.reports
+    ), by_hour AS (
+        INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports)
+        SELECT 'hour', captcha_type, provider, received_at / 3600000, SUM(good), SUM(bad), COUNT(*)
+        FROM solved GROUP BY captcha_type, provider, received_at / 3600000
+        ORDER BY 2, 3, 4
+        ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
+            good = e.good + excluded.good, bad = e.bad + excluded.bad,
+            reports = e.reports + excluded.reports
+    ), by_worker AS (
+        INSERT INTO worker_evidence AS e (provider, worker, captcha_type, day, good, bad, reports)
+        SELECT provider, worker, captcha_type, received_at / 86400000, SUM(good), SUM(bad), COUNT(*)
+        FROM solved WHERE worker IS NOT NULL
+        GROUP BY provider, worker, captcha_type, received_at / 86400000
+        ORDER BY 1, 2, 3, 4
+        ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
+            good = e.good + excluded.good, bad = e.bad + excluded.bad,
+            reports = e.reports + excluded.reports
     )
     SELECT f.ord FROM firsts f JOIN inserted USING (task_id)";
 
@@ -266,6 +297,8 @@ struct Columns<'a> {
     family: Vec<&'static str>,
     hour: Vec<i64>,
     recheck_deadline: Vec<Option<i64>>,
+    good: Vec<f64>,
+    bad: Vec<f64>,
     /// The last report of the part, when its effects are applied after the part is stored.
     effects: Option<(usize, &'a Decision)>,
 }
@@ -306,10 +339,13 @@ impl<'a> Columns<'a> {
                 Effect::Recheck { deadline } => Some(deadline.as_millis()),
                 _ => None,
             }));
+        let signal = signal_of(r, recorded_trust(r));
+        self.good.push(signal.good);
+        self.bad.push(signal.bad);
         Ok(())
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 22] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 24] {
         [
             &self.ord,
             &self.task_id,
@@ -333,6 +369,8 @@ impl<'a> Columns<'a> {
             &self.family,
             &self.hour,
             &self.recheck_deadline,
+            &self.good,
+            &self.bad,
         ]
     }
 }

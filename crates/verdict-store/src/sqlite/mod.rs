@@ -4,6 +4,7 @@
 
 mod rechecks;
 mod rows;
+mod scores;
 mod statistics;
 mod writer;
 
@@ -24,8 +25,9 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    CohortRecord, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
-    RecheckSubject, Recorded, ReportContext, Settled, Store, StoreError, StoreResult,
+    CohortRecord, EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount,
+    RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError,
+    StoreResult, Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::Writer;
@@ -257,6 +259,7 @@ fn insert_report(conn: &Connection, decision: &Decision, family: Family) -> Stor
             )?;
         }
     }
+    scores::add_evidence(conn, report, report.received_at)?;
     statistics::apply_effects(conn, report.account, &decision.effects, report.received_at)?;
     Ok(Recorded::Inserted(report.clone()))
 }
@@ -684,6 +687,38 @@ impl Store for SqliteStore {
 
     async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {
         self.read(move |conn| rechecks::overdue(conn, now, limit))
+            .await
+    }
+
+    async fn provider_evidence(
+        &self,
+        resolution: Resolution,
+        from: i64,
+    ) -> StoreResult<Vec<EvidenceBucket>> {
+        self.read(move |conn| scores::provider_evidence(conn, resolution, from))
+            .await
+    }
+
+    async fn worker_evidence(&self, worker: &str, from: i64) -> StoreResult<Vec<EvidenceBucket>> {
+        let worker = worker.to_owned();
+        self.read(move |conn| scores::worker_evidence(conn, &worker, from))
+            .await
+    }
+
+    async fn prune_evidence(&self, minute: i64, hour: i64, day: i64) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| scores::prune(conn, minute, hour, day))
+            .await
+    }
+
+    async fn whitelist(&self, account: AccountId) -> StoreResult<Vec<Whitelisted>> {
+        self.read(move |conn| scores::whitelist(conn, account))
+            .await
+    }
+
+    async fn whitelisted_by(&self, provider: &str, worker: &str) -> StoreResult<u64> {
+        let (provider, worker) = (provider.to_owned(), worker.to_owned());
+        self.read(move |conn| scores::whitelisted_by(conn, &provider, &worker))
             .await
     }
 

@@ -146,6 +146,7 @@ pub(super) fn settle(
         bump_activity(conn, report.account, family, hour_of(now), &outcome)?;
     }
     save_precision(conn, report.account, family, &s.precision, now)?;
+    super::scores::add_evidence(conn, report, now)?;
     apply_effects(conn, report.account, &s.effects, now)?;
     Ok(Settled::Now(report.clone()))
 }

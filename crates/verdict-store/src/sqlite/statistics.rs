@@ -305,6 +305,9 @@ pub(super) fn apply_effects(
             } => ignore(conn, account, *until, reason, *count_since, now)?,
             Effect::Recheck { .. } => {} // enqueued by the caller, which knows the task
             Effect::Clawback { since } => clawback(conn, account, *since, now)?,
+            Effect::Whitelist { provider, worker } => {
+                super::scores::whitelist_worker(conn, account, provider, worker, now)?
+            }
         }
     }
     Ok(())

@@ -1,0 +1,132 @@
+//! Evidence about solvers on PostgreSQL, as `sqlite/scores.rs`. Reports stored by the batch
+//! writer add their evidence inside its statement (`writer.rs`); settled re-checks here.
+
+use deadpool_postgres::GenericClient;
+use verdict_domain::reliability::{recorded_trust, signal_of};
+use verdict_domain::{AccountId, Report, Timestamp};
+
+use super::PgResult;
+use super::rows::get;
+use crate::{BucketRow, EvidenceBucket, Resolution, StoreResult, Whitelisted};
+
+/// Adds the evidence `report` gives to its solver's buckets at `at`, in the caller's transaction.
+pub(super) async fn add_evidence<C: GenericClient>(
+    client: &C,
+    report: &Report,
+    at: Timestamp,
+) -> PgResult<()> {
+    let signal = signal_of(report, recorded_trust(report));
+    if signal.is_empty() {
+        return Ok(());
+    }
+    let task = report.task.as_str();
+    let provider = client
+        .prepare_cached(
+            "INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports)
+             SELECT $1, captcha_type, provider, $2, $3, $4, 1 FROM tasks WHERE id = $5
+             ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
+                 good = e.good + excluded.good, bad = e.bad + excluded.bad, reports = e.reports + 1",
+        )
+        .await?;
+    for resolution in [Resolution::Minute, Resolution::Hour] {
+        let name = resolution.provider_table_name()?;
+        client
+            .execute(
+                &provider,
+                &[
+                    &name,
+                    &resolution.bucket(at),
+                    &signal.good,
+                    &signal.bad,
+                    &task,
+                ],
+            )
+            .await?;
+    }
+    let worker = client
+        .prepare_cached(
+            "INSERT INTO worker_evidence AS e (provider, worker, captcha_type, day, good, bad, reports)
+             SELECT provider, worker, captcha_type, $1, $2, $3, 1 FROM tasks
+             WHERE id = $4 AND worker IS NOT NULL
+             ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
+                 good = e.good + excluded.good, bad = e.bad + excluded.bad, reports = e.reports + 1",
+        )
+        .await?;
+    client
+        .execute(
+            &worker,
+            &[
+                &Resolution::Day.bucket(at),
+                &signal.good,
+                &signal.bad,
+                &task,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn whitelist_worker<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    provider: &str,
+    worker: &str,
+    now: Timestamp,
+) -> PgResult<()> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO worker_whitelist (account_id, provider, worker, since) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account_id, provider, worker) DO NOTHING",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&account.0, &provider, &worker, &now.as_millis()])
+        .await?;
+    Ok(())
+}
+
+pub(super) fn buckets(rows: Vec<tokio_postgres::Row>) -> StoreResult<Vec<EvidenceBucket>> {
+    rows.iter()
+        .map(|row| {
+            let columns: BucketRow = (
+                get(row, 0)?,
+                get(row, 1)?,
+                get(row, 2)?,
+                get(row, 3)?,
+                get(row, 4)?,
+                get(row, 5)?,
+                get(row, 6)?,
+            );
+            EvidenceBucket::from_row(columns)
+        })
+        .collect()
+}
+
+pub(super) const PROVIDER_EVIDENCE: &str =
+    "SELECT captcha_type, provider, NULL::TEXT, bucket, good, bad, reports FROM provider_evidence
+     WHERE resolution = $1 AND bucket >= $2 ORDER BY bucket, captcha_type, provider";
+
+pub(super) const WORKER_EVIDENCE: &str =
+    "SELECT captcha_type, provider, worker, day, good, bad, reports FROM worker_evidence
+     WHERE worker = $1 AND day >= $2 ORDER BY day, provider, captcha_type";
+
+pub(super) const PRUNE_PROVIDERS: &str = "DELETE FROM provider_evidence
+     WHERE (resolution = 'minute' AND bucket < $1) OR (resolution = 'hour' AND bucket < $2)";
+
+pub(super) const PRUNE_WORKERS: &str = "DELETE FROM worker_evidence WHERE day < $1";
+
+pub(super) fn whitelisted(
+    account: AccountId,
+    rows: Vec<tokio_postgres::Row>,
+) -> StoreResult<Vec<Whitelisted>> {
+    rows.iter()
+        .map(|row| {
+            Ok(Whitelisted {
+                account,
+                provider: get(row, 0)?,
+                worker: get(row, 1)?,
+                since: Timestamp::from_millis(get(row, 2)?),
+            })
+        })
+        .collect()
+}
