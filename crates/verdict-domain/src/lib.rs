@@ -13,6 +13,7 @@ pub mod policy;
 pub mod recheck;
 pub mod reliability;
 pub mod report;
+pub mod router;
 pub mod routing;
 pub mod screen;
 pub mod stats;

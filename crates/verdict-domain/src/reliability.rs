@@ -48,6 +48,16 @@ impl Weighed {
         }
     }
 
+    /// The sums aged by a factor already computed (`2^(-Δt/h)`), as of `at`: a table of beliefs
+    /// that share one clock computes the factor once rather than once per belief.
+    pub fn scaled(self, factor: f64, at: Timestamp) -> Weighed {
+        Weighed {
+            good: self.good * factor,
+            bad: self.bad * factor,
+            at: Some(at),
+        }
+    }
+
     /// Ages the sums to `now`, then adds `good` and `bad`.
     pub fn add(self, good: f64, bad: f64, now: Timestamp, half_life: Duration) -> Weighed {
         let aged = self.aged(now, half_life);

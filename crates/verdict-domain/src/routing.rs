@@ -40,9 +40,21 @@ pub struct Arm {
 pub struct Limits {
     /// Highest price per task.
     pub max_cost: Option<f64>,
-    /// The client's time budget: a provider's p95 must fit it, and so should the expected time
-    /// to a success (retries included).
+    /// The client's timeout: a provider's p95 must fit it. Unless `success_budget_ms` says
+    /// otherwise, the expected time to a success (retries included) must fit it too.
     pub max_latency_ms: Option<f64>,
+    /// The budget for the expected time to a success, when it differs from the timeout
+    /// (domain.md §5.2 keeps them apart: a 120 s timeout, a 40 s expected-time budget).
+    pub success_budget_ms: Option<f64>,
+}
+
+impl Limits {
+    /// The budget the expected time to a success must fit (infinite when none is set).
+    pub fn budget_ms(&self) -> f64 {
+        self.success_budget_ms
+            .or(self.max_latency_ms)
+            .unwrap_or(f64::INFINITY)
+    }
 }
 
 /// Why an arm was chosen.
@@ -101,26 +113,41 @@ where
                 .max_latency_ms
                 .is_none_or(|max| arm.p95_latency_ms <= max)
     };
+    let budget = limits.budget_ms();
     if explore > 0.0 && rng.random::<f64>() < explore {
+        // Explore among the arms that would fit the budget if they never failed: probing a
+        // provider too slow even then only breaks the budget. When none would, among all.
+        let could_fit = |i: usize, arm: &Arm| eligible(i, arm) && arm.latency_ms <= budget;
         let count = arms
             .iter()
             .enumerate()
             .filter(|(i, a)| eligible(*i, a))
             .count();
+        let fitting = arms
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| could_fit(*i, a))
+            .count();
         if count == 0 {
             return None;
         }
-        let nth = rng.random_range(0..count);
+        let pool = if fitting > 0 { fitting } else { count };
+        let nth = rng.random_range(0..pool);
         let (index, arm) = arms
             .iter()
             .enumerate()
-            .filter(|(i, a)| eligible(*i, a))
+            .filter(|(i, a)| {
+                if fitting > 0 {
+                    could_fit(*i, a)
+                } else {
+                    eligible(*i, a)
+                }
+            })
             .nth(nth)?;
         let sampled = arm.completion * beta_sample(arm.a, arm.b, rng);
         return Some(choice(index, arm, sampled, Pick::Explore, count));
     }
 
-    let budget = limits.max_latency_ms.unwrap_or(f64::INFINITY);
     let mut count = 0;
     // (index, cost per success, time to success, draw)
     let mut cheapest: Option<(usize, f64, f64, f64)> = None;
@@ -130,6 +157,13 @@ where
             continue;
         }
         count += 1;
+        // An arm whose price alone exceeds the cheapest cost per success found so far cannot
+        // win whatever it draws (cost / θ >= cost), and once a cheapest exists the fastest is
+        // not needed: skipping its draw changes no choice and saves most of the work among
+        // many providers.
+        if cheapest.is_some_and(|(_, c, _, _)| arm.cost > c) {
+            continue;
+        }
         let theta = (arm.completion * beta_sample(arm.a, arm.b, rng)).max(1e-9);
         let per_success = arm.cost / theta;
         let time = arm.latency_ms / theta;
@@ -380,6 +414,31 @@ mod tests {
         };
         let c = choose(&[slow, slower], |_| true, &limits, 0.0, NOW, &mut rng).unwrap();
         assert_eq!((c.index, c.pick), (0, Pick::Fastest));
+    }
+
+    #[test]
+    fn the_expected_time_budget_can_be_tighter_than_the_timeout() {
+        // domain.md §5.3: the cheapest provider's p95 fits a 130 s timeout, but its expected
+        // time to a success (60 s / 0.93) does not fit a 40 s budget.
+        let mut slow_cheap = arm(0.6, 60_000.0, 0.93, 5_000.0);
+        slow_cheap.p95_latency_ms = 120_000.0;
+        let arms = [slow_cheap, arm(1.0, 18_000.0, 0.95, 5_000.0)];
+        let timeout_only = Limits {
+            max_latency_ms: Some(130_000.0),
+            ..Limits::default()
+        };
+        let budgeted = Limits {
+            success_budget_ms: Some(40_000.0),
+            ..timeout_only
+        };
+        assert!(shares(&arms, timeout_only, 0.0, 500)[0] > 0.99);
+        assert!(shares(&arms, budgeted, 0.0, 500)[1] > 0.99);
+        // Nor does exploring send it tasks: not even a perfect record would fit the budget.
+        assert_eq!(shares(&arms, budgeted, 1.0, 500)[0], 0.0);
+        assert!(
+            shares(&arms, timeout_only, 1.0, 2_000)[0] > 0.4,
+            "it is explored when it could fit"
+        );
     }
 
     #[test]
