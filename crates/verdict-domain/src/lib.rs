@@ -15,6 +15,7 @@ pub mod reliability;
 pub mod report;
 pub mod router;
 pub mod routing;
+pub mod scores;
 pub mod screen;
 pub mod stats;
 pub mod task;

@@ -3,13 +3,15 @@
 //! dialect renders in its own shape. Knows nothing of HTTP.
 //!
 //! Modules by use case: [`reports`] (judging a report), [`statistics`] (the cohort and the
-//! baselines the screen compares with), [`rechecks`] (second solves), [`accounts`], [`tasks`].
+//! baselines the screen compares with), [`rechecks`] (second solves), [`scores`] (reliability
+//! scores and routing), [`accounts`], [`tasks`].
 
 mod accounts;
 mod clock;
 mod error;
 mod rechecks;
 mod reports;
+mod scores;
 mod secrets;
 mod statistics;
 mod tasks;
@@ -24,6 +26,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::EngineError;
 pub use rechecks::RecheckOutcome;
 pub use reports::ReportOutcome;
+pub use scores::{
+    HOURS_KEPT, MINUTES_KEPT, ProviderProfile, ProviderScore, RouteOutcome, RouteRequest, Router,
+    RoutingSettings, WorkerScore,
+};
 pub use secrets::generate_secret;
 pub use statistics::Refresh;
 pub use tasks::IngestSummary;
@@ -33,6 +39,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     policy: Arc<Policy>,
     clock: Arc<dyn Clock>,
+    router: Arc<Router>,
 }
 
 impl Engine {
@@ -41,7 +48,18 @@ impl Engine {
             store,
             policy: Arc::new(policy),
             clock,
+            router: Arc::new(Router::new(RoutingSettings::default())),
         }
+    }
+
+    /// The same engine routing with these providers and settings.
+    pub fn with_routing(mut self, settings: RoutingSettings) -> Self {
+        self.router = Arc::new(Router::new(settings));
+        self
+    }
+
+    pub fn routing(&self) -> &RoutingSettings {
+        self.router.settings()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -1,6 +1,6 @@
 //! Keeping the screen's reference points current: once an hour, the trusted cohort's prior per
 //! family is refitted on the last slow window, and the hour that just left that window is
-//! folded into every active account's baseline. Several nodes may run this; the fold happens
+//! folded into every active account's baseline; evidence about solvers past its retention goes. Several nodes may run this; the fold happens
 //! once per hour, and refits of the same data agree.
 
 use verdict_domain::Family;
@@ -19,6 +19,8 @@ pub struct Refresh {
     pub refitted: Vec<(Family, CohortRecord)>,
     /// Hours folded into baselines by this call.
     pub hours_folded: u32,
+    /// Evidence buckets dropped past their retention.
+    pub evidence_pruned: u64,
 }
 
 impl Engine {
@@ -70,9 +72,11 @@ impl Engine {
                 refresh.hours_folded += 1;
             }
         }
+        refresh.evidence_pruned = self.prune_evidence().await?;
         tracing::debug!(
             refitted = refresh.refitted.len(),
             hours_folded = refresh.hours_folded,
+            evidence_pruned = refresh.evidence_pruned,
             "statistics refreshed"
         );
         Ok(refresh)

@@ -34,6 +34,7 @@ pub struct Config {
     pub sqlite: SqliteConfig,
     pub postgres: PostgresConfig,
     pub judging: JudgingConfig,
+    pub routing: RoutingConfig,
     pub tls: TlsConfig,
 }
 
@@ -69,6 +70,7 @@ impl Default for Config {
             sqlite: SqliteConfig::default(),
             postgres: PostgresConfig::default(),
             judging: JudgingConfig::default(),
+            routing: RoutingConfig::default(),
             tls: TlsConfig::default(),
         }
     }
@@ -143,6 +145,8 @@ pub struct JudgingConfig {
     pub dialect_windows: BTreeMap<String, DialectWindows>,
     /// Take back refunds of an account the screen puts on ignored standing (72 h of them).
     pub clawback: bool,
+    /// A client confirming a solution whitelists the worker who solved it (anti-captcha's rule).
+    pub whitelist_on_correct: bool,
     pub screen: ScreenConfig,
     pub rechecks: RecheckConfig,
 }
@@ -257,6 +261,7 @@ impl JudgingConfig {
             }
         }
         policy.clawback = self.clawback;
+        policy.whitelist_on_correct = self.whitelist_on_correct;
         let (s, c) = (&mut policy.screen, &self.screen);
         set(&mut s.min_volume, c.min_volume);
         set(&mut s.slow_window_hours, c.slow_window_hours);
@@ -397,6 +402,119 @@ impl<'de> Deserialize<'de> for DatabaseUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         DatabaseUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The router (`POST /v1/route`) and the providers it chooses among.
+///
+/// ```toml
+/// [routing]
+/// explore = 0.01            # share of tasks routed uniformly, to keep probing every provider
+/// memory_events = 1000      # the router remembers about this many feedback events per type
+/// # half_life = "15m"       # or a fixed half-life instead
+///
+/// [[routing.providers]]
+/// name = "acme"
+/// cost = 0.0008             # per task, in the platform's currency
+/// latency_ms = 12000
+/// p95_latency_ms = 30000
+/// types = ["recaptcha_v2", "hcaptcha"]   # empty or absent: every type it has evidence for
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    pub explore: Option<f64>,
+    pub memory_events: Option<f64>,
+    #[serde(with = "humantime_serde")]
+    pub half_life: Option<Duration>,
+    /// How stale a node's view of the other nodes' evidence may get (default 1 s).
+    #[serde(with = "humantime_serde")]
+    pub refresh: Option<Duration>,
+    pub providers: Vec<ProviderConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub cost: f64,
+    pub latency_ms: f64,
+    /// Defaults to twice the mean latency.
+    #[serde(default)]
+    pub p95_latency_ms: Option<f64>,
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+impl RoutingConfig {
+    /// The router's settings; a bad value is an error naming it.
+    pub fn settings(&self) -> anyhow::Result<verdict_engine::RoutingSettings> {
+        use verdict_domain::router::HalfLife;
+        let mut settings = verdict_engine::RoutingSettings::default();
+        let route = &mut settings.route;
+        if let Some(explore) = self.explore {
+            if !(0.0..0.5).contains(&explore) {
+                bail!("routing.explore must be at least 0 and below 0.5");
+            }
+            route.explore = explore;
+        }
+        match (self.half_life, self.memory_events) {
+            (Some(_), Some(_)) => bail!("routing: give half_life or memory_events, not both"),
+            (Some(h), None) => {
+                if h < Duration::from_secs(1) {
+                    bail!("routing.half_life must be at least 1s");
+                }
+                route.half_life = HalfLife::Fixed(h);
+            }
+            (None, Some(events)) => {
+                if !(events >= 10.0 && events.is_finite()) {
+                    bail!("routing.memory_events must be at least 10");
+                }
+                if let HalfLife::Adaptive { memory_events, .. } = &mut route.half_life {
+                    *memory_events = events;
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(refresh) = self.refresh {
+            settings.refresh = refresh;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.providers {
+            let name = &p.name;
+            if name.is_empty() || name.len() > verdict_domain::task::MAX_NAME_LEN {
+                bail!("routing.providers: a name must be 1 to 128 bytes");
+            }
+            if !seen.insert(name.as_str()) {
+                bail!("routing.providers: {name:?} is listed twice");
+            }
+            let p95 = p.p95_latency_ms.unwrap_or(2.0 * p.latency_ms);
+            for (field, v) in [
+                ("cost", p.cost),
+                ("latency_ms", p.latency_ms),
+                ("p95_latency_ms", p95),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    bail!("routing.providers {name:?}: {field} must be a non-negative number");
+                }
+            }
+            let types = p
+                .types
+                .iter()
+                .map(|t| {
+                    verdict_domain::CaptchaType::parse(t)
+                        .map_err(|e| anyhow::anyhow!("routing.providers {name:?}: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            settings.providers.push(verdict_engine::ProviderProfile {
+                name: name.clone(),
+                cost: p.cost,
+                latency_ms: p.latency_ms,
+                p95_latency_ms: p95,
+                types,
+            });
+        }
+        Ok(settings)
     }
 }
 

@@ -46,11 +46,10 @@ pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
             Arc::new(store)
         }
     };
-    Ok(Engine::new(
-        store,
-        config.judging.policy()?,
-        Arc::new(SystemClock),
-    ))
+    Ok(
+        Engine::new(store, config.judging.policy()?, Arc::new(SystemClock))
+            .with_routing(config.routing.settings()?),
+    )
 }
 
 /// The admin token hash to accept, printing a newly generated token once.

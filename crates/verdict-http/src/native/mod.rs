@@ -5,6 +5,7 @@ mod auth;
 mod ingest;
 mod operator;
 mod rechecks;
+mod scores;
 pub use ingest::parse_batch;
 pub mod views;
 
@@ -40,6 +41,9 @@ pub fn routes(limits: Limits) -> Router<AppState> {
         )
         .route("/v1/accounts/{id}/ledger", get(ledger))
         .route("/v1/cohort", get(operator::cohort))
+        .route("/v1/providers", get(scores::providers))
+        .route("/v1/route", post(scores::route))
+        .route("/v1/workers/{id}", get(scores::worker))
         .route("/v1/rechecks/next", get(rechecks::next))
         .route("/v1/rechecks/{task}", post(rechecks::answer))
         .route("/v1/reports", post(report))

@@ -8,5 +8,6 @@ mod judging;
 mod native;
 mod parity;
 mod robustness;
+mod scores;
 mod seed_replay;
 mod support;

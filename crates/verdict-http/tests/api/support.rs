@@ -168,7 +168,22 @@ impl TestApp {
         Self::build(Limits::default(), policy).await
     }
 
+    pub async fn with_routing(
+        policy: verdict_domain::Policy,
+        routing: verdict_engine::RoutingSettings,
+    ) -> Self {
+        Self::build_with(Limits::default(), policy, routing).await
+    }
+
     async fn build(limits: Limits, policy: verdict_domain::Policy) -> Self {
+        Self::build_with(limits, policy, Default::default()).await
+    }
+
+    async fn build_with(
+        limits: Limits,
+        policy: verdict_domain::Policy,
+        routing: verdict_engine::RoutingSettings,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(
             dir.path().join("verdict.db"),
@@ -179,7 +194,7 @@ impl TestApp {
         )
         .expect("open store");
         let clock = Arc::new(ManualClock::at(T0));
-        let engine = Engine::new(Arc::new(store), policy, clock.clone());
+        let engine = Engine::new(Arc::new(store), policy, clock.clone()).with_routing(routing);
         for (name, key) in [("alice", ALICE_KEY), ("bob", BOB_KEY)] {
             engine
                 .create_account(name.into(), false, Some(ApiKey::parse(key).unwrap()))
@@ -257,6 +272,20 @@ impl TestApp {
         self.post(
             path,
             &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// A JSON body with a bearer token.
+    pub async fn post_json_as(&self, path: &str, bearer: &str, body: &serde_json::Value) -> Reply {
+        let auth = format!("Bearer {bearer}");
+        self.post(
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
             body.to_string(),
         )
         .await

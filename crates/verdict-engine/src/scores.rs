@@ -1,0 +1,456 @@
+//! Reliability scores and routing (research/domain.md §4.2, §5.2). Scores are computed from
+//! the evidence buckets every node writes with its reports, so every node shows the same. The
+//! router keeps one [`RouteTable`] per captcha type in memory, fed incrementally from the
+//! minute buckets (at most once per `refresh`, by whichever request finds it stale), so its
+//! beliefs follow the reports of every node within about a second, and a decision never waits
+//! for the database.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use verdict_domain::reliability::{PUBLISHED_HALF_LIFE, Prior, Weighed};
+use verdict_domain::router::{Belief, Decision, Profile, RouteConfig, RouteTable};
+use verdict_domain::routing::Limits;
+use verdict_domain::scores::{Observed, Score, aged_sum, rank, score, type_prior};
+use verdict_domain::{AccountId, CaptchaType, Timestamp};
+use verdict_store::{EvidenceBucket, Resolution, Whitelisted};
+
+use crate::{Engine, EngineError};
+
+/// How long evidence is kept: minutes for the router, hours and days for published scores
+/// (eight published half-lives: what is older weighs less than 0.4 %).
+pub const MINUTES_KEPT: Duration = Duration::from_secs(2 * 24 * 3600);
+pub const HOURS_KEPT: Duration = Duration::from_secs(8 * 7 * 24 * 3600);
+
+/// A provider as the operator describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderProfile {
+    pub name: String,
+    /// Price of one task, in the platform's currency.
+    pub cost: f64,
+    pub latency_ms: f64,
+    pub p95_latency_ms: f64,
+    /// The captcha types it solves; empty: every type it has evidence for.
+    pub types: Vec<CaptchaType>,
+}
+
+/// How the router is set up.
+#[derive(Debug, Clone)]
+pub struct RoutingSettings {
+    pub providers: Vec<ProviderProfile>,
+    pub route: RouteConfig,
+    /// How stale the router's view of the evidence may get.
+    pub refresh: Duration,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            providers: Vec::new(),
+            route: RouteConfig::default(),
+            refresh: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One provider's published score at one type, with the router's current view of it.
+#[derive(Debug, Clone)]
+pub struct ProviderScore {
+    pub provider: String,
+    pub captcha_type: CaptchaType,
+    pub score: Score,
+    /// What the router believes now (its half-life is minutes to hours, not a week).
+    pub routing: Option<Belief>,
+    pub profile: Option<ProviderProfile>,
+}
+
+/// One worker's published score at one provider and type.
+#[derive(Debug, Clone)]
+pub struct WorkerScore {
+    pub provider: String,
+    pub captcha_type: CaptchaType,
+    pub score: Score,
+    /// Its provider's published mean: where the worker's score starts.
+    pub provider_mean: f64,
+    /// Accounts that whitelisted it.
+    pub whitelisted_by: u64,
+}
+
+/// A request for a provider.
+#[derive(Debug, Clone, Default)]
+pub struct RouteRequest {
+    pub captcha_type: Option<CaptchaType>,
+    /// Only these providers (all, when absent).
+    pub candidates: Option<Vec<String>>,
+    pub max_cost: Option<f64>,
+    pub max_latency_ms: Option<f64>,
+    /// The client the task is for: its whitelisted workers at the chosen provider are named.
+    pub account: Option<AccountId>,
+}
+
+/// The provider chosen and why.
+#[derive(Debug, Clone)]
+pub struct RouteOutcome {
+    pub captcha_type: CaptchaType,
+    pub provider: String,
+    pub decision: Decision,
+    pub profile: Profile,
+    /// The half-life the router's beliefs age with now.
+    pub half_life: Duration,
+    /// The client's whitelisted workers at that provider.
+    pub preferred_workers: Vec<String>,
+}
+
+/// The router's tables and how far the evidence has been read into them.
+#[derive(Debug)]
+struct RouterState {
+    tables: HashMap<CaptchaType, RouteTable>,
+    /// Sums already fed per (type, provider, minute), for the minutes still filling.
+    fed: HashMap<(CaptchaType, String, i64), (f64, f64)>,
+    /// The first minute the next refresh reads.
+    next_minute: Option<i64>,
+    refreshed_at: Option<Timestamp>,
+    rng: Pcg64Mcg,
+}
+
+/// The router, shared by every request of a node.
+#[derive(Debug)]
+pub struct Router {
+    settings: RoutingSettings,
+    state: Mutex<RouterState>,
+    refreshing: AtomicBool,
+}
+
+impl Router {
+    pub fn new(settings: RoutingSettings) -> Self {
+        let mut seed = [0u8; 16];
+        // A fixed seed if the OS has no randomness: routing still works, only predictably.
+        let _ = getrandom::fill(&mut seed);
+        Self {
+            settings,
+            state: Mutex::new(RouterState {
+                tables: HashMap::new(),
+                fed: HashMap::new(),
+                next_minute: None,
+                refreshed_at: None,
+                rng: Pcg64Mcg::from_seed(seed),
+            }),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+
+    pub fn settings(&self) -> &RoutingSettings {
+        &self.settings
+    }
+
+    fn profile(&self, provider: &str) -> Option<&ProviderProfile> {
+        self.settings.providers.iter().find(|p| p.name == provider)
+    }
+
+    fn table_profile(&self, provider: &str) -> Profile {
+        match self.profile(provider) {
+            Some(p) => Profile {
+                cost: p.cost,
+                latency_ms: p.latency_ms,
+                p95_latency_ms: p.p95_latency_ms,
+            },
+            // Unpriced, untimed: the router compares it on success alone.
+            None => Profile {
+                cost: 1.0,
+                latency_ms: 0.0,
+                p95_latency_ms: 0.0,
+            },
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RouterState> {
+        // A panic while holding the lock leaves plain numbers behind: still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The table of `captcha_type`, created with the operator's providers for it.
+    fn table<'a>(
+        &self,
+        tables: &'a mut HashMap<CaptchaType, RouteTable>,
+        t: CaptchaType,
+    ) -> &'a mut RouteTable {
+        tables.entry(t).or_insert_with(|| {
+            let mut table = RouteTable::new(self.settings.route);
+            for p in &self.settings.providers {
+                if p.types.is_empty() || p.types.contains(&t) {
+                    table.upsert_provider(&p.name, self.table_profile(&p.name));
+                }
+            }
+            table
+        })
+    }
+
+    /// Feeds newly stored minute buckets into the tables.
+    fn feed(&self, buckets: Vec<EvidenceBucket>, read_from: i64, now: Timestamp) {
+        let mut state = self.lock();
+        let mut newest = read_from;
+        for b in buckets {
+            newest = newest.max(b.bucket);
+            let key = (b.captcha_type, b.provider.clone(), b.bucket);
+            let (good_fed, bad_fed) = state.fed.get(&key).copied().unwrap_or((0.0, 0.0));
+            let (good, bad) = (b.good - good_fed, b.bad - bad_fed);
+            if good <= 0.0 && bad <= 0.0 {
+                continue;
+            }
+            state.fed.insert(key, (b.good, b.bad));
+            // The middle of the minute, never ahead of now.
+            let at = Resolution::Minute
+                .start(b.bucket)
+                .saturating_add(Duration::from_secs(30))
+                .min(now);
+            let profile = self.table_profile(&b.provider);
+            let table = self.table(&mut state.tables, b.captcha_type);
+            let index = match table.index_of(&b.provider) {
+                Some(i) => i,
+                None => table.upsert_provider(&b.provider, profile),
+            };
+            table.feedback(index, good, bad, at);
+        }
+        // The last minute read may still grow (and the one before, on a slow node): read
+        // both again next time, and forget what was fed for older ones.
+        let next = newest.max(Resolution::Minute.bucket(now)) - 1;
+        state.fed.retain(|(_, _, minute), _| *minute >= next);
+        state.next_minute = Some(next);
+        state.refreshed_at = Some(now);
+    }
+}
+
+fn observed(b: &EvidenceBucket, resolution: Resolution) -> Observed {
+    Observed {
+        at: resolution.start(b.bucket),
+        good: b.good,
+        bad: b.bad,
+        reports: b.reports,
+    }
+}
+
+impl Engine {
+    /// Brings the router's tables up to date with the stored evidence when they are older
+    /// than the refresh interval. One request per node does the reading; the others route on
+    /// the tables as they are.
+    async fn refresh_router(&self) -> Result<(), EngineError> {
+        let router = &self.router;
+        let now = self.clock.now();
+        let (due, from) = {
+            let state = router.lock();
+            let stale = state.refreshed_at.is_none_or(|at| {
+                now.millis_since(at) >= router.settings.refresh.as_millis() as i64
+            });
+            let from = state
+                .next_minute
+                .unwrap_or_else(|| Resolution::Minute.bucket(now.saturating_sub(MINUTES_KEPT)));
+            (stale, from)
+        };
+        if !due || router.refreshing.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let read = self.store.provider_evidence(Resolution::Minute, from).await;
+        router.refreshing.store(false, Ordering::Release);
+        router.feed(read?, from, now);
+        Ok(())
+    }
+
+    /// Chooses the provider for one task.
+    pub async fn route(&self, request: RouteRequest) -> Result<RouteOutcome, EngineError> {
+        let captcha_type = request
+            .captcha_type
+            .ok_or_else(|| EngineError::Invalid("type is required".into()))?;
+        for (name, value) in [
+            ("max_cost", request.max_cost),
+            ("max_latency_ms", request.max_latency_ms),
+        ] {
+            if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                return Err(EngineError::Invalid(format!(
+                    "{name} must be a non-negative number"
+                )));
+            }
+        }
+        // A database that cannot be read leaves the router on the evidence it has: routing
+        // goes on, a little staler.
+        if let Err(e) = self.refresh_router().await {
+            tracing::warn!(error = %e, "router evidence not refreshed");
+        }
+        let now = self.clock.now();
+        let router = &self.router;
+        let (provider, decision, profile, half_life) = {
+            let mut state = router.lock();
+            let state = &mut *state;
+            let table = router.table(&mut state.tables, captcha_type);
+            if table.is_empty() {
+                return Err(EngineError::NotFound);
+            }
+            let limits = Limits {
+                max_cost: request.max_cost,
+                max_latency_ms: request.max_latency_ms,
+                success_budget_ms: None,
+            };
+            let decision = match request.candidates.as_deref() {
+                None => table.route(|_| true, &limits, now, &mut state.rng),
+                Some(candidates) => {
+                    let allowed: Vec<bool> = (0..table.len())
+                        .map(|i| candidates.iter().any(|n| n == table.name(i)))
+                        .collect();
+                    table.route(|i| allowed[i], &limits, now, &mut state.rng)
+                }
+            }
+            .ok_or(EngineError::Conflict(
+                "no provider for this type fits the candidates and limits".into(),
+            ))?;
+            let index = decision.index;
+            (
+                table.name(index).to_owned(),
+                decision,
+                table.profile(index),
+                table.half_life(now),
+            )
+        };
+        let preferred_workers = match request.account {
+            Some(account) => self
+                .store
+                .whitelist(account)
+                .await?
+                .into_iter()
+                .filter(|w: &Whitelisted| w.provider == provider)
+                .map(|w| w.worker)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(RouteOutcome {
+            captcha_type,
+            provider,
+            decision,
+            profile,
+            half_life,
+            preferred_workers,
+        })
+    }
+
+    /// Every provider's published score, per type (or at one type), best first within a type.
+    pub async fn provider_scores(
+        &self,
+        only: Option<CaptchaType>,
+    ) -> Result<Vec<ProviderScore>, EngineError> {
+        let now = self.clock.now();
+        let from = Resolution::Hour.bucket(now.saturating_sub(HOURS_KEPT));
+        let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
+        if let Err(e) = self.refresh_router().await {
+            tracing::warn!(error = %e, "router evidence not refreshed");
+        }
+        let mut by_subject: HashMap<(CaptchaType, String), Vec<Observed>> = HashMap::new();
+        for b in buckets
+            .iter()
+            .filter(|b| only.is_none_or(|t| t == b.captcha_type))
+        {
+            by_subject
+                .entry((b.captcha_type, b.provider.clone()))
+                .or_default()
+                .push(observed(b, Resolution::Hour));
+        }
+        // Configured providers without evidence yet are listed at their prior.
+        for p in &self.router.settings.providers {
+            for t in &p.types {
+                if only.is_none_or(|o| o == *t) {
+                    by_subject.entry((*t, p.name.clone())).or_default();
+                }
+            }
+        }
+        let mut pooled: HashMap<CaptchaType, Weighed> = HashMap::new();
+        for ((t, _), observed) in &by_subject {
+            let sum = aged_sum(observed, now, PUBLISHED_HALF_LIFE);
+            let p = pooled.entry(*t).or_default();
+            p.good += sum.good;
+            p.bad += sum.bad;
+        }
+        let state = self.router.lock();
+        let mut scores: Vec<ProviderScore> = by_subject
+            .into_iter()
+            .map(|((t, provider), observed)| {
+                let prior = type_prior(pooled.get(&t).copied().unwrap_or_default());
+                let routing = state
+                    .tables
+                    .get(&t)
+                    .and_then(|table| table.index_of(&provider).map(|i| table.belief(i, now)));
+                ProviderScore {
+                    profile: self.router.profile(&provider).cloned(),
+                    score: score(prior, &observed, now, PUBLISHED_HALF_LIFE),
+                    provider,
+                    captcha_type: t,
+                    routing,
+                }
+            })
+            .collect();
+        drop(state);
+        scores.sort_by(|a, b| {
+            a.captcha_type
+                .as_str()
+                .cmp(b.captcha_type.as_str())
+                .then_with(|| rank(&a.score.reliability, &b.score.reliability))
+                .then_with(|| a.provider.cmp(&b.provider))
+        });
+        Ok(scores)
+    }
+
+    /// A worker's published scores, per provider and type. `NotFound` without any evidence.
+    pub async fn worker_scores(&self, worker: &str) -> Result<Vec<WorkerScore>, EngineError> {
+        let now = self.clock.now();
+        let from = Resolution::Day.bucket(now.saturating_sub(HOURS_KEPT));
+        let buckets = self.store.worker_evidence(worker, from).await?;
+        if buckets.is_empty() {
+            return Err(EngineError::NotFound);
+        }
+        let providers = self.provider_scores(None).await?;
+        let mut by_subject: HashMap<(String, CaptchaType), Vec<Observed>> = HashMap::new();
+        for b in &buckets {
+            by_subject
+                .entry((b.provider.clone(), b.captcha_type))
+                .or_default()
+                .push(observed(b, Resolution::Day));
+        }
+        let mut scores = Vec::with_capacity(by_subject.len());
+        for ((provider, t), observed) in by_subject {
+            let provider_mean = providers
+                .iter()
+                .find(|p| p.provider == provider && p.captcha_type == t)
+                .map_or(Prior::UNINFORMED.mean, |p| p.score.reliability.mean);
+            scores.push(WorkerScore {
+                whitelisted_by: self.store.whitelisted_by(&provider, worker).await?,
+                score: score(
+                    Prior::worker(provider_mean),
+                    &observed,
+                    now,
+                    PUBLISHED_HALF_LIFE,
+                ),
+                provider,
+                captcha_type: t,
+                provider_mean,
+            });
+        }
+        scores.sort_by(|a, b| {
+            (a.provider.as_str(), a.captcha_type.as_str())
+                .cmp(&(b.provider.as_str(), b.captcha_type.as_str()))
+        });
+        Ok(scores)
+    }
+
+    /// Drops evidence past its retention. Part of the hourly maintenance.
+    pub async fn prune_evidence(&self) -> Result<u64, EngineError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .prune_evidence(
+                Resolution::Minute.bucket(now.saturating_sub(MINUTES_KEPT)),
+                Resolution::Hour.bucket(now.saturating_sub(HOURS_KEPT)),
+                Resolution::Day.bucket(now.saturating_sub(HOURS_KEPT)),
+            )
+            .await?)
+    }
+}
