@@ -210,7 +210,8 @@ pub fn judge(
         }
     };
     let refund = (outcome.verdict == Verdict::Accepted).then_some(task.cost);
-    let evidence = evidence.with("trust_weight", reporter_trust(account, &outcome, now));
+    let trust = reporter_trust(account, &outcome, situation.family, policy, now);
+    let evidence = evidence.with("trust_weight", trust);
     let evidence = match refund {
         Some(cost) => merge(evidence, outcome.evidence).with("cost", cost.to_string()),
         None => merge(evidence, outcome.evidence),
@@ -420,7 +421,13 @@ fn judge_incorrect(
 /// account on ignored standing or flagged by this very report, fully from an operator-trusted
 /// account, otherwise what the screen found (the chance the account reports like the trusted
 /// cohort). Reports the screen did not see (confirmations, re-checked types) count fully.
-fn reporter_trust(account: &Account, outcome: &Outcome, now: Timestamp) -> f64 {
+fn reporter_trust(
+    account: &Account,
+    outcome: &Outcome,
+    family: Option<FamilyState<'_>>,
+    policy: &Policy,
+    now: Timestamp,
+) -> f64 {
     let ignored = matches!(account.standing.at(now), Standing::Ignored { .. })
         || outcome
             .effects
@@ -432,12 +439,25 @@ fn reporter_trust(account: &Account, outcome: &Outcome, now: Timestamp) -> f64 {
     if account.trusted {
         return 1.0;
     }
-    outcome
+    if let Some(screened) = outcome
         .evidence
         .get("screen")
         .and_then(|screen| screen.get("trust_weight"))
         .and_then(serde_json::Value::as_f64)
-        .unwrap_or(1.0)
+    {
+        return screened;
+    }
+    // The same weight for a confirmation as for a complaint from this account: weighing only
+    // complaints down would bias every score upwards.
+    let Some(state) = family else {
+        return 1.0;
+    };
+    let screen = &policy.screen;
+    let slow = state.activity.window(now, screen.slow_window_hours);
+    let probation = state.activity.window(now, 24).tasks < screen.min_volume;
+    let weight =
+        crate::screen::trust_weight(slow.incorrect, slow.tasks, state.prior, screen, probation);
+    crate::screen::round(weight)
 }
 
 /// One sentence for the standing's reason, with the numbers behind it.
@@ -953,6 +973,36 @@ mod tests {
             ..account(1)
         };
         assert_eq!(weight(&ignored, &busy_history(12, 1)), 0.0);
+
+        // A confirmation weighs what a complaint from the same account would.
+        let confirm = ReportRequest::new(
+            TaskId::parse("12345").unwrap(),
+            ReportKind::Correct,
+            "test",
+            Eligibility::ALL,
+        );
+        let confirmation = |history: &Activity| {
+            let d = decided(judge(
+                &confirm,
+                Situation {
+                    account: &account(1),
+                    task: Some(&t),
+                    existing: None,
+                    family: Some(with_family(history, &prior)),
+                },
+                &Policy::default(),
+                NOW,
+            ));
+            d.report
+                .evidence
+                .get("trust_weight")
+                .unwrap()
+                .as_f64()
+                .unwrap()
+        };
+        assert!(confirmation(&busy_history(12, 1)) > 0.99);
+        let small = confirmation(&Activity::default());
+        assert!(small > 0.45 && small <= 0.5, "{small}");
     }
 
     #[test]

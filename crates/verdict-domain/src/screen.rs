@@ -418,7 +418,7 @@ pub fn trust_weight(
 }
 
 /// Four significant digits: evidence is for people.
-fn round(v: f64) -> f64 {
+pub(crate) fn round(v: f64) -> f64 {
     if v == 0.0 || !v.is_finite() {
         return v;
     }

@@ -4,8 +4,7 @@
 use verdict_domain::judging::{FamilyState, judge_second_report};
 use verdict_domain::screen::CohortPrior;
 use verdict_domain::{
-    Account, ApiKey, Judgement, Refusal, Report, ReportKind, ReportRequest, Situation, Task,
-    Timestamp, judge,
+    Account, ApiKey, Judgement, Refusal, Report, ReportRequest, Situation, Task, Timestamp, judge,
 };
 use verdict_store::{FamilyRecord, Recorded};
 
@@ -23,10 +22,11 @@ pub enum ReportOutcome {
 }
 
 impl Engine {
-    /// Hours of activity judging an incorrect-report looks at.
-    fn history_hours(&self, request: &ReportRequest) -> Option<i64> {
-        let screen = &self.policy.screen;
-        (request.kind == ReportKind::Incorrect).then(|| screen.slow_window_hours.max(24))
+    /// Hours of activity judging a report looks at: the screen's window for incorrect-reports,
+    /// and the same for confirmations, whose weight as evidence about the solver is the
+    /// reporter's trust too.
+    fn history_hours(&self) -> Option<i64> {
+        Some(self.policy.screen.slow_window_hours.max(24))
     }
 
     /// Judges a report presented with `key` and records it. Safe under any concurrency: if two
@@ -40,7 +40,7 @@ impl Engine {
             return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
         };
         let now = self.clock.now();
-        let history = self.history_hours(&request);
+        let history = self.history_hours();
         let Some(ctx) = self
             .store
             .report_context(&key.hash(), &request.task, history, now)
@@ -66,7 +66,7 @@ impl Engine {
         request: ReportRequest,
     ) -> Result<ReportOutcome, EngineError> {
         let now = self.clock.now();
-        let history = self.history_hours(&request);
+        let history = self.history_hours();
         let (task, existing, family) =
             match self.store.task_context(&request.task, history, now).await? {
                 Some((task, existing, family)) => {

@@ -12,6 +12,7 @@ use verdict_engine::{Engine, ManualClock};
 use verdict_http::{AppState, Limits};
 
 use crate::platform::{Answer, InProcess, Judged, Platform, SimReport};
+use crate::scores::ShownScore;
 
 const ADMIN_TOKEN: &str = "simulation-admin-token";
 
@@ -240,6 +241,28 @@ impl Platform for OverHttp {
             }
         }
         Ok(out)
+    }
+
+    async fn provider_scores(&self) -> anyhow::Result<Vec<ShownScore>> {
+        let request = self.admin(self.client.get(format!("{}/v1/providers", self.base)));
+        let (status, body) = self.send(request).await?;
+        anyhow::ensure!(
+            status == StatusCode::OK,
+            "providers answered {status}: {body}"
+        );
+        let mut shown = Vec::new();
+        for (captcha_type, list) in body["types"].as_object().into_iter().flatten() {
+            for p in list.as_array().into_iter().flatten() {
+                shown.push(ShownScore {
+                    provider: p["provider"].as_str().unwrap_or_default().to_owned(),
+                    captcha_type: captcha_type.clone(),
+                    mean: p["score"]["mean"]
+                        .as_f64()
+                        .with_context(|| format!("a score without a mean: {p}"))?,
+                });
+            }
+        }
+        Ok(shown)
     }
 
     async fn final_decision(&self, task: u64) -> anyhow::Result<Option<Judged>> {

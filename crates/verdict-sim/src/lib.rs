@@ -9,6 +9,7 @@ pub mod http;
 pub mod metrics;
 pub mod platform;
 pub mod run;
+pub mod scores;
 pub mod world;
 
 use verdict_domain::{Policy, Timestamp};

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::SimConfig;
 use crate::platform::Judged;
+use crate::scores::ScoreFigures;
 use crate::world::{DAY_MS, HOUR_MS, SimAccount, Strategy, TYPES, Truth};
 
 /// What a report is, in truth.
@@ -707,6 +708,7 @@ impl Finisher<'_> {
                 tasks_per_second: tasks as f64 / wall.as_secs_f64().max(1e-9),
             },
             bars,
+            scores: None,
             honest: honest_figures,
             abuse,
             strategies,
@@ -800,6 +802,8 @@ pub struct Metrics {
     /// Reports per task of the trusted honest accounts.
     pub cohort_report_rate: f64,
     pub types: Vec<String>,
+    /// Providers' published scores against what honest reports alone say.
+    pub scores: Option<ScoreFigures>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -878,6 +882,17 @@ pub struct VerifiableFigures {
 }
 
 impl Metrics {
+    /// Adds the score figures and their bar (domain.md §6.4: score error under abuse).
+    pub fn add_scores(&mut self, scores: ScoreFigures) {
+        self.bars.push(Bar::at_most(
+            "issue",
+            "abusive reports move provider scores (mean |verdict - honest only|)",
+            scores.verdict_error,
+            0.02,
+        ));
+        self.scores = Some(scores);
+    }
+
     pub fn all_bars_met(&self) -> bool {
         self.bars.iter().all(|b| b.met)
     }
@@ -961,6 +976,20 @@ impl Metrics {
         );
         let _ = writeln!(out, "  honest decisions: {:?}", h.genuine_by_reason);
         let _ = writeln!(out, "  all decisions: {:?}", self.reasons);
+        if let Some(s) = &self.scores {
+            let _ = writeln!(
+                out,
+                "provider scores (token types, mean): off the honest-only score by {:.4} on average ({:.4} at most); counting every report alike would be off by {:.4}",
+                s.verdict_error, s.verdict_error_max, s.naive_error
+            );
+            for p in &s.providers {
+                let _ = writeln!(
+                    out,
+                    "  {} {}: honest only {:.4}, verdict {:.4}, every report alike {:.4}",
+                    p.provider, p.captcha_type, p.honest_only, p.verdict, p.naive
+                );
+            }
+        }
         out
     }
 }

@@ -12,6 +12,8 @@ use verdict_domain::{
     Verdict,
 };
 use verdict_engine::{Engine, ManualClock, RecheckOutcome, ReportOutcome};
+
+use crate::scores::ShownScore;
 use verdict_store::SqliteStore;
 use verdict_store::sqlite::SqliteOptions;
 
@@ -99,6 +101,8 @@ pub trait Platform {
     async fn reversals(&self, account: i64) -> anyhow::Result<Vec<(u64, i64)>>;
     /// How a report ended, looked up after the fact (for re-checks still pending at the end).
     async fn final_decision(&self, task: u64) -> anyhow::Result<Option<Judged>>;
+    /// Every provider's published score, as verdict shows it.
+    async fn provider_scores(&self) -> anyhow::Result<Vec<ShownScore>>;
 }
 
 /// verdict's engine on a throwaway SQLite database, called in process.
@@ -301,5 +305,20 @@ impl Platform for InProcess {
             .task(&TaskId::from_u64(task))
             .await?
             .and_then(|(_, report)| report.map(|r| judged(&r))))
+    }
+
+    async fn provider_scores(&self) -> anyhow::Result<Vec<ShownScore>> {
+        Ok(self
+            .engine
+            .provider_scores(None)
+            .await?
+            .into_iter()
+            .map(|s| ShownScore {
+                provider: s.provider,
+                captcha_type: s.captcha_type.as_str().to_owned(),
+                // As the native API rounds it, so both platforms give the same figures.
+                mean: (s.score.reliability.mean * 1e6).round() / 1e6,
+            })
+            .collect())
     }
 }

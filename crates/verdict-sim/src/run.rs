@@ -14,6 +14,7 @@ use verdict_domain::{Amount, Policy, ReportKind, TaskInput, Timestamp, Verdict};
 use crate::config::SimConfig;
 use crate::metrics::{Claim, Class, Ledger, Metrics};
 use crate::platform::{Answer, Judged, Platform, Sent, SimReport};
+use crate::scores::ScoreCheck;
 use crate::world::{
     DAY_MS, HOUR_MS, MINUTE_MS, Providers, SimAccount, Strategy, TYPES, Traits, Truth, type_index,
 };
@@ -42,6 +43,8 @@ struct Event {
     account: usize,
     /// Index of the task's captcha type in `TYPES`.
     ty: usize,
+    /// Index of the provider that solved it.
+    provider: usize,
     report: SimReport,
     class: Class,
     cost: i64,
@@ -112,6 +115,7 @@ pub struct Simulation<P: Platform> {
     recent: Vec<(u64, usize)>,
     reported: BTreeSet<usize>,
     ledger: Ledger,
+    scores: ScoreCheck,
     scored_from: i64,
     end: i64,
 }
@@ -233,6 +237,7 @@ impl<P: Platform> Simulation<P> {
             recent: Vec::new(),
             reported: BTreeSet::new(),
             ledger,
+            scores: ScoreCheck::default(),
             scored_from,
             end,
             config,
@@ -278,14 +283,18 @@ impl<P: Platform> Simulation<P> {
                 self.ledger.reversed(i, &reversals);
             }
         }
-        Ok(self.ledger.finish(
+        let shown = self.platform.provider_scores().await?;
+        let scores = self.scores.finish(&shown, self.end);
+        let mut metrics = self.ledger.finish(
             &self.config,
             &self.accounts,
             self.scored_from,
             self.end,
             self.next_task - 1,
             started.elapsed(),
-        ))
+        );
+        metrics.add_scores(scores);
+        Ok(metrics)
     }
 
     async fn open_account(&mut self, i: usize) -> anyhow::Result<()> {
@@ -433,6 +442,7 @@ impl<P: Platform> Simulation<P> {
                 seq,
                 account: i,
                 ty,
+                provider,
                 report: SimReport {
                     task: id,
                     kind,
@@ -590,6 +600,8 @@ impl<P: Platform> Simulation<P> {
                 seq,
                 account: i,
                 ty: 0,
+                // Probes are refused: they never reach a score.
+                provider: 0,
                 report: SimReport {
                     task,
                     kind: ReportKind::Incorrect,
@@ -671,6 +683,18 @@ impl<P: Platform> Simulation<P> {
     fn note(&mut self, event: Event, answer: Answer) -> anyhow::Result<()> {
         if event.report.kind == ReportKind::Incorrect {
             self.reported.insert(event.account);
+        }
+        if let (Class::Genuine { .. } | Class::False | Class::Confirm, Answer::Recorded(_)) =
+            (&event.class, &answer)
+            && !event.verifiable
+        {
+            self.scores.add(
+                &self.providers.names[event.provider],
+                TYPES[event.ty].0.as_str(),
+                event.at,
+                event.report.kind,
+                !self.accounts[event.account].is_abusive(),
+            );
         }
         match (&event.class, &answer) {
             (Class::Genuine { .. } | Class::False, Answer::Recorded(judged)) => {
@@ -764,6 +788,7 @@ impl<P: Platform> Simulation<P> {
             seq,
             account: event.account,
             ty: event.ty,
+            provider: event.provider,
             report: SimReport {
                 task: event.report.task,
                 kind,

@@ -61,6 +61,10 @@ async fn in_process_and_over_http_the_same_seed_gives_the_same_figures() {
     );
     // (In a world this small abuse starts before any baseline exists: about a quarter.)
     assert!(local.abuse.leaked_pct < 30.0, "{:?}", local.abuse);
+    // Providers' scores stay near what honest reports say; counted alike, abuse drags them.
+    let scores = local.scores.as_ref().expect("score figures");
+    assert_eq!(scores.providers.len(), 10, "5 providers x 2 token types");
+    assert!(scores.verdict_error < scores.naive_error, "{scores:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

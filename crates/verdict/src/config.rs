@@ -564,6 +564,7 @@ const SETTINGS: &[&str] = &[
     "sqlite",
     "postgres",
     "judging",
+    "routing",
     "tls",
 ];
 
@@ -726,6 +727,53 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn routing_settings_read_from_toml_and_bad_ones_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "verdict.toml",
+                r#"
+                [routing]
+                explore = 0.02
+                half_life = "15m"
+
+                [[routing.providers]]
+                name = "acme"
+                cost = 0.0008
+                latency_ms = 12000
+                types = ["recaptcha_v2"]
+                "#,
+            )?;
+            let config = load(None, Overrides::default(), Config::default()).unwrap();
+            let settings = config.routing.settings().unwrap();
+            assert_eq!(settings.route.explore, 0.02);
+            assert_eq!(
+                settings.route.half_life,
+                verdict_domain::router::HalfLife::Fixed(Duration::from_secs(900))
+            );
+            let acme = &settings.providers[0];
+            assert_eq!(
+                (acme.cost, acme.latency_ms, acme.p95_latency_ms),
+                (0.0008, 12_000.0, 24_000.0),
+                "p95 defaults to twice the mean"
+            );
+            assert_eq!(acme.types, vec![verdict_domain::CaptchaType::RecaptchaV2]);
+            Ok(())
+        });
+        let bad = |toml: &str| {
+            let routing: RoutingConfig = Figment::from(Toml::string(toml)).extract().unwrap();
+            format!("{:#}", routing.settings().unwrap_err())
+        };
+        assert!(bad("explore = 0.9").contains("routing.explore"));
+        assert!(bad("half_life = \"1m\"\nmemory_events = 100").contains("not both"));
+        let provider = |extra: &str| {
+            format!("[[providers]]\nname = \"acme\"\ncost = 1\nlatency_ms = 10\n{extra}")
+        };
+        assert!(bad(&provider("types = [\"recaptha\"]")).contains("acme"));
+        assert!(bad(&format!("{}\n{}", provider(""), provider(""))).contains("twice"));
+        assert!(bad(&provider("p95_latency_ms = -1")).contains("p95_latency_ms"));
     }
 
     #[test]

@@ -638,6 +638,24 @@ async fn standing_statistics_and_rechecks_agree_whichever_node_is_asked() {
         assert_eq!(task["report"]["verdict"], "accepted", "{task}");
     }
 
+    // Providers' scores rest on the evidence every node wrote: six confirmed re-checks weigh
+    // 3 each against prov-a's image answers, whichever node settled them, and every node ranks
+    // and counts alike (the aging to each node's own moment differs by milliseconds).
+    let mut scores: Vec<Value> = Vec::new();
+    for node in &nodes {
+        let answer = admin_get(&http, node, "/v1/providers?type=image").await;
+        scores.push(answer.json()["types"]["image"][0]["score"].clone());
+    }
+    for (n, score) in scores.iter().enumerate() {
+        assert_eq!(score["reports"], 6, "node {n}: {score}");
+        let bad = score["evidence"]["bad"].as_f64().unwrap();
+        // Aged from the start of its hour: at most an hour of a 7-day half-life.
+        assert!(bad > 17.9 && bad <= 18.0, "node {n}: {score}");
+        let mean = score["mean"].as_f64().unwrap();
+        let first = scores[0]["mean"].as_f64().unwrap();
+        assert!((mean - first).abs() < 1e-6, "node {n}: {mean} vs {first}");
+    }
+
     for (n, node) in nodes.iter().enumerate() {
         let failures: Vec<String> = node
             .log()
