@@ -82,9 +82,9 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
             assert_eq!(screen["cohort_rate"], 0.1);
         }
     }
-    // The fast lane looks from 12 tasks on; with the default prior (no trusted cohort yet),
-    // 19 reports of 19 tasks is the first below 1e-9 (p = 5.7e-10): flagged at the 19th.
-    assert_eq!(flagged_at, Some(18));
+    // The fast lane needs 20 tasks in 6 h; with the default prior (no trusted cohort yet),
+    // 20 reports of 20 tasks is p = 3e-10 < 1e-9: flagged at the 20th.
+    assert_eq!(flagged_at, Some(19));
     // Before that, probation held refunds within what 99 % of accounts like the cohort stay
     // within: for the default prior Beta(2, 18), 1 of 1 task, 2 of 2, 3 of 5, 4 of 7, 5 of 10,
     // 6 of 13, 7 of 17 (scipy.stats.betabinom.ppf(0.99, n, 2, 18)).
