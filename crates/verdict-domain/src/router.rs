@@ -351,7 +351,7 @@ impl RouteTable {
             (Some(h), Some(clock)) if at < clock => age_factor(clock.millis_since(at), h),
             _ => 1.0,
         };
-        let recent_discount = discount.powf(RouteConfig::FAST);
+        let recent_discount = faster(discount);
         let prior = Self::prior_of(&self.config, &self.providers[index], 1.0);
         let provider = &mut self.providers[index];
         provider.correctness.good += good * discount;
@@ -484,7 +484,7 @@ impl RouteTable {
                 .config
                 .long_run
                 .map_or(1.0, |h| age_factor(at.millis_since(clock), h));
-            let recent_factor = factor.powf(RouteConfig::FAST);
+            let recent_factor = faster(factor);
             for provider in &mut self.providers {
                 provider.correctness = provider.correctness.scaled(factor, at);
                 provider.recent = provider.recent.scaled(recent_factor, at);
@@ -534,6 +534,15 @@ impl RouteTable {
             arm.open_until = provider.breaker.open_until;
         }
     }
+}
+
+/// An aging factor for a half-life `RouteConfig::FAST` (8) times shorter: `f^8` by three
+/// squarings, not a `powf` on every decision.
+fn faster(factor: f64) -> f64 {
+    const { assert!(RouteConfig::FAST == 8.0) };
+    let f2 = factor * factor;
+    let f4 = f2 * f2;
+    f4 * f4
 }
 
 /// `2^(-elapsed/h)`: what evidence keeps of its weight after `elapsed_ms`.
