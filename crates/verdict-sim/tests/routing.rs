@@ -63,7 +63,6 @@ fn verdict_routes_within_the_bars_at_the_ci_size() {
         "{report}"
     );
     assert!(figures.all_bars_met(), "{report}");
-
 }
 
 #[test]
