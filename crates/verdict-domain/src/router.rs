@@ -63,23 +63,42 @@ pub struct RouteConfig {
     pub half_life: HalfLife,
     /// Share of tasks routed uniformly among the eligible providers, whatever the beliefs.
     pub explore: f64,
-    /// Where a provider's correctness belief starts, and where it returns as evidence ages:
-    /// the type's mean, worth `strength` feedback events.
+    /// Where a provider's correctness belief starts: the type's mean, worth `strength`
+    /// feedback events.
     pub prior: Prior,
+    /// Where it returns as evidence ages. `None`: to `prior`. `Some(h)`: to the provider's own
+    /// long-run mean (its evidence aged with `h`, on top of `prior`), at `prior.strength`
+    /// (domain.md §4.2's hierarchical prior). A provider known to be poor then stops looking
+    /// like an average one each time its recent evidence fades, and is not re-tried as often.
+    pub long_run: Option<Duration>,
+    /// Change detection: when a provider's recent evidence (aged `FAST` times faster than the
+    /// route half-life) disagrees with its belief by more than this many standard errors,
+    /// the belief keeps only the recent evidence. Discounting alone needs a fraction of a
+    /// half-life to follow an abrupt drop; a test on recent evidence needs far fewer events
+    /// (monitored bandits, Cao et al., AISTATS 2019). `None`: discounting only.
+    pub change_z: Option<f64>,
     /// The same for the completion share (answers delivered, not errors or timeouts).
     pub completion_prior: Prior,
 }
 
 impl RouteConfig {
+    /// How much faster than the route half-life the evidence of change detection ages.
+    pub const FAST: f64 = 8.0;
+    /// Change detection waits for this much recent evidence.
+    pub const FAST_MIN_EVIDENCE: f64 = 20.0;
+
     /// How far back the feedback rate of an adaptive half-life looks: long enough to be steady
     /// within a type's hour, short enough to follow its day.
     pub const RATE_HALF_LIFE: Duration = Duration::from_secs(30 * 60);
 }
 
 impl Default for RouteConfig {
-    /// Chosen by the routing simulation (docs/routing.md): memory of 1,000 feedback events
-    /// (domain.md §5.2) between 1 minute and 24 h, a 1 % exploration floor, and a prior
-    /// worth 20 events.
+    /// Chosen with the routing simulation (docs/routing.md): a memory of 1,000 feedback
+    /// events (domain.md §5.2) between 1 minute and 24 h; a 0.2 % exploration floor (1 % paid
+    /// about half a point of cost per success for nothing the draws do not already find);
+    /// a prior worth 20 events that evidence returns to at the provider's own 24 h mean; and
+    /// change detection at 4 standard errors, without which a quiet type takes over 5
+    /// minutes to leave a provider that went bad.
     fn default() -> Self {
         Self {
             half_life: HalfLife::Adaptive {
@@ -87,8 +106,10 @@ impl Default for RouteConfig {
                 min: Duration::from_secs(60),
                 max: Duration::from_secs(24 * 3600),
             },
-            explore: 0.01,
+            explore: 0.002,
             prior: Prior::UNINFORMED,
+            long_run: Some(Duration::from_secs(24 * 3600)),
+            change_z: Some(4.0),
             completion_prior: Prior {
                 mean: 0.97,
                 strength: 20.0,
@@ -113,6 +134,10 @@ struct Provider {
     name: String,
     profile: Profile,
     correctness: Weighed,
+    /// Correctness evidence aged with the long-run half-life (when the config has one).
+    long_run: Weighed,
+    /// Correctness evidence aged `RouteConfig::FAST` times faster (change detection).
+    recent: Weighed,
     completion: Weighed,
     breaker: Breaker,
 }
@@ -268,6 +293,14 @@ impl RouteTable {
                 at: self.clock,
                 ..Weighed::default()
             },
+            long_run: Weighed {
+                at: self.clock,
+                ..Weighed::default()
+            },
+            recent: Weighed {
+                at: self.clock,
+                ..Weighed::default()
+            },
             completion: Weighed {
                 at: self.clock,
                 ..Weighed::default()
@@ -314,9 +347,33 @@ impl RouteTable {
         self.rate = self.rate.aged(at);
         self.rate.weight += good + bad;
         let discount = self.advance(at);
-        let belief = &mut self.providers[index].correctness;
-        belief.good += good * discount;
-        belief.bad += bad * discount;
+        let long_discount = match (self.config.long_run, self.clock) {
+            (Some(h), Some(clock)) if at < clock => age_factor(clock.millis_since(at), h),
+            _ => 1.0,
+        };
+        let recent_discount = faster(discount);
+        let prior = Self::prior_of(&self.config, &self.providers[index], 1.0);
+        let provider = &mut self.providers[index];
+        provider.correctness.good += good * discount;
+        provider.correctness.bad += bad * discount;
+        provider.long_run.good += good * long_discount;
+        provider.long_run.bad += bad * long_discount;
+        provider.recent.good += good * recent_discount;
+        provider.recent.bad += bad * recent_discount;
+        if let Some(z) = self.config.change_z {
+            let recent = provider.recent;
+            let n = recent.total();
+            if n >= RouteConfig::FAST_MIN_EVIDENCE {
+                let a = prior.a() + provider.correctness.good;
+                let believed = a / (prior.strength + provider.correctness.total());
+                // The standard error of an unweighted mean of n: larger than that of the
+                // aged mean, so the test errs towards keeping the belief.
+                let error = (believed * (1.0 - believed) / n).sqrt().max(1e-3);
+                if (recent.good / n - believed).abs() > z * error {
+                    provider.correctness = recent;
+                }
+            }
+        }
     }
 
     /// A task of `index`'s was answered (`ok`) or failed (error, timeout) at `at`: the
@@ -372,8 +429,12 @@ impl RouteTable {
     pub fn belief(&self, index: usize, now: Timestamp) -> Belief {
         let provider = &self.providers[index];
         let factor = self.factor_until(now);
+        let long_factor = match (self.config.long_run, self.clock) {
+            (Some(h), Some(clock)) => age_factor(now.millis_since(clock), h),
+            _ => 1.0,
+        };
         let correctness = reliability(
-            self.config.prior,
+            Self::prior_of(&self.config, provider, long_factor),
             provider
                 .correctness
                 .scaled(factor, now.max(self.clock.unwrap_or(now))),
@@ -403,8 +464,7 @@ impl RouteTable {
         if elapsed <= 0 {
             return 1.0;
         }
-        let h = self.half_life(now).as_secs_f64().max(1e-9);
-        0.5f64.powf(elapsed as f64 / 1000.0 / h)
+        age_factor(elapsed, self.half_life(now))
     }
 
     /// Ages every belief to `at` when it is later than the table's clock. Returns the weight
@@ -416,18 +476,39 @@ impl RouteTable {
             return 1.0;
         };
         if at < clock {
-            let h = self.half_life(clock).as_secs_f64().max(1e-9);
-            return 0.5f64.powf(clock.millis_since(at) as f64 / 1000.0 / h);
+            return age_factor(clock.millis_since(at), self.half_life(clock));
         }
         if at > clock {
             let factor = self.factor_until(at);
+            let long_factor = self
+                .config
+                .long_run
+                .map_or(1.0, |h| age_factor(at.millis_since(clock), h));
+            let recent_factor = faster(factor);
             for provider in &mut self.providers {
                 provider.correctness = provider.correctness.scaled(factor, at);
+                provider.recent = provider.recent.scaled(recent_factor, at);
+                provider.long_run = provider.long_run.scaled(long_factor, at);
                 provider.completion = provider.completion.scaled(factor, at);
             }
             self.clock = Some(at);
         }
         1.0
+    }
+
+    /// The prior a provider's correctness returns to (see [`RouteConfig::long_run`]), its
+    /// long-run evidence aged by `long_factor` more.
+    fn prior_of(config: &RouteConfig, provider: &Provider, long_factor: f64) -> Prior {
+        let prior = config.prior;
+        if config.long_run.is_none() {
+            return prior;
+        }
+        let good = prior.a() + provider.long_run.good * long_factor;
+        let total = prior.strength + provider.long_run.total() * long_factor;
+        Prior {
+            mean: good / total,
+            strength: prior.strength,
+        }
     }
 
     fn completion_of(&self, provider: &Provider, factor: f64) -> f64 {
@@ -440,8 +521,9 @@ impl RouteTable {
     /// Brings the arms in line with the beliefs and profiles at `now`.
     fn refresh(&mut self, now: Timestamp) {
         self.advance(now);
-        let (prior, completion) = (self.config.prior, self.config.completion_prior);
+        let completion = self.config.completion_prior;
         for (arm, provider) in self.arms.iter_mut().zip(&self.providers) {
+            let prior = Self::prior_of(&self.config, provider, 1.0);
             arm.cost = provider.profile.cost;
             arm.latency_ms = provider.profile.latency_ms;
             arm.p95_latency_ms = provider.profile.p95_latency_ms;
@@ -452,6 +534,23 @@ impl RouteTable {
             arm.open_until = provider.breaker.open_until;
         }
     }
+}
+
+/// An aging factor for a half-life `RouteConfig::FAST` (8) times shorter: `f^8` by three
+/// squarings, not a `powf` on every decision.
+fn faster(factor: f64) -> f64 {
+    const { assert!(RouteConfig::FAST == 8.0) };
+    let f2 = factor * factor;
+    let f4 = f2 * f2;
+    f4 * f4
+}
+
+/// `2^(-elapsed/h)`: what evidence keeps of its weight after `elapsed_ms`.
+fn age_factor(elapsed_ms: i64, half_life: Duration) -> f64 {
+    if elapsed_ms <= 0 {
+        return 1.0;
+    }
+    0.5f64.powf(elapsed_ms as f64 / 1000.0 / half_life.as_secs_f64().max(1e-9))
 }
 
 #[cfg(test)]
@@ -474,9 +573,12 @@ mod tests {
         }
     }
 
+    /// A fixed half-life, returning to the type prior, discounting only.
     fn fixed(half_life_s: u64) -> RouteConfig {
         RouteConfig {
             half_life: HalfLife::Fixed(Duration::from_secs(half_life_s)),
+            long_run: None,
+            change_z: None,
             ..RouteConfig::default()
         }
     }
@@ -546,6 +648,64 @@ mod tests {
         assert!((hq - 6931.0).abs() < 400.0, "{hq}");
         let kept = busy.belief(b, end).correctness.evidence;
         assert!((kept - 1_000.0).abs() < 60.0, "{kept}");
+    }
+
+    #[test]
+    fn faded_evidence_returns_to_the_providers_own_long_run_mean() {
+        let config = RouteConfig {
+            long_run: Some(Duration::from_secs(24 * 3600)),
+            ..fixed(60)
+        };
+        let mut table = RouteTable::new(config);
+        let poor = table.upsert_provider("poor", profile(1.0, 10.0));
+        for minute in 0..60 {
+            table.feedback(poor, 70.0, 30.0, at(f64::from(minute) * 60.0));
+        }
+        // An hour later the 1-minute evidence is gone, the 24 h one barely aged.
+        let belief = table.belief(poor, at(7200.0)).correctness;
+        assert!(belief.evidence < 1e-6, "{belief:?}");
+        assert!((belief.mean - 0.70).abs() < 0.01, "{belief:?}");
+        let mut typed = RouteTable::new(fixed(60));
+        let p = typed.upsert_provider("poor", profile(1.0, 10.0));
+        typed.feedback(p, 4200.0, 1800.0, at(0.0));
+        assert!((typed.belief(p, at(7200.0)).correctness.mean - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_change_in_recent_evidence_replaces_the_belief() {
+        let detecting = RouteConfig {
+            change_z: Some(4.0),
+            ..fixed(3600)
+        };
+        let mut tables = [RouteTable::new(detecting), RouteTable::new(fixed(3600))];
+        let mut means = [0.0; 2];
+        for (table, mean) in tables.iter_mut().zip(&mut means) {
+            let p = table.upsert_provider("p", profile(1.0, 10.0));
+            // An hour at 95 %, one event a second; then two minutes at 60 %.
+            for s in 0..3600 {
+                let good = s % 20 != 0;
+                table.feedback(
+                    p,
+                    f64::from(u8::from(good)),
+                    f64::from(u8::from(!good)),
+                    at(f64::from(s)),
+                );
+            }
+            for s in 3600..3720 {
+                let good = s % 5 < 3;
+                table.feedback(
+                    p,
+                    f64::from(u8::from(good)),
+                    f64::from(u8::from(!good)),
+                    at(f64::from(s)),
+                );
+            }
+            *mean = table.belief(p, at(3720.0)).correctness.mean;
+        }
+        // Detection keeps only the recent evidence (aged 8 times faster), itself still part
+        // old; discounting alone keeps an hour's worth.
+        assert!(means[1] > 0.93, "discounting alone is near 95 %: {means:?}");
+        assert!(means[0] < 0.9, "detected: {means:?}");
     }
 
     #[test]

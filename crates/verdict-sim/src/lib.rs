@@ -8,6 +8,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod platform;
+pub mod routing;
 pub mod run;
 pub mod scores;
 pub mod world;

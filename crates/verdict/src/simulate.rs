@@ -1,21 +1,28 @@
 //! `verdict simulate`: the standard simulation of research/domain.md §6 against this build's
-//! engine, printed and optionally written as JSON.
+//! engine, printed and optionally written as JSON; with `--routing`, the routing simulation
+//! of §5.4 against this build's router instead.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use verdict_sim::SimConfig;
+use verdict_sim::routing::{RoutingConfig, simulate_routing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Size {
-    /// The CI size: 240 honest accounts, 6 per strategy, 10 scored days (about a minute).
+    /// The CI size: 240 honest accounts, 6 per strategy, 10 scored days (about a minute);
+    /// routing: two types, two days.
     Ci,
-    /// domain.md §6: 2,000 honest accounts, 50 per strategy, 20 sybils a day, 30 scored days.
+    /// domain.md §6: 2,000 honest accounts, 50 per strategy, 20 sybils a day, 30 scored days;
+    /// routing: four types, 30 days, 1,000 tasks a minute.
     Full,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
+    /// Simulate routing (providers, policies, the router) instead of judging.
+    #[arg(long)]
+    routing: bool,
     #[arg(long, value_enum, default_value = "ci")]
     size: Size,
     #[arg(long, default_value_t = 1)]
@@ -70,6 +77,9 @@ impl SimulateArgs {
 
 /// Runs the simulation; the process's exit status when bars are checked.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<std::process::ExitCode> {
+    if args.routing {
+        return routing(&args);
+    }
     let config = args.config();
     anyhow::ensure!(config.days > 0, "--days must be at least 1");
     let metrics = if args.over_http {
@@ -83,6 +93,25 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<std::process::ExitCode> {
         std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if args.check && !metrics.all_bars_met() {
+        std::process::ExitCode::from(2)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+/// The routing simulation: pure computation, so off the async runtime's threads.
+fn routing(args: &SimulateArgs) -> anyhow::Result<std::process::ExitCode> {
+    let config = match args.size {
+        Size::Ci => RoutingConfig::ci(args.seed),
+        Size::Full => RoutingConfig::full(args.seed),
+    };
+    let figures = tokio::task::block_in_place(|| simulate_routing(&config));
+    std::io::Write::write_all(&mut std::io::stdout().lock(), figures.render().as_bytes())?;
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&figures)?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if args.check && !figures.all_bars_met() {
         std::process::ExitCode::from(2)
     } else {
         std::process::ExitCode::SUCCESS
