@@ -409,7 +409,7 @@ impl<'de> Deserialize<'de> for DatabaseUrl {
 ///
 /// ```toml
 /// [routing]
-/// explore = 0.01            # share of tasks routed uniformly, to keep probing every provider
+/// explore = 0.002           # share of tasks routed uniformly (the default), to keep probing providers
 /// memory_events = 1000      # the router remembers about this many feedback events per type
 /// # half_life = "15m"       # or a fixed half-life instead
 ///
