@@ -614,5 +614,51 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
         )?;
     }
     writeln!(out)?;
+    drop(out);
+    providers_and_routing(c).await
+}
+
+/// What the reports above say about the solvers: each provider's score, every report weighed
+/// by its reporter's trust (mallory's complaints against provider-b count for little, then for
+/// nothing), and one routing decision with its reasons.
+async fn providers_and_routing(c: &Client) -> anyhow::Result<()> {
+    let providers = c.admin_get("/v1/providers?type=recaptcha_v2").await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "GET /v1/providers?type=recaptcha_v2 — reports weighed by their reporters' trust:"
+    )?;
+    for p in providers["types"]["recaptcha_v2"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let s = &p["score"];
+        writeln!(
+            out,
+            "  #{} {}: score {:.3} (90 % in {:.3}..{:.3}) from {} reports weighing {:.2} good, {:.2} bad",
+            p["rank"],
+            p["provider"].as_str().unwrap_or("?"),
+            s["mean"].as_f64().unwrap_or(f64::NAN),
+            s["lower"].as_f64().unwrap_or(f64::NAN),
+            s["upper"].as_f64().unwrap_or(f64::NAN),
+            s["reports"],
+            s["evidence"]["good"].as_f64().unwrap_or(f64::NAN),
+            s["evidence"]["bad"].as_f64().unwrap_or(f64::NAN),
+        )?;
+    }
+    let routed = c
+        .admin_post("/v1/route", json!({ "type": "recaptcha_v2" }))
+        .await?;
+    let why = &routed["why"];
+    writeln!(
+        out,
+        "POST /v1/route {{\"type\":\"recaptcha_v2\"}} -> {} ({}: drew success {:.3}, posterior mean {:.3}, {:.3} per success)\n",
+        routed["provider"].as_str().unwrap_or("?"),
+        why["rule"].as_str().unwrap_or("?"),
+        why["sampled_success"].as_f64().unwrap_or(f64::NAN),
+        why["success"]["mean"].as_f64().unwrap_or(f64::NAN),
+        why["cost_per_success"].as_f64().unwrap_or(f64::NAN),
+    )?;
     Ok(())
 }

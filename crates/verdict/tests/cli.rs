@@ -267,6 +267,8 @@ fn demo_reports_through_every_dialect_and_exits() {
         "rejected (rate_above_cohort)",
         "rejected (account_ignored)",
         "ERROR_REPORT_NOT_RECORDED",
+        "GET /v1/providers?type=recaptcha_v2",
+        "POST /v1/route",
     ] {
         assert!(
             stdout.contains(needle),
