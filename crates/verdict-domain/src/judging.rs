@@ -928,9 +928,9 @@ mod tests {
     fn each_report_records_how_much_its_reporter_is_trusted() {
         let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
         let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
-        let weight = |acct: &Account, history: &Activity| {
+        let trust_of = |request: &ReportRequest, acct: &Account, history: &Activity| {
             let d = decided(judge(
-                &incorrect(Eligibility::ALL),
+                request,
                 Situation {
                     account: acct,
                     task: Some(&t),
@@ -947,6 +947,8 @@ mod tests {
                 .as_f64()
                 .unwrap()
         };
+        let complaint = incorrect(Eligibility::ALL);
+        let weight = |acct: &Account, history: &Activity| trust_of(&complaint, acct, history);
         // 7 of 360 tasks reported (about 2 %), far inside the cohort's band: nearly full weight.
         let normal = weight(&account(1), &busy_history(12, 1));
         assert!(normal > 0.99, "{normal}");
@@ -981,25 +983,7 @@ mod tests {
             "test",
             Eligibility::ALL,
         );
-        let confirmation = |history: &Activity| {
-            let d = decided(judge(
-                &confirm,
-                Situation {
-                    account: &account(1),
-                    task: Some(&t),
-                    existing: None,
-                    family: Some(with_family(history, &prior)),
-                },
-                &Policy::default(),
-                NOW,
-            ));
-            d.report
-                .evidence
-                .get("trust_weight")
-                .unwrap()
-                .as_f64()
-                .unwrap()
-        };
+        let confirmation = |history: &Activity| trust_of(&confirm, &account(1), history);
         assert!(confirmation(&busy_history(12, 1)) > 0.99);
         let small = confirmation(&Activity::default());
         assert!(small > 0.45 && small <= 0.5, "{small}");
