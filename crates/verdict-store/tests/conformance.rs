@@ -75,6 +75,40 @@ fn accepted(task: &Task, at: Timestamp) -> Report {
     }
 }
 
+/// A confirmation of `task`'s solution, acknowledged.
+fn confirmed(task: &Task, at: Timestamp) -> Report {
+    Report {
+        kind: ReportKind::Correct,
+        correction: None,
+        verdict: Verdict::Acknowledged,
+        reason: Reason::PositiveFeedback,
+        refund: None,
+        ..accepted(task, at)
+    }
+}
+
+/// Records an image report on `task` held for a second solve due in an hour; the report and
+/// its deadline.
+async fn record_pending(s: &TestStore, task: &Task) -> (Report, Timestamp) {
+    let pending = Report {
+        verdict: Verdict::Pending,
+        reason: Reason::AwaitingRecheck,
+        refund: None,
+        ..accepted(task, T0)
+    };
+    let deadline = T0.saturating_add(Duration::from_secs(3600));
+    s.record_report(
+        Decision {
+            report: pending.clone(),
+            effects: vec![Effect::Recheck { deadline }],
+        },
+        Family::Image,
+    )
+    .await
+    .unwrap();
+    (pending, deadline)
+}
+
 async fn account_created_with_key_is_found_by_id_and_key(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     assert_eq!(a.name, "alice");
@@ -232,13 +266,9 @@ async fn reports_without_refund_write_no_ledger_entry(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("100", a.id, CaptchaType::RecaptchaV3, 2_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    let mut ack = accepted(&t, T0);
-    ack.kind = ReportKind::Correct;
-    ack.correction = None;
-    ack.verdict = Verdict::Acknowledged;
-    ack.reason = Reason::PositiveFeedback;
-    ack.refund = None;
-    s.record_report(plain(ack), family_of(&t)).await.unwrap();
+    s.record_report(plain(confirmed(&t, T0)), family_of(&t))
+        .await
+        .unwrap();
     assert!(s.ledger(a.id).await.unwrap().is_empty());
     assert_eq!(
         s.account(a.id).await.unwrap().unwrap().balance,
@@ -487,20 +517,7 @@ async fn a_recheck_is_handed_out_once_per_lease_and_settled_once(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("img1", a.id, CaptchaType::Image, 1_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    let mut pending = accepted(&t, T0);
-    pending.verdict = Verdict::Pending;
-    pending.reason = Reason::AwaitingRecheck;
-    pending.refund = None;
-    let deadline = T0.saturating_add(Duration::from_secs(3600));
-    s.record_report(
-        Decision {
-            report: pending.clone(),
-            effects: vec![Effect::Recheck { deadline }],
-        },
-        Family::Image,
-    )
-    .await
-    .unwrap();
+    let (_, deadline) = record_pending(&s, &t).await;
 
     let lease = Duration::from_secs(60);
     let item = s
@@ -595,20 +612,7 @@ async fn an_inconclusive_solve_keeps_the_report_pending_and_requeues_it(s: TestS
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("img2", a.id, CaptchaType::Image, 1_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    let mut pending = accepted(&t, T0);
-    pending.verdict = Verdict::Pending;
-    pending.reason = Reason::AwaitingRecheck;
-    pending.refund = None;
-    let deadline = T0.saturating_add(Duration::from_secs(3600));
-    s.record_report(
-        Decision {
-            report: pending.clone(),
-            effects: vec![Effect::Recheck { deadline }],
-        },
-        Family::Image,
-    )
-    .await
-    .unwrap();
+    let (pending, deadline) = record_pending(&s, &t).await;
     let lease = Duration::from_secs(600);
     assert!(s.claim_recheck(T0, lease).await.unwrap().is_some());
 
@@ -1582,13 +1586,7 @@ async fn reports_add_trust_weighted_evidence_about_their_solver(s: TestStore) {
         .await
         .unwrap();
     // A confirmation, recorded before weights existed: counts fully for prov-a.
-    let mut confirm = accepted(&tasks[1], T0);
-    confirm.kind = ReportKind::Correct;
-    confirm.correction = None;
-    confirm.verdict = Verdict::Acknowledged;
-    confirm.reason = Reason::PositiveFeedback;
-    confirm.refund = None;
-    s.record_report(plain(confirm), Family::Recaptcha)
+    s.record_report(plain(confirmed(&tasks[1], T0)), Family::Recaptcha)
         .await
         .unwrap();
     // An ignored account's report says nothing.
@@ -1679,20 +1677,7 @@ async fn a_settled_recheck_adds_its_strong_evidence_when_settled(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("img-ev", a.id, CaptchaType::Image, 1_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    let mut pending = accepted(&t, T0);
-    pending.verdict = Verdict::Pending;
-    pending.reason = Reason::AwaitingRecheck;
-    pending.refund = None;
-    let deadline = T0.saturating_add(Duration::from_secs(3600));
-    s.record_report(
-        Decision {
-            report: pending.clone(),
-            effects: vec![Effect::Recheck { deadline }],
-        },
-        Family::Image,
-    )
-    .await
-    .unwrap();
+    let (pending, _) = record_pending(&s, &t).await;
     assert!(
         s.provider_evidence(Resolution::Minute, 0)
             .await
@@ -1731,15 +1716,9 @@ async fn a_whitelist_effect_whitelists_the_worker_once(s: TestStore) {
     }
     s.ingest_tasks(tasks.clone(), T0).await.unwrap();
     for (i, t) in tasks.iter().enumerate() {
-        let mut confirm = accepted(t, T0.saturating_add(Duration::from_secs(i as u64)));
-        confirm.kind = ReportKind::Correct;
-        confirm.correction = None;
-        confirm.verdict = Verdict::Acknowledged;
-        confirm.reason = Reason::PositiveFeedback;
-        confirm.refund = None;
         s.record_report(
             Decision {
-                report: confirm,
+                report: confirmed(t, T0.saturating_add(Duration::from_secs(i as u64))),
                 effects: vec![Effect::Whitelist {
                     provider: "prov-a".into(),
                     worker: "w1".into(),
