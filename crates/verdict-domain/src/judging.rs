@@ -382,12 +382,12 @@ fn judge_incorrect(
             lane,
             period,
             evidence,
+            abnormal_since,
         } => {
             let until = now.saturating_add(period);
-            let reason = if lane == Lane::Baseline {
-                Reason::RateAboveOwnHistory
-            } else {
-                Reason::RateAboveCohort
+            let reason = match lane {
+                Lane::Baseline | Lane::Drift => Reason::RateAboveOwnHistory,
+                Lane::Fast | Lane::Slow => Reason::RateAboveCohort,
             };
             let mut effects = vec![Effect::Ignore {
                 until,
@@ -395,14 +395,10 @@ fn judge_incorrect(
                 count_since: now.saturating_sub(policy.screen.repeat_period),
             }];
             // A burst (the fast lane) says nothing about the refunds before it; a rate
-            // abnormal over the slow window says those refunds were probably not owed.
-            if policy.clawback && lane != Lane::Fast {
-                let window = std::time::Duration::from_secs(
-                    policy.screen.slow_window_hours.unsigned_abs() * 3600,
-                );
-                effects.push(Effect::Clawback {
-                    since: now.saturating_sub(window),
-                });
+            // abnormal over the slow window, or risen since some hour, says the refunds since
+            // were probably not owed.
+            if let Some(since) = abnormal_since.filter(|_| policy.clawback) {
+                effects.push(Effect::Clawback { since });
             }
             Outcome {
                 verdict: Verdict::Rejected,
@@ -510,6 +506,19 @@ fn explain_flag(lane: Lane, family: crate::captcha::Family, evidence: &Evidence)
             format!(
                 "{incorrect} of {tasks} {family} tasks in {} h reported incorrect where the account's own history predicts {expected:.0} (p = {p:.1e} < {t:.0e})",
                 num("window_hours")
+            )
+        }
+        Lane::Drift => {
+            let drift = evidence.get("drift_lane").cloned().unwrap_or_default();
+            format!(
+                "since {} {} of {} {family} tasks reported incorrect where the account's own history predicts {:.0}; evidence of a rise to {}x: {:.1} nats >= {}",
+                drift["since"].as_str().unwrap_or("?"),
+                drift["incorrect"],
+                drift["tasks"],
+                drift["expected_incorrect"].as_f64().unwrap_or(0.0),
+                drift["ratio"],
+                drift["llr"].as_f64().unwrap_or(0.0),
+                drift["threshold"]
             )
         }
     }

@@ -2,7 +2,7 @@
 //! the beta-binomial and negative-binomial distributions (by recurrence in log space, so that
 //! tails of 1e-16 are still accurate), beta quantiles, and the cohort's empirical-Bayes prior.
 
-use statrs::distribution::{Beta, ContinuousCDF};
+use statrs::distribution::{Beta, ContinuousCDF, Gamma};
 use statrs::function::beta::ln_beta;
 use statrs::function::gamma::ln_gamma;
 
@@ -140,6 +140,13 @@ pub fn negbin_quantile(q: f64, r: f64, p: f64) -> u64 {
 /// The `q` quantile of `Beta(a, b)`.
 pub fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
     Beta::new(a, b)
+        .map(|d| d.inverse_cdf(q))
+        .unwrap_or(f64::NAN)
+}
+
+/// The `q` quantile of `Gamma(shape, rate)`.
+pub fn gamma_quantile(q: f64, shape: f64, rate: f64) -> f64 {
+    Gamma::new(shape, rate)
         .map(|d| d.inverse_cdf(q))
         .unwrap_or(f64::NAN)
 }

@@ -12,6 +12,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261122000000_statistics",
     "20261123000000_recheck_counts",
     "20261124000000_scores",
+    "20261125000000_drift",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -31,6 +32,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261124000000_scores",
         include_str!("../migrations/sqlite/20261124000000_scores.sql"),
     ),
+    (
+        "20261125000000_drift",
+        include_str!("../migrations/sqlite/20261125000000_drift.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -49,6 +54,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261124000000_scores",
         include_str!("../migrations/postgres/20261124000000_scores.sql"),
+    ),
+    (
+        "20261125000000_drift",
+        include_str!("../migrations/postgres/20261125000000_drift.sql"),
     ),
 ];
 

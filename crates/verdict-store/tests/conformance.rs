@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::TestStore;
 use verdict_domain::judging::{Decision, Effect};
 use verdict_domain::recheck::{Precision, Settlement};
-use verdict_domain::screen::{CohortPrior, Counts, ScreenPolicy, hour_of};
+use verdict_domain::screen::{CohortPrior, Counts, ScreenPolicy, advance_baseline, hour_of};
 use verdict_domain::{
     AccountId, Amount, CaptchaType, EntryKind, Evidence, Family, KeyHash, Reason, Report,
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
@@ -831,6 +831,97 @@ async fn baselines_fold_each_hour_once(s: TestStore) {
     assert!(
         (baseline.expected - 10.0 * 0.2).abs() < 1e-9,
         "expected at the cohort's hourly rate: {baseline:?}"
+    );
+}
+
+async fn the_drift_sum_is_folded_with_the_baseline_and_restarts_after_an_ignored_period(
+    s: TestStore,
+) {
+    let trusted = s
+        .create_account(NewAccount {
+            trusted: true,
+            ..new_account("trusted")
+        })
+        .await
+        .unwrap();
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let ago = |h: u64| T0.saturating_sub(Duration::from_secs(h * 3600));
+    // Alice: 600 tasks with 60 reports, then 100 with 40, then — after an ignored period —
+    // 10 with 1; the cohort reports 2 in 10 every one of those hours.
+    let hours = [(100, 600, 60), (90, 100, 40), (75, 10, 1)];
+    let mut tasks = Vec::new();
+    for (h, n, x) in hours {
+        for (account, n, x, who) in [(trusted.id, 10, 2, "c"), (a.id, n, x, "a")] {
+            for i in 0..n {
+                let mut t = task(&format!("{who}{h}-{i}"), account, CaptchaType::Hcaptcha, 1);
+                t.completed_at = ago(h);
+                tasks.push((t, i < x));
+            }
+        }
+    }
+    s.ingest_tasks(tasks.iter().map(|(t, _)| t.clone()).collect(), T0)
+        .await
+        .unwrap();
+    for (t, _) in tasks.iter().filter(|(_, reported)| *reported) {
+        s.record_report(plain(accepted(t, t.completed_at)), Family::Hcaptcha)
+            .await
+            .unwrap();
+    }
+    let policy = ScreenPolicy::default();
+    let key = new_account("alice").key_hash;
+    let alices = tasks
+        .iter()
+        .find(|(t, _)| t.account == a.id)
+        .unwrap()
+        .0
+        .id
+        .clone();
+    let baseline = || async {
+        s.report_context(&key, &alices, Some(1), T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .family
+            .unwrap()
+            .baseline
+    };
+    assert!(s.fold_baselines(hour_of(ago(100)), &policy).await.unwrap());
+    let first = baseline().await;
+    assert!(first.expected >= policy.drift_min_expected, "{first:?}");
+    assert!(s.fold_baselines(hour_of(ago(90)), &policy).await.unwrap());
+    let second = baseline().await;
+    let counts = Counts {
+        tasks: 100,
+        incorrect: 40,
+        ..Counts::default()
+    };
+    let want = advance_baseline(first, hour_of(ago(90)), &counts, 0.2, 10.0, false, &policy);
+    assert!(want.drift.llr > 0.0, "a rise from 10 % to 40 %: {want:?}");
+    assert_eq!(second.drift.since_hour, hour_of(ago(90)));
+    assert_eq!((second.drift.tasks, second.drift.reports), (100, 40));
+    for (got, want) in [
+        (second.drift.llr, want.drift.llr),
+        (second.drift.expected, want.drift.expected),
+        (second.reports, want.reports),
+        (second.expected, want.expected),
+    ] {
+        assert!((got - want).abs() < 1e-9, "{second:?} vs {want:?}");
+    }
+    s.set_standing(
+        a.id,
+        Standing::Ignored {
+            until: ago(80),
+            reason: "by hand".into(),
+        },
+        ago(85),
+    )
+    .await
+    .unwrap();
+    assert!(s.fold_baselines(hour_of(ago(75)), &policy).await.unwrap());
+    let third = baseline().await;
+    assert!(
+        third.drift.tasks <= 10,
+        "the run before the period is gone: {third:?}"
     );
 }
 
@@ -1792,6 +1883,7 @@ all_backends!(
     clawback_reverses_refunds_on_unverifiable_reports_only,
     the_cohort_is_trusted_accounts_in_good_standing,
     baselines_fold_each_hour_once,
+    the_drift_sum_is_folded_with_the_baseline_and_restarts_after_an_ignored_period,
     operators_set_trust_and_standing,
     an_id_repeated_within_a_batch_is_inserted_once_at_its_first_valid_place,
     a_large_batch_reports_every_record_in_order,

@@ -11,7 +11,8 @@ use tokio_postgres::types::ToSql;
 use verdict_domain::judging::Effect;
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{
-    Activity, Baseline, CohortPrior, Counts, HOUR_MS, ScreenPolicy, advance_baseline,
+    Activity, Baseline, CohortPrior, Counts, Drift, HOUR_MS, ScreenPolicy, advance_baseline,
+    ignored_since,
 };
 use verdict_domain::{AccountId, CaptchaType, EntryKind, Family, Timestamp};
 
@@ -123,7 +124,8 @@ pub(super) async fn family_record<C: GenericClient>(
         let stmt = client
             .prepare_cached(
                 "SELECT baseline_reports, baseline_expected, precision_confirmed,
-                        precision_refuted, precision_at
+                        precision_refuted, precision_at, drift_llr, drift_since_hour,
+                        drift_tasks, drift_reports, drift_expected
                  FROM account_families WHERE account_id = $1 AND family = $2",
             )
             .await?;
@@ -154,6 +156,13 @@ pub(super) async fn family_record<C: GenericClient>(
             Baseline {
                 reports: get(&r, 0)?,
                 expected: get(&r, 1)?,
+                drift: Drift {
+                    llr: get(&r, 5)?,
+                    since_hour: get(&r, 6)?,
+                    tasks: unsigned(get(&r, 7)?),
+                    reports: unsigned(get(&r, 8)?),
+                    expected: get(&r, 9)?,
+                },
             },
             Precision {
                 confirmed: get(&r, 2)?,
@@ -345,7 +354,8 @@ pub(super) async fn fold_baselines<C: GenericClient>(
     let rows = tx
         .query(
             "SELECT x.account_id, x.family, x.tasks, x.incorrect, f.baseline_reports,
-                    f.baseline_expected, f.baseline_hour
+                    f.baseline_expected, f.baseline_hour, f.drift_llr, f.drift_since_hour,
+                    f.drift_tasks, f.drift_reports, f.drift_expected, a.standing_until
              FROM activity x JOIN accounts a ON a.id = x.account_id
              LEFT JOIN account_families f ON f.account_id = x.account_id AND f.family = x.family
              WHERE x.hour = $1 AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
@@ -357,6 +367,11 @@ pub(super) async fn fold_baselines<C: GenericClient>(
     let mut families = Vec::with_capacity(rows.len());
     let mut reports = Vec::with_capacity(rows.len());
     let mut expected = Vec::with_capacity(rows.len());
+    let mut drift_llr = Vec::with_capacity(rows.len());
+    let mut drift_expected = Vec::with_capacity(rows.len());
+    let mut drift_hours = Vec::with_capacity(rows.len());
+    let mut drift_tasks = Vec::with_capacity(rows.len());
+    let mut drift_reports = Vec::with_capacity(rows.len());
     for row in &rows {
         let family: String = get(row, 1)?;
         let rate = rates
@@ -367,31 +382,67 @@ pub(super) async fn fold_baselines<C: GenericClient>(
         let old = Baseline {
             reports: get::<Option<f64>>(row, 4)?.unwrap_or(0.0),
             expected: get::<Option<f64>>(row, 5)?.unwrap_or(0.0),
+            drift: Drift {
+                llr: get::<Option<f64>>(row, 7)?.unwrap_or(0.0),
+                since_hour: get::<Option<i64>>(row, 8)?.unwrap_or(0),
+                tasks: unsigned(get::<Option<i64>>(row, 9)?.unwrap_or(0)),
+                reports: unsigned(get::<Option<i64>>(row, 10)?.unwrap_or(0)),
+                expected: get::<Option<f64>>(row, 11)?.unwrap_or(0.0),
+            },
         };
-        let elapsed = get::<Option<i64>>(row, 6)?.map_or(0.0, |l| (hour - l) as f64);
+        let last = get::<Option<i64>>(row, 6)?;
+        let elapsed = last.map_or(0.0, |l| (hour - l) as f64);
         let hour_counts = Counts {
             tasks: unsigned(get(row, 2)?),
             incorrect: unsigned(get(row, 3)?),
             ..Counts::default()
         };
-        let new = advance_baseline(old, &hour_counts, rate, elapsed, policy);
+        let until = get::<Option<i64>>(row, 12)?.map(Timestamp::from_millis);
+        let restart = ignored_since(last, until);
+        let new = advance_baseline(old, hour, &hour_counts, rate, elapsed, restart, policy);
         accounts.push(get::<i64>(row, 0)?);
         families.push(family);
         reports.push(new.reports);
         expected.push(new.expected);
+        drift_llr.push(new.drift.llr);
+        drift_expected.push(new.drift.expected);
+        drift_hours.push(new.drift.since_hour);
+        drift_tasks.push(count(new.drift.tasks));
+        drift_reports.push(count(new.drift.reports));
     }
     if !accounts.is_empty() {
         tx.execute(
             "INSERT INTO account_families AS f (account_id, family, baseline_reports,
-                                                baseline_expected, baseline_hour)
-             SELECT account_id, family, reports, expected, $5::BIGINT
-             FROM unnest($1::BIGINT[], $2::TEXT[], $3::FLOAT8[], $4::FLOAT8[])
-                 AS n (account_id, family, reports, expected)
+                                                baseline_expected, baseline_hour, drift_llr,
+                                                drift_since_hour, drift_tasks, drift_reports,
+                                                drift_expected)
+             SELECT account_id, family, reports, expected, $5::BIGINT, llr, since_hour,
+                    tasks, reps, drift_expected
+             FROM unnest($1::BIGINT[], $2::TEXT[], $3::FLOAT8[], $4::FLOAT8[], $6::FLOAT8[],
+                         $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::FLOAT8[])
+                 AS n (account_id, family, reports, expected, llr, since_hour, tasks, reps,
+                       drift_expected)
              ON CONFLICT (account_id, family) DO UPDATE SET
                  baseline_reports = excluded.baseline_reports,
                  baseline_expected = excluded.baseline_expected,
-                 baseline_hour = excluded.baseline_hour",
-            &[&accounts, &families, &reports, &expected, &hour],
+                 baseline_hour = excluded.baseline_hour,
+                 drift_llr = excluded.drift_llr,
+                 drift_since_hour = excluded.drift_since_hour,
+                 drift_tasks = excluded.drift_tasks,
+                 drift_reports = excluded.drift_reports,
+                 drift_expected = excluded.drift_expected",
+            &[
+                &accounts,
+                &families,
+                &reports,
+                &expected,
+                &hour,
+                &drift_llr,
+                &drift_hours,
+                &drift_tasks,
+                &drift_reports,
+                &drift_expected,
+            ],
         )
         .await?;
     }

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use verdict_domain::judging::Effect;
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{
-    Activity, Baseline, CohortPrior, Counts, ScreenPolicy, advance_baseline,
+    Activity, Baseline, CohortPrior, Counts, Drift, ScreenPolicy, advance_baseline, ignored_since,
 };
 use verdict_domain::{AccountId, CaptchaType, EntryKind, Family, LedgerEntry, Timestamp};
 
@@ -84,7 +84,8 @@ pub(super) fn family_record(
         .collect::<Result<Vec<_>, _>>()?;
     let state = conn
         .prepare_cached(
-            "SELECT baseline_reports, baseline_expected, precision_confirmed, precision_refuted, precision_at
+            "SELECT baseline_reports, baseline_expected, precision_confirmed, precision_refuted, precision_at,
+                    drift_llr, drift_since_hour, drift_tasks, drift_reports, drift_expected
              FROM account_families WHERE account_id = ?1 AND family = ?2",
         )?
         .query_row(params![account.0, family.as_str()], |r| {
@@ -92,6 +93,13 @@ pub(super) fn family_record(
                 Baseline {
                     reports: r.get(0)?,
                     expected: r.get(1)?,
+                    drift: Drift {
+                        llr: r.get(5)?,
+                        since_hour: r.get(6)?,
+                        tasks: unsigned(r.get(7)?),
+                        reports: unsigned(r.get(8)?),
+                        expected: r.get(9)?,
+                    },
                 },
                 Precision {
                     confirmed: r.get(2)?,
@@ -241,7 +249,8 @@ pub(super) fn fold_baselines(
     let mut stmt = conn.prepare_cached(
         // Hours up to the end of an account's last ignored period stay out of its baseline: they
         // are what it was judged abnormal for, or the period itself.
-        "SELECT x.account_id, x.family, x.tasks, x.incorrect, f.baseline_reports, f.baseline_expected, f.baseline_hour
+        "SELECT x.account_id, x.family, x.tasks, x.incorrect, f.baseline_reports, f.baseline_expected, f.baseline_hour,
+                f.drift_llr, f.drift_since_hour, f.drift_tasks, f.drift_reports, f.drift_expected, a.standing_until
          FROM activity x JOIN accounts a ON a.id = x.account_id
          LEFT JOIN account_families f ON f.account_id = x.account_id AND f.family = x.family
          WHERE x.hour = ?1 AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)",
@@ -256,16 +265,28 @@ pub(super) fn fold_baselines(
                 r.get::<_, Option<f64>>(4)?,
                 r.get::<_, Option<f64>>(5)?,
                 r.get::<_, Option<i64>>(6)?,
+                Drift {
+                    llr: r.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
+                    since_hour: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+                    tasks: unsigned(r.get::<_, Option<i64>>(9)?.unwrap_or(0)),
+                    reports: unsigned(r.get::<_, Option<i64>>(10)?.unwrap_or(0)),
+                    expected: r.get::<_, Option<f64>>(11)?.unwrap_or(0.0),
+                },
+                r.get::<_, Option<i64>>(12)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut upsert = conn.prepare_cached(
-        "INSERT INTO account_families (account_id, family, baseline_reports, baseline_expected, baseline_hour)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO account_families (account_id, family, baseline_reports, baseline_expected, baseline_hour,
+                                       drift_llr, drift_since_hour, drift_tasks, drift_reports, drift_expected)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (account_id, family) DO UPDATE SET baseline_reports = excluded.baseline_reports,
-             baseline_expected = excluded.baseline_expected, baseline_hour = excluded.baseline_hour",
+             baseline_expected = excluded.baseline_expected, baseline_hour = excluded.baseline_hour,
+             drift_llr = excluded.drift_llr, drift_since_hour = excluded.drift_since_hour,
+             drift_tasks = excluded.drift_tasks, drift_reports = excluded.drift_reports,
+             drift_expected = excluded.drift_expected",
     )?;
-    for (account, family, tasks, incorrect, reports, expected, last) in rows {
+    for (account, family, tasks, incorrect, reports, expected, last, drift, until) in rows {
         let rate = rates
             .get(&family)
             .or_else(|| fallback.get(&family))
@@ -274,6 +295,7 @@ pub(super) fn fold_baselines(
         let old = Baseline {
             reports: reports.unwrap_or(0.0),
             expected: expected.unwrap_or(0.0),
+            drift,
         };
         let elapsed = last.map_or(0.0, |l| (hour - l) as f64);
         let hour_counts = Counts {
@@ -281,8 +303,21 @@ pub(super) fn fold_baselines(
             incorrect,
             ..Counts::default()
         };
-        let new = advance_baseline(old, &hour_counts, rate, elapsed, policy);
-        upsert.execute(params![account, family, new.reports, new.expected, hour])?;
+        let restart = ignored_since(last, until.map(Timestamp::from_millis));
+        let new = advance_baseline(old, hour, &hour_counts, rate, elapsed, restart, policy);
+        let d = new.drift;
+        upsert.execute(params![
+            account,
+            family,
+            new.reports,
+            new.expected,
+            hour,
+            d.llr,
+            d.since_hour,
+            count(d.tasks),
+            count(d.reports),
+            d.expected
+        ])?;
     }
     conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
         .execute(params![FOLDED_THROUGH, hour.to_string()])?;
