@@ -21,25 +21,25 @@ pub use metrics::Metrics;
 pub use platform::{InProcess, Platform};
 pub use run::Simulation;
 
-/// The judging policy a simulation runs with: verdict's defaults, with re-checks and clawback
-/// as the configuration says.
-pub fn policy_for(config: &SimConfig) -> Policy {
-    let mut policy = Policy::default();
+/// The judging policy a simulation runs with: `base` (verdict's defaults, or an operator's
+/// `[judging]` settings), with re-checks and clawback as the simulation's configuration says.
+pub fn policy_for(config: &SimConfig, base: Policy) -> Policy {
+    let mut policy = base;
     policy.rechecks.enabled = config.rechecks;
     policy.clawback = config.clawback;
     policy
 }
 
 /// Runs the simulation against verdict's engine in process.
-pub async fn simulate_in_process(config: SimConfig) -> anyhow::Result<Metrics> {
-    let policy = policy_for(&config);
+pub async fn simulate_in_process(config: SimConfig, base: Policy) -> anyhow::Result<Metrics> {
+    let policy = policy_for(&config, base);
     let platform = InProcess::open(policy.clone(), Timestamp::from_millis(run::START))?;
     Simulation::new(config, policy, platform).run().await
 }
 
 /// Runs the simulation against verdict's HTTP service on loopback, through the native API.
-pub async fn simulate_over_http(config: SimConfig) -> anyhow::Result<Metrics> {
-    let policy = policy_for(&config);
+pub async fn simulate_over_http(config: SimConfig, base: Policy) -> anyhow::Result<Metrics> {
+    let policy = policy_for(&config, base);
     let platform = OverHttp::start(policy.clone(), Timestamp::from_millis(run::START)).await?;
     Simulation::new(config, policy, platform).run().await
 }

@@ -2,6 +2,7 @@
 //! figures whether verdict is called in process (concurrent lanes) or over HTTP (one report at
 //! a time through the native API), and the judging holds its structural promises.
 
+use verdict_domain::Policy;
 use verdict_sim::{Metrics, SimConfig, simulate_in_process, simulate_over_http};
 
 /// The figures without the wall-clock ones.
@@ -23,10 +24,12 @@ fn bar<'a>(m: &'a Metrics, name_starts: &str) -> &'a verdict_sim::metrics::Bar {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_and_over_http_the_same_seed_gives_the_same_figures() {
     let config = SimConfig::smoke(11);
-    let local = simulate_in_process(config.clone())
+    let local = simulate_in_process(config.clone(), Policy::default())
         .await
         .expect("in process");
-    let wire = simulate_over_http(config).await.expect("over HTTP");
+    let wire = simulate_over_http(config, Policy::default())
+        .await
+        .expect("over HTTP");
     assert!(local.run.scored_reports > 1_000, "{:?}", local.run);
     assert_eq!(figures(&local), figures(&wire));
 
@@ -69,16 +72,22 @@ async fn in_process_and_over_http_the_same_seed_gives_the_same_figures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_seed_gives_another_world() {
-    let a = simulate_in_process(SimConfig {
-        days: 1,
-        ..SimConfig::smoke(1)
-    })
+    let a = simulate_in_process(
+        SimConfig {
+            days: 1,
+            ..SimConfig::smoke(1)
+        },
+        Policy::default(),
+    )
     .await
     .expect("seed 1");
-    let b = simulate_in_process(SimConfig {
-        days: 1,
-        ..SimConfig::smoke(2)
-    })
+    let b = simulate_in_process(
+        SimConfig {
+            days: 1,
+            ..SimConfig::smoke(2)
+        },
+        Policy::default(),
+    )
     .await
     .expect("seed 2");
     assert_ne!(a.run.tasks, b.run.tasks);

@@ -157,6 +157,8 @@ pub struct JudgingConfig {
 /// [judging.screen]
 /// min_volume = 100          # tasks of a family in 24 h before an account is judged by its rate
 /// slow_p = 1e-6             # slow lane (72 h) threshold; fast_p = 1e-9 (6 h), baseline_p = 1e-6
+/// drift_ratio = 1.5         # the rise over its own history the drift lane looks for
+/// drift_threshold = 12.0    # the drift lane's evidence (nats) that flags an account
 /// ignore_for = "3d"         # how long a flagged account is ignored; fast_ignore_for = "12h"
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -169,6 +171,8 @@ pub struct ScreenConfig {
     pub fast_min_tasks: Option<u64>,
     pub fast_p: Option<f64>,
     pub baseline_p: Option<f64>,
+    pub drift_ratio: Option<f64>,
+    pub drift_threshold: Option<f64>,
     pub cap_quantile: Option<f64>,
     pub min_cohort: Option<usize>,
     #[serde(with = "humantime_serde")]
@@ -270,6 +274,8 @@ impl JudgingConfig {
         set(&mut s.fast_min_tasks, c.fast_min_tasks);
         set(&mut s.fast_p, c.fast_p);
         set(&mut s.baseline_p, c.baseline_p);
+        set(&mut s.drift_ratio, c.drift_ratio);
+        set(&mut s.drift_threshold, c.drift_threshold);
         set(&mut s.cap_quantile, c.cap_quantile);
         set(&mut s.min_cohort, c.min_cohort);
         set(&mut s.ignore_for, c.ignore_for);
@@ -282,6 +288,12 @@ impl JudgingConfig {
             if !(p > 0.0 && p < 1.0) {
                 bail!("judging.screen.{name} must be between 0 and 1");
             }
+        }
+        if !(s.drift_ratio > 1.0 && s.drift_ratio <= 10.0) {
+            bail!("judging.screen.drift_ratio must be above 1 and at most 10");
+        }
+        if !(s.drift_threshold >= 1.0 && s.drift_threshold.is_finite()) {
+            bail!("judging.screen.drift_threshold must be at least 1");
         }
         if !(s.cap_quantile > 0.5 && s.cap_quantile < 1.0) {
             bail!("judging.screen.cap_quantile must be between 0.5 and 1");
@@ -774,6 +786,31 @@ mod tests {
         assert!(bad(&provider("types = [\"recaptha\"]")).contains("acme"));
         assert!(bad(&format!("{}\n{}", provider(""), provider(""))).contains("twice"));
         assert!(bad(&provider("p95_latency_ms = -1")).contains("p95_latency_ms"));
+    }
+
+    #[test]
+    fn drift_lane_settings_are_read_and_bad_ones_are_named() {
+        let judging =
+            |toml: &str| -> JudgingConfig { Figment::from(Toml::string(toml)).extract().unwrap() };
+        let policy = judging("[screen]\ndrift_ratio = 2.0\ndrift_threshold = 15.5")
+            .policy()
+            .unwrap();
+        assert_eq!(
+            (policy.screen.drift_ratio, policy.screen.drift_threshold),
+            (2.0, 15.5)
+        );
+        let defaults = judging("").policy().unwrap().screen;
+        assert_eq!(
+            (defaults.drift_ratio, defaults.drift_threshold),
+            (1.5, 12.0)
+        );
+        for (toml, named) in [
+            ("[screen]\ndrift_ratio = 1.0", "drift_ratio"),
+            ("[screen]\ndrift_threshold = 0.5", "drift_threshold"),
+        ] {
+            let err = format!("{:#}", judging(toml).policy().unwrap_err());
+            assert!(err.contains(named), "{err}");
+        }
     }
 
     #[test]

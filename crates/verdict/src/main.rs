@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             Command::Demo { exit } => demo::run(config, exit).await,
             Command::Accounts(cmd) => commands::accounts(cmd, &config).await,
             Command::Tasks(cmd) => commands::tasks(cmd, &config).await,
-            Command::Simulate(args) => return simulate::run(args).await,
+            Command::Simulate(args) => return simulate::run(args, &config).await,
         };
         done.map(|()| std::process::ExitCode::SUCCESS)
     })

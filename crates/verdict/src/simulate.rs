@@ -39,7 +39,8 @@ pub struct SimulateArgs {
     /// Screen image and audio reports like tokens instead of re-checking them.
     #[arg(long)]
     no_rechecks: bool,
-    /// Claw back the refunds of accounts put on ignored standing.
+    /// Claw back the refunds of accounts put on ignored standing (also on when the
+    /// configuration's `[judging] clawback` is).
     #[arg(long)]
     clawback: bool,
     /// Send tasks, reports and second solves over HTTP (the native API on loopback) instead
@@ -75,17 +76,24 @@ impl SimulateArgs {
     }
 }
 
-/// Runs the simulation; the process's exit status when bars are checked.
-pub async fn run(args: SimulateArgs) -> anyhow::Result<std::process::ExitCode> {
+/// Runs the simulation with the `[judging]` settings of `settings` (the defaults unless a
+/// configuration says otherwise: an operator can try a policy before serving with it); the
+/// process's exit status when bars are checked.
+pub async fn run(
+    args: SimulateArgs,
+    settings: &crate::config::Config,
+) -> anyhow::Result<std::process::ExitCode> {
     if args.routing {
         return routing(&args);
     }
-    let config = args.config();
+    let mut config = args.config();
     anyhow::ensure!(config.days > 0, "--days must be at least 1");
+    let policy = settings.judging.policy()?;
+    config.clawback |= policy.clawback;
     let metrics = if args.over_http {
-        verdict_sim::simulate_over_http(config).await?
+        verdict_sim::simulate_over_http(config, policy).await?
     } else {
-        verdict_sim::simulate_in_process(config).await?
+        verdict_sim::simulate_in_process(config, policy).await?
     };
     std::io::Write::write_all(&mut std::io::stdout().lock(), metrics.render().as_bytes())?;
     if let Some(path) = &args.json {
