@@ -394,11 +394,12 @@ fn judge_incorrect(
                 reason: explain_flag(lane, family, &evidence),
                 count_since: now.saturating_sub(policy.screen.repeat_period),
             }];
-            // A burst (the fast lane) says nothing about the refunds before it; a rate
-            // abnormal over the slow window, or risen since some hour, says the refunds since
-            // were probably not owed.
-            if let Some(since) = abnormal_since.filter(|_| policy.clawback) {
-                effects.push(Effect::Clawback { since });
+            // The refunds in the window the lane found abnormal (or since the rise began) were
+            // granted on the very reports that make it abnormal; none from before it.
+            if policy.clawback {
+                effects.push(Effect::Clawback {
+                    since: abnormal_since,
+                });
             }
             Outcome {
                 verdict: Verdict::Rejected,

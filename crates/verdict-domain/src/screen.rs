@@ -363,9 +363,9 @@ pub enum Screened {
         lane: Lane,
         period: Duration,
         evidence: Evidence,
-        /// Since when the account's refunds look unowed: the slow window for the rate lanes,
-        /// the start of the rise for the drift lane, nothing for a burst.
-        abnormal_since: Option<Timestamp>,
+        /// Since when the account's refunds look unowed: the window the lane judged abnormal,
+        /// or for the drift lane the start of the rise.
+        abnormal_since: Timestamp,
     },
 }
 
@@ -424,7 +424,8 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Fast,
                 period: policy.fast_ignore_for * doubling,
                 evidence,
-                abnormal_since: None,
+                abnormal_since: now
+                    .saturating_sub(Duration::from_secs(hours.unsigned_abs() * 3600)),
             };
         }
     }
@@ -440,7 +441,7 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Slow,
                 period: policy.ignore_for * doubling,
                 evidence,
-                abnormal_since: Some(window_start),
+                abnormal_since: window_start,
             };
         }
     }
@@ -467,13 +468,15 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Baseline,
                 period: policy.ignore_for * doubling,
                 evidence,
-                abnormal_since: Some(window_start),
+                abnormal_since: window_start,
             };
         }
         personal_cap = Some(cap);
     }
 
-    if let Some((drift, history_rate)) = judged.then(|| drift_now(&input, policy, now)).flatten() {
+    // Below the minimum volume too: the lane's own minimum is a history of
+    // `drift_min_expected` reports' worth of tasks, and its evidence builds over days.
+    if let Some((drift, history_rate)) = drift_now(&input, policy, now) {
         let since = Timestamp::from_millis(drift.since_hour * HOUR_MS);
         let mut lane = serde_json::json!({
             "llr": round(drift.llr), "threshold": policy.drift_threshold,
@@ -491,7 +494,7 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Drift,
                 period: policy.ignore_for * doubling,
                 evidence,
-                abnormal_since: Some(since.min(window_start)),
+                abnormal_since: since.min(window_start),
             };
         }
     }
@@ -748,8 +751,16 @@ mod tests {
             Screened::Flagged {
                 lane: Lane::Fast,
                 period,
+                abnormal_since,
                 ..
-            } => assert_eq!(period, Duration::from_secs(12 * 3600)),
+            } => {
+                assert_eq!(period, Duration::from_secs(12 * 3600));
+                // Only the refunds of the burst itself are in question.
+                assert_eq!(
+                    abnormal_since,
+                    NOW.saturating_sub(Duration::from_secs(6 * 3600))
+                );
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -1074,7 +1085,7 @@ mod tests {
                 );
                 let began = Timestamp::from_millis(since * HOUR_MS);
                 assert_eq!(lane["since"], began.to_rfc3339());
-                assert_eq!(abnormal_since, Some(began));
+                assert_eq!(abnormal_since, began);
                 let (x, e) = (
                     lane["incorrect"].as_f64().unwrap(),
                     lane["expected_incorrect"].as_f64().unwrap(),
