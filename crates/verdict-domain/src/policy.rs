@@ -9,17 +9,31 @@ use crate::recheck::RecheckPolicy;
 use crate::screen::ScreenPolicy;
 
 /// Everything judging can be configured with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub windows: ReportWindows,
     pub screen: ScreenPolicy,
     pub rechecks: RecheckPolicy,
-    /// When an account is put on ignored standing by the screen, also take back the refunds it
-    /// was granted on unverifiable reports within the screen's window (reversal entries).
+    /// When the screen puts an account on ignored standing, also take back the refunds it was
+    /// granted on unverifiable reports in the period the screen found abnormal (reversal
+    /// entries). On by default: without it, an account inflating its reports keeps what it
+    /// got until it was caught (the simulation: 8 % of what abusers claim instead of 5 %).
     pub clawback: bool,
     /// Anti-captcha's rule: a client confirming a solution puts the worker who solved it on the
     /// client's whitelist (the router then names those workers for the client's tasks).
     pub whitelist_on_correct: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            windows: ReportWindows::default(),
+            screen: ScreenPolicy::default(),
+            rechecks: RecheckPolicy::default(),
+            clawback: true,
+            whitelist_on_correct: false,
+        }
+    }
 }
 
 /// How long after completion a task can be reported, per family, optionally overridden per

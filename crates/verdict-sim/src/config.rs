@@ -30,7 +30,7 @@ pub struct SimConfig {
     pub rechecks: bool,
     /// How often the platform's second solve gives the true answer.
     pub resolver_accuracy: f64,
-    /// Refunds of an account put on ignored standing are clawed back.
+    /// Refunds of an account put on ignored standing are clawed back (verdict's default).
     pub clawback: bool,
 }
 
@@ -53,7 +53,7 @@ impl SimConfig {
             outage_share: 0.05,
             rechecks: true,
             resolver_accuracy: 0.97,
-            clawback: false,
+            clawback: true,
         }
     }
 

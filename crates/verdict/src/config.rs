@@ -143,8 +143,9 @@ pub struct JudgingConfig {
     #[serde(with = "duration_map")]
     pub windows: BTreeMap<String, Duration>,
     pub dialect_windows: BTreeMap<String, DialectWindows>,
-    /// Take back refunds of an account the screen puts on ignored standing (72 h of them).
-    pub clawback: bool,
+    /// Take back the refunds of an account the screen puts on ignored standing, from the
+    /// period it found abnormal (default true).
+    pub clawback: Option<bool>,
     /// A client confirming a solution whitelists the worker who solved it (anti-captcha's rule).
     pub whitelist_on_correct: bool,
     pub screen: ScreenConfig,
@@ -264,7 +265,7 @@ impl JudgingConfig {
                 policy.windows.set_dialect(dialect, f, *window);
             }
         }
-        policy.clawback = self.clawback;
+        set(&mut policy.clawback, self.clawback);
         policy.whitelist_on_correct = self.whitelist_on_correct;
         let (s, c) = (&mut policy.screen, &self.screen);
         set(&mut s.min_volume, c.min_volume);

@@ -39,10 +39,10 @@ pub struct SimulateArgs {
     /// Screen image and audio reports like tokens instead of re-checking them.
     #[arg(long)]
     no_rechecks: bool,
-    /// Claw back the refunds of accounts put on ignored standing (also on when the
-    /// configuration's `[judging] clawback` is).
+    /// Do not claw back the refunds of accounts put on ignored standing (also off when the
+    /// configuration's `[judging] clawback` is false).
     #[arg(long)]
-    clawback: bool,
+    no_clawback: bool,
     /// Send tasks, reports and second solves over HTTP (the native API on loopback) instead
     /// of calling the engine in process.
     #[arg(long)]
@@ -71,7 +71,6 @@ impl SimulateArgs {
             config.per_strategy = n;
         }
         config.rechecks = !self.no_rechecks;
-        config.clawback = self.clawback;
         config
     }
 }
@@ -89,7 +88,7 @@ pub async fn run(
     let mut config = args.config();
     anyhow::ensure!(config.days > 0, "--days must be at least 1");
     let policy = settings.judging.policy()?;
-    config.clawback |= policy.clawback;
+    config.clawback = policy.clawback && !args.no_clawback;
     let metrics = if args.over_http {
         verdict_sim::simulate_over_http(config, policy).await?
     } else {
