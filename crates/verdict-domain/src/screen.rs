@@ -494,7 +494,7 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Drift,
                 period: policy.ignore_for * doubling,
                 evidence,
-                abnormal_since: since.min(window_start),
+                abnormal_since: since,
             };
         }
     }

@@ -25,10 +25,10 @@ async fn mallory(app: &TestApp) -> i64 {
     account.id.0
 }
 
-/// One more solved reCAPTCHA task for mallory, `m-{i}`, completed just now.
-async fn solve(app: &TestApp, account: i64, i: usize) {
-    let record = TaskInput {
-        id: Some(format!("m-{i}")),
+/// A reCAPTCHA task `id` of `account`, completed `ago` seconds before now.
+fn recaptcha_task(app: &TestApp, account: i64, id: String, ago: u64) -> TaskInput {
+    TaskInput {
+        id: Some(id),
         account: Some(account.to_string()),
         captcha_type: Some("recaptcha_v2".into()),
         provider: Some("p".into()),
@@ -38,10 +38,15 @@ async fn solve(app: &TestApp, account: i64, i: usize) {
         completed_at: Some(
             app.engine
                 .now()
-                .saturating_sub(Duration::from_secs(5))
+                .saturating_sub(Duration::from_secs(ago))
                 .to_rfc3339(),
         ),
-    };
+    }
+}
+
+/// One more solved reCAPTCHA task for mallory, `m-{i}`, completed just now.
+async fn solve(app: &TestApp, account: i64, i: usize) {
+    let record = recaptcha_task(app, account, format!("m-{i}"), 5);
     assert_eq!(
         app.engine.ingest(vec![Ok(record)]).await.unwrap().inserted,
         1
@@ -400,4 +405,111 @@ async fn a_report_nobody_rechecks_in_time_settles_by_the_default() {
         (json!("accepted"), json!("recheck_timed_out"))
     );
     assert_eq!(report["evidence"]["recheck"]["timed_out"], true);
+}
+
+/// `n` solved reCAPTCHA tasks for `account`, `{prefix}-{k}`, completed in the last seconds.
+async fn solve_batch(app: &TestApp, account: i64, prefix: &str, n: usize) {
+    let records = (0..n)
+        .map(|k| {
+            Ok(recaptcha_task(
+                app,
+                account,
+                format!("{prefix}-{k}"),
+                (n - k) as u64,
+            ))
+        })
+        .collect();
+    assert_eq!(app.engine.ingest(records).await.unwrap().inserted, n);
+}
+
+#[tokio::test]
+async fn a_few_percent_more_reports_than_the_accounts_own_history_is_caught_by_the_drift_lane() {
+    let app = TestApp::new().await;
+    let id = mallory(&app).await;
+    // Ten days at 10 % of 20 tasks an hour, then 17.5 %: within what honest accounts differ
+    // by, and never much in any 72 h window, but a rise that keeps going.
+    let rise_from = 10 * 24;
+    let mut flagged = None;
+    for hour in 0..16 * 24 {
+        app.clock.advance(Duration::from_secs(3600));
+        let prefix = format!("d{hour}");
+        solve_batch(&app, id, &prefix, 20).await;
+        let reports = match hour {
+            h if h < rise_from => 2,
+            h if h % 2 == 0 => 3,
+            _ => 4,
+        };
+        for k in 0..reports {
+            let reply = app
+                .post_json(
+                    "/reportIncorrectRecaptcha",
+                    &json!({ "clientKey": MALLORY_KEY, "taskId": format!("{prefix}-{k}") }),
+                )
+                .await;
+            assert_eq!(reply.text(), r#"{"errorId":0,"status":"success"}"#);
+            let report = report_native_view(&app, &format!("{prefix}-{k}")).await;
+            if report["reason"] == "rate_above_own_history" {
+                flagged = Some((hour, report));
+                break;
+            }
+        }
+        if flagged.is_some() {
+            break;
+        }
+        app.engine.refresh_statistics().await.unwrap();
+    }
+    let (hour, report) = flagged.expect("flagged within six days of the rise");
+    assert!(
+        hour >= rise_from,
+        "an account at its own rate is never flagged: hour {hour}"
+    );
+    assert!(
+        hour < rise_from + 72,
+        "caught within three days: hour {hour}"
+    );
+    assert_eq!(report["evidence"]["lane"], "drift", "{report}");
+    let screen = &report["evidence"]["screen"];
+    let drift = &screen["drift_lane"];
+    assert!(drift["llr"].as_f64().unwrap() >= 12.0, "{drift}");
+    assert!(
+        screen["slow_lane"]["p_value"].as_f64().unwrap() > 1e-6
+            && screen["baseline_lane"]["p_value"].as_f64().unwrap() > 1e-6,
+        "neither 72 h lane would have flagged it: {screen}"
+    );
+    let (x, e) = (
+        drift["incorrect"].as_f64().unwrap(),
+        drift["expected_incorrect"].as_f64().unwrap(),
+    );
+    assert!(x > 1.4 * e, "{x} reports where the history predicts {e}");
+    let since = verdict_domain::Timestamp::parse_rfc3339(drift["since"].as_str().unwrap()).unwrap();
+    let rise = T0.saturating_add(Duration::from_secs((rise_from + 1) * 3600));
+    let off = since.as_millis().abs_diff(rise.as_millis()) / 3_600_000;
+    assert!(off <= 6, "the run began {off} h from the rise");
+
+    // Clawback (the default) reverses the refunds since the rise began, and only those.
+    let ledger = app
+        .get(&format!("/v1/accounts/{id}/ledger"), ADMIN)
+        .await
+        .json();
+    let entries = ledger["entries"].as_array().unwrap();
+    let hour_of_task = |e: &Value| -> i64 {
+        let task = e["task"].as_str().unwrap();
+        task[1..task.find('-').unwrap()].parse().unwrap()
+    };
+    let reversed: Vec<i64> = entries
+        .iter()
+        .filter(|e| e["kind"] == "reversal")
+        .map(hour_of_task)
+        .collect();
+    assert!(!reversed.is_empty(), "{ledger}");
+    let first_run_hour = (since.as_millis() - T0.as_millis()) / 3_600_000 - 1;
+    assert!(
+        reversed.iter().all(|h| *h >= first_run_hour),
+        "nothing from before the rise: {reversed:?}"
+    );
+    let refunded_since = entries
+        .iter()
+        .filter(|e| e["kind"] == "refund" && hour_of_task(e) >= first_run_hour)
+        .count();
+    assert_eq!(reversed.len(), refunded_since, "every refund since, once");
 }
