@@ -1,6 +1,6 @@
 //! The statistical screen for incorrect-reports on captchas that cannot be re-checked (SPEC §5
-//! rule 6; research/domain.md §3.3), plus verdict's own-baseline lane. Three lanes may put an
-//! account on `ignored` standing, and two caps limit refunds without judging anyone:
+//! rule 6; research/domain.md §3.3), plus verdict's own-baseline and drift lanes. Four lanes may
+//! put an account on `ignored` standing, and two caps limit refunds without judging anyone:
 //!
 //! - **fast lane**: the last 6 h (for accounts below the minimum volume, the last 72 h) against
 //!   the trusted cohort, from 20 tasks, at p < 1e-9 —
