@@ -162,6 +162,21 @@ async fn always_report_script(c: &mut Client) -> anyhow::Result<Value> {
             fast["threshold"].as_f64().unwrap_or(f64::NAN),
             report["evidence"]["ignored_until"].as_str().unwrap_or("?"),
         )?;
+        let ledger = c.admin_get(&format!("/v1/accounts/{id}/ledger")).await?;
+        let mut reversed = (0, verdict_domain::Amount::ZERO);
+        for entry in ledger["entries"].as_array().into_iter().flatten() {
+            if entry["kind"] == "reversal" {
+                let amount = verdict_domain::Amount::parse(entry["amount"].as_str().unwrap_or("0"))
+                    .unwrap_or(verdict_domain::Amount::ZERO);
+                reversed = (reversed.0 + 1, reversed.1 + amount);
+            }
+        }
+        writeln!(
+            out,
+            "    clawback: the burst's {} refunds ({}) reversed in mallory's ledger",
+            reversed.0,
+            reversed.1.to_string().trim_start_matches('-')
+        )?;
     }
     let late = numeric_id();
     c.admin_post(

@@ -275,6 +275,23 @@ fn demo_reports_through_every_dialect_and_exits() {
             "demo output lacks {needle:?}:\n{stdout}"
         );
     }
+    // Clawback (the default) reverses every refund mallory's burst got.
+    let script = &stdout[stdout.find("runs a script").expect("mallory's script")..];
+    let refunded = script
+        .lines()
+        .skip(1)
+        .take_while(|l| l.trim_start().starts_with("task"))
+        .filter(|l| l.contains("refunded"))
+        .count();
+    assert!(refunded > 0, "{script}");
+    assert!(
+        script.contains(&format!("the burst's {refunded} refunds")),
+        "{script}"
+    );
+    assert!(
+        stdout.contains("balance 0.00 refunded, standing ignored"),
+        "{stdout}"
+    );
     assert!(
         dir.path().join("verdict-demo.db").exists(),
         "the demo keeps to its own database file"
