@@ -158,6 +158,7 @@ pub struct JudgingConfig {
 /// [judging.screen]
 /// min_volume = 100          # tasks of a family in 24 h before an account is judged by its rate
 /// slow_p = 1e-6             # slow lane (72 h) threshold; fast_p = 1e-9 (6 h), baseline_p = 1e-6
+/// drift_lane = false        # let the drift lane flag accounts (opt-in; see docs/simulation.md)
 /// drift_ratio = 1.5         # the rise over its own history the drift lane looks for
 /// drift_threshold = 12.0    # the drift lane's evidence (nats) that flags an account
 /// ignore_for = "3d"         # how long a flagged account is ignored; fast_ignore_for = "12h"
@@ -172,6 +173,7 @@ pub struct ScreenConfig {
     pub fast_min_tasks: Option<u64>,
     pub fast_p: Option<f64>,
     pub baseline_p: Option<f64>,
+    pub drift_lane: Option<bool>,
     pub drift_ratio: Option<f64>,
     pub drift_threshold: Option<f64>,
     pub cap_quantile: Option<f64>,
@@ -275,6 +277,7 @@ impl JudgingConfig {
         set(&mut s.fast_min_tasks, c.fast_min_tasks);
         set(&mut s.fast_p, c.fast_p);
         set(&mut s.baseline_p, c.baseline_p);
+        set(&mut s.drift_lane, c.drift_lane);
         set(&mut s.drift_ratio, c.drift_ratio);
         set(&mut s.drift_threshold, c.drift_threshold);
         set(&mut s.cap_quantile, c.cap_quantile);
@@ -793,17 +796,19 @@ mod tests {
     fn drift_lane_settings_are_read_and_bad_ones_are_named() {
         let judging =
             |toml: &str| -> JudgingConfig { Figment::from(Toml::string(toml)).extract().unwrap() };
-        let policy = judging("[screen]\ndrift_ratio = 2.0\ndrift_threshold = 15.5")
-            .policy()
-            .unwrap();
+        let policy =
+            judging("[screen]\ndrift_lane = true\ndrift_ratio = 2.0\ndrift_threshold = 15.5")
+                .policy()
+                .unwrap();
+        let s = &policy.screen;
         assert_eq!(
-            (policy.screen.drift_ratio, policy.screen.drift_threshold),
-            (2.0, 15.5)
+            (s.drift_lane, s.drift_ratio, s.drift_threshold),
+            (true, 2.0, 15.5)
         );
-        let defaults = judging("").policy().unwrap().screen;
+        let d = judging("").policy().unwrap().screen;
         assert_eq!(
-            (defaults.drift_ratio, defaults.drift_threshold),
-            (1.5, 12.0)
+            (d.drift_lane, d.drift_ratio, d.drift_threshold),
+            (false, 1.5, 12.0)
         );
         for (toml, named) in [
             ("[screen]\ndrift_ratio = 1.0", "drift_ratio"),
