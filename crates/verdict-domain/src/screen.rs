@@ -1045,6 +1045,19 @@ mod tests {
         })
     }
 
+    /// Ten days at 10 % folded, then two at 16 %; and a 72 h window at 16.7 %: the rise the
+    /// drift lane tests are about.
+    fn risen() -> Baseline {
+        folded(12 * 24, 0.10, Some((10 * 24, 0.16)))
+    }
+
+    fn risen_window() -> Activity {
+        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
+            .map(|h| (h, 20, if h % 3 == 0 { 4 } else { 3 }, 0))
+            .collect();
+        activity(&rows)
+    }
+
     #[test]
     fn a_steady_history_keeps_the_drift_sum_near_zero() {
         // Two weeks at the rate the history itself sets: nothing accumulates.
@@ -1070,7 +1083,7 @@ mod tests {
     fn a_rise_of_half_again_is_flagged_by_the_drift_lane_with_when_it_began() {
         // Ten days at 10 %, then 16 %: each 72 h window alone is unremarkable for the baseline
         // lane, but the evidence keeps adding up.
-        let b = folded(12 * 24, 0.10, Some((10 * 24, 0.16)));
+        let b = risen();
         assert!(b.drift.llr > 0.0, "{:?}", b.drift);
         let since = b.drift.since_hour;
         assert!(
@@ -1078,10 +1091,7 @@ mod tests {
             "the run began with the rise, {} h before the window",
             hour_of(NOW) - 72 - since
         );
-        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
-            .map(|h| (h, 20, if h % 3 == 0 { 4 } else { 3 }, 0))
-            .collect();
-        let a = activity(&rows);
+        let a = risen_window();
         match run(&a, b) {
             Screened::Flagged {
                 lane: Lane::Drift,
@@ -1111,11 +1121,8 @@ mod tests {
 
     #[test]
     fn the_drift_lane_flags_no_one_unless_the_operator_turns_it_on() {
-        let b = folded(12 * 24, 0.10, Some((10 * 24, 0.16)));
-        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
-            .map(|h| (h, 20, if h % 3 == 0 { 4 } else { 3 }, 0))
-            .collect();
-        let a = activity(&rows);
+        let b = risen();
+        let a = risen_window();
         let p = prior();
         let input = ScreenInput {
             activity: &a,
@@ -1156,11 +1163,8 @@ mod tests {
 
     #[test]
     fn a_served_period_starts_the_drift_sum_again() {
-        let b = folded(12 * 24, 0.10, Some((10 * 24, 0.16)));
-        let rows: Vec<(i64, u64, u64, u64)> = (0..72)
-            .map(|h| (h, 20, if h % 3 == 0 { 4 } else { 3 }, 0))
-            .collect();
-        let a = activity(&rows);
+        let b = risen();
+        let a = risen_window();
         let p = prior();
         let ended = Timestamp::from_millis(NOW.as_millis() - 10 * HOUR_MS);
         let input = ScreenInput {
