@@ -23,6 +23,16 @@ use verdict_store::{
 
 const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
+/// An account the operator marked trusted: one of the cohort.
+async fn trusted_account(s: &TestStore, name: &str) -> verdict_domain::Account {
+    s.create_account(NewAccount {
+        trusted: true,
+        ..new_account(name)
+    })
+    .await
+    .unwrap()
+}
+
 fn new_account(name: &str) -> NewAccount {
     NewAccount {
         name: name.into(),
@@ -707,21 +717,9 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
 }
 
 async fn the_cohort_is_trusted_accounts_in_good_standing(s: TestStore) {
-    let trusted = s
-        .create_account(NewAccount {
-            trusted: true,
-            ..new_account("trusted")
-        })
-        .await
-        .unwrap();
+    let trusted = trusted_account(&s, "trusted").await;
     let other = s.create_account(new_account("other")).await.unwrap();
-    let ignored = s
-        .create_account(NewAccount {
-            trusted: true,
-            ..new_account("ignored")
-        })
-        .await
-        .unwrap();
+    let ignored = trusted_account(&s, "ignored").await;
     for (acct, n) in [(&trusted, 5), (&other, 7), (&ignored, 9)] {
         let tasks: Vec<Task> = (0..n)
             .map(|i| {
@@ -777,13 +775,7 @@ async fn the_cohort_is_trusted_accounts_in_good_standing(s: TestStore) {
 }
 
 async fn baselines_fold_each_hour_once(s: TestStore) {
-    let trusted = s
-        .create_account(NewAccount {
-            trusted: true,
-            ..new_account("trusted")
-        })
-        .await
-        .unwrap();
+    let trusted = trusted_account(&s, "trusted").await;
     let a = s.create_account(new_account("alice")).await.unwrap();
     let at = T0.saturating_sub(Duration::from_secs(80 * 3600));
     let mut tasks = Vec::new();
@@ -837,13 +829,7 @@ async fn baselines_fold_each_hour_once(s: TestStore) {
 async fn the_drift_sum_is_folded_with_the_baseline_and_restarts_after_an_ignored_period(
     s: TestStore,
 ) {
-    let trusted = s
-        .create_account(NewAccount {
-            trusted: true,
-            ..new_account("trusted")
-        })
-        .await
-        .unwrap();
+    let trusted = trusted_account(&s, "trusted").await;
     let a = s.create_account(new_account("alice")).await.unwrap();
     let ago = |h: u64| T0.saturating_sub(Duration::from_secs(h * 3600));
     // Alice: 600 tasks with 60 reports, then 100 with 40, then — after an ignored period —
@@ -1454,13 +1440,7 @@ async fn a_settlement_applies_its_effects_with_it(s: TestStore) {
 async fn hours_up_to_the_end_of_an_ignored_period_stay_out_of_baselines_and_the_cohort(
     s: TestStore,
 ) {
-    let a = s
-        .create_account(NewAccount {
-            trusted: true,
-            ..new_account("trusted")
-        })
-        .await
-        .unwrap();
+    let a = trusted_account(&s, "trusted").await;
     let at_a = T0.saturating_sub(Duration::from_secs(10 * 3600));
     let at_b = T0.saturating_sub(Duration::from_secs(2 * 3600));
     let mut tasks = Vec::new();

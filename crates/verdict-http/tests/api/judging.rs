@@ -53,6 +53,19 @@ async fn solve(app: &TestApp, account: i64, i: usize) {
     );
 }
 
+/// Mallory reports `task` incorrect through anti-captcha, which acknowledges every complaint it
+/// records whatever the verdict; returns the report as the native API shows it.
+async fn mallory_reports(app: &TestApp, task: &str) -> Value {
+    let reply = app
+        .post_json(
+            "/reportIncorrectRecaptcha",
+            &json!({ "clientKey": MALLORY_KEY, "taskId": task }),
+        )
+        .await;
+    assert_eq!(reply.text(), r#"{"errorId":0,"status":"success"}"#);
+    report_native_view(app, task).await
+}
+
 async fn report_native_view(app: &TestApp, task: &str) -> Value {
     app.get(&format!("/v1/tasks/{task}"), ADMIN).await.json()["report"].clone()
 }
@@ -67,15 +80,7 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
     for i in 0..30 {
         app.clock.advance(Duration::from_secs(30));
         solve(&app, id, i).await;
-        let reply = app
-            .post_json(
-                "/reportIncorrectRecaptcha",
-                &json!({ "clientKey": MALLORY_KEY, "taskId": format!("m-{i}") }),
-            )
-            .await;
-        // anti-captcha acknowledges every complaint it records, whatever the verdict.
-        assert_eq!(reply.text(), r#"{"errorId":0,"status":"success"}"#);
-        let report = report_native_view(&app, &format!("m-{i}")).await;
+        let report = mallory_reports(&app, &format!("m-{i}")).await;
         if report["reason"] == "rate_above_cohort" && flagged_at.is_none() {
             flagged_at = Some(i);
             let screen = &report["evidence"]["screen"];
@@ -443,14 +448,7 @@ async fn a_few_percent_more_reports_than_the_accounts_own_history_is_caught_by_t
             _ => 4,
         };
         for k in 0..reports {
-            let reply = app
-                .post_json(
-                    "/reportIncorrectRecaptcha",
-                    &json!({ "clientKey": MALLORY_KEY, "taskId": format!("{prefix}-{k}") }),
-                )
-                .await;
-            assert_eq!(reply.text(), r#"{"errorId":0,"status":"success"}"#);
-            let report = report_native_view(&app, &format!("{prefix}-{k}")).await;
+            let report = mallory_reports(&app, &format!("{prefix}-{k}")).await;
             if report["reason"] == "rate_above_own_history" {
                 flagged = Some((hour, report));
                 break;
