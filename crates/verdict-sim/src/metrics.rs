@@ -490,6 +490,20 @@ impl Finisher<'_> {
             hours.sort_by(f64::total_cmp);
             let mut flagged_tasks: Vec<u64> = detections.iter().filter_map(|d| d.tasks).collect();
             flagged_tasks.sort_unstable();
+            // An account never ignored has not been ignored within the tasks it did: those
+            // count, the most of any one family, as a lower bound on its figure.
+            let never_ignored: Vec<u64> = members
+                .iter()
+                .zip(&detections)
+                .filter(|(_, d)| d.tasks.is_none())
+                .map(|(&i, _)| l.tasks_after_abuse[i].iter().copied().max().unwrap_or(0))
+                .collect();
+            let tasks_to_ignore_max = flagged_tasks
+                .last()
+                .into_iter()
+                .chain(&never_ignored)
+                .copied()
+                .max();
             let mut false_reports = Tally::default();
             let mut refunds_per_account = Vec::new();
             for &i in &members {
@@ -527,9 +541,8 @@ impl Finisher<'_> {
                 hours_to_ignore_p90: quantile(&hours, 0.9),
                 detected_within_4_days: hours.iter().filter(|&&h| h <= 96.0).count(),
                 tasks_to_ignore_median: quantile_u(&flagged_tasks, 0.5),
-                tasks_to_ignore_max: (flagged_tasks.len() == members.len())
-                    .then(|| flagged_tasks.last().copied())
-                    .flatten(),
+                tasks_to_ignore_max,
+                never_ignored: never_ignored.len(),
                 detected_before_25pct: slow_ramp_in_time,
                 false_reports,
                 leaked_pct: false_reports.refunded_pct(),
@@ -861,8 +874,11 @@ pub struct StrategyFigures {
     pub hours_to_ignore_p90: Option<f64>,
     pub detected_within_4_days: usize,
     pub tasks_to_ignore_median: Option<u64>,
-    /// None unless every account was flagged by the screen.
+    /// The most tasks of a family any account did before it was ignored, or, for one never
+    /// ignored, did at all (a lower bound: its figure is at least that).
     pub tasks_to_ignore_max: Option<u64>,
+    /// Accounts never ignored (their tasks so far count in `tasks_to_ignore_max`).
+    pub never_ignored: usize,
     /// Slow ramp: (detected in time, accounts whose share passed 25 % or that were detected).
     pub detected_before_25pct: Option<(usize, usize)>,
     pub false_reports: Tally,
@@ -1012,6 +1028,53 @@ mod tests {
         assert!(!Bar::at_most_opt("issue", "x", None, 1.0).met);
         assert!(Bar::at_most("issue", "x", 1.0, 1.0).met);
         assert!(!Bar::at_least("issue", "x", 97.9, 98.0).met);
+    }
+
+    fn always_reporter(id: i64) -> SimAccount {
+        SimAccount {
+            id,
+            key: format!("key-{id}"),
+            strategy: Some(Strategy::AlwaysReport),
+            trusted: false,
+            types: vec![(TYPES[0].0, 1.0)],
+            per_day: 5.0,
+            report_propensity: 1.0,
+            site_failure: 0.0,
+            confirms: false,
+            outage: None,
+            abuse_from: 0,
+            active: (0, 10 * DAY_MS),
+            budget: None,
+            tasks_done: 0,
+        }
+    }
+
+    fn worst_always_reporter(tasks: [u64; 2], ignored_at: Option<u64>) -> (Option<u64>, usize) {
+        let accounts = [always_reporter(1), always_reporter(2)];
+        let config = SimConfig::ci(1);
+        let mut ledger = Ledger::new(&accounts, &config);
+        for (account, n) in tasks.into_iter().enumerate() {
+            for done in 1..=n {
+                ledger.task_done(account, 0, true, true);
+                if account == 0 && Some(done) == ignored_at {
+                    ledger.ignored(0, 1, done as i64 * HOUR_MS);
+                }
+            }
+        }
+        let metrics = ledger.finish(&config, &accounts, 0, 10 * DAY_MS, 0, Duration::ZERO);
+        let s = &metrics.strategies[0];
+        assert_eq!(s.strategy, "always-report");
+        (s.tasks_to_ignore_max, s.never_ignored)
+    }
+
+    #[test]
+    fn an_always_reporter_never_ignored_counts_with_the_tasks_it_did() {
+        // One ignored at its 40th task; the other never, after 150 tasks: not yet a miss,
+        // and its 150 is the worst figure so far.
+        assert_eq!(worst_always_reporter([60, 150], Some(40)), (Some(150), 1));
+        // Past 200 tasks without being ignored: the bar's figure says so.
+        assert_eq!(worst_always_reporter([60, 250], Some(40)), (Some(250), 1));
+        assert_eq!(worst_always_reporter([60, 30], Some(40)), (Some(40), 1));
     }
 
     #[test]
