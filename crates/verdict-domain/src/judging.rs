@@ -394,20 +394,22 @@ fn judge_incorrect(
                 reason: explain_flag(lane, family, &evidence),
                 count_since: now.saturating_sub(policy.screen.repeat_period),
             }];
-            // The refunds in the window the lane found abnormal (or since the rise began) were
-            // granted on the very reports that make it abnormal; none from before it.
+            let mut evidence = Evidence::new()
+                .with("screen", evidence.into_value())
+                .with("lane", lane.as_str())
+                .with("ignored_until", until.to_rfc3339());
+            // The refunds since the rise the lane found began were granted on the very reports
+            // that make the account abnormal; none from before it.
             if policy.clawback {
                 effects.push(Effect::Clawback {
                     since: abnormal_since,
                 });
+                evidence = evidence.with("clawback_since", abnormal_since.to_rfc3339());
             }
             Outcome {
                 verdict: Verdict::Rejected,
                 reason,
-                evidence: Evidence::new()
-                    .with("screen", evidence.into_value())
-                    .with("lane", lane.as_str())
-                    .with("ignored_until", until.to_rfc3339()),
+                evidence,
                 effects,
             }
         }
@@ -1030,24 +1032,39 @@ mod tests {
         let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
         let history = busy_history(1, 2);
         let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
-        let policy = Policy {
-            clawback: true,
-            ..Policy::default()
+        let decide = |clawback: bool| {
+            let policy = Policy {
+                clawback,
+                ..Policy::default()
+            };
+            decided(judge(
+                &incorrect(Eligibility::ALL),
+                Situation {
+                    account: &account(1),
+                    task: Some(&t),
+                    existing: None,
+                    family: Some(with_family(&history, &prior)),
+                },
+                &policy,
+                NOW,
+            ))
         };
-        let d = decided(judge(
-            &incorrect(Eligibility::ALL),
-            Situation {
-                account: &account(1),
-                task: Some(&t),
-                existing: None,
-                family: Some(with_family(&history, &prior)),
-            },
-            &policy,
-            NOW,
-        ));
-        assert!(d.effects.contains(&Effect::Clawback {
-            since: NOW.saturating_sub(Duration::from_secs(72 * 3600))
-        }));
+        // A steady 40 %: the excess is as old as the 72 h window, and the verdict says so.
+        let since = NOW.saturating_sub(Duration::from_secs(72 * 3600));
+        let d = decide(true);
+        assert!(d.effects.contains(&Effect::Clawback { since }));
+        assert_eq!(
+            d.report.evidence.get("clawback_since"),
+            Some(&since.to_rfc3339().into())
+        );
+        let d = decide(false);
+        assert_eq!(d.report.reason, Reason::RateAboveCohort);
+        assert!(
+            !d.effects
+                .iter()
+                .any(|e| matches!(e, Effect::Clawback { .. }))
+        );
+        assert_eq!(d.report.evidence.get("clawback_since"), None);
     }
 
     #[test]

@@ -85,19 +85,104 @@ impl Activity {
     /// Like [`Activity::window`], leaving out the hours up to and including the one `from`
     /// falls in.
     pub fn window_from(&self, now: Timestamp, hours: i64, from: Option<Timestamp>) -> Counts {
-        let last = hour_of(now);
-        let first = match from {
-            Some(from) => (last - hours + 1).max(hour_of(from) + 1),
-            None => last - hours + 1,
-        };
+        let window = window_hours(now, hours, from);
         let mut total = Counts::default();
         for (hour, counts) in &self.hours {
-            if (first..=last).contains(hour) {
+            if window.contains(hour) {
                 total.add(counts);
             }
         }
         total
     }
+
+    /// When the rise in reports that a lane judged began, within the window it judged (as
+    /// [`Activity::window_from`] bounds it, plus the report being judged): the maximum-likelihood
+    /// change point of a binomial at `usual_rate` before it and a higher rate after, moved to
+    /// the earliest hour whose log-likelihood is within [`RISE_START_SLACK`] of the best, so
+    /// that chance quiet hours inside a burst do not shorten it.
+    ///
+    /// Why it matters: an honest client whose own integration broke two hours ago reports
+    /// everything since, and is rightly flagged; the genuine refunds it got in the four hours
+    /// before are not what made it abnormal, and clawing them back would charge it for the
+    /// solver's real mistakes. An always-report script's rise starts where its tasks do.
+    pub fn rise_start(
+        &self,
+        now: Timestamp,
+        hours: i64,
+        from: Option<Timestamp>,
+        usual_rate: f64,
+    ) -> Timestamp {
+        let window = window_hours(now, hours, from);
+        let mut rows: Vec<(i64, Counts)> = self
+            .hours
+            .iter()
+            .filter(|(hour, _)| window.contains(hour))
+            .copied()
+            .collect();
+        rows.sort_unstable_by_key(|&(hour, _)| std::cmp::Reverse(hour));
+        let p0 = usual_rate.clamp(1e-6, 1.0 - 1e-6);
+        let (mut tasks, mut reports) = (0u64, 1u64);
+        // (first hour of the suffix, its log-likelihood ratio), latest suffix first.
+        let suffixes: Vec<(i64, f64)> = rows
+            .iter()
+            .map(|(hour, counts)| {
+                tasks += counts.tasks;
+                reports += counts.incorrect;
+                let n = tasks.max(1);
+                (*hour, binomial_rise_llr(reports.min(n), n, p0))
+            })
+            .collect();
+        let best = suffixes.iter().map(|s| s.1).fold(0.0, f64::max);
+        let start = suffixes
+            .iter()
+            .rev()
+            .find(|s| s.1 >= best - RISE_START_SLACK)
+            .map_or(*window.start(), |s| s.0);
+        if start == *window.start() {
+            // As old as the window: all of it, back to the moment `hours` ago.
+            let whole = now.saturating_sub(Duration::from_secs(hours.unsigned_abs() * 3600));
+            return from.map_or(whole, |from| from.max(whole));
+        }
+        Timestamp::from_millis(start * HOUR_MS)
+    }
+}
+
+/// Nats below the best change point that still count as "the rise may have begun here". A
+/// start is moved later only where a later rise is e^6 ≈ 400 times likelier: the usual 95 %
+/// interval (1.92) let ramps keep the refunds of their gentle beginning (slow-ramp abusers kept
+/// 11.1 % instead of 9.8 % at CI size), while an honest client's outage, a step from its usual
+/// rate to reporting everything, is placed to the hour either way.
+pub const RISE_START_SLACK: f64 = 6.0;
+
+/// The hours a window of `hours` ending with `now`'s covers, leaving out those up to and
+/// including the one `from` falls in.
+fn window_hours(
+    now: Timestamp,
+    hours: i64,
+    from: Option<Timestamp>,
+) -> std::ops::RangeInclusive<i64> {
+    let last = hour_of(now);
+    let first = match from {
+        Some(from) => (last - hours + 1).max(hour_of(from) + 1),
+        None => last - hours + 1,
+    };
+    first..=last
+}
+
+/// Log-likelihood ratio of `x` reports in `n` tasks at their own rate against at `p0`; zero
+/// unless their own rate is the higher.
+fn binomial_rise_llr(x: u64, n: u64, p0: f64) -> f64 {
+    let p = x as f64 / n as f64;
+    if p <= p0 {
+        return 0.0;
+    }
+    let reported = x as f64 * (p / p0).ln();
+    let not_reported = if x < n {
+        (n - x) as f64 * ((1.0 - p) / (1.0 - p0)).ln()
+    } else {
+        0.0
+    };
+    reported + not_reported
 }
 
 /// The trusted cohort's report rates in one family: `Beta(a, b)`.
@@ -368,8 +453,8 @@ pub enum Screened {
         lane: Lane,
         period: Duration,
         evidence: Evidence,
-        /// Since when the account's refunds look unowed: the window the lane judged abnormal,
-        /// or for the drift lane the start of the rise.
+        /// Since when the account's refunds look unowed: where the rise began within the window
+        /// the lane judged ([`Activity::rise_start`]), or for the drift lane where its sum began.
         abnormal_since: Timestamp,
     },
 }
@@ -402,9 +487,6 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
     }
 
     let doubling = 1u32 << input.recent_ignores.min(2);
-    let window_start = now.saturating_sub(Duration::from_secs(
-        policy.slow_window_hours.unsigned_abs() * 3600,
-    ));
     let judged = day.tasks >= policy.min_volume;
     // The fast lane looks at the last hours and, for accounts below the minimum volume (which
     // the slow lane does not judge), at the whole slow window: an always-report script at 20
@@ -429,8 +511,7 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Fast,
                 period: policy.fast_ignore_for * doubling,
                 evidence,
-                abnormal_since: now
-                    .saturating_sub(Duration::from_secs(hours.unsigned_abs() * 3600)),
+                abnormal_since: input.activity.rise_start(now, hours, from, prior.mean()),
             };
         }
     }
@@ -446,7 +527,12 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Slow,
                 period: policy.ignore_for * doubling,
                 evidence,
-                abnormal_since: window_start,
+                abnormal_since: input.activity.rise_start(
+                    now,
+                    policy.slow_window_hours,
+                    from,
+                    prior.mean(),
+                ),
             };
         }
     }
@@ -473,7 +559,12 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
                 lane: Lane::Baseline,
                 period: policy.ignore_for * doubling,
                 evidence,
-                abnormal_since: window_start,
+                abnormal_since: input.activity.rise_start(
+                    now,
+                    policy.slow_window_hours,
+                    from,
+                    shape / rate * input.cohort_rate,
+                ),
             };
         }
         personal_cap = Some(cap);
@@ -768,14 +859,73 @@ mod tests {
                 ..
             } => {
                 assert_eq!(period, Duration::from_secs(12 * 3600));
-                // Only the refunds of the burst itself are in question.
-                assert_eq!(
-                    abnormal_since,
-                    NOW.saturating_sub(Duration::from_secs(6 * 3600))
-                );
+                // Only the refunds of the burst itself are in question: it began this hour.
+                assert_eq!(abnormal_since, NOW);
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn hours_ago(hours: i64) -> Timestamp {
+        Timestamp::from_millis(NOW.as_millis() - hours * HOUR_MS)
+    }
+
+    #[test]
+    fn an_honest_clients_outage_is_clawed_back_from_where_it_began_not_the_whole_window() {
+        // Three ordinary hours at the cohort's 10 %, then the client's integration breaks and
+        // it reports every task (the report being judged is the 30th of the burst).
+        let a = activity(&[
+            (5, 10, 1, 1),
+            (4, 10, 1, 1),
+            (3, 10, 1, 1),
+            (2, 10, 10, 3),
+            (1, 10, 10, 0),
+            (0, 10, 9, 0),
+        ]);
+        match run(&a, Baseline::default()) {
+            Screened::Flagged {
+                lane: Lane::Fast,
+                abnormal_since,
+                ..
+            } => assert_eq!(abnormal_since, hours_ago(2)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rise_starts_at_its_first_hour_even_with_a_quiet_hour_inside() {
+        let burst = activity(&[
+            (6, 10, 1, 0),
+            (5, 10, 0, 0),
+            (4, 8, 8, 0),
+            (3, 8, 8, 0),
+            (2, 2, 0, 0),
+            (1, 8, 8, 0),
+            (0, 8, 7, 0),
+        ]);
+        assert_eq!(burst.rise_start(NOW, 72, None, 0.1), hours_ago(4));
+        // A steady excess (an account reporting 40 % since it began) rose where its tasks
+        // began; so does an account at the usual rate, which has no later start to prefer.
+        let steady: Vec<(i64, u64, u64, u64)> = (0..60).map(|h| (h, 10, 4, 0)).collect();
+        assert_eq!(
+            activity(&steady).rise_start(NOW, 72, None, 0.1),
+            hours_ago(59)
+        );
+        let usual: Vec<(i64, u64, u64, u64)> = (0..60).map(|h| (h, 10, 1, 0)).collect();
+        assert_eq!(
+            activity(&usual).rise_start(NOW, 72, None, 0.1),
+            hours_ago(59)
+        );
+        // A rise as old as the window is the whole window, but never before the end of an
+        // ignored period.
+        assert_eq!(
+            activity(&steady).rise_start(NOW, 6, None, 0.1),
+            hours_ago(6)
+        );
+        assert_eq!(
+            activity(&steady).rise_start(NOW, 72, Some(hours_ago(10)), 0.1),
+            hours_ago(10)
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
     let app = TestApp::new().await;
     let id = mallory(&app).await;
     let mut flagged_at = None;
+    let mut clawback_since = String::new();
     // A script that reports every token it gets, as it gets it.
     for i in 0..30 {
         app.clock.advance(Duration::from_secs(30));
@@ -90,6 +91,10 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
                 "{screen}"
             );
             assert_eq!(screen["cohort_rate"], 0.1);
+            clawback_since = report["evidence"]["clawback_since"]
+                .as_str()
+                .unwrap()
+                .to_owned();
         }
     }
     // The fast lane needs 20 tasks in 6 h; with the default prior (no trusted cohort yet),
@@ -115,8 +120,20 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
     };
     let refunded = ["m-0", "m-1", "m-4", "m-6", "m-9", "m-12", "m-16"];
     assert_eq!(tasks_of("refund"), refunded, "{ledger}");
-    // Clawback (the default): the burst the fast lane judged is the last 6 h, which holds
-    // every one of those refunds, so each is reversed.
+    // Clawback (the default): the verdict says since when; the script reported from its first
+    // task, so that is before every one of those refunds, and each is reversed.
+    let first_refund_at = ledger["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "refund")
+        .map(|e| e["at"].as_str().unwrap())
+        .min()
+        .unwrap();
+    assert!(
+        clawback_since.as_str() <= first_refund_at,
+        "{clawback_since} {ledger}"
+    );
     assert_eq!(tasks_of("reversal"), refunded, "{ledger}");
 
     let account = app.get(&format!("/v1/accounts/{id}"), ADMIN).await.json();
