@@ -503,6 +503,10 @@ async fn a_few_percent_more_reports_than_the_accounts_own_history_is_caught_by_t
     let rise = T0.saturating_add(Duration::from_secs((rise_from + 1) * 3600));
     let off = since.as_millis().abs_diff(rise.as_millis()) / 3_600_000;
     assert!(off <= 6, "the run began {off} h from the rise");
+    assert_eq!(
+        report["evidence"]["clawback_since"], drift["since"],
+        "{report}"
+    );
 
     // Clawback (the default) reverses the refunds since the rise began, and only those.
     let ledger = app
