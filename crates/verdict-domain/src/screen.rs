@@ -150,7 +150,7 @@ impl Activity {
 /// Nats below the best change point that still count as "the rise may have begun here". A
 /// start is moved later only where a later rise is e^6 ≈ 400 times likelier: the usual 95 %
 /// interval (1.92) let ramps keep the refunds of their gentle beginning (slow-ramp abusers kept
-/// 11.1 % instead of 9.8 % at CI size), while an honest client's outage, a step from its usual
+/// 11.1 % instead of 9.5 % at CI size), while an honest client's outage, a step from its usual
 /// rate to reporting everything, is placed to the hour either way.
 pub const RISE_START_SLACK: f64 = 6.0;
 
