@@ -853,6 +853,28 @@ mod tests {
         }
     }
 
+    /// `request` by `acct` on `t`, screened with `history` against `prior`.
+    fn judged_on_history(
+        request: &ReportRequest,
+        acct: &Account,
+        t: &Task,
+        history: &Activity,
+        prior: &CohortPrior,
+        policy: &Policy,
+    ) -> Decision {
+        decided(judge(
+            request,
+            Situation {
+                account: acct,
+                task: Some(t),
+                existing: None,
+                family: Some(with_family(history, prior)),
+            },
+            policy,
+            NOW,
+        ))
+    }
+
     fn with_family<'a>(activity: &'a Activity, prior: &'a CohortPrior) -> FamilyState<'a> {
         FamilyState {
             activity,
@@ -869,17 +891,14 @@ mod tests {
         // Two reports every hour: 144 of 360 tasks (40 %), then this one.
         let history = busy_history(1, 2);
         let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
-        let d = decided(judge(
+        let d = judged_on_history(
             &incorrect(Eligibility::ALL),
-            Situation {
-                account: &account(1),
-                task: Some(&t),
-                existing: None,
-                family: Some(with_family(&history, &prior)),
-            },
+            &account(1),
+            &t,
+            &history,
+            &prior,
             &Policy::default(),
-            NOW,
-        ));
+        );
         assert_eq!(
             (d.report.verdict, d.report.reason.clone()),
             (Verdict::Rejected, Reason::RateAboveCohort)
@@ -941,17 +960,7 @@ mod tests {
         let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
         let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
         let trust_of = |request: &ReportRequest, acct: &Account, history: &Activity| {
-            let d = decided(judge(
-                request,
-                Situation {
-                    account: acct,
-                    task: Some(&t),
-                    existing: None,
-                    family: Some(with_family(history, &prior)),
-                },
-                &Policy::default(),
-                NOW,
-            ));
+            let d = judged_on_history(request, acct, &t, history, &prior, &Policy::default());
             d.report
                 .evidence
                 .get("trust_weight")
@@ -1012,17 +1021,14 @@ mod tests {
             trusted: true,
             ..account(1)
         };
-        let d = decided(judge(
+        let d = judged_on_history(
             &incorrect(Eligibility::ALL),
-            Situation {
-                account: &trusted,
-                task: Some(&t),
-                existing: None,
-                family: Some(with_family(&history, &prior)),
-            },
+            &trusted,
+            &t,
+            &history,
+            &prior,
             &Policy::default(),
-            NOW,
-        ));
+        );
         assert_eq!(d.report.reason, Reason::RateAboveCohort);
         assert!(matches!(d.effects.first(), Some(Effect::Ignore { .. })));
     }
@@ -1037,17 +1043,14 @@ mod tests {
                 clawback,
                 ..Policy::default()
             };
-            decided(judge(
+            judged_on_history(
                 &incorrect(Eligibility::ALL),
-                Situation {
-                    account: &account(1),
-                    task: Some(&t),
-                    existing: None,
-                    family: Some(with_family(&history, &prior)),
-                },
+                &account(1),
+                &t,
+                &history,
+                &prior,
                 &policy,
-                NOW,
-            ))
+            )
         };
         // A steady 40 %: the excess is as old as the 72 h window, and the verdict says so.
         let since = NOW.saturating_sub(Duration::from_secs(72 * 3600));
@@ -1072,17 +1075,14 @@ mod tests {
         let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
         let history = busy_history(12, 1);
         let t = task(CaptchaType::Hcaptcha, Duration::from_secs(5));
-        let d = decided(judge(
+        let d = judged_on_history(
             &incorrect(Eligibility::ALL),
-            Situation {
-                account: &account(1),
-                task: Some(&t),
-                existing: None,
-                family: Some(with_family(&history, &prior)),
-            },
+            &account(1),
+            &t,
+            &history,
+            &prior,
             &Policy::default(),
-            NOW,
-        ));
+        );
         assert_eq!(d.report.verdict, Verdict::Accepted);
         assert!(d.effects.is_empty());
         let screen = d.report.evidence.get("screen").unwrap();
