@@ -535,3 +535,76 @@ async fn a_few_percent_more_reports_than_the_accounts_own_history_is_caught_by_t
         .count();
     assert_eq!(reversed.len(), refunded_since, "every refund since, once");
 }
+
+#[tokio::test]
+async fn an_honest_client_whose_integration_breaks_loses_the_outages_refunds_not_the_hours_before()
+{
+    let app = TestApp::new().await;
+    let id = mallory(&app).await;
+    // Five hours at ten tasks an hour, the first of each hour reported: the solver's real
+    // mistakes, each refunded.
+    let mut i = 0;
+    let mut before = Vec::new();
+    for _hour in 0..5 {
+        for k in 0..10 {
+            app.clock.advance(Duration::from_secs(360));
+            solve(&app, id, i).await;
+            if k == 0 {
+                let report = mallory_reports(&app, &format!("m-{i}")).await;
+                assert_eq!(report["verdict"], "accepted", "{report}");
+                before.push(format!("m-{i}"));
+            }
+            i += 1;
+        }
+    }
+    // Then the client's own integration breaks and it reports every task it gets.
+    let outage_from = i;
+    let mut flagged = None;
+    while flagged.is_none() && i < outage_from + 120 {
+        app.clock.advance(Duration::from_secs(30));
+        solve(&app, id, i).await;
+        let report = mallory_reports(&app, &format!("m-{i}")).await;
+        if report["reason"] == "rate_above_cohort" {
+            flagged = Some(report);
+        }
+        i += 1;
+    }
+    let report = flagged.expect("flagged within an hour of the outage");
+    // By then the account has 125 tasks in 24 h: the slow lane judges it, and flags it before
+    // the fast lane's stricter p < 1e-9 would. It judged the last 72 h, all five honest hours
+    // in them; the rise began with the outage, on the hour.
+    assert_eq!(report["evidence"]["lane"], "slow", "{report}");
+    let outage_began = T0.saturating_add(Duration::from_secs(5 * 3600));
+    assert_eq!(
+        report["evidence"]["clawback_since"],
+        outage_began.to_rfc3339(),
+        "{report}"
+    );
+    let ledger = app
+        .get(&format!("/v1/accounts/{id}/ledger"), ADMIN)
+        .await
+        .json();
+    let tasks_of = |kind: &str| -> Vec<usize> {
+        ledger["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["task"].as_str().unwrap()[2..].parse().unwrap())
+            .collect()
+    };
+    let refunded = tasks_of("refund");
+    let reversed = tasks_of("reversal");
+    let outage_refunds: Vec<usize> = refunded
+        .iter()
+        .copied()
+        .filter(|t| *t >= outage_from)
+        .collect();
+    assert!(!outage_refunds.is_empty(), "{ledger}");
+    assert_eq!(reversed, outage_refunds, "{ledger}");
+    assert_eq!(
+        refunded.len() - outage_refunds.len(),
+        before.len(),
+        "{ledger}"
+    );
+}
