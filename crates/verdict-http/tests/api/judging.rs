@@ -66,6 +66,22 @@ async fn mallory_reports(app: &TestApp, task: &str) -> Value {
     report_native_view(app, task).await
 }
 
+/// The account's ledger as the native API shows it.
+async fn ledger_of(app: &TestApp, account: i64) -> Value {
+    app.get(&format!("/v1/accounts/{account}/ledger"), ADMIN)
+        .await
+        .json()
+}
+
+/// The ledger's entries of `kind` (`refund`, `reversal`), in its order.
+fn entries_of<'a>(ledger: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> {
+    ledger["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(move |e| e["kind"] == kind)
+}
+
 async fn report_native_view(app: &TestApp, task: &str) -> Value {
     app.get(&format!("/v1/tasks/{task}"), ADMIN).await.json()["report"].clone()
 }
@@ -103,17 +119,10 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
     // Before that, probation held refunds within what 99 % of accounts like the cohort stay
     // within: for the default prior Beta(2, 18), 1 of 1 task, 2 of 2, 3 of 5, 4 of 7, 5 of 10,
     // 6 of 13, 7 of 17 (scipy.stats.betabinom.ppf(0.99, n, 2, 18)).
-    let ledger = app
-        .get(&format!("/v1/accounts/{id}/ledger"), ADMIN)
-        .await
-        .json();
-    let tasks_of = |kind: &str| -> Vec<String> {
-        let mut tasks: Vec<String> = ledger["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == kind)
-            .map(|e| e["task"].as_str().unwrap().to_owned())
+    let ledger = ledger_of(&app, id).await;
+    let tasks_of = |kind| -> Vec<&str> {
+        let mut tasks: Vec<&str> = entries_of(&ledger, kind)
+            .map(|e| e["task"].as_str().unwrap())
             .collect();
         tasks.sort_by_key(|t| t[2..].parse::<u32>().unwrap());
         tasks
@@ -122,11 +131,7 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
     assert_eq!(tasks_of("refund"), refunded, "{ledger}");
     // Clawback (the default): the verdict says since when; the script reported from its first
     // task, so that is before every one of those refunds, and each is reversed.
-    let first_refund_at = ledger["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "refund")
+    let first_refund_at = entries_of(&ledger, "refund")
         .map(|e| e["at"].as_str().unwrap())
         .min()
         .unwrap();
@@ -509,29 +514,20 @@ async fn a_few_percent_more_reports_than_the_accounts_own_history_is_caught_by_t
     );
 
     // Clawback (the default) reverses the refunds since the rise began, and only those.
-    let ledger = app
-        .get(&format!("/v1/accounts/{id}/ledger"), ADMIN)
-        .await
-        .json();
-    let entries = ledger["entries"].as_array().unwrap();
+    let ledger = ledger_of(&app, id).await;
     let hour_of_task = |e: &Value| -> i64 {
         let task = e["task"].as_str().unwrap();
         task[1..task.find('-').unwrap()].parse().unwrap()
     };
-    let reversed: Vec<i64> = entries
-        .iter()
-        .filter(|e| e["kind"] == "reversal")
-        .map(hour_of_task)
-        .collect();
+    let reversed: Vec<i64> = entries_of(&ledger, "reversal").map(hour_of_task).collect();
     assert!(!reversed.is_empty(), "{ledger}");
     let first_run_hour = (since.as_millis() - T0.as_millis()) / 3_600_000 - 1;
     assert!(
         reversed.iter().all(|h| *h >= first_run_hour),
         "nothing from before the rise: {reversed:?}"
     );
-    let refunded_since = entries
-        .iter()
-        .filter(|e| e["kind"] == "refund" && hour_of_task(e) >= first_run_hour)
+    let refunded_since = entries_of(&ledger, "refund")
+        .filter(|e| hour_of_task(e) >= first_run_hour)
         .count();
     assert_eq!(reversed.len(), refunded_since, "every refund since, once");
 }
@@ -580,16 +576,9 @@ async fn an_honest_client_whose_integration_breaks_loses_the_outages_refunds_not
         outage_began.to_rfc3339(),
         "{report}"
     );
-    let ledger = app
-        .get(&format!("/v1/accounts/{id}/ledger"), ADMIN)
-        .await
-        .json();
-    let tasks_of = |kind: &str| -> Vec<usize> {
-        ledger["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == kind)
+    let ledger = ledger_of(&app, id).await;
+    let tasks_of = |kind| -> Vec<usize> {
+        entries_of(&ledger, kind)
             .map(|e| e["task"].as_str().unwrap()[2..].parse().unwrap())
             .collect()
     };
