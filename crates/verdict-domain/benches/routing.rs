@@ -12,8 +12,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use verdict_domain::Timestamp;
-use verdict_domain::router::{Profile, RouteConfig, RouteTable};
-use verdict_domain::routing::{Limits, beta_sample, choose};
+use verdict_domain::routing::{Profile, RouteConfig, RouteTable};
+use verdict_domain::routing::{RouteLimits, beta_sample, choose};
 
 const START: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
@@ -42,11 +42,11 @@ fn table(n: u32) -> RouteTable {
     table
 }
 
-fn limits() -> Limits {
-    Limits {
+fn limits() -> RouteLimits {
+    RouteLimits {
         max_latency_ms: Some(120_000.0),
         success_budget_ms: Some(40_000.0),
-        ..Limits::default()
+        ..RouteLimits::default()
     }
 }
 

@@ -56,6 +56,18 @@ impl LedgerEntry {
             at: report.received_at,
         })
     }
+
+    /// Takes back the refund granted on `task`: one per task, keyed by the task id.
+    pub fn reversal_of(account: AccountId, task: TaskId, refund: Amount, at: Timestamp) -> Self {
+        LedgerEntry {
+            account,
+            idempotency_key: format!("reversal:{task}"),
+            task,
+            kind: EntryKind::Reversal,
+            amount: -refund,
+            at,
+        }
+    }
 }
 
 /// An account's balance: the sum of its entries.

@@ -2,20 +2,24 @@
 //! decide a report. Everything here is pure: no I/O, no async, no global clock (`now` is always
 //! passed in), money as integer minor units. HTTP dialects and storage backends translate to and
 //! from these types; they never decide anything themselves.
+//!
+//! The model (`account`, `captcha`, `ids`, `money`, `task`, `report`, `ledger`, `timestamp`)
+//! comes first; the rules build on it without cycles: `screen` and `recheck` judge evidence,
+//! `judging` decides a report with them under a `policy`, `decision` says what that decision
+//! writes, `scoring` weighs verdicts into solvers' scores and `routing` chooses a provider.
 
 pub mod account;
 pub mod captcha;
+pub mod decision;
 pub mod ids;
 pub mod judging;
 pub mod ledger;
 pub mod money;
 pub mod policy;
 pub mod recheck;
-pub mod reliability;
 pub mod report;
-pub mod router;
 pub mod routing;
-pub mod scores;
+pub mod scoring;
 pub mod screen;
 pub mod stats;
 pub mod task;
@@ -23,6 +27,7 @@ pub mod timestamp;
 
 pub use account::{Account, AccountId, Standing};
 pub use captcha::{CaptchaType, Eligibility, Family};
+pub use decision::{Decision, Effect};
 pub use ids::{ApiKey, KeyHash, TaskId};
 pub use judging::{Judgement, ReportRequest, Situation, judge};
 pub use ledger::{EntryKind, LedgerEntry};

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::captcha::Family;
-use crate::recheck::RecheckPolicy;
 use crate::screen::ScreenPolicy;
 
 /// Everything judging can be configured with.
@@ -102,6 +101,49 @@ impl ReportWindows {
         by_dialect
             .or_else(|| self.per_family.get(&family).copied())
             .unwrap_or(DEFAULT_TOKEN_WINDOW)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutVerdict {
+    /// Uphold the report: the platform did not re-check in time, the client is not to blame.
+    Accept,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecheckPolicy {
+    /// Off: verifiable families go through the statistical screen like tokens.
+    pub enabled: bool,
+    /// Share of reports from accounts in good standing re-checked at random (audit sampling).
+    pub sample_rate: f64,
+    /// Accounts whose re-checked reports were upheld less often than this are always re-checked.
+    pub min_precision: f64,
+    pub timeout: Duration,
+    pub on_timeout: TimeoutVerdict,
+    /// Re-checks settled in the last 24 h before an account can be judged by them.
+    pub min_verified: f64,
+    /// Reports with a correction are always re-checked.
+    pub verify_corrections: bool,
+    /// How long an account whose reports are probably mostly false (precision < 50 % with 95 %
+    /// probability) is ignored.
+    pub ignore_for: Duration,
+}
+
+impl Default for RecheckPolicy {
+    /// Off by default: re-checks need the platform to run a second solve for each one it is
+    /// handed (`GET /v1/rechecks/next`). Until it does, image and audio reports are screened.
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            sample_rate: 0.2,
+            min_precision: 0.8,
+            timeout: Duration::from_secs(3600),
+            on_timeout: TimeoutVerdict::Accept,
+            min_verified: 20.0,
+            verify_corrections: true,
+            ignore_for: Duration::from_secs(24 * 3600),
+        }
     }
 }
 

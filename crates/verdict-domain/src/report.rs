@@ -240,6 +240,22 @@ pub struct Report {
     pub evidence: Evidence,
     /// The amount credited, for an accepted incorrect-report.
     pub refund: Option<Amount>,
+    /// How much this report counts as evidence about the task's solver: the reporter's trust
+    /// when it was judged (research/domain.md §4.2), in [0, 1]. `evidence` shows it too; this is
+    /// the value scores are computed from.
+    pub trust_weight: f64,
+    /// For a report held for a second solve: what settling it reads back.
+    pub recheck: Option<RecheckState>,
+}
+
+/// What settling a report held for re-checks needs to know of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecheckState {
+    /// Held because the account's reports are suspect (ignored standing, low precision): a
+    /// second solve that agrees with neither side is not enough.
+    pub suspect: bool,
+    /// The independent solves received so far, oldest first.
+    pub solves: Vec<String>,
 }
 
 impl Report {
@@ -336,6 +352,11 @@ pub fn clean_text(text: Option<String>, max: usize) -> Option<String> {
         end -= 1;
     }
     Some(trimmed[..end].to_owned())
+}
+
+/// Answers compare after trimming and case folding: "KWG90 " and "kwg90" are the same answer.
+pub fn same_text(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 
 #[cfg(test)]

@@ -67,6 +67,14 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Milliseconds in an hour: activity and baselines are kept by the hour.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The hour a moment falls in: hours since the epoch.
+pub fn hour_of(t: Timestamp) -> i64 {
+    t.as_millis().div_euclid(HOUR_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,8 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use verdict_domain::Timestamp;
-use verdict_domain::router::{Profile, RouteConfig, RouteTable};
-use verdict_domain::routing::Limits;
+use verdict_domain::routing::RouteLimits;
+use verdict_domain::routing::{Profile, RouteConfig, RouteTable};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -28,10 +28,10 @@ fn routing_feedback_and_answers_allocate_nothing() {
             },
         );
     }
-    let limits = Limits {
+    let limits = RouteLimits {
         max_latency_ms: Some(60_000.0),
         success_budget_ms: Some(40_000.0),
-        ..Limits::default()
+        ..RouteLimits::default()
     };
     let mut rng = Pcg64Mcg::seed_from_u64(1);
     let mut chosen = 0usize;

@@ -31,7 +31,7 @@ pub use scores::{
     RoutingSettings, WorkerScore,
 };
 pub use secrets::generate_secret;
-pub use statistics::Refresh;
+pub use statistics::{FamilyCohort, Refresh};
 pub use tasks::IngestSummary;
 
 #[derive(Debug, Clone)]
@@ -62,8 +62,25 @@ impl Engine {
         self.router.settings()
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// Another engine on the same store and policy with a clock of its own (and its own
+    /// router): what a simulation's concurrent lanes use.
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store: self.store.clone(),
+            policy: self.policy.clone(),
+            clock,
+            router: Arc::new(Router::new(self.router.settings().clone())),
+        }
+    }
+
+    /// Succeeds when the database answers reads and writes: the readiness probe.
+    pub async fn ready(&self) -> Result<(), EngineError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
     }
 
     pub fn policy(&self) -> &Policy {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use verdict_domain::decision::SettlementWrites;
 use verdict_domain::judging::MAX_CORRECTION_LEN;
 use verdict_domain::recheck::{Precision, RecheckRecord, settle_pending};
 use verdict_domain::{Report, TaskId};
@@ -99,7 +100,11 @@ impl Engine {
             now,
         );
         Ok(
-            match self.store.settle_recheck(settlement, family, now).await? {
+            match self
+                .store
+                .settle_recheck(SettlementWrites::plan(settlement, family, now))
+                .await?
+            {
                 Settled::Now(report) if report.verdict == verdict_domain::Verdict::Pending => {
                     tracing::info!(task = %report.task, "re-check inconclusive: another solve");
                     RecheckOutcome::AnotherSolve(report)

@@ -1,8 +1,9 @@
 //! Judging a report: load the account, the task, any report already recorded and the account's
 //! statistics in the task's family; judge; record the report with its refund and effects.
 
+use verdict_domain::decision::ReportWrites;
 use verdict_domain::judging::{FamilyState, judge_second_report};
-use verdict_domain::screen::CohortPrior;
+use verdict_domain::screen::Cohort;
 use verdict_domain::{
     Account, ApiKey, Judgement, Refusal, Report, ReportRequest, Situation, Task, Timestamp, judge,
 };
@@ -95,9 +96,9 @@ impl Engine {
         request: ReportRequest,
         now: Timestamp,
     ) -> Result<ReportOutcome, EngineError> {
-        let default_prior = CohortPrior::default_for(&self.policy.screen);
-        let family_state = family.map(|f| {
-            let prior = f.cohort.as_ref().map_or(&default_prior, |c| &c.prior);
+        let cohort = family.map(|f| Cohort::of(f.cohort.as_ref(), &self.policy.screen));
+        let family_state = family.zip(cohort.as_ref()).map(|(f, cohort)| {
+            let prior = &cohort.prior;
             FamilyState {
                 activity: &f.activity,
                 baseline: f.baseline,
@@ -107,7 +108,7 @@ impl Engine {
                     ))
                 }),
                 prior,
-                cohort_rate: f.cohort.as_ref().map_or(prior.mean(), |c| c.rate),
+                cohort_rate: cohort.rate,
             }
         });
         let situation = Situation {
@@ -126,14 +127,14 @@ impl Engine {
                 "judged a report without its task"
             )));
         };
-        if let Some(verdict_domain::judging::Effect::Ignore { reason, until, .. }) =
+        if let Some(verdict_domain::decision::Effect::Ignore { reason, until, .. }) =
             decision.effects.first()
         {
             tracing::warn!(account = %account.id, until = %until, reason = %reason, "account put on ignored standing");
         }
         match self
             .store
-            .record_report(decision, task.captcha_type.family())
+            .record_report(ReportWrites::plan(decision, task.captcha_type.family()))
             .await?
         {
             Recorded::Inserted(report) => {

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
-use verdict_domain::reliability::{PUBLISHED_HALF_LIFE, Prior, Weighed};
-use verdict_domain::router::{Belief, Decision, Profile, RouteConfig, RouteTable};
-use verdict_domain::routing::Limits;
-use verdict_domain::scores::{Observed, Score, aged_sum, rank, score, type_prior};
+use verdict_domain::routing::RouteLimits;
+use verdict_domain::routing::{Belief, Profile, RouteConfig, RouteDecision, RouteTable};
+use verdict_domain::scoring::{Observed, Score, aged_sum, rank, score, type_prior};
+use verdict_domain::scoring::{PUBLISHED_HALF_LIFE, Prior, Weighed};
 use verdict_domain::{AccountId, CaptchaType, Timestamp};
 use verdict_store::{EvidenceBucket, Resolution, Whitelisted};
 
@@ -97,7 +97,7 @@ pub struct RouteRequest {
 pub struct RouteOutcome {
     pub captcha_type: CaptchaType,
     pub provider: String,
-    pub decision: Decision,
+    pub decision: RouteDecision,
     pub profile: Profile,
     /// The half-life the router's beliefs age with now.
     pub half_life: Duration,
@@ -288,7 +288,7 @@ impl Engine {
             if table.is_empty() {
                 return Err(EngineError::NotFound);
             }
-            let limits = Limits {
+            let limits = RouteLimits {
                 max_cost: request.max_cost,
                 max_latency_ms: request.max_latency_ms,
                 success_budget_ms: None,

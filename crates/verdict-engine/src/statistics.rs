@@ -4,8 +4,8 @@
 //! once per hour, and refits of the same data agree.
 
 use verdict_domain::Family;
-use verdict_domain::screen::{CohortPrior, fit_prior, hour_of};
-use verdict_store::CohortRecord;
+use verdict_domain::screen::{Cohort, CohortRecord, fit_prior};
+use verdict_domain::timestamp::hour_of;
 
 use crate::{Engine, EngineError};
 
@@ -23,7 +23,32 @@ pub struct Refresh {
     pub evidence_pruned: u64,
 }
 
+/// A family's cohort as judging uses it, with what is stored of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FamilyCohort {
+    pub family: Family,
+    pub cohort: Cohort,
+    /// The last refresh's record: its pooled rate and when the prior was fitted.
+    pub stored: Option<CohortRecord>,
+}
+
 impl Engine {
+    /// Every family's cohort, as the screen uses it now.
+    pub async fn cohorts(&self) -> Result<Vec<FamilyCohort>, EngineError> {
+        let stored = self.store.cohorts().await?;
+        Ok(Family::ALL
+            .into_iter()
+            .map(|family| {
+                let stored = stored.iter().find(|(f, _)| *f == family).map(|(_, c)| *c);
+                FamilyCohort {
+                    family,
+                    cohort: Cohort::of(stored.as_ref(), &self.policy.screen),
+                    stored,
+                }
+            })
+            .collect())
+    }
+
     /// Refits the cohort priors and folds the hours that left the slow window into baselines.
     pub async fn refresh_statistics(&self) -> Result<Refresh, EngineError> {
         let now = self.clock.now();
@@ -47,16 +72,8 @@ impl Engine {
             }
             let fitted = fit_prior(&samples, policy);
             let kept = previous.iter().find(|(f, _)| *f == family).map(|(_, c)| c);
-            let record = CohortRecord {
-                prior: fitted
-                    .or(kept.map(|c| c.prior))
-                    .unwrap_or_else(|| CohortPrior::default_for(policy)),
-                rate: reports as f64 / tasks as f64,
-                fitted_at: match (fitted, kept) {
-                    (None, Some(kept)) => kept.fitted_at,
-                    _ => now,
-                },
-            };
+            let record =
+                Cohort::refreshed(fitted, kept, reports as f64 / tasks as f64, now, policy);
             self.store.save_cohort(family, record).await?;
             if fitted.is_some() {
                 refresh.refitted.push((family, record));

@@ -20,16 +20,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    match app.engine.store().ping().await {
+    match app.engine.ready().await {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "storage": app.engine.store().backend() })),
+            Json(json!({ "status": "ready", "storage": app.engine.backend() })),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness probe failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "storage": app.engine.store().backend() })),
+                Json(json!({ "status": "unavailable", "storage": app.engine.backend() })),
             )
         }
     }

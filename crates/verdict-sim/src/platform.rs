@@ -125,7 +125,7 @@ impl InProcess {
         let lanes = (0..LANES)
             .map(|_| {
                 let clock = Arc::new(ManualClock::at(start));
-                let lane = Engine::new(engine.store().clone(), policy.clone(), clock.clone());
+                let lane = engine.with_clock(clock.clone());
                 (lane, clock)
             })
             .collect();
@@ -281,10 +281,10 @@ impl Platform for InProcess {
     async fn ignores(&self, account: i64) -> anyhow::Result<(u32, Option<Timestamp>)> {
         let account = self
             .engine
-            .store()
             .account(AccountId(account))
-            .await?
-            .context("simulated account vanished")?;
+            .await
+            .context("simulated account vanished")?
+            .account;
         Ok((account.ignores.count, account.ignores.last_at))
     }
 

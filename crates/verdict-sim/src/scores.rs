@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use verdict_domain::reliability::{PUBLISHED_HALF_LIFE, Weighed};
-use verdict_domain::scores::{Observed, aged_sum, score, type_prior};
+use verdict_domain::scoring::{Observed, aged_sum, score, type_prior};
+use verdict_domain::scoring::{PUBLISHED_HALF_LIFE, Weighed};
 use verdict_domain::{ReportKind, Timestamp};
 
 use crate::world::HOUR_MS;

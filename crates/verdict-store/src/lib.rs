@@ -9,9 +9,9 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use verdict_domain::judging::Decision;
-use verdict_domain::recheck::{Precision, Settlement};
-use verdict_domain::screen::{Activity, Baseline, CohortPrior, ScreenPolicy};
+use verdict_domain::decision::{ReportWrites, SettlementWrites};
+use verdict_domain::recheck::Precision;
+use verdict_domain::screen::{Activity, Baseline, CohortRecord, ScreenPolicy};
 use verdict_domain::{
     Account, AccountId, CaptchaType, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId,
     Timestamp,
@@ -54,15 +54,6 @@ pub struct FamilyRecord {
     pub precision: Precision,
     pub precision_at: Option<Timestamp>,
     pub cohort: Option<CohortRecord>,
-}
-
-/// The trusted cohort's prior in one family, as last fitted.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CohortRecord {
-    pub prior: CohortPrior,
-    /// The cohort's pooled report rate over the slow window.
-    pub rate: f64,
-    pub fitted_at: Timestamp,
 }
 
 /// A report waiting for a second solve, handed to the platform.
@@ -209,6 +200,21 @@ pub struct Whitelisted {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The re-check columns of a report: whether it is suspect (NULL when never held for one) and
+/// its solves so far as a JSON list.
+pub(crate) fn recheck_columns(report: &Report) -> StoreResult<(Option<bool>, Option<String>)> {
+    Ok(match &report.recheck {
+        Some(held) => (
+            Some(held.suspect),
+            Some(
+                serde_json::to_string(&held.solves)
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+            ),
+        ),
+        None => (None, None),
+    })
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
@@ -257,11 +263,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: Timestamp,
     ) -> StoreResult<Option<(Task, Option<Report>, Option<FamilyRecord>)>>;
 
-    /// Stores a judged report atomically with everything it brings — its refund (written at most
-    /// once per task, whatever the concurrency), the account's activity counts, the evidence it
-    /// gives about the task's provider and worker, and the decision's effects (standing,
-    /// re-check, clawback, whitelist) — unless the task has a report already.
-    async fn record_report(&self, decision: Decision, family: Family) -> StoreResult<Recorded>;
+    /// Applies what recording a judged report writes ([`ReportWrites`]: the report, its refund
+    /// — written at most once per task, whatever the concurrency —, the account's counts, the
+    /// evidence about the task's solver, the re-check and the changes to the account), in one
+    /// transaction, unless the task has a report already.
+    async fn record_report(&self, writes: ReportWrites) -> StoreResult<Recorded>;
 
     /// An account's ledger entries, oldest first.
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>>;
@@ -288,9 +294,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn cohorts(&self) -> StoreResult<Vec<(Family, CohortRecord)>>;
 
-    /// Folds the hourly activity at `hour` into the accounts' baselines and records the
-    /// cohort's rate that hour, once: several nodes may call it, one does the work. Returns
-    /// whether this call did.
+    /// Folds the hourly activity at `hour` into the accounts' baselines
+    /// ([`verdict_domain::screen::fold_hour`], against the cohort's rate that hour as
+    /// [`verdict_domain::screen::Cohort::rate_in_hour`] chooses it) and records the cohort's
+    /// counts that hour, once: several nodes may call it, one does the work. Returns whether
+    /// this call did.
     async fn fold_baselines(&self, hour: i64, policy: &ScreenPolicy) -> StoreResult<bool>;
 
     /// The last hour folded into the baselines.
@@ -310,14 +318,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: Timestamp,
     ) -> StoreResult<Option<RecheckSubject>>;
 
-    /// Settles a pending report atomically: its verdict, refund, activity, the account's
-    /// precision, the evidence about the solver, and effects. Only the first settlement counts.
-    async fn settle_recheck(
-        &self,
-        settlement: Settlement,
-        family: Family,
-        now: Timestamp,
-    ) -> StoreResult<Settled>;
+    /// Applies what settling a pending report writes ([`SettlementWrites`]) in one transaction.
+    /// Only the first settlement counts.
+    async fn settle_recheck(&self, writes: SettlementWrites) -> StoreResult<Settled>;
 
     /// Open re-checks whose deadline has passed.
     async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>>;

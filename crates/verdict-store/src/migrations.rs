@@ -13,6 +13,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261123000000_recheck_counts",
     "20261124000000_scores",
     "20261125000000_drift",
+    "20261201000000_typed_report_fields",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -36,6 +37,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261125000000_drift",
         include_str!("../migrations/sqlite/20261125000000_drift.sql"),
     ),
+    (
+        "20261201000000_typed_report_fields",
+        include_str!("../migrations/sqlite/20261201000000_typed_report_fields.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -58,6 +63,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261125000000_drift",
         include_str!("../migrations/postgres/20261125000000_drift.sql"),
+    ),
+    (
+        "20261201000000_typed_report_fields",
+        include_str!("../migrations/postgres/20261201000000_typed_report_fields.sql"),
     ),
 ];
 

@@ -9,16 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::TestStore;
-use verdict_domain::judging::{Decision, Effect};
+use verdict_domain::decision::{Decision, Effect, ReportWrites, SettlementWrites};
 use verdict_domain::recheck::{Precision, Settlement};
-use verdict_domain::screen::{CohortPrior, Counts, ScreenPolicy, advance_baseline, hour_of};
+use verdict_domain::screen::{CohortPrior, CohortRecord, Counts, ScreenPolicy, advance_baseline};
+use verdict_domain::timestamp::hour_of;
 use verdict_domain::{
     AccountId, Amount, CaptchaType, EntryKind, Evidence, Family, KeyHash, Reason, Report,
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
 use verdict_store::{
-    CohortRecord, EvidenceBucket, IngestResult, NewAccount, Recorded, Resolution, Settled, Store,
-    StoreError, Whitelisted,
+    EvidenceBucket, IngestResult, NewAccount, Recorded, Resolution, Settled, Store, StoreError,
+    Whitelisted,
 };
 
 const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
@@ -82,6 +83,8 @@ fn accepted(task: &Task, at: Timestamp) -> Report {
             .with("window_ms", 60_000)
             .with("elapsed_ms", 5_000),
         refund: Some(task.cost),
+        trust_weight: 1.0,
+        recheck: None,
     }
 }
 
@@ -107,13 +110,13 @@ async fn record_pending(s: &TestStore, task: &Task) -> (Report, Timestamp) {
         ..accepted(task, T0)
     };
     let deadline = T0.saturating_add(Duration::from_secs(3600));
-    s.record_report(
+    s.record_report(ReportWrites::plan(
         Decision {
             report: pending.clone(),
             effects: vec![Effect::Recheck { deadline }],
         },
         Family::Image,
-    )
+    ))
     .await
     .unwrap();
     (pending, deadline)
@@ -220,7 +223,7 @@ async fn report_context_carries_account_task_and_existing_report(s: TestStore) {
     assert_eq!(ctx.existing, None);
 
     let report = accepted(&t, T0);
-    s.record_report(plain(report.clone()), family_of(&t))
+    s.record_report(ReportWrites::plan(plain(report.clone()), family_of(&t)))
         .await
         .unwrap();
     let ctx = s
@@ -251,7 +254,7 @@ async fn a_recorded_report_refunds_its_cost_once(s: TestStore) {
     let report = accepted(&t, T0);
 
     assert_eq!(
-        s.record_report(plain(report.clone()), family_of(&t))
+        s.record_report(ReportWrites::plan(plain(report.clone()), family_of(&t)))
             .await
             .unwrap(),
         Recorded::Inserted(report.clone())
@@ -259,7 +262,9 @@ async fn a_recorded_report_refunds_its_cost_once(s: TestStore) {
     let mut second = report.clone();
     second.received_at = T0.saturating_add(Duration::from_secs(1));
     assert_eq!(
-        s.record_report(plain(second), family_of(&t)).await.unwrap(),
+        s.record_report(ReportWrites::plan(plain(second), family_of(&t)))
+            .await
+            .unwrap(),
         Recorded::Existing(report.clone())
     );
 
@@ -276,7 +281,7 @@ async fn reports_without_refund_write_no_ledger_entry(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("100", a.id, CaptchaType::RecaptchaV3, 2_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    s.record_report(plain(confirmed(&t, T0)), family_of(&t))
+    s.record_report(ReportWrites::plan(plain(confirmed(&t, T0)), family_of(&t)))
         .await
         .unwrap();
     assert!(s.ledger(a.id).await.unwrap().is_empty());
@@ -301,7 +306,9 @@ async fn concurrent_reports_on_one_task_give_one_report_and_one_refund(s: TestSt
             r.refund = None;
         }
         handles.push(tokio::spawn(async move {
-            store.record_report(plain(r), Family::Image).await
+            store
+                .record_report(ReportWrites::plan(plain(r), Family::Image))
+                .await
         }));
     }
     let mut inserted = 0;
@@ -332,7 +339,7 @@ async fn the_balance_is_the_sum_of_the_ledger(s: TestStore) {
         .collect();
     s.ingest_tasks(tasks.clone(), T0).await.unwrap();
     for t in &tasks {
-        s.record_report(plain(accepted(t, T0)), family_of(t))
+        s.record_report(ReportWrites::plan(plain(accepted(t, T0)), family_of(t)))
             .await
             .unwrap();
     }
@@ -359,12 +366,15 @@ async fn activity_counts_tasks_and_reports_per_family_since_a_moment(s: TestStor
     s.ingest_tasks(vec![old, v2.clone(), v3.clone(), img], T0)
         .await
         .unwrap();
-    s.record_report(plain(accepted(&v2, T0)), Family::Recaptcha)
-        .await
-        .unwrap();
+    s.record_report(ReportWrites::plan(
+        plain(accepted(&v2, T0)),
+        Family::Recaptcha,
+    ))
+    .await
+    .unwrap();
     let mut good = accepted(&v3, T0);
     good.kind = ReportKind::Correct;
-    s.record_report(plain(good), Family::Recaptcha)
+    s.record_report(ReportWrites::plan(plain(good), Family::Recaptcha))
         .await
         .unwrap();
 
@@ -407,9 +417,12 @@ async fn activity_is_counted_per_family_and_hour(s: TestStore) {
     let mut all = vec![earlier];
     all.extend(now_tasks.iter().cloned());
     s.ingest_tasks(all, T0).await.unwrap();
-    s.record_report(plain(accepted(&now_tasks[0], T0)), Family::Recaptcha)
-        .await
-        .unwrap();
+    s.record_report(ReportWrites::plan(
+        plain(accepted(&now_tasks[0], T0)),
+        Family::Recaptcha,
+    ))
+    .await
+    .unwrap();
     let key = new_account("alice").key_hash;
     let ctx = s
         .report_context(&key, &now_tasks[1].id, Some(72), T0)
@@ -478,7 +491,9 @@ async fn an_ignore_effect_sets_standing_never_shortens_and_counts_repeats(s: Tes
         report: first.clone(),
         effects: vec![ignore(72, "first")],
     };
-    s.record_report(d, Family::Hcaptcha).await.unwrap();
+    s.record_report(ReportWrites::plan(d, Family::Hcaptcha))
+        .await
+        .unwrap();
     let account = s.account(a.id).await.unwrap().unwrap();
     assert_eq!(
         account.standing,
@@ -490,13 +505,13 @@ async fn an_ignore_effect_sets_standing_never_shortens_and_counts_repeats(s: Tes
     assert_eq!(account.ignores.count, 1);
     // A shorter period while the first runs changes nothing, and is not counted again.
     first.task = tasks[1].id.clone();
-    s.record_report(
+    s.record_report(ReportWrites::plan(
         Decision {
             report: first.clone(),
             effects: vec![ignore(12, "second")],
         },
         Family::Hcaptcha,
-    )
+    ))
     .await
     .unwrap();
     let account = s.account(a.id).await.unwrap().unwrap();
@@ -510,13 +525,13 @@ async fn an_ignore_effect_sets_standing_never_shortens_and_counts_repeats(s: Tes
     assert_eq!(account.ignores.count, 1);
     // A longer one extends it.
     first.task = tasks[2].id.clone();
-    s.record_report(
+    s.record_report(ReportWrites::plan(
         Decision {
             report: first,
             effects: vec![ignore(144, "third")],
         },
         Family::Hcaptcha,
-    )
+    ))
     .await
     .unwrap();
     let account = s.account(a.id).await.unwrap().unwrap();
@@ -575,13 +590,17 @@ async fn a_recheck_is_handed_out_once_per_lease_and_settled_once(s: TestStore) {
     };
     let at = T0.saturating_add(Duration::from_secs(10));
     assert_eq!(
-        s.settle_recheck(settlement.clone(), Family::Image, at)
-            .await
-            .unwrap(),
+        s.settle_recheck(SettlementWrites::plan(
+            settlement.clone(),
+            Family::Image,
+            at
+        ))
+        .await
+        .unwrap(),
         Settled::Now(settled.clone())
     );
     assert_eq!(
-        s.settle_recheck(settlement, Family::Image, at)
+        s.settle_recheck(SettlementWrites::plan(settlement, Family::Image, at))
             .await
             .unwrap(),
         Settled::Already(settled)
@@ -637,7 +656,9 @@ async fn an_inconclusive_solve_keeps_the_report_pending_and_requeues_it(s: TestS
         effects: vec![],
     };
     assert_eq!(
-        s.settle_recheck(again, Family::Image, at).await.unwrap(),
+        s.settle_recheck(SettlementWrites::plan(again, Family::Image, at))
+            .await
+            .unwrap(),
         Settled::Now(still.clone())
     );
     let item = s
@@ -671,18 +692,26 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
     s.ingest_tasks(vec![token.clone(), image.clone(), last.clone()], T0)
         .await
         .unwrap();
-    s.record_report(plain(accepted(&token, T0)), Family::Turnstile)
-        .await
-        .unwrap();
-    s.record_report(plain(accepted(&image, T0)), Family::Image)
-        .await
-        .unwrap();
+    s.record_report(ReportWrites::plan(
+        plain(accepted(&token, T0)),
+        Family::Turnstile,
+    ))
+    .await
+    .unwrap();
+    s.record_report(ReportWrites::plan(
+        plain(accepted(&image, T0)),
+        Family::Image,
+    ))
+    .await
+    .unwrap();
     let since = T0.saturating_sub(Duration::from_secs(3600));
     let d = Decision {
         report: rejected(&last, T0),
         effects: vec![Effect::Clawback { since }],
     };
-    s.record_report(d, Family::Turnstile).await.unwrap();
+    s.record_report(ReportWrites::plan(d, Family::Turnstile))
+        .await
+        .unwrap();
     let entries = s.ledger(a.id).await.unwrap();
     assert_eq!(entries.len(), 3, "{entries:?}");
     let reversal = entries
@@ -709,7 +738,10 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
         report: rejected(&token, T0),
         effects: vec![Effect::Clawback { since }],
     };
-    let _ = s.record_report(d, Family::Turnstile).await.unwrap();
+    let _ = s
+        .record_report(ReportWrites::plan(d, Family::Turnstile))
+        .await
+        .unwrap();
     assert_eq!(
         s.account(a.id).await.unwrap().unwrap().balance,
         Amount::from_micros(1_000)
@@ -795,7 +827,7 @@ async fn baselines_fold_each_hour_once(s: TestStore) {
         .take(2)
         .chain(tasks.iter().filter(|t| t.account == a.id).take(5))
     {
-        s.record_report(plain(accepted(t, at)), Family::Hcaptcha)
+        s.record_report(ReportWrites::plan(plain(accepted(t, at)), Family::Hcaptcha))
             .await
             .unwrap();
     }
@@ -849,9 +881,12 @@ async fn the_drift_sum_is_folded_with_the_baseline_and_restarts_after_an_ignored
         .await
         .unwrap();
     for (t, _) in tasks.iter().filter(|(_, reported)| *reported) {
-        s.record_report(plain(accepted(t, t.completed_at)), Family::Hcaptcha)
-            .await
-            .unwrap();
+        s.record_report(ReportWrites::plan(
+            plain(accepted(t, t.completed_at)),
+            Family::Hcaptcha,
+        ))
+        .await
+        .unwrap();
     }
     let policy = ScreenPolicy::default();
     let key = new_account("alice").key_hash;
@@ -1051,8 +1086,11 @@ async fn a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict(s: Test
     let a = s.create_account(new_account("alice")).await.unwrap();
     let ghost = task("ghost", a.id, CaptchaType::Image, 1_000);
     assert!(matches!(
-        s.record_report(plain(accepted(&ghost, T0)), Family::Image)
-            .await,
+        s.record_report(ReportWrites::plan(
+            plain(accepted(&ghost, T0)),
+            Family::Image
+        ))
+        .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(s.ledger(a.id).await.unwrap().is_empty());
@@ -1072,7 +1110,7 @@ async fn concurrent_reports_on_many_tasks_keep_the_balance_equal_to_the_ledger(s
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .record_report(plain(accepted(&t, T0)), Family::Image)
+                    .record_report(ReportWrites::plan(plain(accepted(&t, T0)), Family::Image))
                     .await
             })
         })
@@ -1126,7 +1164,7 @@ async fn free_text_and_evidence_read_back_exactly_as_written(s: TestStore) {
         .with("z_last", "first in text")
         .with("nested", serde_json::json!({"b": [1, 2.5, null], "a": "é"}))
         .with("big", i64::MAX);
-    s.record_report(plain(r.clone()), Family::Audio)
+    s.record_report(ReportWrites::plan(plain(r.clone()), Family::Audio))
         .await
         .unwrap();
     assert_eq!(s.task(&t.id).await.unwrap(), Some((t, Some(r))));
@@ -1152,7 +1190,7 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
     let mut earlier = Vec::new();
     for t in tasks.iter().step_by(3) {
         let r = accepted(t, T0);
-        s.record_report(plain(r.clone()), Family::Image)
+        s.record_report(ReportWrites::plan(plain(r.clone()), Family::Image))
             .await
             .unwrap();
         earlier.push(r);
@@ -1170,7 +1208,11 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
             let store = store.clone();
             handles.push((
                 i,
-                tokio::spawn(async move { store.record_report(plain(r), Family::Image).await }),
+                tokio::spawn(async move {
+                    store
+                        .record_report(ReportWrites::plan(plain(r), Family::Image))
+                        .await
+                }),
             ));
         }
     }
@@ -1198,7 +1240,11 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
         .iter()
         .map(|t| {
             let (store, r) = (store.clone(), accepted(t, T0));
-            tokio::spawn(async move { store.record_report(plain(r), Family::Image).await })
+            tokio::spawn(async move {
+                store
+                    .record_report(ReportWrites::plan(plain(r), Family::Image))
+                    .await
+            })
         })
         .collect();
     let ghosts: Vec<_> = (0..5)
@@ -1212,7 +1258,10 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .record_report(plain(accepted(&ghost, T0)), Family::Image)
+                    .record_report(ReportWrites::plan(
+                        plain(accepted(&ghost, T0)),
+                        Family::Image,
+                    ))
                     .await
             })
         })
@@ -1308,7 +1357,7 @@ async fn concurrent_claims_hand_each_recheck_to_one_claimant(s: TestStore) {
     s.ingest_tasks(tasks.clone(), T0).await.unwrap();
     for (i, t) in tasks.iter().enumerate() {
         let at = T0.saturating_add(Duration::from_millis(i as u64));
-        s.record_report(pending(t, at), Family::Image)
+        s.record_report(ReportWrites::plan(pending(t, at), Family::Image))
             .await
             .unwrap();
     }
@@ -1338,7 +1387,7 @@ async fn concurrent_settlements_settle_once_and_refund_once(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("s1", a.id, CaptchaType::Audio, 1_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    s.record_report(pending(&t, T0), Family::Audio)
+    s.record_report(ReportWrites::plan(pending(&t, T0), Family::Audio))
         .await
         .unwrap();
     let subject = s.recheck_subject(&t.id, T0).await.unwrap().unwrap();
@@ -1359,7 +1408,11 @@ async fn concurrent_settlements_settle_once_and_refund_once(s: TestStore) {
     let handles: Vec<_> = (0..12)
         .map(|_| {
             let (store, settlement) = (store.clone(), settlement.clone());
-            tokio::spawn(async move { store.settle_recheck(settlement, Family::Audio, at).await })
+            tokio::spawn(async move {
+                store
+                    .settle_recheck(SettlementWrites::plan(settlement, Family::Audio, at))
+                    .await
+            })
         })
         .collect();
     let mut now = 0;
@@ -1388,7 +1441,7 @@ async fn a_settlement_applies_its_effects_with_it(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("s2", a.id, CaptchaType::Image, 1_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    s.record_report(pending(&t, T0), Family::Image)
+    s.record_report(ReportWrites::plan(pending(&t, T0), Family::Image))
         .await
         .unwrap();
     let mut refuted = s.task(&t.id).await.unwrap().unwrap().1.unwrap();
@@ -1409,7 +1462,7 @@ async fn a_settlement_applies_its_effects_with_it(s: TestStore) {
         }],
     };
     assert_eq!(
-        s.settle_recheck(settlement, Family::Image, at)
+        s.settle_recheck(SettlementWrites::plan(settlement, Family::Image, at))
             .await
             .unwrap(),
         Settled::Now(refuted)
@@ -1453,9 +1506,12 @@ async fn hours_up_to_the_end_of_an_ignored_period_stay_out_of_baselines_and_the_
     }
     s.ingest_tasks(tasks.clone(), T0).await.unwrap();
     for t in [&tasks[0], &tasks[1], &tasks[4]] {
-        s.record_report(plain(accepted(t, t.completed_at)), Family::Turnstile)
-            .await
-            .unwrap();
+        s.record_report(ReportWrites::plan(
+            plain(accepted(t, t.completed_at)),
+            Family::Turnstile,
+        ))
+        .await
+        .unwrap();
     }
     // Ignored for three days from before hour A, lifted by hand between A and B.
     let lifted = T0.saturating_sub(Duration::from_secs(5 * 3600));
@@ -1504,7 +1560,7 @@ async fn concurrent_folds_of_one_hour_fold_it_once(s: TestStore) {
         .collect();
     s.ingest_tasks(tasks.clone(), T0).await.unwrap();
     for t in &tasks[..3] {
-        s.record_report(plain(accepted(t, at)), Family::Hcaptcha)
+        s.record_report(ReportWrites::plan(plain(accepted(t, at)), Family::Hcaptcha))
             .await
             .unwrap();
     }
@@ -1567,7 +1623,11 @@ async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refu
                 plain(accepted(t, T0))
             };
             let store = store.clone();
-            tokio::spawn(async move { store.record_report(decision, Family::Turnstile).await })
+            tokio::spawn(async move {
+                store
+                    .record_report(ReportWrites::plan(decision, Family::Turnstile))
+                    .await
+            })
         })
         .collect();
     for h in handles {
@@ -1648,24 +1708,33 @@ async fn reports_add_trust_weighted_evidence_about_their_solver(s: TestStore) {
 
     // Half-trusted, with a correction: 0.5 × 1.5 against prov-a and its worker.
     let mut half = accepted(&tasks[0], T0);
-    half.evidence = half.evidence.with("trust_weight", 0.5);
-    s.record_report(plain(half.clone()), Family::Recaptcha)
+    half.trust_weight = 0.5;
+    s.record_report(ReportWrites::plan(plain(half.clone()), Family::Recaptcha))
         .await
         .unwrap();
+    let (_, stored) = s.task(&half.task).await.unwrap().unwrap();
+    assert_eq!(
+        stored.map(|r| r.trust_weight),
+        Some(0.5),
+        "the weight reads back as recorded"
+    );
     // A retry of the same report adds nothing.
-    s.record_report(plain(half), Family::Recaptcha)
+    s.record_report(ReportWrites::plan(plain(half), Family::Recaptcha))
         .await
         .unwrap();
-    // A confirmation, recorded before weights existed: counts fully for prov-a.
-    s.record_report(plain(confirmed(&tasks[1], T0)), Family::Recaptcha)
-        .await
-        .unwrap();
+    // A confirmation from a fully trusted account: counts fully for prov-a.
+    s.record_report(ReportWrites::plan(
+        plain(confirmed(&tasks[1], T0)),
+        Family::Recaptcha,
+    ))
+    .await
+    .unwrap();
     // An ignored account's report says nothing.
     let mut ignored = accepted(&tasks[2], T0);
     ignored.verdict = Verdict::Rejected;
     ignored.reason = Reason::AccountIgnored;
     ignored.refund = None;
-    s.record_report(plain(ignored), Family::Recaptcha)
+    s.record_report(ReportWrites::plan(plain(ignored), Family::Recaptcha))
         .await
         .unwrap();
     // Twenty at once, through whatever batching the backend does: each counts once.
@@ -1675,9 +1744,12 @@ async fn reports_add_trust_weighted_evidence_about_their_solver(s: TestStore) {
         .map(|t| {
             let mut r = accepted(t, T0.saturating_add(Duration::from_secs(61)));
             r.correction = None;
-            r.evidence = r.evidence.with("trust_weight", 1.0);
             let store = store.clone();
-            tokio::spawn(async move { store.record_report(plain(r), Family::Recaptcha).await })
+            tokio::spawn(async move {
+                store
+                    .record_report(ReportWrites::plan(plain(r), Family::Recaptcha))
+                    .await
+            })
         })
         .collect();
     for handle in concurrent {
@@ -1685,7 +1757,7 @@ async fn reports_add_trust_weighted_evidence_about_their_solver(s: TestStore) {
     }
     let mut on_b = accepted(&other, T0);
     on_b.correction = None;
-    s.record_report(plain(on_b), Family::Recaptcha)
+    s.record_report(ReportWrites::plan(plain(on_b), Family::Recaptcha))
         .await
         .unwrap();
 
@@ -1766,10 +1838,14 @@ async fn a_settled_recheck_adds_its_strong_evidence_when_settled(s: TestStore) {
         precision: Precision::default(),
         effects: vec![],
     };
-    s.settle_recheck(settlement.clone(), Family::Image, at)
-        .await
-        .unwrap();
-    s.settle_recheck(settlement, Family::Image, at)
+    s.settle_recheck(SettlementWrites::plan(
+        settlement.clone(),
+        Family::Image,
+        at,
+    ))
+    .await
+    .unwrap();
+    s.settle_recheck(SettlementWrites::plan(settlement, Family::Image, at))
         .await
         .unwrap();
     let minutes = s.provider_evidence(Resolution::Minute, 0).await.unwrap();
@@ -1787,7 +1863,7 @@ async fn a_whitelist_effect_whitelists_the_worker_once(s: TestStore) {
     }
     s.ingest_tasks(tasks.clone(), T0).await.unwrap();
     for (i, t) in tasks.iter().enumerate() {
-        s.record_report(
+        s.record_report(ReportWrites::plan(
             Decision {
                 report: confirmed(t, T0.saturating_add(Duration::from_secs(i as u64))),
                 effects: vec![Effect::Whitelist {
@@ -1796,7 +1872,7 @@ async fn a_whitelist_effect_whitelists_the_worker_once(s: TestStore) {
                 }],
             },
             Family::Recaptcha,
-        )
+        ))
         .await
         .unwrap();
     }

@@ -316,8 +316,8 @@ impl JudgingConfig {
         set(&mut r.timeout, c.timeout);
         if let Some(on_timeout) = &c.on_timeout {
             r.on_timeout = match on_timeout.as_str() {
-                "accept" => verdict_domain::recheck::TimeoutVerdict::Accept,
-                "reject" => verdict_domain::recheck::TimeoutVerdict::Reject,
+                "accept" => verdict_domain::policy::TimeoutVerdict::Accept,
+                "reject" => verdict_domain::policy::TimeoutVerdict::Reject,
                 other => {
                     bail!("judging.rechecks.on_timeout must be accept or reject, not {other:?}")
                 }
@@ -465,7 +465,7 @@ pub struct ProviderConfig {
 impl RoutingConfig {
     /// The router's settings; a bad value is an error naming it.
     pub fn settings(&self) -> anyhow::Result<verdict_engine::RoutingSettings> {
-        use verdict_domain::router::HalfLife;
+        use verdict_domain::routing::HalfLife;
         let mut settings = verdict_engine::RoutingSettings::default();
         let route = &mut settings.route;
         if let Some(explore) = self.explore {
@@ -739,7 +739,7 @@ mod tests {
             assert!(!policy.rechecks.verify_corrections);
             assert_eq!(
                 policy.rechecks.on_timeout,
-                verdict_domain::recheck::TimeoutVerdict::Reject
+                verdict_domain::policy::TimeoutVerdict::Reject
             );
             Ok(())
         });
@@ -767,7 +767,7 @@ mod tests {
             assert_eq!(settings.route.explore, 0.02);
             assert_eq!(
                 settings.route.half_life,
-                verdict_domain::router::HalfLife::Fixed(Duration::from_secs(900))
+                verdict_domain::routing::HalfLife::Fixed(Duration::from_secs(900))
             );
             let acme = &settings.providers[0];
             assert_eq!(

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use verdict_domain::Timestamp;
-use verdict_domain::screen::CohortPrior;
+use verdict_engine::FamilyCohort;
 
 use super::{Admin, account_id, body_error, invalid, views};
 use crate::dialect::lenient::{Field, Flag, Text};
@@ -118,32 +118,27 @@ fn parse_duration(text: &str) -> Option<std::time::Duration> {
 
 /// `GET /v1/cohort` (admin): the trusted cohort's prior per family, as the screen uses it.
 pub(super) async fn cohort(State(app): State<AppState>, _: Admin) -> Result<Response, ApiError> {
-    let fitted = app
-        .engine
-        .store()
-        .cohorts()
-        .await
-        .map_err(verdict_engine::EngineError::from)?;
-    let default = CohortPrior::default_for(&app.engine.policy().screen);
-    let families: serde_json::Map<String, serde_json::Value> = verdict_domain::Family::ALL
+    let cohorts = app.engine.cohorts().await?;
+    let families: serde_json::Map<String, serde_json::Value> = cohorts
         .into_iter()
-        .map(|family| {
+        .map(|FamilyCohort { family, cohort, stored }| {
             let why = "fewer trusted accounts with the minimum volume than a fit needs";
-            let value = match fitted.iter().find(|(f, _)| *f == family) {
-                // A prior fitted on trusted accounts (`accounts` > 0), or the default kept
-                // with the cohort's pooled rate, which baselines are measured against.
-                Some((_, c)) if c.prior.accounts > 0 => json!({
-                    "fitted": true, "a": c.prior.a, "b": c.prior.b, "mean": c.prior.mean(),
-                    "cap_rate": c.prior.cap_rate, "accounts": c.prior.accounts, "pooled_rate": c.rate,
+            let prior = cohort.prior;
+            let value = match stored {
+                // A prior fitted on trusted accounts, or the default kept with the cohort's
+                // pooled rate, which baselines are measured against.
+                Some(c) if cohort.fitted => json!({
+                    "fitted": true, "a": prior.a, "b": prior.b, "mean": prior.mean(),
+                    "cap_rate": prior.cap_rate, "accounts": prior.accounts, "pooled_rate": c.rate,
                     "fitted_at": c.fitted_at.to_rfc3339(),
                 }),
-                Some((_, c)) => json!({
-                    "fitted": false, "a": c.prior.a, "b": c.prior.b, "mean": c.prior.mean(),
-                    "cap_rate": c.prior.cap_rate, "accounts": 0, "pooled_rate": c.rate, "why": why,
+                Some(c) => json!({
+                    "fitted": false, "a": prior.a, "b": prior.b, "mean": prior.mean(),
+                    "cap_rate": prior.cap_rate, "accounts": 0, "pooled_rate": c.rate, "why": why,
                 }),
                 None => json!({
-                    "fitted": false, "a": default.a, "b": default.b, "mean": default.mean(),
-                    "cap_rate": default.cap_rate, "accounts": 0, "pooled_rate": null, "why": why,
+                    "fitted": false, "a": prior.a, "b": prior.b, "mean": prior.mean(),
+                    "cap_rate": prior.cap_rate, "accounts": 0, "pooled_rate": null, "why": why,
                 }),
             };
             (family.as_str().to_owned(), value)

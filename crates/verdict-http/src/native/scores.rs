@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use verdict_domain::reliability::Reliability;
-use verdict_domain::router::Belief;
-use verdict_domain::scores::Score;
+use verdict_domain::routing::Belief;
+use verdict_domain::scoring::Reliability;
+use verdict_domain::scoring::Score;
 use verdict_domain::{AccountId, CaptchaType};
 use verdict_engine::{EngineError, RouteRequest};
 

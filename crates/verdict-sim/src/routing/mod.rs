@@ -6,7 +6,7 @@
 //! the service's part (it feeds answers, errors, latencies and delayed feedback to the table
 //! and asks it for a provider per task). It never reaches into the table's beliefs.
 //!
-//! [`RouteTable`]: verdict_domain::router::RouteTable
+//! [`RouteTable`]: verdict_domain::routing::RouteTable
 
 pub mod figures;
 pub mod policy;
@@ -15,7 +15,7 @@ pub mod world;
 
 use std::time::Instant;
 
-use verdict_domain::router::RouteConfig;
+use verdict_domain::routing::RouteConfig;
 
 pub use figures::RoutingFigures;
 pub use world::WorldConfig;

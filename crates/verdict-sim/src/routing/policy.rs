@@ -9,8 +9,8 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 use verdict_domain::Timestamp;
-use verdict_domain::router::{HalfLife, Profile, RouteConfig, RouteTable};
-use verdict_domain::routing::{Arm, Limits};
+use verdict_domain::routing::{Arm, RouteLimits};
+use verdict_domain::routing::{HalfLife, Profile, RouteConfig, RouteTable};
 
 use super::world::{NAMES, PROVIDERS, Truth};
 
@@ -74,7 +74,7 @@ const LATENCY_HALF_LIFE_MS: f64 = 5.0 * 60_000.0;
 pub struct Minute<'a> {
     pub truths: &'a [Truth; PROVIDERS],
     pub oracle: usize,
-    pub limits: Limits,
+    pub limits: RouteLimits,
 }
 
 /// Aged mean and variance of log latency, on top of the operator's figures worth
@@ -287,7 +287,7 @@ impl Policy {
 
 /// The greedy rule: [`routing::choose`](verdict_domain::routing::choose)'s objective on the
 /// posterior means instead of draws, with the same eligibility.
-fn by_mean(arms: &[Arm], limits: &Limits, now: Timestamp) -> Option<usize> {
+fn by_mean(arms: &[Arm], limits: &RouteLimits, now: Timestamp) -> Option<usize> {
     let budget = limits.budget_ms();
     let mut cheapest: Option<(usize, f64)> = None;
     let mut fastest: Option<(usize, f64)> = None;

@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 use verdict_domain::Timestamp;
-use verdict_domain::routing::Limits;
+use verdict_domain::routing::RouteLimits;
 
 use super::RoutingConfig;
 use super::figures::Tally;
@@ -110,9 +110,9 @@ pub fn run(config: &RoutingConfig) -> Outcome {
         .iter()
         .map(|_| worlds.iter().map(|_| Tally::new(bins)).collect())
         .collect();
-    let limits: Vec<Limits> = worlds
+    let limits: Vec<RouteLimits> = worlds
         .iter()
-        .map(|w| Limits {
+        .map(|w| RouteLimits {
             max_cost: None,
             max_latency_ms: Some(w.timeout_ms),
             success_budget_ms: Some(w.budget_ms),

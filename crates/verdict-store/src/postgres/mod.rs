@@ -25,18 +25,18 @@ use futures_util::pin_mut;
 use tokio_postgres::NoTls;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use verdict_domain::judging::Decision;
-use verdict_domain::recheck::Settlement;
-use verdict_domain::screen::{HOUR_MS, ScreenPolicy, hour_of};
+use verdict_domain::decision::{ReportWrites, SettlementWrites};
+use verdict_domain::screen::{CohortRecord, ScreenPolicy};
+use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{
     Account, AccountId, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId, Timestamp,
 };
 
 use crate::migrations;
 use crate::{
-    CohortRecord, EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount,
-    RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError,
-    StoreResult, Whitelisted,
+    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
+    RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError, StoreResult,
+    Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, ACCOUNT_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS, get};
 
@@ -721,10 +721,10 @@ impl Store for PostgresStore {
 
     /// Reports go through the node's group-commit writer (`writer.rs`): one transaction per
     /// batch with the report's refund, counts and effects, answered after the commit.
-    async fn record_report(&self, decision: Decision, family: Family) -> StoreResult<Recorded> {
-        let task = decision.report.task.clone();
-        let report = decision.report.clone();
-        if self.writer.write(decision, family).await? {
+    async fn record_report(&self, writes: ReportWrites) -> StoreResult<Recorded> {
+        let task = writes.report.task.clone();
+        let report = writes.report.clone();
+        if self.writer.write(writes).await? {
             return Ok(Recorded::Inserted(report));
         }
         // ON CONFLICT waited for the other report's transaction to commit, so this statement's
@@ -846,15 +846,8 @@ impl Store for PostgresStore {
         Ok(rechecks::subject(&client, task, now).await?)
     }
 
-    async fn settle_recheck(
-        &self,
-        settlement: Settlement,
-        family: Family,
-        now: Timestamp,
-    ) -> StoreResult<Settled> {
-        transaction!(self.db, |tx| {
-            rechecks::settle(&tx, &settlement, family, now).await?
-        })
+    async fn settle_recheck(&self, writes: SettlementWrites) -> StoreResult<Settled> {
+        transaction!(self.db, |tx| { rechecks::settle(&tx, &writes).await? })
     }
 
     async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {

@@ -7,13 +7,13 @@
 use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
-use verdict_domain::recheck::Settlement;
-use verdict_domain::screen::{Counts, hour_of};
-use verdict_domain::{Family, LedgerEntry, Reason, TaskId, Timestamp, Verdict};
+use verdict_domain::decision::SettlementWrites;
+use verdict_domain::timestamp::hour_of;
+use verdict_domain::{TaskId, Timestamp};
 
 use super::PgResult;
 use super::rows::{self, REPORT_COLUMNS, TASK_COLUMNS, get};
-use super::statistics::{apply_effects, bump_activity, family_record, save_precision};
+use super::statistics::{apply_account_changes, bump_activity, family_record, save_precision};
 use super::{account_by_id, existing_report, insert_entry, task_with_report};
 use crate::{RecheckItem, RecheckSubject, Settled, StoreError};
 
@@ -48,7 +48,7 @@ pub(super) async fn claim<C: GenericClient>(
     Ok(Some(RecheckItem {
         task: rows::task(&row, 0)?.ok_or(StoreError::NotFound)?,
         report: rows::report(&row, 8)?.ok_or(StoreError::NotFound)?,
-        deadline: Timestamp::from_millis(get(&row, 20)?),
+        deadline: Timestamp::from_millis(get(&row, 8 + rows::REPORT_WIDTH)?),
         claimed_until,
     }))
 }
@@ -96,18 +96,23 @@ pub(super) async fn subject<C: GenericClient>(
 /// report no longer pending and changes nothing.
 pub(super) async fn settle<C: GenericClient>(
     tx: &C,
-    s: &Settlement,
-    family: Family,
-    now: Timestamp,
+    writes: &SettlementWrites,
 ) -> PgResult<Settled> {
-    let report = &s.report;
+    let report = &writes.report;
     let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
-    if report.verdict == Verdict::Pending {
-        // Not conclusive: keep the solve in the evidence and put the task back in the queue.
+    let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
+    if writes.still_pending {
+        // Not conclusive: keep the solve and put the task back in the queue.
         let changed = tx
             .execute(
-                "UPDATE reports SET evidence = $1 WHERE task_id = $2 AND verdict = 'pending'",
-                &[&evidence, &report.task.as_str()],
+                "UPDATE reports SET evidence = $1, recheck_suspect = $2, recheck_solves = $3
+                 WHERE task_id = $4 AND verdict = 'pending'",
+                &[
+                    &evidence,
+                    &recheck_suspect,
+                    &recheck_solves,
+                    &report.task.as_str(),
+                ],
             )
             .await?;
         if changed == 0 {
@@ -122,13 +127,16 @@ pub(super) async fn settle<C: GenericClient>(
     }
     let changed = tx
         .execute(
-            "UPDATE reports SET verdict = $1, reason = $2, evidence = $3, refund_micros = $4
-             WHERE task_id = $5 AND verdict = 'pending'",
+            "UPDATE reports SET verdict = $1, reason = $2, evidence = $3, refund_micros = $4,
+                 recheck_suspect = $5, recheck_solves = $6
+             WHERE task_id = $7 AND verdict = 'pending'",
             &[
                 &report.verdict.as_str(),
                 &report.reason.code(),
                 &evidence,
                 &report.refund.map(|a| a.micros()),
+                &recheck_suspect,
+                &recheck_solves,
                 &report.task.as_str(),
             ],
         )
@@ -138,24 +146,18 @@ pub(super) async fn settle<C: GenericClient>(
     }
     tx.execute(
         "UPDATE rechecks SET resolved_at = $1 WHERE task_id = $2",
-        &[&now.as_millis(), &report.task.as_str()],
+        &[&writes.at.as_millis(), &report.task.as_str()],
     )
     .await?;
-    let mut outcome = Counts {
-        rechecks_upheld: u64::from(report.reason == Reason::RecheckConfirmed),
-        rechecks_refuted: u64::from(report.reason == Reason::RecheckRefuted),
-        ..Counts::default()
-    };
-    if let Some(entry) = LedgerEntry::refund_for(report) {
-        let entry = LedgerEntry { at: now, ..entry };
-        outcome.refunds = u64::from(insert_entry(tx, &entry).await?);
+    if let Some(entry) = &writes.refund {
+        insert_entry(tx, entry).await?;
     }
-    if outcome != Counts::default() {
-        bump_activity(tx, report.account, family, hour_of(now), &outcome).await?;
+    if let Some(activity) = &writes.activity {
+        bump_activity(tx, activity).await?;
     }
-    save_precision(tx, report.account, family, &s.precision, now).await?;
-    super::scores::add_evidence(tx, report, now).await?;
-    apply_effects(tx, report.account, &s.effects, now).await?;
+    save_precision(tx, &writes.precision).await?;
+    super::scores::add_evidence(tx, &writes.solver).await?;
+    apply_account_changes(tx, &writes.account).await?;
     Ok(Settled::Now(report.clone()))
 }
 

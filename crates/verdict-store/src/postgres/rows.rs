@@ -5,6 +5,7 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 use verdict_domain::account::IgnoreHistory;
+use verdict_domain::report::RecheckState;
 use verdict_domain::{
     Account, AccountId, Amount, CaptchaType, EntryKind, Evidence, LedgerEntry, Reason, Report,
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict,
@@ -63,7 +64,10 @@ pub(crate) fn task(row: &Row, at: usize) -> StoreResult<Option<Task>> {
 }
 
 pub(crate) const REPORT_COLUMNS: &str = "r.task_id, r.account_id, r.kind, r.correction, r.code, \
-     r.message, r.dialect, r.received_at, r.verdict, r.reason, r.evidence, r.refund_micros";
+     r.message, r.dialect, r.received_at, r.verdict, r.reason, r.evidence, r.refund_micros, \
+     r.trust_weight, r.recheck_suspect, r.recheck_solves";
+/// How many columns [`REPORT_COLUMNS`] names.
+pub(crate) const REPORT_WIDTH: usize = 15;
 
 /// Reads a report from columns starting at `at`; `None` when the (left-joined) row has none.
 pub(crate) fn report(row: &Row, at: usize) -> StoreResult<Option<Report>> {
@@ -91,6 +95,18 @@ pub(crate) fn report(row: &Row, at: usize) -> StoreResult<Option<Report>> {
         reason: Reason::from_code(&reason),
         evidence,
         refund: get::<Option<i64>>(row, at + 11)?.map(Amount::from_micros),
+        trust_weight: get(row, at + 12)?,
+        recheck: match get::<Option<bool>>(row, at + 13)? {
+            Some(suspect) => Some(RecheckState {
+                suspect,
+                solves: match get::<Option<String>>(row, at + 14)? {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|_| bad(at + 14, "recheck_solves is not a list of answers"))?,
+                    None => Vec::new(),
+                },
+            }),
+            None => None,
+        },
     }))
 }
 

@@ -2,24 +2,25 @@
 //! writer add their evidence inside its statement (`writer.rs`); settled re-checks here.
 
 use deadpool_postgres::GenericClient;
-use verdict_domain::reliability::{recorded_trust, signal_of};
-use verdict_domain::{AccountId, Report, Timestamp};
+use verdict_domain::decision::SolverEvidence;
+use verdict_domain::{AccountId, Timestamp};
 
 use super::PgResult;
 use super::rows::get;
 use crate::{BucketRow, EvidenceBucket, Resolution, StoreResult, Whitelisted};
 
-/// Adds the evidence `report` gives to its solver's buckets at `at`, in the caller's transaction.
+/// Adds what a report says about its task's solver to the solver's buckets, in the caller's
+/// transaction.
 pub(super) async fn add_evidence<C: GenericClient>(
     client: &C,
-    report: &Report,
-    at: Timestamp,
+    evidence: &SolverEvidence,
 ) -> PgResult<()> {
-    let signal = signal_of(report, recorded_trust(report));
+    let SolverEvidence { task, signal, at } = evidence;
+    let at = *at;
     if signal.is_empty() {
         return Ok(());
     }
-    let task = report.task.as_str();
+    let task = task.as_str();
     let provider = client
         .prepare_cached(
             "INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports)

@@ -1,24 +1,27 @@
 //! Statistics on PostgreSQL: hourly activity, accounts' family state, the cohort, the hourly
-//! baseline fold and the effects of a decision. The same rules and SQL as
-//! `sqlite/statistics.rs`; every function runs on the client it is given, so inside the
-//! caller's transaction when that is a transaction. Nothing here keeps state in the node.
+//! baseline fold and the changes a decision makes to its account, applied as the domain planned
+//! them. Every function runs on the client it is given, so inside the caller's transaction when
+//! that is a transaction. Nothing here keeps state in the node.
 
 use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
 use futures_util::future::try_join3;
 use tokio_postgres::types::ToSql;
-use verdict_domain::judging::Effect;
+use verdict_domain::decision::{
+    AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate,
+};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{
-    Activity, Baseline, CohortPrior, Counts, Drift, HOUR_MS, ScreenPolicy, advance_baseline,
-    ignored_since,
+    Activity, Baseline, Cohort, CohortPrior, CohortRecord, Counts, Drift, FoldRow, ScreenPolicy,
+    fold_hour,
 };
-use verdict_domain::{AccountId, CaptchaType, EntryKind, Family, Timestamp};
+use verdict_domain::timestamp::HOUR_MS;
+use verdict_domain::{AccountId, Amount, CaptchaType, Family, TaskId, Timestamp, Verdict};
 
 use super::PgResult;
 use super::rows::get;
-use crate::{CohortRecord, FamilyRecord, StoreError, StoreResult};
+use crate::{FamilyRecord, StoreError, StoreResult};
 
 /// The `meta` key of the last hour folded into the baselines.
 pub(super) const FOLDED_THROUGH: &str = "baselines_folded_through";
@@ -34,11 +37,14 @@ fn unsigned(n: i64) -> u64 {
 /// Adds to an account's counts for one hour.
 pub(super) async fn bump_activity<C: GenericClient>(
     client: &C,
-    account: AccountId,
-    family: Family,
-    hour: i64,
-    delta: &Counts,
+    delta: &ActivityDelta,
 ) -> PgResult<()> {
+    let ActivityDelta {
+        account,
+        family,
+        hour,
+        counts: ref delta,
+    } = *delta;
     let stmt = client
         .prepare_cached(
             "INSERT INTO activity AS x (account_id, family, hour, tasks, incorrect, correct,
@@ -329,7 +335,7 @@ pub(super) async fn fold_baselines<C: GenericClient>(
         &[&hour, &hour_end],
     )
     .await?;
-    let mut rates: HashMap<String, f64> = HashMap::new();
+    let mut hour_counts: HashMap<String, (u64, u64)> = HashMap::new();
     for row in tx
         .query(
             "SELECT family, tasks, incorrect FROM cohort_hours WHERE hour = $1",
@@ -337,17 +343,14 @@ pub(super) async fn fold_baselines<C: GenericClient>(
         )
         .await?
     {
-        let (tasks, incorrect): (i64, i64) = (get(&row, 1)?, get(&row, 2)?);
-        if tasks > 0 {
-            rates.insert(get(&row, 0)?, incorrect as f64 / tasks as f64);
-        }
+        let counts = (unsigned(get(&row, 1)?), unsigned(get(&row, 2)?));
+        hour_counts.insert(get(&row, 0)?, counts);
     }
-    let fallback: HashMap<&'static str, f64> = all_cohorts(tx)
+    let stored: HashMap<&'static str, CohortRecord> = all_cohorts(tx)
         .await?
         .into_iter()
-        .map(|(f, c)| (f.as_str(), c.rate))
+        .map(|(f, c)| (f.as_str(), c))
         .collect();
-    let default_rate = CohortPrior::DEFAULT_A / (CohortPrior::DEFAULT_A + CohortPrior::DEFAULT_B);
 
     // Hours up to the end of an account's last ignored period stay out of its baseline: they
     // are what it was judged abnormal for, or the period itself.
@@ -374,32 +377,26 @@ pub(super) async fn fold_baselines<C: GenericClient>(
     let mut drift_reports = Vec::with_capacity(rows.len());
     for row in &rows {
         let family: String = get(row, 1)?;
-        let rate = rates
-            .get(&family)
-            .or_else(|| fallback.get(family.as_str()))
-            .copied()
-            .unwrap_or(default_rate);
-        let old = Baseline {
-            reports: get::<Option<f64>>(row, 4)?.unwrap_or(0.0),
-            expected: get::<Option<f64>>(row, 5)?.unwrap_or(0.0),
-            drift: Drift {
-                llr: get::<Option<f64>>(row, 7)?.unwrap_or(0.0),
-                since_hour: get::<Option<i64>>(row, 8)?.unwrap_or(0),
-                tasks: unsigned(get::<Option<i64>>(row, 9)?.unwrap_or(0)),
-                reports: unsigned(get::<Option<i64>>(row, 10)?.unwrap_or(0)),
-                expected: get::<Option<f64>>(row, 11)?.unwrap_or(0.0),
+        let cohort = Cohort::of(stored.get(family.as_str()), policy);
+        let fold = FoldRow {
+            baseline: Baseline {
+                reports: get::<Option<f64>>(row, 4)?.unwrap_or(0.0),
+                expected: get::<Option<f64>>(row, 5)?.unwrap_or(0.0),
+                drift: Drift {
+                    llr: get::<Option<f64>>(row, 7)?.unwrap_or(0.0),
+                    since_hour: get::<Option<i64>>(row, 8)?.unwrap_or(0),
+                    tasks: unsigned(get::<Option<i64>>(row, 9)?.unwrap_or(0)),
+                    reports: unsigned(get::<Option<i64>>(row, 10)?.unwrap_or(0)),
+                    expected: get::<Option<f64>>(row, 11)?.unwrap_or(0.0),
+                },
             },
-        };
-        let last = get::<Option<i64>>(row, 6)?;
-        let elapsed = last.map_or(0.0, |l| (hour - l) as f64);
-        let hour_counts = Counts {
+            last_hour: get::<Option<i64>>(row, 6)?,
             tasks: unsigned(get(row, 2)?),
             incorrect: unsigned(get(row, 3)?),
-            ..Counts::default()
+            ignored_until: get::<Option<i64>>(row, 12)?.map(Timestamp::from_millis),
         };
-        let until = get::<Option<i64>>(row, 12)?.map(Timestamp::from_millis);
-        let restart = ignored_since(last, until);
-        let new = advance_baseline(old, hour, &hour_counts, rate, elapsed, restart, policy);
+        let rate = cohort.rate_in_hour(hour_counts.get(&family).copied());
+        let new = fold_hour(&fold, hour, rate, policy);
         accounts.push(get::<i64>(row, 0)?);
         families.push(family);
         reports.push(new.reports);
@@ -449,35 +446,30 @@ pub(super) async fn fold_baselines<C: GenericClient>(
     Ok(true)
 }
 
-/// Applies a decision's `Ignore` and `Clawback` effects for `account` at `now`; re-checks are
-/// queued by the caller, which knows the task.
-pub(super) async fn apply_effects<C: GenericClient>(
+/// Applies the changes a decision makes to its account, in order.
+pub(super) async fn apply_account_changes<C: GenericClient>(
     client: &C,
-    account: AccountId,
-    effects: &[Effect],
-    now: Timestamp,
+    changes: &[AccountChange],
 ) -> PgResult<()> {
-    for effect in effects {
-        match effect {
-            Effect::Ignore {
+    for change in changes {
+        match change {
+            AccountChange::Ignore {
+                account,
                 until,
                 reason,
                 count_since,
-            } => ignore(client, account, *until, reason, *count_since, now).await?,
-            Effect::Recheck { .. } => {}
-            Effect::Clawback { since } => clawback(client, account, *since, now).await?,
-            Effect::Whitelist { provider, worker } => {
-                super::scores::whitelist_worker(client, account, provider, worker, now).await?
-            }
+                at,
+            } => ignore(client, *account, *until, reason, *count_since, *at).await?,
+            AccountChange::Clawback(clawback) => apply_clawback(client, clawback).await?,
+            AccountChange::Whitelist {
+                account,
+                provider,
+                worker,
+                at,
+            } => super::scores::whitelist_worker(client, *account, provider, worker, *at).await?,
         }
     }
     Ok(())
-}
-
-/// Whether a decision has effects beyond queueing a re-check (those that need statements of
-/// their own after the report is stored).
-pub(super) fn has_account_effects(effects: &[Effect]) -> bool {
-    effects.iter().any(|e| !matches!(e, Effect::Recheck { .. }))
 }
 
 /// Puts an account on ignored standing until `until`, never shortening a longer period; a
@@ -522,59 +514,53 @@ async fn ignore<C: GenericClient>(
     Ok(())
 }
 
-/// Reverses the refunds granted on the account's unverifiable reports received since `since`:
-/// one reversal entry per refund (idempotency key `reversal:<task>`, so never twice), and the
-/// balance moved by what was written.
-async fn clawback<C: GenericClient>(
-    client: &C,
-    account: AccountId,
-    since: Timestamp,
-    now: Timestamp,
-) -> PgResult<()> {
-    let refunded = client
+/// Writes the reversals [`Clawback::reversals`] owes for the refunds stored now, and moves the
+/// balance by what was written.
+async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> PgResult<()> {
+    let rows = client
         .query(
-            "SELECT r.task_id, r.refund_micros, t.captcha_type
+            "SELECT r.task_id, r.refund_micros, t.captcha_type, r.verdict
              FROM reports r JOIN tasks t ON t.id = r.task_id
-             WHERE r.account_id = $1 AND r.received_at >= $2 AND r.verdict = 'accepted'
-               AND r.refund_micros > 0
+             WHERE r.account_id = $1 AND r.received_at >= $2 AND r.refund_micros IS NOT NULL
              ORDER BY r.received_at, r.task_id",
-            &[&account.0, &since.as_millis()],
+            &[&clawback.account.0, &clawback.since.as_millis()],
         )
         .await?;
-    let mut tasks = Vec::new();
-    let mut keys = Vec::new();
-    let mut amounts = Vec::new();
-    for row in &refunded {
-        let captcha_type: String = get(row, 2)?;
-        let family = CaptchaType::parse(&captcha_type)
-            .map_err(|e| StoreError::Other(e.to_string()))?
-            .family();
-        if family.is_verifiable() {
-            continue;
-        }
-        let task: String = get(row, 0)?;
-        keys.push(format!("reversal:{task}"));
-        tasks.push(task);
-        amounts.push(-get::<i64>(row, 1)?);
+    let mut granted = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let (task, captcha_type, verdict): (String, String, String) =
+            (get(row, 0)?, get(row, 2)?, get(row, 3)?);
+        granted.push(GrantedRefund {
+            task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
+            captcha_type: CaptchaType::parse(&captcha_type)
+                .map_err(|e| StoreError::Other(e.to_string()))?,
+            verdict: Verdict::parse(&verdict)
+                .ok_or_else(|| StoreError::Other(format!("unknown verdict {verdict}")))?,
+            refund: Amount::from_micros(get(row, 1)?),
+        });
     }
-    if tasks.is_empty() {
+    let reversals = clawback.reversals(granted);
+    if reversals.is_empty() {
         return Ok(());
     }
-    let params: [&(dyn ToSql + Sync); 6] = [
-        &account.0,
-        &tasks,
-        &EntryKind::Reversal.as_str(),
-        &amounts,
-        &keys,
-        &now.as_millis(),
-    ];
+    let tasks: Vec<&str> = reversals.iter().map(|e| e.task.as_str()).collect();
+    let kinds: Vec<&str> = reversals.iter().map(|e| e.kind.as_str()).collect();
+    let amounts: Vec<i64> = reversals.iter().map(|e| e.amount.micros()).collect();
+    let keys: Vec<&str> = reversals
+        .iter()
+        .map(|e| e.idempotency_key.as_str())
+        .collect();
+    let ats: Vec<i64> = reversals.iter().map(|e| e.at.as_millis()).collect();
+    let params: [&(dyn ToSql + Sync); 6] =
+        [&clawback.account.0, &tasks, &kinds, &amounts, &keys, &ats];
     client
         .execute(
             "WITH written AS (
                  INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
                                              idempotency_key, created_at)
-                 SELECT $1::BIGINT, task_id, $3::TEXT, amount, key, $6::BIGINT
-                 FROM unnest($2::TEXT[], $4::BIGINT[], $5::TEXT[]) AS e (task_id, amount, key)
+                 SELECT $1::BIGINT, task_id, kind, amount, key, at
+                 FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[])
+                     AS e (task_id, kind, amount, key, at)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING amount_micros
              )
@@ -590,11 +576,14 @@ async fn clawback<C: GenericClient>(
 /// Writes an account's precision in a family after a re-check.
 pub(super) async fn save_precision<C: GenericClient>(
     client: &C,
-    account: AccountId,
-    family: Family,
-    precision: &Precision,
-    now: Timestamp,
+    update: &PrecisionUpdate,
 ) -> PgResult<()> {
+    let PrecisionUpdate {
+        account,
+        family,
+        precision,
+        at: now,
+    } = *update;
     let stmt = client
         .prepare_cached(
             "INSERT INTO account_families (account_id, family, precision_confirmed,

@@ -6,13 +6,13 @@
 //! single-writer batch reached 0.36-0.54 of the HTTP ceiling where one INSERT per request
 //! reached 0.15).
 //!
-//! Per report the rules are those of SQLite's `record_report`: the first report of a task stands
-//! (in the database and within the batch), its refund entry is written unless its idempotency
-//! key exists, only a written entry moves the balance, the account's hourly counts move with
-//! what was written, a re-check is queued, and the decision's other effects (ignored standing,
-//! clawback) are applied, all in the transaction that stores the report. Effects that change an
-//! account run right after the statement that stored their report, before the reports behind
-//! it in the batch, as if each report were stored on its own. Nothing depends on this queue: a
+//! Per report it applies the domain's [`ReportWrites`], as SQLite does: the first report of a
+//! task stands (in the database and within the batch), its refund entry is written unless its
+//! idempotency key exists, only a written entry moves the balance, the planned counts, re-check
+//! and solver evidence are written with the report, and the changes to the account (ignored
+//! standing, clawback, whitelist) are applied, all in the transaction that stores the report.
+//! Changes to an account run right after the statement that stored their report, before the
+//! reports behind it in the batch, as if each report were stored on its own. Nothing depends on this queue: a
 //! report is answered only after its batch committed, and a node that dies with a batch in hand
 //! has answered none of it. A batch the database refuses as a whole (say, one report on a task
 //! that does not exist) is retried one report at a time, so each report gets its own answer.
@@ -21,13 +21,11 @@ use std::collections::HashSet;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
-use verdict_domain::judging::{Decision, Effect};
-use verdict_domain::reliability::{recorded_trust, signal_of};
-use verdict_domain::screen::hour_of;
-use verdict_domain::{Family, LedgerEntry, Report};
+use verdict_domain::Report;
+use verdict_domain::decision::ReportWrites;
 
 use super::Db;
-use super::statistics::{apply_effects, has_account_effects};
+use super::statistics::{apply_account_changes, count};
 use crate::{StoreError, StoreResult};
 
 /// Most reports stored together.
@@ -39,8 +37,7 @@ const QUEUE_DEPTH: usize = 8192;
 type Reply = oneshot::Sender<StoreResult<bool>>;
 
 struct Job {
-    decision: Decision,
-    family: Family,
+    writes: ReportWrites,
     reply: Reply,
 }
 
@@ -57,15 +54,11 @@ impl ReportWriter {
         Self { jobs }
     }
 
-    /// Stores `decision` in the next batch; answers once that batch has committed.
-    pub(super) async fn write(&self, decision: Decision, family: Family) -> StoreResult<bool> {
+    /// Stores `writes` in the next batch; answers once that batch has committed.
+    pub(super) async fn write(&self, writes: ReportWrites) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
-                decision,
-                family,
-                reply,
-            })
+            .send(Job { writes, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the PostgreSQL report writer stopped".into()))?;
         answer.await.map_err(|_| {
@@ -84,8 +77,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let reports: Vec<(&Decision, Family)> =
-            batch.iter().map(|j| (&j.decision, j.family)).collect();
+        let reports: Vec<&ReportWrites> = batch.iter().map(|j| &j.writes).collect();
         let started = std::time::Instant::now();
         let stored = store_batch(&db, &reports).await;
         tracing::debug!(
@@ -111,7 +103,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 tracing::debug!(error = %why, reports = batch.len(), "batch refused; storing one by one");
 
                 for job in batch.drain(..) {
-                    let answer = store_batch(&db, &[(&job.decision, job.family)])
+                    let answer = store_batch(&db, &[&job.writes])
                         .await
                         .map(|inserted| inserted[0]);
                     let _ = job.reply.send(answer);
@@ -126,19 +118,25 @@ const BATCH_SQL: &str = "WITH input AS (
                              $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], $10::TEXT[],
                              $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[],
                              $16::TEXT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[], $20::TEXT[],
-                             $21::BIGINT[], $22::BIGINT[], $23::FLOAT8[], $24::FLOAT8[])
+                             $21::BIGINT[], $22::BIGINT[], $23::FLOAT8[], $24::FLOAT8[],
+                             $25::BIGINT[], $26::BIGINT[], $27::FLOAT8[], $28::BOOL[],
+                             $29::TEXT[], $30::BIGINT[], $31::BIGINT[])
             AS i (ord, task_id, account_id, kind, correction, code, message, dialect,
                   received_at, verdict, reason, evidence, refund_micros, e_account, e_task,
-                  e_kind, e_amount, e_key, e_at, family, hour, recheck_deadline, good, bad)
+                  e_kind, e_amount, e_key, e_at, family, hour, recheck_deadline, good, bad,
+                  n_incorrect, n_correct, trust_weight, recheck_suspect, recheck_solves,
+                  evidence_at, n_refunds)
     ), firsts AS (
         -- The first report of each task in the batch; sorted by task, so that concurrent
         -- batches on other nodes take the unique keys in the same order.
         SELECT DISTINCT ON (task_id) * FROM input ORDER BY task_id, ord
     ), inserted AS (
         INSERT INTO reports (task_id, account_id, kind, correction, code, message, dialect,
-                             received_at, verdict, reason, evidence, refund_micros)
+                             received_at, verdict, reason, evidence, refund_micros,
+                             trust_weight, recheck_suspect, recheck_solves)
         SELECT task_id, account_id, kind, correction, code, message, dialect, received_at,
-               verdict, reason, evidence, refund_micros
+               verdict, reason, evidence, refund_micros, trust_weight, recheck_suspect,
+               recheck_solves
         FROM firsts
         ON CONFLICT (task_id) DO NOTHING
         RETURNING task_id
@@ -158,13 +156,11 @@ const BATCH_SQL: &str = "WITH input AS (
         WHERE a.id = c.account_id
         RETURNING a.id
     ), counted AS (
-        -- Refunds counted are the entries written, as in SQLite.
+        -- The counts each stored report's plan adds.
         INSERT INTO activity AS x (account_id, family, hour, incorrect, correct, refunds)
-        SELECT f.account_id, f.family, f.hour,
-               COUNT(*) FILTER (WHERE f.kind = 'incorrect'),
-               COUNT(*) FILTER (WHERE f.kind = 'correct'),
-               COUNT(r.task_id)
-        FROM firsts f JOIN inserted USING (task_id) LEFT JOIN refund r USING (task_id)
+        SELECT f.account_id, f.family, f.hour, SUM(f.n_incorrect)::BIGINT,
+               SUM(f.n_correct)::BIGINT, SUM(f.n_refunds)::BIGINT
+        FROM firsts f JOIN inserted USING (task_id)
         GROUP BY f.account_id, f.family, f.hour
         ORDER BY f.account_id, f.family, f.hour
         ON CONFLICT (account_id, family, hour) DO UPDATE SET
@@ -178,7 +174,7 @@ const BATCH_SQL: &str = "WITH input AS (
         ON CONFLICT (task_id) DO NOTHING
     ), solved AS (
         -- What the stored reports say about their solvers (as sqlite/scores.rs).
-        SELECT t.captcha_type, t.provider, t.worker, f.received_at, f.good, f.bad
+        SELECT t.captcha_type, t.provider, t.worker, f.evidence_at AS received_at, f.good, f.bad
         FROM firsts f JOIN inserted USING (task_id) JOIN tasks t ON t.id = f.task_id
         WHERE f.good > 0 OR f.bad > 0
     ), by_minute AS (
@@ -210,27 +206,27 @@ const BATCH_SQL: &str = "WITH input AS (
     SELECT f.ord FROM firsts f JOIN inserted USING (task_id)";
 
 /// Stores a batch in one transaction; per report, whether it was inserted.
-async fn store_batch(db: &Db, reports: &[(&Decision, Family)]) -> StoreResult<Vec<bool>> {
+async fn store_batch(db: &Db, reports: &[&ReportWrites]) -> StoreResult<Vec<bool>> {
     let n = reports.len();
-    // Runs of reports, each ending with the one report whose effects change its account (or
-    // with the batch's last report).
+    // Runs of reports, each ending with the one report that changes its account (or with the
+    // batch's last report).
     let mut segments: Vec<Columns> = vec![Columns::default()];
-    for (ord, (decision, family)) in reports.iter().enumerate() {
+    for (ord, writes) in reports.iter().enumerate() {
         let last = segments.last_mut().expect("at least one segment");
-        last.push(ord, decision, *family)?;
-        if has_account_effects(&decision.effects) {
-            last.effects = Some((ord, decision));
+        last.push(ord, writes)?;
+        if writes.changes_account() {
+            last.changes = Some((ord, *writes));
             segments.push(Columns::default());
         }
     }
     segments.retain(|c| !c.ord.is_empty());
     // Accounts this batch may change, locked in id order before anything else, so that two
     // batches on the same accounts queue instead of deadlocking.
-    let mut accounts: Vec<i64> = reports.iter().map(|(d, _)| d.report.account.0).collect();
+    let mut accounts: Vec<i64> = reports.iter().map(|w| w.report.account.0).collect();
     accounts.sort_unstable();
     accounts.dedup();
     let inserted: HashSet<i32> =
-        if accounts.len() > 1 || segments.iter().any(|c| c.effects.is_some()) {
+        if accounts.len() > 1 || segments.iter().any(|c| c.changes.is_some()) {
             transaction!(db, |tx| {
                 tx.execute(
                     "SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
@@ -241,12 +237,10 @@ async fn store_batch(db: &Db, reports: &[(&Decision, Family)]) -> StoreResult<Ve
                 let mut inserted = HashSet::new();
                 for segment in &segments {
                     let stored = ords(tx.query(&stmt, &segment.params()).await?)?;
-                    if let Some((ord, decision)) = segment.effects
+                    if let Some((ord, writes)) = segment.changes
                         && i32::try_from(ord).is_ok_and(|ord| stored.contains(&ord))
                     {
-                        let report = &decision.report;
-                        apply_effects(&tx, report.account, &decision.effects, report.received_at)
-                            .await?;
+                        apply_account_changes(&tx, &writes.account).await?;
                     }
                     inserted.extend(stored);
                 }
@@ -299,14 +293,23 @@ struct Columns<'a> {
     recheck_deadline: Vec<Option<i64>>,
     good: Vec<f64>,
     bad: Vec<f64>,
-    /// The last report of the part, when its effects are applied after the part is stored.
-    effects: Option<(usize, &'a Decision)>,
+    n_incorrect: Vec<i64>,
+    n_correct: Vec<i64>,
+    trust_weight: Vec<f64>,
+    recheck_suspect: Vec<Option<bool>>,
+    recheck_solves: Vec<Option<String>>,
+    evidence_at: Vec<i64>,
+    n_refunds: Vec<i64>,
+    /// The last report of the part, when its changes to the account are applied after the part
+    /// is stored.
+    changes: Option<(usize, &'a ReportWrites)>,
 }
 
 impl<'a> Columns<'a> {
-    fn push(&mut self, ord: usize, decision: &Decision, family: Family) -> StoreResult<()> {
-        let r: &Report = &decision.report;
-        let entry = LedgerEntry::refund_for(r);
+    fn push(&mut self, ord: usize, writes: &ReportWrites) -> StoreResult<()> {
+        let r: &Report = &writes.report;
+        let entry = writes.refund.as_ref();
+        let counts = &writes.activity.counts;
         self.ord
             .push(i32::try_from(ord).map_err(|_| StoreError::Other("batch too large".into()))?);
         self.task_id.push(r.task.as_str().to_owned());
@@ -322,30 +325,30 @@ impl<'a> Columns<'a> {
         self.evidence
             .push(serde_json::Value::Object(r.evidence.as_map().clone()).to_string());
         self.refund_micros.push(r.refund.map(|a| a.micros()));
-        self.e_account.push(entry.as_ref().map(|e| e.account.0));
-        self.e_task
-            .push(entry.as_ref().map(|e| e.task.as_str().to_owned()));
-        self.e_kind.push(entry.as_ref().map(|e| e.kind.as_str()));
-        self.e_amount
-            .push(entry.as_ref().map(|e| e.amount.micros()));
-        self.e_key
-            .push(entry.as_ref().map(|e| e.idempotency_key.clone()));
-        self.e_at.push(entry.as_ref().map(|e| e.at.as_millis()));
-        self.family.push(family.as_str());
-        self.hour.push(hour_of(r.received_at));
-        // The first re-check effect counts, as a second one would find the task queued.
+        self.e_account.push(entry.map(|e| e.account.0));
+        self.e_task.push(entry.map(|e| e.task.as_str().to_owned()));
+        self.e_kind.push(entry.map(|e| e.kind.as_str()));
+        self.e_amount.push(entry.map(|e| e.amount.micros()));
+        self.e_key.push(entry.map(|e| e.idempotency_key.clone()));
+        self.e_at.push(entry.map(|e| e.at.as_millis()));
+        self.family.push(writes.activity.family.as_str());
+        self.hour.push(writes.activity.hour);
+        self.n_incorrect.push(count(counts.incorrect));
+        self.n_correct.push(count(counts.correct));
+        self.n_refunds.push(count(counts.refunds));
         self.recheck_deadline
-            .push(decision.effects.iter().find_map(|e| match e {
-                Effect::Recheck { deadline } => Some(deadline.as_millis()),
-                _ => None,
-            }));
-        let signal = signal_of(r, recorded_trust(r));
-        self.good.push(signal.good);
-        self.bad.push(signal.bad);
+            .push(writes.recheck_deadline.map(|d| d.as_millis()));
+        self.good.push(writes.solver.signal.good);
+        self.bad.push(writes.solver.signal.bad);
+        self.evidence_at.push(writes.solver.at.as_millis());
+        self.trust_weight.push(r.trust_weight);
+        let (suspect, solves) = crate::recheck_columns(r)?;
+        self.recheck_suspect.push(suspect);
+        self.recheck_solves.push(solves);
         Ok(())
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 24] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 31] {
         [
             &self.ord,
             &self.task_id,
@@ -371,6 +374,13 @@ impl<'a> Columns<'a> {
             &self.recheck_deadline,
             &self.good,
             &self.bad,
+            &self.n_incorrect,
+            &self.n_correct,
+            &self.trust_weight,
+            &self.recheck_suspect,
+            &self.recheck_solves,
+            &self.evidence_at,
+            &self.n_refunds,
         ]
     }
 }

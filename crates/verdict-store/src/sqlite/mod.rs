@@ -15,19 +15,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::judging::{Decision, Effect};
-use verdict_domain::recheck::Settlement;
-use verdict_domain::screen::{Counts, ScreenPolicy, hour_of};
+use verdict_domain::decision::{ActivityDelta, ReportWrites, SettlementWrites};
+use verdict_domain::screen::{CohortRecord, Counts, ScreenPolicy};
+use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{
-    Account, AccountId, EntryKind, Family, KeyHash, LedgerEntry, Report, ReportKind, Standing,
-    Task, TaskId, Timestamp,
+    Account, AccountId, EntryKind, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId,
+    Timestamp,
 };
 
 use crate::migrations;
 use crate::{
-    CohortRecord, EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount,
-    RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError,
-    StoreResult, Whitelisted,
+    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
+    RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError, StoreResult,
+    Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::Writer;
@@ -203,14 +203,17 @@ pub(super) fn existing_report(conn: &Connection, task: &TaskId) -> StoreResult<R
         .ok_or(StoreError::NotFound)
 }
 
-fn insert_report(conn: &Connection, decision: &Decision, family: Family) -> StoreResult<Recorded> {
-    let report = &decision.report;
+/// Applies [`ReportWrites`]: the report row first, and everything else only if it was new.
+fn insert_report(conn: &Connection, writes: &ReportWrites) -> StoreResult<Recorded> {
+    let report = &writes.report;
     let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
+    let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
     let inserted = conn
         .prepare_cached(
             "INSERT INTO reports (task_id, account_id, kind, correction, code, message, dialect,
-                                  received_at, verdict, reason, evidence, refund_micros)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                  received_at, verdict, reason, evidence, refund_micros,
+                                  trust_weight, recheck_suspect, recheck_solves)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT (task_id) DO NOTHING",
         )?
         .execute(params![
@@ -226,41 +229,28 @@ fn insert_report(conn: &Connection, decision: &Decision, family: Family) -> Stor
             report.reason.code(),
             evidence,
             report.refund.map(|a| a.micros()),
+            report.trust_weight,
+            recheck_suspect,
+            recheck_solves,
         ])?;
     if inserted == 0 {
         return Ok(Recorded::Existing(existing_report(conn, &report.task)?));
     }
-    let refunded = match LedgerEntry::refund_for(report) {
-        Some(entry) => insert_entry(conn, &entry)?,
-        None => false,
-    };
-    let counts = Counts {
-        tasks: 0,
-        incorrect: u64::from(report.kind == ReportKind::Incorrect),
-        correct: u64::from(report.kind == ReportKind::Correct),
-        refunds: u64::from(refunded),
-        ..Counts::default()
-    };
-    statistics::bump_activity(
-        conn,
-        report.account,
-        family,
-        hour_of(report.received_at),
-        &counts,
-    )?;
-    for effect in &decision.effects {
-        if let Effect::Recheck { deadline } = effect {
-            rechecks::enqueue(
-                conn,
-                &report.task,
-                report.account,
-                report.received_at,
-                *deadline,
-            )?;
-        }
+    if let Some(entry) = &writes.refund {
+        insert_entry(conn, entry)?;
     }
-    scores::add_evidence(conn, report, report.received_at)?;
-    statistics::apply_effects(conn, report.account, &decision.effects, report.received_at)?;
+    statistics::bump_activity(conn, &writes.activity)?;
+    if let Some(deadline) = writes.recheck_deadline {
+        rechecks::enqueue(
+            conn,
+            &report.task,
+            report.account,
+            report.received_at,
+            deadline,
+        )?;
+    }
+    scores::add_evidence(conn, &writes.solver)?;
+    statistics::apply_account_changes(conn, &writes.account)?;
     Ok(Recorded::Inserted(report.clone()))
 }
 
@@ -479,7 +469,15 @@ impl Store for SqliteStore {
                         tasks,
                         ..Counts::default()
                     };
-                    statistics::bump_activity(conn, account, family, hour, &counts)?;
+                    statistics::bump_activity(
+                        conn,
+                        &ActivityDelta {
+                            account,
+                            family,
+                            hour,
+                            counts,
+                        },
+                    )?;
                 }
                 Ok(results)
             })
@@ -553,9 +551,9 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_report(&self, decision: Decision, family: Family) -> StoreResult<Recorded> {
+    async fn record_report(&self, writes: ReportWrites) -> StoreResult<Recorded> {
         self.writer
-            .write(move |conn| insert_report(conn, &decision, family))
+            .write(move |conn| insert_report(conn, &writes))
             .await
     }
 
@@ -626,9 +624,7 @@ impl Store for SqliteStore {
     }
 
     async fn cohort_samples(&self, family: Family, from_hour: i64) -> StoreResult<Vec<(u64, u64)>> {
-        let now = Timestamp::from_millis(
-            (from_hour.saturating_add(1)).saturating_mul(verdict_domain::screen::HOUR_MS),
-        );
+        let now = Timestamp::from_millis((from_hour.saturating_add(1)).saturating_mul(HOUR_MS));
         self.read(move |conn| statistics::cohort_samples(conn, family, from_hour, now))
             .await
     }
@@ -674,14 +670,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn settle_recheck(
-        &self,
-        settlement: Settlement,
-        family: Family,
-        now: Timestamp,
-    ) -> StoreResult<Settled> {
+    async fn settle_recheck(&self, writes: SettlementWrites) -> StoreResult<Settled> {
         self.writer
-            .write(move |conn| rechecks::settle(conn, &settlement, family, now))
+            .write(move |conn| rechecks::settle(conn, &writes))
             .await
     }
 

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::recheck::Settlement;
-use verdict_domain::screen::{Counts, hour_of};
-use verdict_domain::{Family, LedgerEntry, Reason, TaskId, Timestamp};
+use verdict_domain::decision::SettlementWrites;
+use verdict_domain::timestamp::hour_of;
+use verdict_domain::{TaskId, Timestamp};
 
-use super::statistics::{apply_effects, bump_activity, family_record, save_precision};
+use super::statistics::{apply_account_changes, bump_activity, family_record, save_precision};
 use super::{account_by_id, existing_report, insert_entry, task_with_report};
 use crate::{RecheckItem, RecheckSubject, Settled, StoreError, StoreResult};
 
@@ -94,21 +94,24 @@ pub(super) fn subject(
     }))
 }
 
-pub(super) fn settle(
-    conn: &Connection,
-    s: &Settlement,
-    family: Family,
-    now: Timestamp,
-) -> StoreResult<Settled> {
-    let report = &s.report;
+/// Applies [`SettlementWrites`] if the report is still pending.
+pub(super) fn settle(conn: &Connection, writes: &SettlementWrites) -> StoreResult<Settled> {
+    let report = &writes.report;
     let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
-    if report.verdict == verdict_domain::Verdict::Pending {
-        // Not conclusive: keep the solve in the evidence and put the task back in the queue.
+    let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
+    if writes.still_pending {
+        // Not conclusive: keep the solve and put the task back in the queue.
         let changed = conn
             .prepare_cached(
-                "UPDATE reports SET evidence = ?1 WHERE task_id = ?2 AND verdict = 'pending'",
+                "UPDATE reports SET evidence = ?1, recheck_suspect = ?2, recheck_solves = ?3
+                 WHERE task_id = ?4 AND verdict = 'pending'",
             )?
-            .execute(params![evidence, report.task.as_str()])?;
+            .execute(params![
+                evidence,
+                recheck_suspect,
+                recheck_solves,
+                report.task.as_str()
+            ])?;
         if changed == 0 {
             return Ok(Settled::Already(existing_report(conn, &report.task)?));
         }
@@ -118,36 +121,33 @@ pub(super) fn settle(
     }
     let changed = conn
         .prepare_cached(
-            "UPDATE reports SET verdict = ?1, reason = ?2, evidence = ?3, refund_micros = ?4
-             WHERE task_id = ?5 AND verdict = 'pending'",
+            "UPDATE reports SET verdict = ?1, reason = ?2, evidence = ?3, refund_micros = ?4,
+                 recheck_suspect = ?5, recheck_solves = ?6
+             WHERE task_id = ?7 AND verdict = 'pending'",
         )?
         .execute(params![
             report.verdict.as_str(),
             report.reason.code(),
             evidence,
             report.refund.map(|a| a.micros()),
+            recheck_suspect,
+            recheck_solves,
             report.task.as_str()
         ])?;
     if changed == 0 {
         return Ok(Settled::Already(existing_report(conn, &report.task)?));
     }
     conn.prepare_cached("UPDATE rechecks SET resolved_at = ?1 WHERE task_id = ?2")?
-        .execute(params![now.as_millis(), report.task.as_str()])?;
-    let mut outcome = Counts {
-        rechecks_upheld: u64::from(report.reason == Reason::RecheckConfirmed),
-        rechecks_refuted: u64::from(report.reason == Reason::RecheckRefuted),
-        ..Counts::default()
-    };
-    if let Some(entry) = LedgerEntry::refund_for(report) {
-        let entry = LedgerEntry { at: now, ..entry };
-        outcome.refunds = u64::from(insert_entry(conn, &entry)?);
+        .execute(params![writes.at.as_millis(), report.task.as_str()])?;
+    if let Some(entry) = &writes.refund {
+        insert_entry(conn, entry)?;
     }
-    if outcome != Counts::default() {
-        bump_activity(conn, report.account, family, hour_of(now), &outcome)?;
+    if let Some(activity) = &writes.activity {
+        bump_activity(conn, activity)?;
     }
-    save_precision(conn, report.account, family, &s.precision, now)?;
-    super::scores::add_evidence(conn, report, now)?;
-    apply_effects(conn, report.account, &s.effects, now)?;
+    save_precision(conn, &writes.precision)?;
+    super::scores::add_evidence(conn, &writes.solver)?;
+    apply_account_changes(conn, &writes.account)?;
     Ok(Settled::Now(report.clone()))
 }
 

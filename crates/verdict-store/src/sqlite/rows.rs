@@ -3,6 +3,7 @@
 
 use rusqlite::{Row, types::Type};
 use verdict_domain::account::IgnoreHistory;
+use verdict_domain::report::RecheckState;
 use verdict_domain::{
     Account, AccountId, Amount, CaptchaType, Evidence, Reason, Report, ReportKind, Standing, Task,
     TaskId, Timestamp, Verdict,
@@ -56,7 +57,8 @@ pub(crate) fn task(row: &Row<'_>, at: usize) -> rusqlite::Result<Task> {
 }
 
 pub(crate) const REPORT_COLUMNS: &str = "r.task_id, r.account_id, r.kind, r.correction, r.code, \
-     r.message, r.dialect, r.received_at, r.verdict, r.reason, r.evidence, r.refund_micros";
+     r.message, r.dialect, r.received_at, r.verdict, r.reason, r.evidence, r.refund_micros, \
+     r.trust_weight, r.recheck_suspect, r.recheck_solves";
 
 /// Reads a report from columns starting at `at`; `None` when the (left-joined) row has none.
 pub(crate) fn report(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Report>> {
@@ -84,6 +86,18 @@ pub(crate) fn report(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Report
         reason: Reason::from_code(&reason),
         evidence,
         refund: row.get::<_, Option<i64>>(at + 11)?.map(Amount::from_micros),
+        trust_weight: row.get(at + 12)?,
+        recheck: match row.get::<_, Option<bool>>(at + 13)? {
+            Some(suspect) => Some(RecheckState {
+                suspect,
+                solves: match row.get::<_, Option<String>>(at + 14)? {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|_| bad(at + 14, "recheck_solves is not a list of answers"))?,
+                    None => Vec::new(),
+                },
+            }),
+            None => None,
+        },
     }))
 }
 

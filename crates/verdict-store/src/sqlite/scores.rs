@@ -2,19 +2,20 @@
 //! added to minute, hour and day buckets inside the writer's transaction; and the whitelist.
 
 use rusqlite::{Connection, params};
-use verdict_domain::reliability::{recorded_trust, signal_of};
-use verdict_domain::{AccountId, Report, Timestamp};
+use verdict_domain::decision::SolverEvidence;
+use verdict_domain::{AccountId, Timestamp};
 
 use crate::{BucketRow, EvidenceBucket, Resolution, StoreResult, Whitelisted};
 
-/// Adds the evidence `report` gives (weighted by the trust judging recorded) to its solver's
-/// buckets at `at`. Nothing for a report that says nothing (pending, ignored).
-pub(super) fn add_evidence(conn: &Connection, report: &Report, at: Timestamp) -> StoreResult<()> {
-    let signal = signal_of(report, recorded_trust(report));
+/// Adds what a report says about its task's solver to the solver's buckets. Nothing for a
+/// report that says nothing (pending, ignored).
+pub(super) fn add_evidence(conn: &Connection, evidence: &SolverEvidence) -> StoreResult<()> {
+    let SolverEvidence { task, signal, at } = evidence;
+    let at = *at;
     if signal.is_empty() {
         return Ok(());
     }
-    let task = report.task.as_str();
+    let task = task.as_str();
     let mut provider = conn.prepare_cached(
         "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket, good, bad, reports)
          SELECT ?1, captcha_type, provider, ?2, ?3, ?4, 1 FROM tasks WHERE id = ?5

@@ -4,26 +4,30 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::judging::Effect;
+use verdict_domain::decision::{
+    AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate,
+};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{
-    Activity, Baseline, CohortPrior, Counts, Drift, ScreenPolicy, advance_baseline, ignored_since,
+    Activity, Baseline, Cohort, CohortPrior, CohortRecord, Counts, Drift, FoldRow, ScreenPolicy,
+    fold_hour,
 };
-use verdict_domain::{AccountId, CaptchaType, EntryKind, Family, LedgerEntry, Timestamp};
+use verdict_domain::timestamp::HOUR_MS;
+use verdict_domain::{AccountId, Amount, CaptchaType, Family, TaskId, Timestamp, Verdict};
 
 use super::insert_entry;
-use crate::{CohortRecord, FamilyRecord, StoreError, StoreResult};
+use crate::{FamilyRecord, StoreError, StoreResult};
 
 const FOLDED_THROUGH: &str = "baselines_folded_through";
 
 /// Adds to an account's counts for one hour.
-pub(super) fn bump_activity(
-    conn: &Connection,
-    account: AccountId,
-    family: Family,
-    hour: i64,
-    delta: &Counts,
-) -> StoreResult<()> {
+pub(super) fn bump_activity(conn: &Connection, delta: &ActivityDelta) -> StoreResult<()> {
+    let ActivityDelta {
+        account,
+        family,
+        hour,
+        counts: ref delta,
+    } = *delta;
     conn.prepare_cached(
         "INSERT INTO activity (account_id, family, hour, tasks, incorrect, correct, refunds,
                                rechecks_upheld, rechecks_refuted)
@@ -211,7 +215,7 @@ pub(super) fn fold_baselines(
     if folded_through(conn)?.is_some_and(|done| done >= hour) {
         return Ok(false);
     }
-    let hour_end = Timestamp::from_millis((hour + 1) * verdict_domain::screen::HOUR_MS);
+    let hour_end = Timestamp::from_millis((hour + 1) * HOUR_MS);
     // The cohort's rate that hour: trusted accounts in good standing.
     conn.prepare_cached(
         "INSERT INTO cohort_hours (family, hour, tasks, incorrect)
@@ -222,7 +226,7 @@ pub(super) fn fold_baselines(
          ON CONFLICT (family, hour) DO UPDATE SET tasks = excluded.tasks, incorrect = excluded.incorrect",
     )?
     .execute(params![hour, hour_end.as_millis()])?;
-    let mut rates: HashMap<String, f64> = HashMap::new();
+    let mut hour_counts: HashMap<String, (u64, u64)> = HashMap::new();
     {
         let mut stmt = conn
             .prepare_cached("SELECT family, tasks, incorrect FROM cohort_hours WHERE hour = ?1")?;
@@ -235,16 +239,13 @@ pub(super) fn fold_baselines(
         })?;
         for row in rows {
             let (family, tasks, incorrect) = row?;
-            if tasks > 0 {
-                rates.insert(family, incorrect as f64 / tasks as f64);
-            }
+            hour_counts.insert(family, (unsigned(tasks), unsigned(incorrect)));
         }
     }
-    let fallback: HashMap<String, f64> = all_cohorts(conn)?
+    let stored: HashMap<String, CohortRecord> = all_cohorts(conn)?
         .into_iter()
-        .map(|(f, c)| (f.as_str().to_owned(), c.rate))
+        .map(|(f, c)| (f.as_str().to_owned(), c))
         .collect();
-    let default_rate = CohortPrior::DEFAULT_A / (CohortPrior::DEFAULT_A + CohortPrior::DEFAULT_B);
 
     let mut stmt = conn.prepare_cached(
         // Hours up to the end of an account's last ignored period stay out of its baseline: they
@@ -287,24 +288,20 @@ pub(super) fn fold_baselines(
              drift_expected = excluded.drift_expected",
     )?;
     for (account, family, tasks, incorrect, reports, expected, last, drift, until) in rows {
-        let rate = rates
-            .get(&family)
-            .or_else(|| fallback.get(&family))
-            .copied()
-            .unwrap_or(default_rate);
-        let old = Baseline {
-            reports: reports.unwrap_or(0.0),
-            expected: expected.unwrap_or(0.0),
-            drift,
-        };
-        let elapsed = last.map_or(0.0, |l| (hour - l) as f64);
-        let hour_counts = Counts {
+        let cohort = Cohort::of(stored.get(&family), policy);
+        let row = FoldRow {
+            baseline: Baseline {
+                reports: reports.unwrap_or(0.0),
+                expected: expected.unwrap_or(0.0),
+                drift,
+            },
+            last_hour: last,
             tasks,
             incorrect,
-            ..Counts::default()
+            ignored_until: until.map(Timestamp::from_millis),
         };
-        let restart = ignored_since(last, until.map(Timestamp::from_millis));
-        let new = advance_baseline(old, hour, &hour_counts, rate, elapsed, restart, policy);
+        let rate = cohort.rate_in_hour(hour_counts.get(&family).copied());
+        let new = fold_hour(&row, hour, rate, policy);
         let d = new.drift;
         upsert.execute(params![
             account,
@@ -324,25 +321,27 @@ pub(super) fn fold_baselines(
     Ok(true)
 }
 
-/// Applies a decision's effects for `account` at `now`.
-pub(super) fn apply_effects(
+/// Applies the changes a decision makes to its account, in order.
+pub(super) fn apply_account_changes(
     conn: &Connection,
-    account: AccountId,
-    effects: &[Effect],
-    now: Timestamp,
+    changes: &[AccountChange],
 ) -> StoreResult<()> {
-    for effect in effects {
-        match effect {
-            Effect::Ignore {
+    for change in changes {
+        match change {
+            AccountChange::Ignore {
+                account,
                 until,
                 reason,
                 count_since,
-            } => ignore(conn, account, *until, reason, *count_since, now)?,
-            Effect::Recheck { .. } => {} // enqueued by the caller, which knows the task
-            Effect::Clawback { since } => clawback(conn, account, *since, now)?,
-            Effect::Whitelist { provider, worker } => {
-                super::scores::whitelist_worker(conn, account, provider, worker, now)?
-            }
+                at,
+            } => ignore(conn, *account, *until, reason, *count_since, *at)?,
+            AccountChange::Clawback(clawback) => apply_clawback(conn, clawback)?,
+            AccountChange::Whitelist {
+                account,
+                provider,
+                worker,
+                at,
+            } => super::scores::whitelist_worker(conn, *account, provider, worker, *at)?,
         }
     }
     Ok(())
@@ -374,64 +373,59 @@ fn ignore(
     Ok(())
 }
 
-/// Reverses the refunds granted on the account's unverifiable reports received since `since`.
-fn clawback(
-    conn: &Connection,
-    account: AccountId,
-    since: Timestamp,
-    now: Timestamp,
-) -> StoreResult<()> {
+/// Writes the reversals [`Clawback::reversals`] owes for the refunds stored now.
+fn apply_clawback(conn: &Connection, clawback: &Clawback) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.task_id, r.refund_micros, t.captcha_type FROM reports r JOIN tasks t ON t.id = r.task_id
-         WHERE r.account_id = ?1 AND r.received_at >= ?2 AND r.verdict = 'accepted' AND r.refund_micros > 0",
+        "SELECT r.task_id, r.refund_micros, t.captcha_type, r.verdict
+         FROM reports r JOIN tasks t ON t.id = r.task_id
+         WHERE r.account_id = ?1 AND r.received_at >= ?2 AND r.refund_micros IS NOT NULL
+         ORDER BY r.received_at, r.task_id",
     )?;
-    let refunded = stmt
-        .query_map(params![account.0, since.as_millis()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    for (task, micros, captcha_type) in refunded {
-        let family = CaptchaType::parse(&captcha_type)
-            .map_err(|e| StoreError::Other(e.to_string()))?
-            .family();
-        if family.is_verifiable() {
-            continue;
-        }
-        let task =
-            verdict_domain::TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?;
-        insert_entry(
-            conn,
-            &LedgerEntry {
-                account,
-                idempotency_key: format!("reversal:{task}"),
-                task,
-                kind: EntryKind::Reversal,
-                amount: verdict_domain::Amount::from_micros(-micros),
-                at: now,
+    let granted = stmt
+        .query_map(
+            params![clawback.account.0, clawback.since.as_millis()],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             },
-        )?;
+        )?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|(task, micros, captcha_type, verdict)| {
+            Ok(GrantedRefund {
+                task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
+                captcha_type: CaptchaType::parse(&captcha_type)
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+                verdict: Verdict::parse(&verdict)
+                    .ok_or_else(|| StoreError::Other(format!("unknown verdict {verdict}")))?,
+                refund: Amount::from_micros(micros),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    for entry in clawback.reversals(granted) {
+        insert_entry(conn, &entry)?;
     }
     Ok(())
 }
 
-/// Adds one re-check outcome to an account's precision in a family.
-pub(super) fn save_precision(
-    conn: &Connection,
-    account: AccountId,
-    family: Family,
-    precision: &Precision,
-    now: Timestamp,
-) -> StoreResult<()> {
+/// Writes an account's precision in a family after a re-check.
+pub(super) fn save_precision(conn: &Connection, update: &PrecisionUpdate) -> StoreResult<()> {
+    let PrecisionUpdate {
+        account,
+        family,
+        precision,
+        at,
+    } = *update;
     conn.prepare_cached(
         "INSERT INTO account_families (account_id, family, precision_confirmed, precision_refuted, precision_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (account_id, family) DO UPDATE SET precision_confirmed = excluded.precision_confirmed,
              precision_refuted = excluded.precision_refuted, precision_at = excluded.precision_at",
     )?
-    .execute(params![account.0, family.as_str(), precision.confirmed, precision.refuted, now.as_millis()])?;
+    .execute(params![account.0, family.as_str(), precision.confirmed, precision.refuted, at.as_millis()])?;
     Ok(())
 }

@@ -27,19 +27,11 @@
 
 use std::time::Duration;
 
-use crate::report::Evidence;
 use crate::stats::{
     beta_cdf, beta_quantile, betabinom_quantile, betabinom_upper_tail, gamma_quantile,
     negbin_quantile, negbin_upper_tail,
 };
-use crate::timestamp::Timestamp;
-
-pub const HOUR_MS: i64 = 3_600_000;
-
-/// The hour a moment falls in: hours since the epoch.
-pub fn hour_of(t: Timestamp) -> i64 {
-    t.as_millis().div_euclid(HOUR_MS)
-}
+use crate::timestamp::{HOUR_MS, Timestamp, hour_of};
 
 /// One account's counts in one family over some period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -222,6 +214,76 @@ impl CohortPrior {
 
     pub fn mean(&self) -> f64 {
         self.a / (self.a + self.b)
+    }
+}
+
+/// The trusted cohort's prior in one family, as last fitted, with its pooled report rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CohortRecord {
+    pub prior: CohortPrior,
+    /// The cohort's pooled report rate over the slow window: what baselines are measured
+    /// against.
+    pub rate: f64,
+    pub fitted_at: Timestamp,
+}
+
+/// A family's cohort as judging and baselines use it: what was stored, or, before any cohort
+/// was measured, the default prior and its mean. The one place that fallback is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cohort {
+    pub prior: CohortPrior,
+    pub rate: f64,
+    /// Whether the prior was fitted on trusted accounts (not the default).
+    pub fitted: bool,
+}
+
+impl Cohort {
+    pub fn of(stored: Option<&CohortRecord>, policy: &ScreenPolicy) -> Self {
+        match stored {
+            Some(c) => Self {
+                prior: c.prior,
+                rate: c.rate,
+                fitted: c.prior.accounts > 0,
+            },
+            None => {
+                let prior = CohortPrior::default_for(policy);
+                Self {
+                    prior,
+                    rate: prior.mean(),
+                    fitted: false,
+                }
+            }
+        }
+    }
+
+    /// The rate an hour's baseline step is measured against: the cohort's own rate that hour
+    /// when it had tasks then, otherwise its pooled rate.
+    pub fn rate_in_hour(&self, hour: Option<(u64, u64)>) -> f64 {
+        match hour {
+            Some((tasks, incorrect)) if tasks > 0 => incorrect as f64 / tasks as f64,
+            _ => self.rate,
+        }
+    }
+
+    /// What a refresh stores: a new fit, else the prior kept from before, else the default,
+    /// with the pooled rate measured now.
+    pub fn refreshed(
+        fitted: Option<CohortPrior>,
+        kept: Option<&CohortRecord>,
+        rate: f64,
+        now: Timestamp,
+        policy: &ScreenPolicy,
+    ) -> CohortRecord {
+        CohortRecord {
+            prior: fitted
+                .or(kept.map(|c| c.prior))
+                .unwrap_or_else(|| CohortPrior::default_for(policy)),
+            rate,
+            fitted_at: match (fitted, kept) {
+                (None, Some(kept)) => kept.fitted_at,
+                _ => now,
+            },
+        }
     }
 }
 
@@ -443,20 +505,136 @@ impl Lane {
     }
 }
 
+/// The screen's numbers behind a decision on one incorrect-report: typed, so that judging reads
+/// them as they are; [`Findings::to_value`] is the audit record the API shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Findings {
+    /// The slow window: its hours, its tasks, its incorrect-reports (the one judged included)
+    /// and the refunds granted in it.
+    pub window_hours: i64,
+    pub tasks: u64,
+    pub incorrect: u64,
+    pub refunds: u64,
+    pub tasks_24h: u64,
+    pub account_rate: f64,
+    pub cohort_rate: f64,
+    pub cohort_prior: PriorShown,
+    /// Where counting began when a served ignore period ended inside the window.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339_opt"
+    )]
+    pub counted_from: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fast_lane: Option<FastLane>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_lane: Option<TailTest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_lane: Option<BaselineLane>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_lane: Option<DriftLane>,
+    /// Set once every lane passed: the caps and the weight the account's reports carry.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<Caps>,
+}
+
+/// The cohort prior as evidence shows it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PriorShown {
+    pub a: f64,
+    pub b: f64,
+    pub accounts: u32,
+}
+
+/// The fast lane's beta-binomial test over the window that gave the smallest p-value.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct FastLane {
+    pub window_hours: i64,
+    pub tasks: u64,
+    pub incorrect: u64,
+    pub p_value: f64,
+    pub threshold: f64,
+}
+
+/// A tail probability against its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TailTest {
+    pub p_value: f64,
+    pub threshold: f64,
+}
+
+/// The own-baseline lane: the account's rate relative to the cohort, and what it predicts.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct BaselineLane {
+    pub own_relative_rate: f64,
+    pub expected_incorrect: f64,
+    pub p_value: f64,
+    pub threshold: f64,
+    pub refund_cap: u64,
+}
+
+/// The drift lane's sum as of this report.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DriftLane {
+    pub llr: f64,
+    pub threshold: f64,
+    pub ratio: f64,
+    pub history_rate: f64,
+    /// Present while the sum is above zero: since when it has been rising, and over what.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub rise: Option<DriftRise>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DriftRise {
+    #[serde(serialize_with = "rfc3339")]
+    pub since: Timestamp,
+    pub tasks: u64,
+    pub incorrect: u64,
+    pub expected_incorrect: f64,
+}
+
+/// The refund caps an account that no lane flagged is held to, and its reports' weight.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Caps {
+    pub refund_cap: u64,
+    pub probation: bool,
+    pub trust_weight: f64,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+fn rfc3339_opt<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+impl Findings {
+    /// The findings as the report's evidence shows them.
+    pub fn to_value(&self) -> serde_json::Value {
+        // Plain numbers, strings and maps: serialising them cannot fail.
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
 /// The screen's decision on one incorrect-report.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Screened {
-    Uphold(Evidence),
+    Uphold(Findings),
     /// Refused by a cap; the account is not judged.
     Capped {
         probation: bool,
-        evidence: Evidence,
+        findings: Findings,
     },
     /// The account's reports are to be ignored for `period`.
     Flagged {
         lane: Lane,
         period: Duration,
-        evidence: Evidence,
+        findings: Findings,
         /// Since when the account's refunds look unowed: where the rise began within the window
         /// the lane judged ([`Activity::rise_start`]), or for the drift lane where its sum began.
         abnormal_since: Timestamp,
@@ -477,18 +655,26 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
     let x_slow = (slow.incorrect + 1).min(slow.tasks.max(1));
     let x_fast = (fast.incorrect + 1).min(fast.tasks.max(1));
     let n_slow = slow.tasks.max(1);
-    let mut evidence = Evidence::new()
-        .with("window_hours", policy.slow_window_hours)
-        .with("tasks", slow.tasks)
-        .with("incorrect", slow.incorrect + 1)
-        .with("refunds", slow.refunds)
-        .with("tasks_24h", day.tasks)
-        .with("account_rate", round(x_slow as f64 / n_slow as f64))
-        .with("cohort_rate", round(prior.mean()))
-        .with("cohort_prior", serde_json::json!({ "a": round(prior.a), "b": round(prior.b), "accounts": prior.accounts }));
-    if let Some(from) = from.filter(|f| hour_of(*f) >= hour_of(now) - policy.slow_window_hours) {
-        evidence = evidence.with("counted_from", from.to_rfc3339());
-    }
+    let mut findings = Findings {
+        window_hours: policy.slow_window_hours,
+        tasks: slow.tasks,
+        incorrect: slow.incorrect + 1,
+        refunds: slow.refunds,
+        tasks_24h: day.tasks,
+        account_rate: round(x_slow as f64 / n_slow as f64),
+        cohort_rate: round(prior.mean()),
+        cohort_prior: PriorShown {
+            a: round(prior.a),
+            b: round(prior.b),
+            accounts: prior.accounts,
+        },
+        counted_from: from.filter(|f| hour_of(*f) >= hour_of(now) - policy.slow_window_hours),
+        fast_lane: None,
+        slow_lane: None,
+        baseline_lane: None,
+        drift_lane: None,
+        caps: None,
+    };
 
     let doubling = 1u32 << input.recent_ignores.min(2);
     let judged = day.tasks >= policy.min_volume;
@@ -505,16 +691,18 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
     .map(|(hours, n, x)| (hours, n, x, betabinom_upper_tail(x, n, prior.a, prior.b)))
     .min_by(|l, r| l.3.total_cmp(&r.3));
     if let Some((hours, n, x, p)) = fast_lane {
-        evidence = evidence.with(
-            "fast_lane",
-            serde_json::json!({ "window_hours": hours, "tasks": n,
-                                "incorrect": x, "p_value": p, "threshold": policy.fast_p }),
-        );
+        findings.fast_lane = Some(FastLane {
+            window_hours: hours,
+            tasks: n,
+            incorrect: x,
+            p_value: p,
+            threshold: policy.fast_p,
+        });
         if p < policy.fast_p {
             return Screened::Flagged {
                 lane: Lane::Fast,
                 period: policy.fast_ignore_for * doubling,
-                evidence,
+                findings,
                 abnormal_since: input.activity.rise_start(now, hours, from, prior.mean()),
             };
         }
@@ -522,15 +710,15 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
 
     if judged {
         let p = betabinom_upper_tail(x_slow, n_slow, prior.a, prior.b);
-        evidence = evidence.with(
-            "slow_lane",
-            serde_json::json!({ "p_value": p, "threshold": policy.slow_p }),
-        );
+        findings.slow_lane = Some(TailTest {
+            p_value: p,
+            threshold: policy.slow_p,
+        });
         if p < policy.slow_p {
             return Screened::Flagged {
                 lane: Lane::Slow,
                 period: policy.ignore_for * doubling,
-                evidence,
+                findings,
                 abnormal_since: input.activity.rise_start(
                     now,
                     policy.slow_window_hours,
@@ -550,19 +738,18 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
         let p_success = rate / (rate + exposure);
         let p = negbin_upper_tail(x_slow, shape, p_success);
         let cap = negbin_quantile(policy.cap_quantile, shape, p_success);
-        evidence = evidence.with(
-            "baseline_lane",
-            serde_json::json!({
-                "own_relative_rate": round(shape / rate),
-                "expected_incorrect": round(exposure * shape / rate),
-                "p_value": p, "threshold": policy.baseline_p, "refund_cap": cap,
-            }),
-        );
+        findings.baseline_lane = Some(BaselineLane {
+            own_relative_rate: round(shape / rate),
+            expected_incorrect: round(exposure * shape / rate),
+            p_value: p,
+            threshold: policy.baseline_p,
+            refund_cap: cap,
+        });
         if p < policy.baseline_p {
             return Screened::Flagged {
                 lane: Lane::Baseline,
                 period: policy.ignore_for * doubling,
-                evidence,
+                findings,
                 abnormal_since: input.activity.rise_start(
                     now,
                     policy.slow_window_hours,
@@ -582,22 +769,23 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
         .flatten()
     {
         let since = Timestamp::from_millis(drift.since_hour * HOUR_MS);
-        let mut lane = serde_json::json!({
-            "llr": round(drift.llr), "threshold": policy.drift_threshold,
-            "ratio": policy.drift_ratio, "history_rate": round(history_rate),
+        findings.drift_lane = Some(DriftLane {
+            llr: round(drift.llr),
+            threshold: policy.drift_threshold,
+            ratio: policy.drift_ratio,
+            history_rate: round(history_rate),
+            rise: (drift.llr > 0.0).then(|| DriftRise {
+                since,
+                tasks: drift.tasks,
+                incorrect: drift.reports,
+                expected_incorrect: round(drift.expected),
+            }),
         });
-        if drift.llr > 0.0 {
-            lane["since"] = since.to_rfc3339().into();
-            lane["tasks"] = drift.tasks.into();
-            lane["incorrect"] = drift.reports.into();
-            lane["expected_incorrect"] = round(drift.expected).into();
-        }
-        evidence = evidence.with("drift_lane", lane);
         if drift.llr >= policy.drift_threshold {
             return Screened::Flagged {
                 lane: Lane::Drift,
                 period: policy.ignore_for * doubling,
-                evidence,
+                findings,
                 abnormal_since: since,
             };
         }
@@ -617,20 +805,18 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
         // a small account is always honoured.
         (cohort_cap.max(1), true)
     };
-    evidence = evidence
-        .with("refund_cap", cap)
-        .with("probation", probation)
-        .with(
-            "trust_weight",
-            round(trust_weight(x_slow, n_slow, prior, policy, probation)),
-        );
+    findings.caps = Some(Caps {
+        refund_cap: cap,
+        probation,
+        trust_weight: round(trust_weight(x_slow, n_slow, prior, policy, probation)),
+    });
     if slow.refunds >= cap {
         return Screened::Capped {
             probation,
-            evidence,
+            findings,
         };
     }
-    Screened::Uphold(evidence)
+    Screened::Uphold(findings)
 }
 
 /// The drift lane's sum as of now, with the history's rate: the sum folded through hours that
@@ -741,6 +927,38 @@ pub fn advance_baseline(
     }
 }
 
+/// An account's row for one hour leaving the slow window, as storage keeps it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoldRow {
+    pub baseline: Baseline,
+    /// The hour the baseline was last advanced to, if ever.
+    pub last_hour: Option<i64>,
+    pub tasks: u64,
+    pub incorrect: u64,
+    /// When the account's last ignored period ended (or ends).
+    pub ignored_until: Option<Timestamp>,
+}
+
+/// The baseline after `hour` is folded into it, measured against the cohort's rate that hour.
+pub fn fold_hour(row: &FoldRow, hour: i64, cohort_rate: f64, policy: &ScreenPolicy) -> Baseline {
+    let elapsed = row.last_hour.map_or(0.0, |l| (hour - l) as f64);
+    let counts = Counts {
+        tasks: row.tasks,
+        incorrect: row.incorrect,
+        ..Counts::default()
+    };
+    let restart = ignored_since(row.last_hour, row.ignored_until);
+    advance_baseline(
+        row.baseline,
+        hour,
+        &counts,
+        cohort_rate,
+        elapsed,
+        restart,
+        policy,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,7 +1013,7 @@ mod tests {
     fn no_data_is_probation_and_the_first_report_is_honoured() {
         let empty = Activity::default();
         match run(&empty, Baseline::default()) {
-            Screened::Uphold(e) => assert_eq!(e.get("probation"), Some(&true.into())),
+            Screened::Uphold(e) => assert_eq!(e.to_value().get("probation"), Some(&true.into())),
             other => panic!("{other:?}"),
         }
     }
@@ -826,9 +1044,12 @@ mod tests {
         match run(&a, Baseline::default()) {
             Screened::Flagged {
                 lane: Lane::Fast,
-                evidence,
+                findings: evidence,
                 ..
-            } => assert_eq!(evidence.get("fast_lane").unwrap()["window_hours"], 72),
+            } => assert_eq!(
+                evidence.to_value().get("fast_lane").unwrap()["window_hours"],
+                72
+            ),
             other => panic!("{other:?}"),
         }
     }
@@ -838,14 +1059,14 @@ mod tests {
         // 99 tasks in 24 h: probation. 100: judged by the slow lane and the cohort cap.
         let a = activity(&[(2, 99, 9, 0)]);
         match run(&a, Baseline::default()) {
-            Screened::Uphold(e) => assert_eq!(e.get("probation"), Some(&true.into())),
+            Screened::Uphold(e) => assert_eq!(e.to_value().get("probation"), Some(&true.into())),
             other => panic!("{other:?}"),
         }
         let a = activity(&[(2, 100, 9, 0)]);
         match run(&a, Baseline::default()) {
             Screened::Uphold(e) => {
-                assert_eq!(e.get("probation"), Some(&false.into()));
-                assert!(e.get("slow_lane").is_some());
+                assert_eq!(e.to_value().get("probation"), Some(&false.into()));
+                assert!(e.to_value().get("slow_lane").is_some());
             }
             other => panic!("{other:?}"),
         }
@@ -964,8 +1185,11 @@ mod tests {
         ) {
             Screened::Uphold(e) => {
                 // The 17 whole hours since the one the period ended in: 170 tasks.
-                assert_eq!(e.get("tasks"), Some(&170.into()));
-                assert_eq!(e.get("counted_from"), Some(&ended.to_rfc3339().into()));
+                assert_eq!(e.to_value().get("tasks"), Some(&170.into()));
+                assert_eq!(
+                    e.to_value().get("counted_from"),
+                    Some(&ended.to_rfc3339().into())
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -982,11 +1206,11 @@ mod tests {
             Screened::Flagged {
                 lane: Lane::Slow,
                 period,
-                evidence,
+                findings: evidence,
                 ..
             } => {
                 assert_eq!(period, Duration::from_secs(72 * 3600));
-                assert!(evidence.get("slow_lane").is_some());
+                assert!(evidence.to_value().get("slow_lane").is_some());
             }
             other => panic!("{other:?}"),
         }
@@ -1009,7 +1233,7 @@ mod tests {
                     "slow_lane",
                     "refund_cap",
                 ] {
-                    assert!(e.get(key).is_some(), "evidence lacks {key}");
+                    assert!(e.to_value().get(key).is_some(), "evidence lacks {key}");
                 }
             }
             other => panic!("{other:?}"),
@@ -1078,15 +1302,19 @@ mod tests {
         match run(&a, history) {
             Screened::Capped {
                 probation: false,
-                evidence,
+                findings: evidence,
             }
             | Screened::Uphold(evidence) => {
                 let own = evidence
+                    .to_value()
                     .get("baseline_lane")
                     .and_then(|b| b["refund_cap"].as_u64())
                     .unwrap();
                 assert_eq!(
-                    evidence.get("refund_cap").and_then(|c| c.as_u64()),
+                    evidence
+                        .to_value()
+                        .get("refund_cap")
+                        .and_then(|c| c.as_u64()),
                     Some(own)
                 );
             }
@@ -1224,8 +1452,8 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         match run(&a, b) {
-            Screened::Uphold(e) | Screened::Capped { evidence: e, .. } => {
-                let lane = e.get("drift_lane").expect("explained");
+            Screened::Uphold(e) | Screened::Capped { findings: e, .. } => {
+                let lane = e.to_value()["drift_lane"].clone();
                 assert!(lane["llr"].as_f64().unwrap() < 12.0, "{lane}");
                 assert_eq!(lane["threshold"], 12.0);
             }
@@ -1249,13 +1477,14 @@ mod tests {
         match run(&a, b) {
             Screened::Flagged {
                 lane: Lane::Drift,
-                evidence,
+                findings: evidence,
                 abnormal_since,
                 ..
             } => {
-                let lane = evidence.get("drift_lane").unwrap();
+                let lane = evidence.to_value()["drift_lane"].clone();
                 assert!(lane["llr"].as_f64().unwrap() >= 12.0);
-                let baseline_p = evidence.get("baseline_lane").unwrap()["p_value"].as_f64();
+                let baseline_p =
+                    evidence.to_value().get("baseline_lane").unwrap()["p_value"].as_f64();
                 assert!(
                     baseline_p.unwrap() > 1e-6,
                     "the 72 h window alone: {baseline_p:?}"
@@ -1294,8 +1523,8 @@ mod tests {
             }
         ));
         match screen(input, &ScreenPolicy::default(), NOW) {
-            Screened::Uphold(e) | Screened::Capped { evidence: e, .. } => {
-                assert!(e.get("drift_lane").is_none(), "{e:?}")
+            Screened::Uphold(e) | Screened::Capped { findings: e, .. } => {
+                assert!(e.to_value().get("drift_lane").is_none(), "{e:?}")
             }
             other => panic!("{other:?}"),
         }
@@ -1308,8 +1537,8 @@ mod tests {
         assert_eq!(b.drift, Drift::default());
         let a = activity(&(0..72).map(|h| (h, 20, 4, 0)).collect::<Vec<_>>());
         match run(&a, b) {
-            Screened::Uphold(e) | Screened::Capped { evidence: e, .. } => {
-                assert!(e.get("drift_lane").is_none())
+            Screened::Uphold(e) | Screened::Capped { findings: e, .. } => {
+                assert!(e.to_value().get("drift_lane").is_none())
             }
             Screened::Flagged { lane, .. } => assert_ne!(lane, Lane::Drift),
         }
@@ -1334,8 +1563,8 @@ mod tests {
             ..ScreenPolicy::default()
         };
         match screen(input, &policy, NOW) {
-            Screened::Uphold(e) | Screened::Capped { evidence: e, .. } => {
-                let lane = e.get("drift_lane").unwrap();
+            Screened::Uphold(e) | Screened::Capped { findings: e, .. } => {
+                let lane = e.to_value()["drift_lane"].clone();
                 assert!(lane["llr"].as_f64().unwrap() < 12.0, "{lane}");
             }
             other => panic!("{other:?}"),

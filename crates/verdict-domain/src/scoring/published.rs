@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::reliability::{Prior, Reliability, Weighed, reliability};
+use crate::scoring::{Prior, Reliability, Weighed, reliability};
 use crate::timestamp::Timestamp;
 
 /// Evidence observed in one bucket of time.
@@ -79,7 +79,7 @@ pub fn rank(a: &Reliability, b: &Reliability) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reliability::PUBLISHED_HALF_LIFE;
+    use crate::scoring::PUBLISHED_HALF_LIFE;
 
     const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 

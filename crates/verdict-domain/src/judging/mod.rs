@@ -14,11 +14,16 @@
 
 use crate::account::{Account, Standing};
 use crate::captcha::Eligibility;
+use crate::decision::{Decision, Effect};
 use crate::ids::TaskId;
 use crate::policy::Policy;
 use crate::recheck::{Precision, needs_recheck};
-use crate::report::{Evidence, Reason, Refusal, Report, ReportKind, Verdict, clean_text};
-use crate::screen::{Activity, Baseline, CohortPrior, Lane, ScreenInput, Screened, screen};
+use crate::report::{
+    Evidence, Reason, RecheckState, Refusal, Report, ReportKind, Verdict, clean_text, same_text,
+};
+use crate::screen::{
+    Activity, Baseline, Cohort, CohortPrior, Findings, Lane, ScreenInput, Screened, screen,
+};
 use crate::task::Task;
 use crate::timestamp::{Timestamp, duration_millis};
 
@@ -109,31 +114,6 @@ pub struct FamilyState<'a> {
     pub prior: &'a CohortPrior,
     /// The cohort's pooled report rate over the screen's slow window.
     pub cohort_rate: f64,
-}
-
-/// What else must happen, atomically with recording the report.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Put the account on ignored standing until then (never shortening a longer one). It
-    /// counts as a repeat of an earlier period that began at or after `count_since`.
-    Ignore {
-        until: Timestamp,
-        reason: String,
-        count_since: Timestamp,
-    },
-    /// Queue the task for a second solve, due by `deadline`.
-    Recheck { deadline: Timestamp },
-    /// Take back refunds granted on this account's unverifiable reports received since then.
-    Clawback { since: Timestamp },
-    /// Put the worker on the account's whitelist.
-    Whitelist { provider: String, worker: String },
-}
-
-/// A report to record, and what comes with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub report: Report,
-    pub effects: Vec<Effect>,
 }
 
 /// The outcome of judging.
@@ -230,6 +210,8 @@ pub fn judge(
             reason: outcome.reason,
             evidence,
             refund,
+            trust_weight: trust,
+            recheck: outcome.recheck,
         },
         effects: outcome.effects,
     })
@@ -252,6 +234,9 @@ struct Outcome {
     reason: Reason,
     evidence: Evidence,
     effects: Vec<Effect>,
+    /// What the screen found, for judging to read (the evidence only shows it).
+    screen: Option<Findings>,
+    recheck: Option<RecheckState>,
 }
 
 impl Outcome {
@@ -261,6 +246,16 @@ impl Outcome {
             reason,
             evidence: Evidence::new(),
             effects: Vec::new(),
+            screen: None,
+            recheck: None,
+        }
+    }
+
+    fn screened(verdict: Verdict, reason: Reason, findings: Findings) -> Self {
+        Self {
+            evidence: Evidence::new().with("screen", findings.to_value()),
+            screen: Some(findings),
+            ..Self::plain(verdict, reason)
         }
     }
 }
@@ -287,13 +282,13 @@ fn judge_incorrect(
         return outcome;
     }
     let empty = Activity::default();
-    let default_prior = CohortPrior::default_for(&policy.screen);
+    let unmeasured = Cohort::of(None, &policy.screen);
     let state = state.unwrap_or(FamilyState {
         activity: &empty,
         baseline: Baseline::default(),
         precision: Precision::default(),
-        prior: &default_prior,
-        cohort_rate: default_prior.mean(),
+        prior: &unmeasured.prior,
+        cohort_rate: unmeasured.rate,
     });
     let family = task.captcha_type.family();
     let ignored = match account.standing.at(now) {
@@ -324,6 +319,10 @@ fn judge_incorrect(
                     serde_json::json!({ "why": why.as_str(), "deadline": deadline.to_rfc3339(), "precision": precision }),
                 );
                 outcome.effects.push(Effect::Recheck { deadline });
+                outcome.recheck = Some(RecheckState {
+                    suspect: why.makes_suspect(),
+                    solves: Vec::new(),
+                });
                 outcome
             }
             None => {
@@ -359,29 +358,25 @@ fn judge_incorrect(
             .filter(|_| recent_ignores <= 1),
     };
     match screen(input, &policy.screen, now) {
-        Screened::Uphold(evidence) => Outcome {
-            verdict: Verdict::Accepted,
-            reason: Reason::IncorrectAccepted,
-            evidence: Evidence::new().with("screen", evidence.into_value()),
-            effects: Vec::new(),
-        },
+        Screened::Uphold(findings) => {
+            Outcome::screened(Verdict::Accepted, Reason::IncorrectAccepted, findings)
+        }
         Screened::Capped {
             probation,
-            evidence,
-        } => Outcome {
-            verdict: Verdict::Rejected,
-            reason: if probation {
+            findings,
+        } => Outcome::screened(
+            Verdict::Rejected,
+            if probation {
                 Reason::ProbationCapReached
             } else {
                 Reason::RefundCapReached
             },
-            evidence: Evidence::new().with("screen", evidence.into_value()),
-            effects: Vec::new(),
-        },
+            findings,
+        ),
         Screened::Flagged {
             lane,
             period,
-            evidence,
+            findings,
             abnormal_since,
         } => {
             let until = now.saturating_add(period);
@@ -391,11 +386,12 @@ fn judge_incorrect(
             };
             let mut effects = vec![Effect::Ignore {
                 until,
-                reason: explain_flag(lane, family, &evidence),
+                reason: explain_flag(lane, family, &findings),
                 count_since: now.saturating_sub(policy.screen.repeat_period),
             }];
-            let mut evidence = Evidence::new()
-                .with("screen", evidence.into_value())
+            let mut outcome = Outcome::screened(Verdict::Rejected, reason, findings);
+            let mut evidence = outcome
+                .evidence
                 .with("lane", lane.as_str())
                 .with("ignored_until", until.to_rfc3339());
             // The refunds since the rise the lane found began were granted on the very reports
@@ -406,12 +402,9 @@ fn judge_incorrect(
                 });
                 evidence = evidence.with("clawback_since", abnormal_since.to_rfc3339());
             }
-            Outcome {
-                verdict: Verdict::Rejected,
-                reason,
-                evidence,
-                effects,
-            }
+            outcome.evidence = evidence;
+            outcome.effects = effects;
+            outcome
         }
     }
 }
@@ -438,13 +431,8 @@ fn reporter_trust(
     if account.trusted {
         return 1.0;
     }
-    if let Some(screened) = outcome
-        .evidence
-        .get("screen")
-        .and_then(|screen| screen.get("trust_weight"))
-        .and_then(serde_json::Value::as_f64)
-    {
-        return screened;
+    if let Some(caps) = outcome.screen.as_ref().and_then(|s| s.caps) {
+        return caps.trust_weight;
     }
     // The same weight for a confirmation as for a complaint from this account: weighing only
     // complaints down would bias every score upwards.
@@ -460,76 +448,58 @@ fn reporter_trust(
 }
 
 /// One sentence for the standing's reason, with the numbers behind it.
-fn explain_flag(lane: Lane, family: crate::captcha::Family, evidence: &Evidence) -> String {
-    let num = |key: &str| {
-        evidence
-            .get(key)
-            .and_then(serde_json::Value::as_f64)
-            .unwrap_or(0.0)
-    };
-    let (tasks, incorrect) = (num("tasks"), num("incorrect"));
-    let lane_p = |name: &str| {
-        evidence
-            .get(name)
-            .map(|l| {
-                (
-                    l["p_value"].as_f64().unwrap_or(1.0),
-                    l["threshold"].as_f64().unwrap_or(0.0),
-                )
-            })
-            .unwrap_or((1.0, 0.0))
-    };
+fn explain_flag(lane: Lane, family: crate::captcha::Family, found: &Findings) -> String {
+    let (tasks, incorrect) = (found.tasks, found.incorrect);
+    let hours = found.window_hours;
+    let test =
+        |t: Option<crate::screen::TailTest>| t.map_or((1.0, 0.0), |t| (t.p_value, t.threshold));
     match lane {
         Lane::Fast => {
-            let fast = evidence.get("fast_lane").cloned().unwrap_or_default();
-            let (p, t) = lane_p("fast_lane");
+            let fast = found.fast_lane;
+            let (p, t) = fast.map_or((1.0, 0.0), |f| (f.p_value, f.threshold));
+            let (n, x, h) = fast.map_or((0, 0, 0), |f| (f.tasks, f.incorrect, f.window_hours));
             format!(
-                "{} of {} {family} tasks in {} h reported incorrect, far above the trusted cohort's {:.1} % (p = {p:.1e} < {t:.0e})",
-                fast["incorrect"],
-                fast["tasks"],
-                fast["window_hours"],
-                100.0 * num("cohort_rate")
+                "{x} of {n} {family} tasks in {h} h reported incorrect, far above the trusted cohort's {:.1} % (p = {p:.1e} < {t:.0e})",
+                100.0 * found.cohort_rate
             )
         }
         Lane::Slow => {
-            let (p, t) = lane_p("slow_lane");
+            let (p, t) = test(found.slow_lane);
             format!(
-                "{incorrect} of {tasks} {family} tasks in {} h reported incorrect ({:.1} %), far above the trusted cohort's {:.1} % (p = {p:.1e} < {t:.0e})",
-                num("window_hours"),
-                100.0 * num("account_rate"),
-                100.0 * num("cohort_rate")
+                "{incorrect} of {tasks} {family} tasks in {hours} h reported incorrect ({:.1} %), far above the trusted cohort's {:.1} % (p = {p:.1e} < {t:.0e})",
+                100.0 * found.account_rate,
+                100.0 * found.cohort_rate
             )
         }
         Lane::Baseline => {
-            let (p, t) = lane_p("baseline_lane");
-            let expected = evidence
-                .get("baseline_lane")
-                .and_then(|b| b["expected_incorrect"].as_f64())
-                .unwrap_or(0.0);
+            let lane = found.baseline_lane;
+            let (p, t) = lane.map_or((1.0, 0.0), |b| (b.p_value, b.threshold));
+            let expected = lane.map_or(0.0, |b| b.expected_incorrect);
             format!(
-                "{incorrect} of {tasks} {family} tasks in {} h reported incorrect where the account's own history predicts {expected:.0} (p = {p:.1e} < {t:.0e})",
-                num("window_hours")
+                "{incorrect} of {tasks} {family} tasks in {hours} h reported incorrect where the account's own history predicts {expected:.0} (p = {p:.1e} < {t:.0e})"
             )
         }
         Lane::Drift => {
-            let drift = evidence.get("drift_lane").cloned().unwrap_or_default();
+            let lane = found.drift_lane;
+            let rise = lane.and_then(|d| d.rise);
             format!(
                 "since {} {} of {} {family} tasks reported incorrect where the account's own history predicts {:.0}; evidence of a rise to {}x: {:.1} nats >= {}",
-                drift["since"].as_str().unwrap_or("?"),
-                drift["incorrect"],
-                drift["tasks"],
-                drift["expected_incorrect"].as_f64().unwrap_or(0.0),
-                drift["ratio"],
-                drift["llr"].as_f64().unwrap_or(0.0),
-                drift["threshold"]
+                rise.map_or_else(|| "?".to_owned(), |r| r.since.to_rfc3339()),
+                rise.map_or(0, |r| r.incorrect),
+                rise.map_or(0, |r| r.tasks),
+                rise.map_or(0.0, |r| r.expected_incorrect),
+                shown(lane.map_or(0.0, |d| d.ratio)),
+                lane.map_or(0.0, |d| d.llr),
+                shown(lane.map_or(0.0, |d| d.threshold)),
             )
         }
     }
 }
 
-/// Answers compare after trimming and case folding: "KWG90 " and "kwg90" are the same answer.
-pub fn same_text(a: &str, b: &str) -> bool {
-    a.trim().to_lowercase() == b.trim().to_lowercase()
+/// A number as the evidence shows it (`12.0`, not `12`), so that the reason reads like the
+/// record beside it.
+fn shown(v: f64) -> String {
+    serde_json::Value::from(v).to_string()
 }
 
 fn merge(mut base: Evidence, extra: Evidence) -> Evidence {
@@ -835,7 +805,7 @@ mod tests {
 
     /// Three days at 5 tasks an hour; `reports` incorrect-reports every `every` hours.
     fn busy_history(every: u64, reports: u64) -> Activity {
-        let now = crate::screen::hour_of(NOW);
+        let now = crate::timestamp::hour_of(NOW);
         Activity {
             hours: (0..72u64)
                 .map(|h| {
@@ -1094,7 +1064,7 @@ mod tests {
     #[test]
     fn with_rechecks_on_a_verifiable_report_from_a_small_account_waits_for_a_second_solve() {
         let policy = Policy {
-            rechecks: crate::recheck::RecheckPolicy {
+            rechecks: crate::policy::RecheckPolicy {
                 enabled: true,
                 ..Default::default()
             },
@@ -1132,7 +1102,7 @@ mod tests {
     #[test]
     fn an_ignored_account_s_verifiable_reports_are_rechecked_not_refused() {
         let policy = Policy {
-            rechecks: crate::recheck::RecheckPolicy {
+            rechecks: crate::policy::RecheckPolicy {
                 enabled: true,
                 ..Default::default()
             },

@@ -37,7 +37,7 @@ pub struct Arm {
 
 /// What the client allows for this task.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Limits {
+pub struct RouteLimits {
     /// Highest price per task.
     pub max_cost: Option<f64>,
     /// The client's timeout: a provider's p95 must fit it. Unless `success_budget_ms` says
@@ -48,7 +48,7 @@ pub struct Limits {
     pub success_budget_ms: Option<f64>,
 }
 
-impl Limits {
+impl RouteLimits {
     /// The budget the expected time to a success must fit (infinite when none is set).
     pub fn budget_ms(&self) -> f64 {
         self.success_budget_ms
@@ -96,7 +96,7 @@ pub struct Choice {
 pub fn choose<R, F>(
     arms: &[Arm],
     allowed: F,
-    limits: &Limits,
+    limits: &RouteLimits,
     explore: f64,
     now: Timestamp,
     rng: &mut R,
@@ -308,7 +308,7 @@ mod tests {
         }
     }
 
-    fn shares(arms: &[Arm], limits: Limits, explore: f64, n: usize) -> Vec<f64> {
+    fn shares(arms: &[Arm], limits: RouteLimits, explore: f64, n: usize) -> Vec<f64> {
         let mut rng = Pcg64Mcg::seed_from_u64(7);
         let mut counts = vec![0usize; arms.len()];
         for _ in 0..n {
@@ -347,7 +347,7 @@ mod tests {
             arm(0.8, 10_000.0, 0.70, 5_000.0),
             arm(1.2, 10_000.0, 0.99, 5_000.0),
         ];
-        let s = shares(&arms, Limits::default(), 0.0, 2_000);
+        let s = shares(&arms, RouteLimits::default(), 0.0, 2_000);
         assert!(s[0] > 0.99, "{s:?}");
     }
 
@@ -356,7 +356,7 @@ mod tests {
         // Two equal providers, one barely known: it gets a real share while uncertain.
         let known = arm(1.0, 10_000.0, 0.90, 10_000.0);
         let unknown = arm(1.0, 10_000.0, 0.90, 10.0);
-        let s = shares(&[known, unknown], Limits::default(), 0.0, 4_000);
+        let s = shares(&[known, unknown], RouteLimits::default(), 0.0, 4_000);
         assert!(s[1] > 0.3 && s[1] < 0.7, "{s:?}");
     }
 
@@ -368,36 +368,44 @@ mod tests {
             arm(3.0, 4_000.0, 0.97, 5_000.0),
             arm(0.5, 30_000.0, 0.93, 5_000.0),
         ];
-        let pick = |arms: &[Arm], limits: Limits, rng: &mut Pcg64Mcg| {
+        let pick = |arms: &[Arm], limits: RouteLimits, rng: &mut Pcg64Mcg| {
             choose(arms, |_| true, &limits, 0.0, NOW, rng).map(|c| (c.index, c.pick))
         };
         assert_eq!(
-            pick(&arms, Limits::default(), &mut rng),
+            pick(&arms, RouteLimits::default(), &mut rng),
             Some((2, Pick::Cheapest))
         );
-        let cheap_enough = Limits {
+        let cheap_enough = RouteLimits {
             max_cost: Some(0.9),
-            ..Limits::default()
+            ..RouteLimits::default()
         };
         assert_eq!(
             pick(&arms, cheap_enough, &mut rng),
             Some((2, Pick::Cheapest))
         );
         // A 25 s budget: the slow cheap one's p95 (60 s) is out; 1.0 fits (p95 20 s).
-        let quick = Limits {
+        let quick = RouteLimits {
             max_latency_ms: Some(25_000.0),
-            ..Limits::default()
+            ..RouteLimits::default()
         };
         assert_eq!(pick(&arms, quick, &mut rng), Some((0, Pick::Cheapest)));
         // A 9 s budget: only the fast one's p95 fits, and its time to success (4.1 s) too.
-        let hurry = Limits {
+        let hurry = RouteLimits {
             max_latency_ms: Some(9_000.0),
-            ..Limits::default()
+            ..RouteLimits::default()
         };
         assert_eq!(pick(&arms, hurry, &mut rng), Some((1, Pick::Cheapest)));
         arms[1].open_until = Some(NOW.saturating_add(std::time::Duration::from_secs(30)));
         assert_eq!(pick(&arms, hurry, &mut rng), None, "its breaker is open");
-        let c = choose(&arms, |i| i == 0, &Limits::default(), 0.0, NOW, &mut rng).unwrap();
+        let c = choose(
+            &arms,
+            |i| i == 0,
+            &RouteLimits::default(),
+            0.0,
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
         assert_eq!((c.index, c.eligible), (0, 1), "candidates only");
     }
 
@@ -408,9 +416,9 @@ mod tests {
         slow.p95_latency_ms = 9_500.0;
         let mut slower = arm(0.5, 9_500.0, 0.5, 5_000.0);
         slower.p95_latency_ms = 9_900.0;
-        let limits = Limits {
+        let limits = RouteLimits {
             max_latency_ms: Some(10_000.0),
-            ..Limits::default()
+            ..RouteLimits::default()
         };
         let c = choose(&[slow, slower], |_| true, &limits, 0.0, NOW, &mut rng).unwrap();
         assert_eq!((c.index, c.pick), (0, Pick::Fastest));
@@ -423,11 +431,11 @@ mod tests {
         let mut slow_cheap = arm(0.6, 60_000.0, 0.93, 5_000.0);
         slow_cheap.p95_latency_ms = 120_000.0;
         let arms = [slow_cheap, arm(1.0, 18_000.0, 0.95, 5_000.0)];
-        let timeout_only = Limits {
+        let timeout_only = RouteLimits {
             max_latency_ms: Some(130_000.0),
-            ..Limits::default()
+            ..RouteLimits::default()
         };
-        let budgeted = Limits {
+        let budgeted = RouteLimits {
             success_budget_ms: Some(40_000.0),
             ..timeout_only
         };
@@ -448,7 +456,7 @@ mod tests {
             arm(5.0, 10_000.0, 0.50, 50_000.0),
             arm(5.0, 10_000.0, 0.50, 50_000.0),
         ];
-        let s = shares(&arms, Limits::default(), 0.3, 6_000);
+        let s = shares(&arms, RouteLimits::default(), 0.3, 6_000);
         // 30 % spread evenly: each loser gets about 10 %.
         assert!(
             (s[1] - 0.1).abs() < 0.02 && (s[2] - 0.1).abs() < 0.02,

@@ -190,16 +190,6 @@ pub fn signal_of(report: &Report, trust: f64) -> Signal {
     }
 }
 
-/// The trust weight a report was given, as judging recorded it (1 when absent: reports
-/// recorded before weights existed).
-pub fn recorded_trust(report: &Report) -> f64 {
-    report
-        .evidence
-        .get("trust_weight")
-        .and_then(serde_json::Value::as_f64)
-        .unwrap_or(1.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +213,8 @@ mod tests {
             reason,
             evidence: Evidence::new(),
             refund: None,
+            trust_weight: 1.0,
+            recheck: None,
         }
     }
 

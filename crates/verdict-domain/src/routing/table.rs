@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::reliability::{Prior, Reliability, Weighed, reliability};
-use crate::routing::{Arm, Breaker, Limits, Pick, choose};
+use crate::routing::{Arm, Breaker, Pick, RouteLimits, choose};
+use crate::scoring::{Prior, Reliability, Weighed, reliability};
 use crate::stats::beta_quantile;
 use crate::timestamp::Timestamp;
 
@@ -178,7 +178,7 @@ impl FeedbackRate {
 
 /// A routing decision and why it was made.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Decision {
+pub struct RouteDecision {
     /// The chosen provider's index in the table.
     pub index: usize,
     pub pick: Pick,
@@ -195,7 +195,7 @@ pub struct Decision {
     pub eligible: usize,
 }
 
-impl Decision {
+impl RouteDecision {
     /// Posterior mean of the chosen provider's success chance.
     pub fn mean(&self) -> f64 {
         self.completion * self.a / (self.a + self.b)
@@ -211,7 +211,7 @@ impl Decision {
     }
 }
 
-impl fmt::Display for Decision {
+impl fmt::Display for RouteDecision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (lower, upper) = self.interval();
         write!(
@@ -394,10 +394,10 @@ impl RouteTable {
     pub fn route<R, F>(
         &mut self,
         allowed: F,
-        limits: &Limits,
+        limits: &RouteLimits,
         now: Timestamp,
         rng: &mut R,
-    ) -> Option<Decision>
+    ) -> Option<RouteDecision>
     where
         R: Rng + ?Sized,
         F: Fn(usize) -> bool,
@@ -405,7 +405,7 @@ impl RouteTable {
         self.refresh(now);
         let choice = choose(&self.arms, allowed, limits, self.config.explore, now, rng)?;
         let arm = &self.arms[choice.index];
-        Some(Decision {
+        Some(RouteDecision {
             index: choice.index,
             pick: choice.pick,
             sampled: choice.sampled,
@@ -597,7 +597,7 @@ mod tests {
         assert!((much_later.mean - Prior::UNINFORMED.mean).abs() < 1e-6);
         // Reading does not age the table; routing does, by the same amount.
         let mut rng = Pcg64Mcg::seed_from_u64(1);
-        table.route(|_| true, &Limits::default(), at(1200.0), &mut rng);
+        table.route(|_| true, &RouteLimits::default(), at(1200.0), &mut rng);
         let arm = table.arms(at(1200.0))[p];
         let prior = Prior::UNINFORMED;
         assert!((arm.a - prior.a() - 20.0).abs() < 1e-9, "{arm:?}");
@@ -717,7 +717,7 @@ mod tests {
         let cheap = table.upsert_provider("cheap", profile(0.5, 10.0));
         let dear = table.upsert_provider("dear", profile(2.0, 10.0));
         let mut rng = Pcg64Mcg::seed_from_u64(2);
-        let limits = Limits::default();
+        let limits = RouteLimits::default();
         let first = table.route(|_| true, &limits, at(0.0), &mut rng).unwrap();
         assert_eq!(first.index, cheap);
         for i in 0..Breaker::CONSECUTIVE {
@@ -757,7 +757,7 @@ mod tests {
         }
         let mut rng = Pcg64Mcg::seed_from_u64(3);
         let d = table
-            .route(|_| true, &Limits::default(), at(0.0), &mut rng)
+            .route(|_| true, &RouteLimits::default(), at(0.0), &mut rng)
             .unwrap();
         assert_eq!((d.index, d.pick, d.eligible), (p, Pick::Cheapest, 2));
         let completion = (0.97 * 20.0 + 100.0) / 120.0;
@@ -798,7 +798,7 @@ mod tests {
         table.upsert_provider("backup", profile(1.2, 10.0));
         let mut world = Pcg64Mcg::seed_from_u64(4);
         let mut rng = Pcg64Mcg::seed_from_u64(5);
-        let limits = Limits::default();
+        let limits = RouteLimits::default();
         let mut share = |table: &mut RouteTable, from: u32, to: u32, accuracy: f64| {
             let mut on_value = 0;
             for s in from..to {

@@ -1,0 +1,39 @@
+//! What a verdict brings besides the report itself: the effects judging and re-checks decide
+//! ([`Effect`]), the report with them ([`Decision`]), and everything that turns into in storage
+//! ([`plan`]): the one place that says what a verdict writes. Storage backends apply a plan;
+//! they decide nothing.
+
+pub mod plan;
+
+use crate::report::Report;
+use crate::timestamp::Timestamp;
+
+pub use plan::{
+    AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate, ReportWrites,
+    SettlementWrites, SolverEvidence,
+};
+
+/// What else must happen, atomically with recording the report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Put the account on ignored standing until then (never shortening a longer one). It
+    /// counts as a repeat of an earlier period that began at or after `count_since`.
+    Ignore {
+        until: Timestamp,
+        reason: String,
+        count_since: Timestamp,
+    },
+    /// Queue the task for a second solve, due by `deadline`.
+    Recheck { deadline: Timestamp },
+    /// Take back refunds granted on this account's unverifiable reports received since then.
+    Clawback { since: Timestamp },
+    /// Put the worker on the account's whitelist.
+    Whitelist { provider: String, worker: String },
+}
+
+/// A report to record, and what comes with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub report: Report,
+    pub effects: Vec<Effect>,
+}

@@ -1,0 +1,9 @@
+//! Which provider solves the next task: one captcha type's routing table and what it believes
+//! of each provider ([`table`]), and the constrained Thompson-sampling choice it makes on every
+//! request ([`choice`]).
+
+pub mod choice;
+pub mod table;
+
+pub use choice::{Arm, Breaker, Choice, Pick, RouteLimits, beta_sample, choose};
+pub use table::{Belief, HalfLife, Profile, RouteConfig, RouteDecision, RouteTable};
