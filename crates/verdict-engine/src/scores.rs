@@ -277,7 +277,7 @@ impl Engine {
         // A database that cannot be read leaves the router on the evidence it has: routing
         // goes on, a little staler.
         if let Err(e) = self.refresh_router().await {
-            tracing::warn!(error = %e, "router evidence not refreshed");
+            tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
         let now = self.clock.now();
         let router = &self.router;
@@ -302,8 +302,8 @@ impl Engine {
                     table.route(|i| allowed[i], &limits, now, &mut state.rng)
                 }
             }
-            .ok_or(EngineError::Conflict(
-                "no provider for this type fits the candidates and limits".into(),
+            .ok_or(EngineError::conflict(
+                "no provider for this type fits the candidates and limits",
             ))?;
             let index = decision.index;
             (
@@ -343,7 +343,7 @@ impl Engine {
         let from = Resolution::Hour.bucket(now.saturating_sub(HOURS_KEPT));
         let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
         if let Err(e) = self.refresh_router().await {
-            tracing::warn!(error = %e, "router evidence not refreshed");
+            tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
         let mut by_subject: HashMap<(CaptchaType, String), Vec<Observed>> = HashMap::new();
         for b in buckets

@@ -83,9 +83,14 @@ impl From<EngineError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
             }
             EngineError::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", "Not found."),
-            EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            EngineError::Conflict { message, source } => {
+                if let Some(source) = source {
+                    tracing::debug!(cause = %verdict_engine::chain(&source), "conflict");
+                }
+                Self::new(StatusCode::CONFLICT, "conflict", message)
+            }
             EngineError::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "storage unavailable");
+                tracing::warn!(cause = %verdict_engine::chain(&cause), "storage unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",

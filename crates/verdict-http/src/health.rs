@@ -26,7 +26,7 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
             Json(json!({ "status": "ready", "storage": app.engine.backend() })),
         ),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness probe failed");
+            tracing::warn!(error = %verdict_engine::chain(&e), "readiness probe failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({ "status": "unavailable", "storage": app.engine.backend() })),

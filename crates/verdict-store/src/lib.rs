@@ -149,8 +149,8 @@ impl Resolution {
         match self {
             Resolution::Minute => Ok("minute"),
             Resolution::Hour => Ok("hour"),
-            Resolution::Day => Err(StoreError::Other(
-                "provider evidence is kept by minute and by hour".into(),
+            Resolution::Day => Err(StoreError::other(
+                "provider evidence is kept by minute and by hour",
             )),
         }
     }
@@ -178,7 +178,7 @@ impl EvidenceBucket {
         let (captcha_type, provider, worker, bucket, good, bad, reports) = row;
         Ok(Self {
             captcha_type: CaptchaType::parse(&captcha_type)
-                .map_err(|e| StoreError::Other(format!("stored evidence: {e}")))?,
+                .map_err(|e| StoreError::other("stored evidence").because(e))?,
             provider,
             worker,
             bucket,
@@ -206,10 +206,7 @@ pub(crate) fn recheck_columns(report: &Report) -> StoreResult<(Option<bool>, Opt
     Ok(match &report.recheck {
         Some(held) => (
             Some(held.suspect),
-            Some(
-                serde_json::to_string(&held.solves)
-                    .map_err(|e| StoreError::Other(e.to_string()))?,
-            ),
+            Some(serde_json::to_string(&held.solves).map_err(StoreError::stored_value)?),
         ),
         None => (None, None),
     })

@@ -147,7 +147,7 @@ async fn a_key_in_use_cannot_be_given_to_a_second_account(s: TestStore) {
     again.name = "mallory".into();
     assert!(matches!(
         s.create_account(again).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict { .. })
     ));
 }
 
@@ -1091,7 +1091,7 @@ async fn a_report_on_a_task_that_does_not_exist_is_refused_as_a_conflict(s: Test
             Family::Image
         ))
         .await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict { .. })
     ));
     assert!(s.ledger(a.id).await.unwrap().is_empty());
 }
@@ -1267,7 +1267,7 @@ async fn a_concurrent_mix_of_accounts_repeats_and_missing_tasks_keeps_every_rule
         })
         .collect();
     for g in ghosts {
-        assert!(matches!(g.await.unwrap(), Err(StoreError::Conflict(_))));
+        assert!(matches!(g.await.unwrap(), Err(StoreError::Conflict { .. })));
     }
     for v in valid {
         assert!(matches!(v.await.unwrap(), Ok(Recorded::Inserted(_))));

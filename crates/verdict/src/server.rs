@@ -87,12 +87,12 @@ pub fn spawn_maintenance(engine: Engine) {
             tokio::select! {
                 _ = statistics.tick() => match engine.refresh_statistics().await {
                     Ok(r) => tracing::info!(refitted = r.refitted.len(), hours_folded = r.hours_folded, "statistics refreshed"),
-                    Err(e) => tracing::warn!(error = %e, "statistics refresh failed; retrying next time"),
+                    Err(e) => tracing::warn!(error = %verdict_engine::chain(&e), "statistics refresh failed; retrying next time"),
                 },
                 _ = rechecks.tick() => match engine.settle_overdue_rechecks().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(settled = n, "overdue re-checks settled by the default"),
-                    Err(e) => tracing::warn!(error = %e, "settling overdue re-checks failed; retrying next time"),
+                    Err(e) => tracing::warn!(error = %verdict_engine::chain(&e), "settling overdue re-checks failed; retrying next time"),
                 },
             }
         }

@@ -106,9 +106,11 @@ pub fn task_id(raw: RawId) -> Result<TaskId, TaskIdError> {
 pub fn log_failure(dialect: &str, error: &EngineError) {
     match error {
         EngineError::Unavailable(cause) => {
-            tracing::warn!(dialect, cause = %cause, "storage unavailable while handling a report");
+            tracing::warn!(dialect, cause = %verdict_engine::chain(cause), "storage unavailable while handling a report");
         }
-        other => tracing::error!(dialect, error = ?other, "report could not be handled"),
+        other => {
+            tracing::error!(dialect, error = %verdict_engine::chain(other), "report could not be handled")
+        }
     }
 }
 

@@ -203,7 +203,7 @@ pub(super) async fn route(
                 ),
             ));
         }
-        Err(EngineError::Conflict(why)) => {
+        Err(EngineError::Conflict { message: why, .. }) => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "no_eligible_provider",

@@ -186,7 +186,7 @@ impl PostgresStore {
     pub async fn connect(url: &str, options: PostgresOptions) -> StoreResult<Self> {
         let mut config: tokio_postgres::Config = url
             .parse()
-            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::other("invalid PostgreSQL URL").because(e))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -199,7 +199,7 @@ impl PostgresStore {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
-                return Err(StoreError::Other(format!(
+                return Err(StoreError::other(format!(
                     "schema name {schema:?}: use lower-case letters, digits and _"
                 )));
             }
@@ -233,7 +233,7 @@ impl PostgresStore {
             .create_timeout(Some(options.acquire_timeout))
             .recycle_timeout(Some(options.acquire_timeout))
             .build()
-            .map_err(|e| StoreError::Other(format!("building the PostgreSQL pool: {e}")))?;
+            .map_err(|e| StoreError::other("building the PostgreSQL pool").because(e))?;
         let db = Db { pool };
         db.migrate().await?;
         let writer = writer::ReportWriter::spawn(db.clone());
@@ -440,13 +440,13 @@ impl Store for PostgresStore {
             .ok_or(StoreError::NotFound)?;
         match get::<String>(&row, 0)?.as_str() {
             "off" => Ok(()),
-            _ => Err(StoreError::Unavailable("the database is read-only".into())),
+            _ => Err(StoreError::unavailable("the database is read-only")),
         }
     }
 
     async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
         let key = new.key_hash.as_bytes().as_slice();
-        let key_taken = || StoreError::Conflict("API key already in use".into());
+        let key_taken = || StoreError::conflict("API key already in use");
         transaction!(self.db, |tx| {
             // Checked first so that a refused key does not use up an account id (a sequence
             // does not roll back); the unique key still decides a race.
@@ -473,7 +473,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => Fail::Store(key_taken()),
+                StoreError::Conflict { .. } => Fail::Store(key_taken()),
                 other => Fail::Store(other),
             })?;
             account
@@ -547,7 +547,7 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let positions: Vec<i32> = (0..tasks.len())
-            .map(|i| i32::try_from(i).map_err(|_| StoreError::Other("batch too large".into())))
+            .map(|i| i32::try_from(i).map_err(|_| StoreError::other("batch too large")))
             .collect::<StoreResult<_>>()?;
         // Only a batch that repeats an id needs DISTINCT ON, and so a sort; most batches don't.
         let repeats = {
@@ -933,6 +933,6 @@ fn key_matches(row: &tokio_postgres::Row, column: usize, key: &KeyHash) -> Store
     let stored: &[u8] = get(row, column)?;
     let stored: [u8; 32] = stored
         .try_into()
-        .map_err(|_| StoreError::Other("stored key hash is not 32 bytes".into()))?;
+        .map_err(|_| StoreError::other("stored key hash is not 32 bytes"))?;
     Ok(KeyHash::from_bytes(stored).matches(key))
 }

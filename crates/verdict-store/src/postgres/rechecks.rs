@@ -178,7 +178,7 @@ pub(super) async fn overdue<C: GenericClient>(
         .iter()
         .map(|r| {
             let id: String = get(r, 0)?;
-            Ok(TaskId::parse(&id).map_err(|e| StoreError::Other(e.to_string()))?)
+            Ok(TaskId::parse(&id).map_err(StoreError::stored_value)?)
         })
         .collect()
 }

@@ -129,9 +129,10 @@ pub(crate) fn ledger_entry(row: &Row) -> StoreResult<LedgerEntry> {
 
 pub(crate) fn get<'a, T: FromSql<'a>>(row: &'a Row, column: usize) -> StoreResult<T> {
     row.try_get(column)
-        .map_err(|e| StoreError::Other(format!("reading column {column}: {e}")))
+        .map_err(|e| StoreError::other(format!("reading column {column}")).because(e))
 }
 
 fn bad(column: usize, e: impl ToString) -> StoreError {
-    StoreError::Other(format!("column {column}: {}", e.to_string()))
+    StoreError::other(format!("column {column} does not read back"))
+        .because(crate::error::Described(e.to_string()))
 }

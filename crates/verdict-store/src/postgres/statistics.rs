@@ -206,7 +206,7 @@ fn cohort_row(r: &tokio_postgres::Row) -> PgResult<CohortRecord> {
             b: get(r, 1)?,
             cap_rate: get(r, 2)?,
             accounts: u32::try_from(get::<i32>(r, 3)?)
-                .map_err(|e| StoreError::Other(format!("cohort accounts: {e}")))?,
+                .map_err(|e| StoreError::other("cohort accounts").because(e))?,
         },
         rate: get(r, 4)?,
         fitted_at: Timestamp::from_millis(get(r, 5)?),
@@ -236,7 +236,7 @@ pub(super) async fn save_cohort<C: GenericClient>(
     c: &CohortRecord,
 ) -> PgResult<()> {
     let accounts = i32::try_from(c.prior.accounts)
-        .map_err(|e| StoreError::Other(format!("cohort accounts: {e}")))?;
+        .map_err(|e| StoreError::other("cohort accounts").because(e))?;
     let stmt = client
         .prepare_cached(
             "INSERT INTO cohort (family, a, b, cap_rate, accounts, rate, fitted_at)
@@ -531,11 +531,10 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
         let (task, captcha_type, verdict): (String, String, String) =
             (get(row, 0)?, get(row, 2)?, get(row, 3)?);
         granted.push(GrantedRefund {
-            task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
-            captcha_type: CaptchaType::parse(&captcha_type)
-                .map_err(|e| StoreError::Other(e.to_string()))?,
+            task: TaskId::parse(&task).map_err(StoreError::stored_value)?,
+            captcha_type: CaptchaType::parse(&captcha_type).map_err(StoreError::stored_value)?,
             verdict: Verdict::parse(&verdict)
-                .ok_or_else(|| StoreError::Other(format!("unknown verdict {verdict}")))?,
+                .ok_or_else(|| StoreError::other(format!("unknown verdict {verdict}")))?,
             refund: Amount::from_micros(get(row, 1)?),
         });
     }

@@ -60,10 +60,10 @@ impl ReportWriter {
         self.jobs
             .send(Job { writes, reply })
             .await
-            .map_err(|_| StoreError::Unavailable("the PostgreSQL report writer stopped".into()))?;
-        answer.await.map_err(|_| {
-            StoreError::Other("the PostgreSQL report writer dropped a report".into())
-        })?
+            .map_err(|_| StoreError::unavailable("the PostgreSQL report writer stopped"))?;
+        answer
+            .await
+            .map_err(|_| StoreError::other("the PostgreSQL report writer dropped a report"))?
     }
 }
 
@@ -93,9 +93,9 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             // The database is unreachable: every report in hand gets that answer.
-            Err(StoreError::Unavailable(why)) => {
+            Err(unavailable @ StoreError::Unavailable { .. }) => {
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::Unavailable(why.clone())));
+                    let _ = job.reply.send(Err(unavailable.clone()));
                 }
             }
             // Refused as a whole: one at a time, so that only the culprit fails.
@@ -311,7 +311,7 @@ impl<'a> Columns<'a> {
         let entry = writes.refund.as_ref();
         let counts = &writes.activity.counts;
         self.ord
-            .push(i32::try_from(ord).map_err(|_| StoreError::Other("batch too large".into()))?);
+            .push(i32::try_from(ord).map_err(|_| StoreError::other("batch too large"))?);
         self.task_id.push(r.task.as_str().to_owned());
         self.account_id.push(r.account.0);
         self.kind.push(r.kind.as_str());

@@ -66,8 +66,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
-        let mut conn =
-            Connection::open(&path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = Connection::open(&path).map_err(|e| {
+            StoreError::unavailable(format!("cannot open {}", path.display())).because(e)
+        })?;
         configure(&conn)?;
         conn.pragma_update(
             None,
@@ -87,7 +88,7 @@ impl SqliteStore {
             .min_idle(Some(1))
             .connection_timeout(BUSY_TIMEOUT)
             .build(manager)?;
-        let writer = Writer::spawn(conn).map_err(|e| StoreError::Other(e.to_string()))?;
+        let writer = Writer::spawn(conn).map_err(StoreError::stored_value)?;
         Ok(Self {
             path,
             writer,
@@ -110,7 +111,7 @@ impl SqliteStore {
             work(&conn)
         })
         .await
-        .map_err(|e| StoreError::Other(format!("read task failed: {e}")))?
+        .map_err(|e| StoreError::other("read task failed").because(e))?
     }
 }
 
@@ -118,7 +119,7 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Other(format!(
+        return Err(StoreError::other(format!(
             "could not enable WAL (journal_mode={mode})"
         )));
     }
@@ -296,9 +297,9 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
 fn entry_from_row((account, task, kind, amount, key, at): EntryRow) -> StoreResult<LedgerEntry> {
     Ok(LedgerEntry {
         account: AccountId(account),
-        task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
+        task: TaskId::parse(&task).map_err(StoreError::stored_value)?,
         kind: EntryKind::parse(&kind)
-            .ok_or_else(|| StoreError::Other(format!("unknown entry kind {kind}")))?,
+            .ok_or_else(|| StoreError::other(format!("unknown entry kind {kind}")))?,
         amount: verdict_domain::Amount::from_micros(amount),
         idempotency_key: key,
         at: Timestamp::from_millis(at),
@@ -353,9 +354,7 @@ impl Store for SqliteStore {
                     new.created_at.as_millis()
                 ])
                 .map_err(|e| match StoreError::from(e) {
-                    StoreError::Conflict(_) => {
-                        StoreError::Conflict("API key already in use".into())
-                    }
+                    StoreError::Conflict { .. } => StoreError::conflict("API key already in use"),
                     other => other,
                 })?;
                 account_by_id(conn, id)?.ok_or(StoreError::NotFound)

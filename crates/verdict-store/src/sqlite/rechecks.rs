@@ -51,7 +51,7 @@ pub(super) fn claim(
     let claimed_until = now.saturating_add(lease);
     conn.prepare_cached("UPDATE rechecks SET claimed_until = ?1 WHERE task_id = ?2")?
         .execute(params![claimed_until.as_millis(), task_id])?;
-    let task_id = TaskId::parse(&task_id).map_err(|e| StoreError::Other(e.to_string()))?;
+    let task_id = TaskId::parse(&task_id).map_err(StoreError::stored_value)?;
     let (task, report) = task_with_report(conn, &task_id)?.ok_or(StoreError::NotFound)?;
     Ok(Some(RecheckItem {
         task,
@@ -159,6 +159,6 @@ pub(super) fn overdue(conn: &Connection, now: Timestamp, limit: u32) -> StoreRes
         .query_map(params![now.as_millis(), limit], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     ids.iter()
-        .map(|id| TaskId::parse(id).map_err(|e| StoreError::Other(e.to_string())))
+        .map(|id| TaskId::parse(id).map_err(StoreError::stored_value))
         .collect()
 }

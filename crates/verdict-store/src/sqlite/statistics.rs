@@ -397,11 +397,11 @@ fn apply_clawback(conn: &Connection, clawback: &Clawback) -> StoreResult<()> {
         .into_iter()
         .map(|(task, micros, captcha_type, verdict)| {
             Ok(GrantedRefund {
-                task: TaskId::parse(&task).map_err(|e| StoreError::Other(e.to_string()))?,
+                task: TaskId::parse(&task).map_err(StoreError::stored_value)?,
                 captcha_type: CaptchaType::parse(&captcha_type)
-                    .map_err(|e| StoreError::Other(e.to_string()))?,
+                    .map_err(StoreError::stored_value)?,
                 verdict: Verdict::parse(&verdict)
-                    .ok_or_else(|| StoreError::Other(format!("unknown verdict {verdict}")))?,
+                    .ok_or_else(|| StoreError::other(format!("unknown verdict {verdict}")))?,
                 refund: Amount::from_micros(micros),
             })
         })

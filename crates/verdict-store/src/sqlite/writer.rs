@@ -85,9 +85,9 @@ impl Writer {
         self.jobs
             .send(job)
             .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+            .map_err(|_| StoreError::unavailable("the SQLite writer has stopped"))?;
         rx.await
-            .map_err(|_| StoreError::Other("a write job panicked; it was rolled back".into()))?
+            .map_err(|_| StoreError::other("a write job panicked; it was rolled back"))?
     }
 }
 
