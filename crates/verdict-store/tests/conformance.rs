@@ -731,21 +731,24 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
         2,
         "refund and reversal"
     );
-    // Again: nothing more is taken.
-    let mut again = rejected(&last, T0);
-    again.task = TaskId::parse("never-ingested").unwrap();
+    // Again, from a later report whose clawback covers the same refunds: nothing more is taken.
+    let again = task("again", a.id, CaptchaType::Turnstile, 1_500);
+    s.ingest_tasks(vec![again.clone()], T0).await.unwrap();
     let d = Decision {
-        report: rejected(&token, T0),
+        report: rejected(&again, T0),
         effects: vec![Effect::Clawback { since }],
     };
-    let _ = s
-        .record_report(ReportWrites::plan(d, Family::Turnstile))
-        .await
-        .unwrap();
+    assert!(matches!(
+        s.record_report(ReportWrites::plan(d, Family::Turnstile))
+            .await
+            .unwrap(),
+        Recorded::Inserted(_)
+    ));
     assert_eq!(
         s.account(a.id).await.unwrap().unwrap().balance,
         Amount::from_micros(1_000)
     );
+    assert_eq!(s.ledger(a.id).await.unwrap().len(), 3, "no second reversal");
 }
 
 async fn the_cohort_is_trusted_accounts_in_good_standing(s: TestStore) {
@@ -1661,6 +1664,39 @@ async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refu
         let standing = s.account(account).await.unwrap().unwrap();
         assert!(matches!(standing.standing, Standing::Ignored { .. }));
         assert_eq!(standing.ignores.count, 1, "one period, extended");
+    }
+    // One more clawback per account, after every report: every refund is now reversed, and
+    // each exactly once, however the concurrent clawbacks interleaved.
+    for (account, id) in [(a.id, "w-last-a"), (b.id, "w-last-b")] {
+        let last = task(id, account, CaptchaType::Turnstile, 100);
+        s.ingest_tasks(vec![last.clone()], T0).await.unwrap();
+        s.record_report(ReportWrites::plan(
+            Decision {
+                report: rejected(&last, T0),
+                effects: vec![Effect::Clawback { since }],
+            },
+            Family::Turnstile,
+        ))
+        .await
+        .unwrap();
+        let entries = s.ledger(account).await.unwrap();
+        let refunded: Vec<&TaskId> = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Refund)
+            .map(|e| &e.task)
+            .collect();
+        assert!(!refunded.is_empty());
+        for task in refunded {
+            let reversals = entries
+                .iter()
+                .filter(|e| &e.task == task && e.kind == EntryKind::Reversal)
+                .count();
+            assert_eq!(reversals, 1, "task {task}: {entries:?}");
+        }
+        assert_eq!(
+            s.account(account).await.unwrap().unwrap().balance,
+            Amount::ZERO
+        );
     }
     // Whatever the order, the longest period stands: alice's from w49, bob's from w59.
     for (account, last) in [(a.id, 49), (b.id, 59)] {
