@@ -4,9 +4,10 @@
 //! from these types; they never decide anything themselves.
 //!
 //! The model (`account`, `captcha`, `ids`, `money`, `task`, `report`, `ledger`, `timestamp`)
-//! comes first; the rules build on it without cycles: `screen` and `recheck` judge evidence,
-//! `judging` decides a report with them under a `policy`, `decision` says what that decision
-//! writes, `scoring` weighs verdicts into solvers' scores and `routing` chooses a provider.
+//! comes first; the rules build on it without cycles (`tests/layering.rs` checks): `screen` and
+//! `recheck` weigh evidence, `judging` decides a report with them under a `policy`, `decision`
+//! is what it decided and `plan` what that writes, `scoring` weighs verdicts into solvers'
+//! scores and `routing` chooses a provider.
 
 pub mod account;
 pub mod captcha;
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod judging;
 pub mod ledger;
 pub mod money;
+pub mod plan;
 pub mod policy;
 pub mod recheck;
 pub mod report;

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use verdict_domain::decision::SettlementWrites;
 use verdict_domain::judging::MAX_CORRECTION_LEN;
+use verdict_domain::plan::SettlementWrites;
 use verdict_domain::recheck::{Precision, RecheckRecord, settle_pending};
 use verdict_domain::{Report, TaskId};
 use verdict_store::{RecheckItem, RecheckSubject, Settled};

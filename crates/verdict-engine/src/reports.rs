@@ -1,8 +1,8 @@
 //! Judging a report: load the account, the task, any report already recorded and the account's
 //! statistics in the task's family; judge; record the report with its refund and effects.
 
-use verdict_domain::decision::ReportWrites;
 use verdict_domain::judging::{FamilyState, judge_second_report};
+use verdict_domain::plan::ReportWrites;
 use verdict_domain::screen::Cohort;
 use verdict_domain::{
     Account, ApiKey, Judgement, Refusal, Report, ReportRequest, Situation, Task, Timestamp, judge,

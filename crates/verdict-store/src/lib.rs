@@ -9,7 +9,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use verdict_domain::decision::{ReportWrites, SettlementWrites};
+use verdict_domain::plan::{ReportWrites, SettlementWrites};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{Activity, Baseline, CohortRecord, ScreenPolicy};
 use verdict_domain::{

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::TestStore;
-use verdict_domain::decision::{Decision, Effect, ReportWrites, SettlementWrites};
+use verdict_domain::decision::{Decision, Effect};
+use verdict_domain::plan::{ReportWrites, SettlementWrites};
 use verdict_domain::recheck::{Precision, Settlement};
 use verdict_domain::screen::{CohortPrior, CohortRecord, Counts, ScreenPolicy, advance_baseline};
 use verdict_domain::timestamp::hour_of;

@@ -25,7 +25,7 @@ use futures_util::pin_mut;
 use tokio_postgres::NoTls;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use verdict_domain::decision::{ReportWrites, SettlementWrites};
+use verdict_domain::plan::{ReportWrites, SettlementWrites};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{

@@ -2,7 +2,7 @@
 //! writer add their evidence inside its statement (`writer.rs`); settled re-checks here.
 
 use deadpool_postgres::GenericClient;
-use verdict_domain::decision::SolverEvidence;
+use verdict_domain::plan::SolverEvidence;
 use verdict_domain::{AccountId, Timestamp};
 
 use super::PgResult;

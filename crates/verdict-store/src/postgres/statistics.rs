@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 use futures_util::future::try_join3;
 use tokio_postgres::types::ToSql;
-use verdict_domain::decision::{
+use verdict_domain::plan::{
     AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate,
 };
 use verdict_domain::recheck::Precision;

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use verdict_domain::Report;
-use verdict_domain::decision::ReportWrites;
+use verdict_domain::plan::ReportWrites;
 
 use super::Db;
 use super::statistics::{apply_account_changes, count};

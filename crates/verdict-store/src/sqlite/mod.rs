@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::decision::{ActivityDelta, ReportWrites, SettlementWrites};
+use verdict_domain::plan::{ActivityDelta, ReportWrites, SettlementWrites};
 use verdict_domain::screen::{CohortRecord, Counts, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::decision::SettlementWrites;
+use verdict_domain::plan::SettlementWrites;
 use verdict_domain::timestamp::hour_of;
 use verdict_domain::{TaskId, Timestamp};
 

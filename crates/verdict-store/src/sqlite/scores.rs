@@ -2,7 +2,7 @@
 //! added to minute, hour and day buckets inside the writer's transaction; and the whitelist.
 
 use rusqlite::{Connection, params};
-use verdict_domain::decision::SolverEvidence;
+use verdict_domain::plan::SolverEvidence;
 use verdict_domain::{AccountId, Timestamp};
 
 use crate::{BucketRow, EvidenceBucket, Resolution, StoreResult, Whitelisted};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::decision::{
+use verdict_domain::plan::{
     AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate,
 };
 use verdict_domain::recheck::Precision;

@@ -1,17 +1,9 @@
 //! What a verdict brings besides the report itself: the effects judging and re-checks decide
-//! ([`Effect`]), the report with them ([`Decision`]), and everything that turns into in storage
-//! ([`plan`]): the one place that says what a verdict writes. Storage backends apply a plan;
-//! they decide nothing.
-
-pub mod plan;
+//! ([`Effect`]) and the report with them ([`Decision`]). What that turns into in storage is
+//! the `plan` module's to say.
 
 use crate::report::Report;
 use crate::timestamp::Timestamp;
-
-pub use plan::{
-    AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate, ReportWrites,
-    SettlementWrites, SolverEvidence,
-};
 
 /// What else must happen, atomically with recording the report.
 #[derive(Debug, Clone, PartialEq)]
