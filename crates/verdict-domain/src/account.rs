@@ -105,6 +105,100 @@ impl Standing {
     }
 }
 
+/// An account's standing and ignore history together: what a change of standing reads and
+/// writes. The rules of every such change are here; storage writes the state they return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingState {
+    /// As stored: an ignore period that has ended is still `Ignored` until changed.
+    pub standing: Standing,
+    pub ignores: IgnoreHistory,
+}
+
+impl Account {
+    pub fn standing_state(&self) -> StandingState {
+        StandingState {
+            standing: self.standing.clone(),
+            ignores: self.ignores,
+        }
+    }
+}
+
+impl StandingState {
+    /// A period that has not ended at `now`.
+    fn running_at(&self, now: Timestamp) -> Option<(Timestamp, &str)> {
+        match &self.standing {
+            Standing::Ignored { until, reason } if *until > now => Some((*until, reason)),
+            _ => None,
+        }
+    }
+
+    /// After judging put the account on ignored standing until `until` at `now`: a longer
+    /// period already imposed is never shortened (its reason stands too); a period begun while
+    /// one is running is not counted again; a new one counts as a repeat of one that began at
+    /// or after `count_since`, and otherwise starts the count afresh.
+    pub fn flagged(
+        &self,
+        until: Timestamp,
+        reason: &str,
+        count_since: Timestamp,
+        now: Timestamp,
+    ) -> StandingState {
+        let running = self.running_at(now).is_some();
+        let count = if running {
+            self.ignores.count
+        } else if self.ignores.last_at.is_some_and(|at| at >= count_since) {
+            self.ignores.count.saturating_add(1)
+        } else {
+            1
+        };
+        let (until, reason) = match &self.standing {
+            Standing::Ignored {
+                until: longer,
+                reason: why,
+            } if *longer >= until => (*longer, why.clone()),
+            _ => (until, reason.to_owned()),
+        };
+        StandingState {
+            standing: Standing::Ignored { until, reason },
+            ignores: IgnoreHistory {
+                count,
+                last_at: if running {
+                    self.ignores.last_at
+                } else {
+                    Some(now)
+                },
+                ended_at: Some(until),
+            },
+        }
+    }
+
+    /// After an operator set the standing at `now`: an imposed period is exactly the one given
+    /// and always counts; lifting one ends a running period now, and remembers when the last
+    /// one ended (the screen counts from then).
+    pub fn set_by_operator(&self, standing: &Standing, now: Timestamp) -> StandingState {
+        match standing {
+            Standing::Ignored { until, .. } => StandingState {
+                standing: standing.clone(),
+                ignores: IgnoreHistory {
+                    count: self.ignores.count.saturating_add(1),
+                    last_at: Some(now),
+                    ended_at: Some(*until),
+                },
+            },
+            Standing::Good => StandingState {
+                standing: Standing::Good,
+                ignores: IgnoreHistory {
+                    ended_at: match self.running_at(now) {
+                        Some(_) => Some(now),
+                        None => self.ignores.ended_at,
+                    },
+                    ..self.ignores
+                },
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +211,80 @@ mod tests {
         };
         assert_eq!(s.at(Timestamp::from_millis(999)), &s);
         assert_eq!(s.at(Timestamp::from_millis(1_000)), &Standing::Good);
+    }
+
+    fn state(standing: Standing, count: u32, last: Option<i64>) -> StandingState {
+        let ended_at = match &standing {
+            Standing::Ignored { until, .. } => Some(*until),
+            Standing::Good => None,
+        };
+        StandingState {
+            standing,
+            ignores: IgnoreHistory {
+                count,
+                last_at: last.map(Timestamp::from_millis),
+                ended_at,
+            },
+        }
+    }
+
+    fn ignored(until: i64, reason: &str) -> Standing {
+        Standing::Ignored {
+            until: Timestamp::from_millis(until),
+            reason: reason.into(),
+        }
+    }
+
+    const T: fn(i64) -> Timestamp = Timestamp::from_millis;
+
+    #[test]
+    fn a_flag_never_shortens_a_longer_period_and_counts_a_running_one_once() {
+        let running = state(ignored(5_000, "long"), 1, Some(100));
+        let after = running.flagged(T(3_000), "short", T(0), T(1_000));
+        assert_eq!(after.standing, ignored(5_000, "long"));
+        assert_eq!(
+            after.ignores.count, 1,
+            "begun while one runs: not counted again"
+        );
+        assert_eq!(after.ignores.last_at, Some(T(100)));
+        let longer = running.flagged(T(9_000), "longer", T(0), T(1_000));
+        assert_eq!(longer.standing, ignored(9_000, "longer"));
+        assert_eq!(longer.ignores.ended_at, Some(T(9_000)));
+    }
+
+    #[test]
+    fn a_new_flag_repeats_a_recent_period_and_starts_afresh_after_an_old_one() {
+        let served = state(ignored(500, "old"), 2, Some(100));
+        let repeat = served.flagged(T(3_000), "again", T(50), T(1_000));
+        assert_eq!(
+            (repeat.ignores.count, repeat.ignores.last_at),
+            (3, Some(T(1_000)))
+        );
+        let afresh = served.flagged(T(3_000), "again", T(200), T(1_000));
+        assert_eq!(afresh.ignores.count, 1);
+        let never = state(Standing::Good, 0, None).flagged(T(3_000), "first", T(0), T(1_000));
+        assert_eq!(never.ignores.count, 1);
+    }
+
+    #[test]
+    fn an_operator_imposes_exactly_the_period_given_and_lifting_ends_it_now() {
+        let running = state(ignored(5_000, "long"), 1, Some(100));
+        let imposed = running.set_by_operator(&ignored(2_000, "by hand"), T(1_000));
+        assert_eq!(imposed.standing, ignored(2_000, "by hand"));
+        assert_eq!(
+            (imposed.ignores.count, imposed.ignores.ended_at),
+            (2, Some(T(2_000)))
+        );
+        let lifted = running.set_by_operator(&Standing::Good, T(1_000));
+        assert_eq!(lifted.standing, Standing::Good);
+        assert_eq!(lifted.ignores.ended_at, Some(T(1_000)));
+        let served = state(ignored(500, "old"), 1, Some(100));
+        let lifted_late = served.set_by_operator(&Standing::Good, T(1_000));
+        assert_eq!(
+            lifted_late.ignores.ended_at,
+            Some(T(500)),
+            "it had ended by itself"
+        );
     }
 
     #[test]

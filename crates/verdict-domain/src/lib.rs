@@ -27,7 +27,7 @@ pub mod stats;
 pub mod task;
 pub mod timestamp;
 
-pub use account::{Account, AccountId, Standing};
+pub use account::{Account, AccountId, Standing, StandingState};
 pub use captcha::{CaptchaType, Eligibility, Family};
 pub use decision::{Decision, Effect};
 pub use ids::{ApiKey, KeyHash, TaskId};

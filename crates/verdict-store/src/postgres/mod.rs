@@ -309,6 +309,17 @@ impl Db {
     }
 }
 
+/// The account, its row locked until the transaction `client` is in ends: what a change of
+/// standing reads before it writes.
+async fn locked_account<C: GenericClient>(client: &C, id: AccountId) -> PgResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1 FOR NO KEY UPDATE");
+    let stmt = client.prepare_cached(&sql).await?;
+    match client.query_opt(&stmt, &[&id.0]).await? {
+        Some(row) => Ok(Some(rows::account(&row)?)),
+        None => Ok(None),
+    }
+}
+
 async fn account_by_id<C: GenericClient>(client: &C, id: AccountId) -> PgResult<Option<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
     let stmt = client.prepare_cached(&sql).await?;
@@ -773,30 +784,16 @@ impl Store for PostgresStore {
         standing: Standing,
         now: Timestamp,
     ) -> StoreResult<Option<Account>> {
-        let row = match &standing {
-            Standing::Good => {
-                // standing_until keeps when the period ended: the screen counts from then.
-                let sql = format!(
-                    "UPDATE accounts a SET standing = 'good', standing_reason = NULL,
-                         standing_until = CASE WHEN a.standing = 'ignored' AND a.standing_until > $2
-                                               THEN $2 ELSE a.standing_until END
-                     WHERE a.id = $1 RETURNING {ACCOUNT_COLUMNS}"
-                );
-                self.db.query_opt(&sql, &[&id.0, &now.as_millis()]).await?
+        transaction!(self.db, |tx| {
+            match locked_account(&tx, id).await? {
+                Some(current) => {
+                    let next = current.standing_state().set_by_operator(&standing, now);
+                    statistics::write_standing(&tx, id, &next).await?;
+                    account_by_id(&tx, id).await?
+                }
+                None => None,
             }
-            Standing::Ignored { until, reason } => {
-                let sql = format!(
-                    "UPDATE accounts a SET standing = 'ignored', standing_until = $1,
-                         standing_reason = $2, ignore_count = a.ignore_count + 1,
-                         last_ignored_at = $3
-                     WHERE a.id = $4 RETURNING {ACCOUNT_COLUMNS}"
-                );
-                self.db
-                    .query_opt(&sql, &[&until.as_millis(), reason, &now.as_millis(), &id.0])
-                    .await?
-            }
-        };
-        row.map(|row| rows::account(&row)).transpose()
+        })
     }
 
     async fn cohort_samples(&self, family: Family, from_hour: i64) -> StoreResult<Vec<(u64, u64)>> {

@@ -17,7 +17,9 @@ use verdict_domain::screen::{
     fold_hour,
 };
 use verdict_domain::timestamp::HOUR_MS;
-use verdict_domain::{AccountId, Amount, CaptchaType, Family, TaskId, Timestamp, Verdict};
+use verdict_domain::{
+    AccountId, Amount, CaptchaType, Family, Standing, StandingState, TaskId, Timestamp, Verdict,
+};
 
 use super::PgResult;
 use super::rows::get;
@@ -472,8 +474,8 @@ pub(super) async fn apply_account_changes<C: GenericClient>(
     Ok(())
 }
 
-/// Puts an account on ignored standing until `until`, never shortening a longer period; a
-/// period begun while one is running is not counted again.
+/// Puts an account on ignored standing as [`StandingState::flagged`] says; `client` is in a
+/// transaction.
 async fn ignore<C: GenericClient>(
     client: &C,
     account: AccountId,
@@ -482,31 +484,42 @@ async fn ignore<C: GenericClient>(
     count_since: Timestamp,
     now: Timestamp,
 ) -> PgResult<()> {
+    let Some(current) = super::locked_account(client, account).await? else {
+        return Err(StoreError::NotFound.into());
+    };
+    let next = current
+        .standing_state()
+        .flagged(until, reason, count_since, now);
+    write_standing(client, account, &next).await
+}
+
+/// Writes an account's standing and ignore history as a domain rule computed them.
+pub(super) async fn write_standing<C: GenericClient>(
+    client: &C,
+    account: AccountId,
+    state: &StandingState,
+) -> PgResult<()> {
+    let reason = match &state.standing {
+        Standing::Ignored { reason, .. } => Some(reason.as_str()),
+        Standing::Good => None,
+    };
+    let count = i32::try_from(state.ignores.count).unwrap_or(i32::MAX);
     let stmt = client
         .prepare_cached(
-            "UPDATE accounts SET
-                 ignore_count = CASE
-                     WHEN standing = 'ignored' AND standing_until > $3 THEN ignore_count
-                     WHEN last_ignored_at >= $4 THEN ignore_count + 1
-                     ELSE 1 END,
-                 last_ignored_at = CASE WHEN standing = 'ignored' AND standing_until > $3
-                                        THEN last_ignored_at ELSE $3 END,
-                 standing_reason = CASE WHEN standing = 'ignored' AND standing_until >= $1
-                                        THEN standing_reason ELSE $2 END,
-                 standing_until = CASE WHEN standing = 'ignored' AND standing_until >= $1
-                                       THEN standing_until ELSE $1 END,
-                 standing = 'ignored'
-             WHERE id = $5",
+            "UPDATE accounts SET standing = $1, standing_until = $2, standing_reason = $3,
+                 ignore_count = $4, last_ignored_at = $5
+             WHERE id = $6",
         )
         .await?;
     client
         .execute(
             &stmt,
             &[
-                &until.as_millis(),
+                &state.standing.state_name(),
+                &state.ignores.ended_at.map(|t| t.as_millis()),
                 &reason,
-                &now.as_millis(),
-                &count_since.as_millis(),
+                &count,
+                &state.ignores.last_at.map(|t| t.as_millis()),
                 &account.0,
             ],
         )

@@ -599,24 +599,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Account>> {
         self.writer
             .write(move |conn| {
-                match &standing {
-                    Standing::Good => {
-                        conn.prepare_cached(
-                            // standing_until keeps when the period ended: the screen counts from then.
-                            "UPDATE accounts SET standing = 'good', standing_reason = NULL,
-                                 standing_until = CASE WHEN standing = 'ignored' AND standing_until > ?2 THEN ?2 ELSE standing_until END
-                             WHERE id = ?1",
-                        )?
-                        .execute(params![id.0, now.as_millis()])?;
-                    }
-                    Standing::Ignored { until, reason } => {
-                        conn.prepare_cached(
-                            "UPDATE accounts SET standing = 'ignored', standing_until = ?1, standing_reason = ?2,
-                                 ignore_count = ignore_count + 1, last_ignored_at = ?3 WHERE id = ?4",
-                        )?
-                        .execute(params![until.as_millis(), reason, now.as_millis(), id.0])?;
-                    }
-                }
+                let Some(current) = account_by_id(conn, id)? else {
+                    return Ok(None);
+                };
+                let next = current.standing_state().set_by_operator(&standing, now);
+                statistics::write_standing(conn, id, &next)?;
                 account_by_id(conn, id)
             })
             .await

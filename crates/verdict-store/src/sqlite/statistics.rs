@@ -13,7 +13,9 @@ use verdict_domain::screen::{
     fold_hour,
 };
 use verdict_domain::timestamp::HOUR_MS;
-use verdict_domain::{AccountId, Amount, CaptchaType, Family, TaskId, Timestamp, Verdict};
+use verdict_domain::{
+    AccountId, Amount, CaptchaType, Family, Standing, StandingState, TaskId, Timestamp, Verdict,
+};
 
 use super::insert_entry;
 use crate::{FamilyRecord, StoreError, StoreResult};
@@ -347,8 +349,7 @@ pub(super) fn apply_account_changes(
     Ok(())
 }
 
-/// Puts an account on ignored standing until `until`, never shortening a longer period; a
-/// period begun while one is running is not counted again.
+/// Puts an account on ignored standing as [`StandingState::flagged`] says.
 fn ignore(
     conn: &Connection,
     account: AccountId,
@@ -357,19 +358,38 @@ fn ignore(
     count_since: Timestamp,
     now: Timestamp,
 ) -> StoreResult<()> {
+    let Some(current) = super::account_by_id(conn, account)? else {
+        return Err(StoreError::NotFound);
+    };
+    let next = current
+        .standing_state()
+        .flagged(until, reason, count_since, now);
+    write_standing(conn, account, &next)
+}
+
+/// Writes an account's standing and ignore history as a domain rule computed them.
+pub(super) fn write_standing(
+    conn: &Connection,
+    account: AccountId,
+    state: &StandingState,
+) -> StoreResult<()> {
+    let reason = match &state.standing {
+        Standing::Ignored { reason, .. } => Some(reason.as_str()),
+        Standing::Good => None,
+    };
     conn.prepare_cached(
-        "UPDATE accounts SET
-             ignore_count = CASE
-                 WHEN standing = 'ignored' AND standing_until > ?3 THEN ignore_count
-                 WHEN last_ignored_at >= ?4 THEN ignore_count + 1
-                 ELSE 1 END,
-             last_ignored_at = CASE WHEN standing = 'ignored' AND standing_until > ?3 THEN last_ignored_at ELSE ?3 END,
-             standing_reason = CASE WHEN standing = 'ignored' AND standing_until >= ?1 THEN standing_reason ELSE ?2 END,
-             standing_until = CASE WHEN standing = 'ignored' AND standing_until >= ?1 THEN standing_until ELSE ?1 END,
-             standing = 'ignored'
-         WHERE id = ?5",
+        "UPDATE accounts SET standing = ?1, standing_until = ?2, standing_reason = ?3,
+             ignore_count = ?4, last_ignored_at = ?5
+         WHERE id = ?6",
     )?
-    .execute(params![until.as_millis(), reason, now.as_millis(), count_since.as_millis(), account.0])?;
+    .execute(params![
+        state.standing.state_name(),
+        state.ignores.ended_at.map(|t| t.as_millis()),
+        reason,
+        state.ignores.count,
+        state.ignores.last_at.map(|t| t.as_millis()),
+        account.0
+    ])?;
     Ok(())
 }
 
