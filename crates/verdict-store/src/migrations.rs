@@ -82,4 +82,104 @@ mod tests {
         assert_eq!(names(SQLITE), MIGRATION_NAMES);
         assert_eq!(names(POSTGRES), MIGRATION_NAMES);
     }
+
+    /// Rows written before the typed report fields, as an older node wrote them.
+    const OLD_ROWS: &str = "
+        INSERT INTO accounts (id, name, created_at) VALUES (1, 'old', 0);
+        INSERT INTO tasks (id, account_id, captcha_type, provider, cost_micros, completed_at, ingested_at)
+        VALUES ('weighed', 1, 'turnstile', 'p', 10, 0, 0), ('held', 1, 'image', 'p', 10, 0, 0),
+               ('sampled', 1, 'image', 'p', 10, 0, 0), ('bare', 1, 'turnstile', 'p', 10, 0, 0);
+        INSERT INTO reports (task_id, account_id, kind, dialect, received_at, verdict, reason, evidence)
+        VALUES ('weighed', 1, 'incorrect', 'native', 0, 'accepted', 'incorrect_accepted',
+                '{\"trust_weight\":0.25}'),
+               ('held', 1, 'incorrect', 'native', 0, 'pending', 'awaiting_recheck',
+                '{\"trust_weight\":1.0,\"recheck\":{\"why\":\"low_precision\",\"answers\":[\"AB\"]}}'),
+               ('sampled', 1, 'incorrect', 'native', 0, 'accepted', 'incorrect_accepted',
+                '{\"recheck\":{\"why\":\"not sampled; upheld on the account''s record\"}}'),
+               ('bare', 1, 'incorrect', 'native', 0, 'accepted', 'incorrect_accepted', '{}');";
+
+    const READ_BACK: &str = "SELECT task_id, trust_weight, recheck_suspect, recheck_solves FROM reports ORDER BY task_id";
+
+    type Typed = (String, f64, Option<bool>, Option<String>);
+
+    fn expected() -> Vec<Typed> {
+        vec![
+            ("bare".into(), 1.0, None, None),
+            ("held".into(), 1.0, Some(true), Some(r#"["AB"]"#.into())),
+            ("sampled".into(), 1.0, None, None),
+            ("weighed".into(), 0.25, None, None),
+        ]
+    }
+
+    fn split_last(
+        tree: &'static [(&'static str, &'static str)],
+    ) -> (&'static [(&'static str, &'static str)], &'static str) {
+        let (last, before) = tree.split_last().expect("migrations");
+        assert_eq!(last.0, "20261201000000_typed_report_fields");
+        (before, last.1)
+    }
+
+    #[test]
+    fn sqlite_typed_report_fields_are_read_from_the_evidence_of_older_rows() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let (before, typed) = split_last(SQLITE);
+        for (_, sql) in before {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(OLD_ROWS).unwrap();
+        conn.execute_batch(typed).unwrap();
+        let rows: Vec<Typed> = conn
+            .prepare(READ_BACK)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, expected());
+    }
+
+    #[tokio::test]
+    async fn postgres_typed_report_fields_are_read_from_the_evidence_of_older_rows() {
+        let url = std::env::var("VERDICT_TEST_PG_URL").expect(
+            "VERDICT_TEST_PG_URL names a PostgreSQL database for tests (.ci/run starts one)",
+        );
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let schema = format!(
+            "migration_backfill_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema}; SET search_path TO {schema}"
+            ))
+            .await
+            .unwrap();
+        let (before, typed) = split_last(POSTGRES);
+        let result = async {
+            for (_, sql) in before {
+                client.batch_execute(sql).await?;
+            }
+            client.batch_execute(OLD_ROWS).await?;
+            client.batch_execute(typed).await?;
+            let rows = client.query(READ_BACK, &[]).await?;
+            Ok::<Vec<Typed>, tokio_postgres::Error>(
+                rows.iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                    .collect(),
+            )
+        }
+        .await;
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        assert_eq!(result.unwrap(), expected());
+    }
 }
