@@ -97,6 +97,14 @@ impl Standing {
         }
     }
 
+    /// Why the account is ignored; `None` in good standing.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Standing::Ignored { reason, .. } => Some(reason),
+            Standing::Good => None,
+        }
+    }
+
     pub fn state_name(&self) -> &'static str {
         match self {
             Standing::Good => "good",

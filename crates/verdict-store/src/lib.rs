@@ -200,6 +200,22 @@ pub struct Whitelisted {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A refund a clawback is offered, from the columns both backends select for it.
+pub(crate) fn granted_refund(
+    task: &str,
+    refund_micros: i64,
+    captcha_type: &str,
+    verdict: &str,
+) -> StoreResult<verdict_domain::plan::GrantedRefund> {
+    Ok(verdict_domain::plan::GrantedRefund {
+        task: TaskId::parse(task).map_err(StoreError::stored_value)?,
+        captcha_type: CaptchaType::parse(captcha_type).map_err(StoreError::stored_value)?,
+        verdict: verdict_domain::Verdict::parse(verdict)
+            .ok_or_else(|| StoreError::other(format!("unknown verdict {verdict}")))?,
+        refund: verdict_domain::Amount::from_micros(refund_micros),
+    })
+}
+
 /// The re-check columns of a report: whether it is suspect (NULL when never held for one) and
 /// its solves so far as a JSON list.
 pub(crate) fn recheck_columns(report: &Report) -> StoreResult<(Option<bool>, Option<String>)> {

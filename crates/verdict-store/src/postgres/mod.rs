@@ -312,16 +312,19 @@ impl Db {
 /// The account, its row locked until the transaction `client` is in ends: what a change of
 /// standing reads before it writes.
 async fn locked_account<C: GenericClient>(client: &C, id: AccountId) -> PgResult<Option<Account>> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1 FOR NO KEY UPDATE");
-    let stmt = client.prepare_cached(&sql).await?;
-    match client.query_opt(&stmt, &[&id.0]).await? {
-        Some(row) => Ok(Some(rows::account(&row)?)),
-        None => Ok(None),
-    }
+    read_account(client, id, " FOR NO KEY UPDATE").await
 }
 
 async fn account_by_id<C: GenericClient>(client: &C, id: AccountId) -> PgResult<Option<Account>> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
+    read_account(client, id, "").await
+}
+
+async fn read_account<C: GenericClient>(
+    client: &C,
+    id: AccountId,
+    lock: &str,
+) -> PgResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1{lock}");
     let stmt = client.prepare_cached(&sql).await?;
     match client.query_opt(&stmt, &[&id.0]).await? {
         Some(row) => Ok(Some(rows::account(&row)?)),

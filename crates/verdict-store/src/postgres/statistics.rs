@@ -8,18 +8,14 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 use futures_util::future::try_join3;
 use tokio_postgres::types::ToSql;
-use verdict_domain::plan::{
-    AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate,
-};
+use verdict_domain::plan::{AccountChange, ActivityDelta, Clawback, PrecisionUpdate};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{
     Activity, Baseline, Cohort, CohortPrior, CohortRecord, Counts, Drift, FoldRow, ScreenPolicy,
     fold_hour,
 };
 use verdict_domain::timestamp::HOUR_MS;
-use verdict_domain::{
-    AccountId, Amount, CaptchaType, Family, Standing, StandingState, TaskId, Timestamp, Verdict,
-};
+use verdict_domain::{AccountId, Family, StandingState, Timestamp};
 
 use super::PgResult;
 use super::rows::get;
@@ -499,10 +495,7 @@ pub(super) async fn write_standing<C: GenericClient>(
     account: AccountId,
     state: &StandingState,
 ) -> PgResult<()> {
-    let reason = match &state.standing {
-        Standing::Ignored { reason, .. } => Some(reason.as_str()),
-        Standing::Good => None,
-    };
+    let reason = state.standing.reason();
     let count = i32::try_from(state.ignores.count).unwrap_or(i32::MAX);
     let stmt = client
         .prepare_cached(
@@ -543,13 +536,12 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
     for row in &rows {
         let (task, captcha_type, verdict): (String, String, String) =
             (get(row, 0)?, get(row, 2)?, get(row, 3)?);
-        granted.push(GrantedRefund {
-            task: TaskId::parse(&task).map_err(StoreError::stored_value)?,
-            captcha_type: CaptchaType::parse(&captcha_type).map_err(StoreError::stored_value)?,
-            verdict: Verdict::parse(&verdict)
-                .ok_or_else(|| StoreError::other(format!("unknown verdict {verdict}")))?,
-            refund: Amount::from_micros(get(row, 1)?),
-        });
+        granted.push(crate::granted_refund(
+            &task,
+            get(row, 1)?,
+            &captcha_type,
+            &verdict,
+        )?);
     }
     let reversals = clawback.reversals(granted);
     if reversals.is_empty() {

@@ -4,18 +4,14 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::plan::{
-    AccountChange, ActivityDelta, Clawback, GrantedRefund, PrecisionUpdate,
-};
+use verdict_domain::plan::{AccountChange, ActivityDelta, Clawback, PrecisionUpdate};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{
     Activity, Baseline, Cohort, CohortPrior, CohortRecord, Counts, Drift, FoldRow, ScreenPolicy,
     fold_hour,
 };
 use verdict_domain::timestamp::HOUR_MS;
-use verdict_domain::{
-    AccountId, Amount, CaptchaType, Family, Standing, StandingState, TaskId, Timestamp, Verdict,
-};
+use verdict_domain::{AccountId, Family, StandingState, Timestamp};
 
 use super::insert_entry;
 use crate::{FamilyRecord, StoreError, StoreResult};
@@ -373,10 +369,7 @@ pub(super) fn write_standing(
     account: AccountId,
     state: &StandingState,
 ) -> StoreResult<()> {
-    let reason = match &state.standing {
-        Standing::Ignored { reason, .. } => Some(reason.as_str()),
-        Standing::Good => None,
-    };
+    let reason = state.standing.reason();
     conn.prepare_cached(
         "UPDATE accounts SET standing = ?1, standing_until = ?2, standing_reason = ?3,
              ignore_count = ?4, last_ignored_at = ?5
@@ -416,14 +409,7 @@ fn apply_clawback(conn: &Connection, clawback: &Clawback) -> StoreResult<()> {
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .map(|(task, micros, captcha_type, verdict)| {
-            Ok(GrantedRefund {
-                task: TaskId::parse(&task).map_err(StoreError::stored_value)?,
-                captcha_type: CaptchaType::parse(&captcha_type)
-                    .map_err(StoreError::stored_value)?,
-                verdict: Verdict::parse(&verdict)
-                    .ok_or_else(|| StoreError::other(format!("unknown verdict {verdict}")))?,
-                refund: Amount::from_micros(micros),
-            })
+            crate::granted_refund(&task, micros, &captcha_type, &verdict)
         })
         .collect::<StoreResult<Vec<_>>>()?;
     for entry in clawback.reversals(granted) {
