@@ -45,6 +45,9 @@ pub struct RoutingSettings {
     pub route: RouteConfig,
     /// How stale the router's view of the evidence may get.
     pub refresh: Duration,
+    /// Seeds the router's random draws (exploration, Thompson samples), for reproducible
+    /// figures in tests; `None` (the default) seeds them from the OS.
+    pub seed: Option<u64>,
 }
 
 impl Default for RoutingSettings {
@@ -53,6 +56,7 @@ impl Default for RoutingSettings {
             providers: Vec::new(),
             route: RouteConfig::default(),
             refresh: Duration::from_secs(1),
+            seed: None,
         }
     }
 }
@@ -127,9 +131,15 @@ pub struct Router {
 
 impl Router {
     pub fn new(settings: RoutingSettings) -> Self {
-        let mut seed = [0u8; 16];
-        // A fixed seed if the OS has no randomness: routing still works, only predictably.
-        let _ = getrandom::fill(&mut seed);
+        let rng = match settings.seed {
+            Some(seed) => Pcg64Mcg::seed_from_u64(seed),
+            None => {
+                let mut seed = [0u8; 16];
+                // A fixed seed if the OS has no randomness: routing still works, only predictably.
+                let _ = getrandom::fill(&mut seed);
+                Pcg64Mcg::from_seed(seed)
+            }
+        };
         Self {
             settings,
             state: Mutex::new(RouterState {
@@ -137,7 +147,7 @@ impl Router {
                 fed: HashMap::new(),
                 next_minute: None,
                 refreshed_at: None,
-                rng: Pcg64Mcg::from_seed(seed),
+                rng,
             }),
             refreshing: AtomicBool::new(false),
         }

@@ -228,13 +228,15 @@ async fn the_hourly_refresh_fits_the_prior_on_trusted_accounts_only() {
             .unwrap();
     }
     let refresh = w.engine.refresh_statistics().await.unwrap();
-    let (family, record) = refresh
-        .refitted
-        .iter()
-        .find(|(f, _)| *f == verdict_domain::Family::Hcaptcha)
-        .copied()
-        .unwrap();
-    assert_eq!(family, verdict_domain::Family::Hcaptcha);
+    // Only hCaptcha has a trusted cohort; alice's image and reCAPTCHA tasks (one untrusted
+    // account) fit no prior.
+    let families: Vec<_> = refresh.refitted.iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        families,
+        [verdict_domain::Family::Hcaptcha],
+        "the families refitted"
+    );
+    let record = refresh.refitted[0].1;
     assert_eq!(
         record.prior.accounts, 35,
         "the untrusted account is not in the cohort"

@@ -1010,9 +1010,103 @@ impl Metrics {
     }
 }
 
+/// A bar's value for a Markdown table: bold and marked when missed.
+fn markdown_value(bar: &Bar) -> String {
+    let value = bar
+        .value
+        .map_or_else(|| "not measured".to_owned(), |v| v.to_string());
+    if bar.met {
+        value
+    } else {
+        format!("**{value} (missed)**")
+    }
+}
+
+/// `1927087` as `1,927,087`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Metrics {
+    /// The issue's bars as a Markdown table (the README states them for the CI size).
+    pub fn markdown_issue_bars(&self) -> String {
+        let mut out = String::from("| bar | target | figure |\n|---|---|---|\n");
+        for bar in self.bars.iter().filter(|b| b.source == "issue") {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                bar.name.replace('|', "\\|"),
+                bar.target,
+                markdown_value(bar)
+            );
+        }
+        out
+    }
+
+    /// The run's size, every bar and the per-strategy figures, as Markdown (docs/simulation.md
+    /// states them for the CI size). No wall-clock figure: the same seed renders the same text.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} tasks, {} scored reports, {} confirmations; {} accounts.\n",
+            thousands(self.run.tasks),
+            thousands(self.run.scored_reports),
+            thousands(self.run.scored_confirmations),
+            thousands(self.run.accounts as u64)
+        );
+        out.push_str("| bar | target | figure | source |\n|---|---|---|---|\n");
+        for bar in &self.bars {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                bar.name.replace('|', "\\|"),
+                bar.target,
+                markdown_value(bar),
+                bar.source
+            );
+        }
+        out.push_str(
+            "\n| strategy | accounts | detected | median tasks to ignored | median h | leaked % |\n\
+             |---|---|---|---|---|---|\n",
+        );
+        for s in &self.strategies {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {:.2} |",
+                s.strategy,
+                s.accounts,
+                s.detected,
+                s.tasks_to_ignore_median
+                    .map_or("-".into(), |t| t.to_string()),
+                s.hours_to_ignore_median
+                    .map_or("-".into(), |h| h.to_string()),
+                s.leaked_pct
+            );
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_are_grouped_by_three() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(340), "340");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_927_087), "1,927,087");
+    }
 
     #[test]
     fn quantiles_use_the_nearest_rank() {

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use proptest::prelude::*;
-use proptest::test_runner::TestRunner;
+use proptest::test_runner::{FileFailurePersistence, TestRunner};
 use serde_json::Value;
 use verdict_http::Limits;
 
@@ -146,6 +146,46 @@ fn any_body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![prop::collection::vec(any::<u8>(), 0..300), json_bodies()]
 }
 
+/// Where the regression seeds live, checked in next to this directory.
+const REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/proptest-regressions/robustness.txt"
+);
+
+/// The runner's configuration. A hand-built `TestRunner` knows no source file unless told, and
+/// without one proptest neither replays saved seeds nor saves new ones. From `file!()`
+/// (tests/api/robustness.rs) `SourceParallel` climbs to the directory holding `main.rs`
+/// (tests/api) and uses `proptest-regressions/robustness.txt` beside it: [`REGRESSIONS`].
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 240,
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
+            "proptest-regressions",
+        ))),
+        source_file: Some(file!()),
+        ..ProptestConfig::default()
+    }
+}
+
+#[test]
+fn the_runner_replays_every_seed_of_the_checked_in_regressions_file() {
+    let config = config();
+    let loaded = config
+        .failure_persistence
+        .as_ref()
+        .expect("failure persistence is on")
+        .load_persisted_failures2(config.source_file);
+    let text = std::fs::read_to_string(REGRESSIONS)
+        .unwrap_or_else(|e| panic!("reading {REGRESSIONS}: {e}"));
+    let checked_in = text.lines().filter(|l| l.starts_with("cc ")).count();
+    assert!(checked_in > 0, "{REGRESSIONS} holds no seed");
+    assert_eq!(
+        loaded.len(),
+        checked_in,
+        "the runner's configuration does not load the seeds of {REGRESSIONS}"
+    );
+}
+
 #[test]
 fn any_body_gets_an_answer_in_the_dialects_shape() {
     // One world for every case: only the shape of each answer is checked.
@@ -154,10 +194,7 @@ fn any_body_gets_an_answer_in_the_dialects_shape() {
         .build()
         .unwrap();
     let app = runtime.block_on(TestApp::new());
-    let mut runner = TestRunner::new(ProptestConfig {
-        cases: 240,
-        ..ProptestConfig::default()
-    });
+    let mut runner = TestRunner::new(config());
     runner
         .run(&(any_body(), 0..ENDPOINTS.len()), |(body, endpoint)| {
             let (path, dialect) = ENDPOINTS[endpoint];

@@ -25,10 +25,16 @@ fn profile(name: &str, cost: f64) -> ProviderProfile {
 /// An app routing between `good` (right on every task Carol confirms) and `bad` (slightly
 /// cheaper, wrong on half of what Carol reports on), with Carol, a busy honest account, having
 /// sent her feedback: 40 confirmations of `good`'s answers (worker g-1), 10 confirmations and
-/// 10 incorrect-reports on `bad`'s (worker b-1), out of 1,000 tasks in her last day.
+/// 10 incorrect-reports on `bad`'s (worker b-1), out of 1,000 tasks in her last day. The
+/// router's draws are seeded, so the routing figures are the same on every run.
 async fn world(policy: Policy) -> TestApp {
+    world_seeded(policy, 1).await
+}
+
+async fn world_seeded(policy: Policy, seed: u64) -> TestApp {
     let routing = RoutingSettings {
         providers: vec![profile("good", 1.0), profile("bad", 0.9)],
+        seed: Some(seed),
         ..RoutingSettings::default()
     };
     let app = TestApp::with_routing(policy, routing).await;
@@ -203,6 +209,37 @@ async fn the_router_sends_tasks_to_the_cheaper_success_and_says_why() {
         .await
         .json();
     assert_eq!(only["provider"], "bad", "{only}");
+}
+
+/// The answers to `n` route requests between `good` and `bad`, in order: the provider and
+/// why (with the success chance drawn for it).
+async fn routes(app: &TestApp, n: usize) -> Vec<Value> {
+    let mut chosen = Vec::new();
+    for _ in 0..n {
+        let reply = app
+            .post_json_as(
+                "/v1/route",
+                ADMIN,
+                &json!({ "type": "recaptcha_v2", "candidates": ["good", "bad"] }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let body = reply.json();
+        chosen.push(json!([body["provider"], body["why"]]));
+    }
+    chosen
+}
+
+#[tokio::test]
+async fn a_seeded_router_routes_the_same_way_every_time() {
+    let mut runs = Vec::new();
+    for seed in [7, 7, 8] {
+        let app = world_seeded(Policy::default(), seed).await;
+        app.clock.advance(Duration::from_secs(2));
+        runs.push(routes(&app, 200).await);
+    }
+    assert_eq!(runs[0], runs[1], "the same seed, the same routes and draws");
+    assert_ne!(runs[0], runs[2], "another seed, other draws");
 }
 
 #[tokio::test]

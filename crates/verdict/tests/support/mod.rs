@@ -107,6 +107,31 @@ impl Node {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// Sends the process SIGTERM, as an orchestrator stopping it does.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits (at most 60 s; a bound, not a timing assertion) for the process to exit by
+    /// itself, and returns how it exited.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "verdict did not exit within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Every stderr line printed so far.
     pub fn log(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
