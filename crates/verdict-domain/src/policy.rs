@@ -16,8 +16,7 @@ pub struct Policy {
     /// When the screen puts an account on ignored standing, also take back the refunds it was
     /// granted on unverifiable reports in the period the screen found abnormal (reversal
     /// entries). On by default: without it, an account inflating its reports keeps what it
-    /// got until it was caught (the simulation at CI size: 11 % of what abusers claim instead
-    /// of 4.6 %).
+    /// got until it was caught (docs/simulation.md has the figures with and without it).
     pub clawback: bool,
     /// Anti-captcha's rule: a client confirming a solution puts the worker who solved it on the
     /// client's whitelist (the router then names those workers for the client's tasks).

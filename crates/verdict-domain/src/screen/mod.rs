@@ -95,7 +95,7 @@ impl Default for ScreenPolicy {
             fast_window_hours: 6,
             // 12 catches scripts a few tasks sooner, but in the simulation it also flags honest
             // accounts a few hours into their own outages, which costs them more genuine
-            // refunds afterwards (honest refunds 97.6 % against 98.8 % at 20, CI size, seed 1).
+            // refunds afterwards (docs/simulation.md, step 6).
             fast_min_tasks: 20,
             fast_p: 1e-9,
             baseline_p: 1e-6,
