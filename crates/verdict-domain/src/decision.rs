@@ -18,7 +18,7 @@ pub enum Effect {
     /// Queue the task for a second solve, due by `deadline`.
     Recheck { deadline: Timestamp },
     /// Take back refunds granted on this account's unverifiable reports received since then.
-    Clawback { since: Timestamp },
+    Clawback { since: Timestamp, reason: String },
     /// Put the worker on the account's whitelist.
     Whitelist { provider: String, worker: String },
 }

@@ -111,11 +111,13 @@ pub enum AccountChange {
 /// Refunds to take back: those granted on the account's reports received since `since`, on
 /// captchas that cannot be re-checked (the reports the screen judged). Verified refunds stand:
 /// a second solver confirmed them.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Clawback {
     pub account: AccountId,
     pub since: Timestamp,
     pub at: Timestamp,
+    /// Why, as each reversal records it.
+    pub reason: String,
 }
 
 /// A refund the database holds for one of the account's reports since the clawback's start.
@@ -135,7 +137,9 @@ impl Clawback {
             .into_iter()
             .filter(|g| g.verdict == Verdict::Accepted && g.refund.micros() > 0)
             .filter(|g| !g.captcha_type.family().is_verifiable())
-            .map(|g| LedgerEntry::reversal_of(self.account, g.task, g.refund, self.at))
+            .map(|g| {
+                LedgerEntry::reversal_of(self.account, g.task, g.refund, self.at, &self.reason)
+            })
             .collect()
     }
 }
@@ -247,10 +251,11 @@ fn account_changes(account: AccountId, effects: &[Effect], at: Timestamp) -> Vec
                 count_since: *count_since,
                 at,
             }),
-            Effect::Clawback { since } => Some(AccountChange::Clawback(Clawback {
+            Effect::Clawback { since, reason } => Some(AccountChange::Clawback(Clawback {
                 account,
                 since: *since,
                 at,
+                reason: reason.clone(),
             })),
             Effect::Whitelist { provider, worker } => Some(AccountChange::Whitelist {
                 account,
@@ -321,7 +326,10 @@ mod tests {
                     reason: "r".into(),
                     count_since: since,
                 },
-                Effect::Clawback { since },
+                Effect::Clawback {
+                    since,
+                    reason: "flagged".into(),
+                },
             ],
         };
         let plan = ReportWrites::plan(decision, Family::Recaptcha);
@@ -333,7 +341,8 @@ mod tests {
             AccountChange::Clawback(Clawback {
                 account: AccountId(4),
                 since,
-                at: NOW
+                at: NOW,
+                reason: "flagged".into(),
             })
         );
     }
@@ -344,6 +353,7 @@ mod tests {
             account: AccountId(4),
             since: NOW,
             at: NOW,
+            reason: "the fast lane flagged the account".into(),
         };
         let granted = |id: &str, captcha_type, verdict| GrantedRefund {
             task: TaskId::parse(id).unwrap(),
@@ -359,6 +369,10 @@ mod tests {
         assert_eq!(reversals.len(), 1, "{reversals:?}");
         assert_eq!(reversals[0].idempotency_key, "reversal:1");
         assert_eq!(reversals[0].amount, Amount::from_micros(-1_500));
+        assert_eq!(
+            reversals[0].reason.as_deref(),
+            Some("the fast lane flagged the account")
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub use scores::{
 };
 pub use secrets::generate_secret;
 pub use statistics::{FamilyCohort, Refresh};
-pub use tasks::IngestSummary;
+pub use tasks::{IngestSummary, TaskStory};
 
 #[derive(Debug, Clone)]
 pub struct Engine {

@@ -1,5 +1,6 @@
 //! Tasks: ingest from the platform, and inspection.
 
+use verdict_domain::ledger::TaskMoney;
 use verdict_domain::{AccountId, LedgerEntry, Report, Task, TaskId, TaskInput};
 use verdict_store::IngestResult;
 
@@ -14,14 +15,32 @@ pub struct IngestSummary {
     pub rejected: Vec<(usize, String)>,
 }
 
+/// One task's whole story: what was ingested, what was reported and decided, and the money.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskStory {
+    pub task: Task,
+    pub report: Option<Report>,
+    pub ledger: Vec<LedgerEntry>,
+    pub money: TaskMoney,
+}
+
 impl Engine {
     pub async fn task(&self, id: &TaskId) -> Result<Option<(Task, Option<Report>)>, EngineError> {
         Ok(self.store.task(id).await?)
     }
 
-    /// The refund and any reversal of one task.
-    pub async fn task_ledger(&self, id: &TaskId) -> Result<Vec<LedgerEntry>, EngineError> {
-        Ok(self.store.task_ledger(id).await?)
+    /// A task with its report, its ledger entries and what its account keeps of them.
+    pub async fn task_story(&self, id: &TaskId) -> Result<Option<TaskStory>, EngineError> {
+        let Some((task, report)) = self.store.task(id).await? else {
+            return Ok(None);
+        };
+        let ledger = self.store.task_ledger(id).await?;
+        Ok(Some(TaskStory {
+            money: TaskMoney::of(&ledger),
+            task,
+            report,
+            ledger,
+        }))
     }
 
     /// Validates and stores a batch of task records. `records` holds, per position, either the

@@ -13,7 +13,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261123000000_recheck_counts",
     "20261124000000_scores",
     "20261125000000_drift",
-    "20261201000000_typed_report_fields",
+    "20261201000000_typed_fields",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -38,8 +38,8 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         include_str!("../migrations/sqlite/20261125000000_drift.sql"),
     ),
     (
-        "20261201000000_typed_report_fields",
-        include_str!("../migrations/sqlite/20261201000000_typed_report_fields.sql"),
+        "20261201000000_typed_fields",
+        include_str!("../migrations/sqlite/20261201000000_typed_fields.sql"),
     ),
 ];
 
@@ -65,8 +65,8 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
         include_str!("../migrations/postgres/20261125000000_drift.sql"),
     ),
     (
-        "20261201000000_typed_report_fields",
-        include_str!("../migrations/postgres/20261201000000_typed_report_fields.sql"),
+        "20261201000000_typed_fields",
+        include_str!("../migrations/postgres/20261201000000_typed_fields.sql"),
     ),
 ];
 
@@ -115,7 +115,7 @@ mod tests {
         tree: &'static [(&'static str, &'static str)],
     ) -> (&'static [(&'static str, &'static str)], &'static str) {
         let (last, before) = tree.split_last().expect("migrations");
-        assert_eq!(last.0, "20261201000000_typed_report_fields");
+        assert_eq!(last.0, "20261201000000_typed_fields");
         (before, last.1)
     }
 

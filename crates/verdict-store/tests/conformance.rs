@@ -23,6 +23,9 @@ use verdict_store::{
     Whitelisted,
 };
 
+/// The reason a clawback in these cases gives its reversals.
+const FLAGGED: &str = "the fast lane flagged the account";
+
 const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
 /// An account the operator marked trusted: one of the cohort.
@@ -708,7 +711,10 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
     let since = T0.saturating_sub(Duration::from_secs(3600));
     let d = Decision {
         report: rejected(&last, T0),
-        effects: vec![Effect::Clawback { since }],
+        effects: vec![Effect::Clawback {
+            since,
+            reason: FLAGGED.into(),
+        }],
     };
     s.record_report(ReportWrites::plan(d, Family::Turnstile))
         .await
@@ -724,6 +730,11 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
         (token.id.clone(), Amount::from_micros(-1_500))
     );
     assert_eq!(
+        reversal.reason.as_deref(),
+        Some(FLAGGED),
+        "its reason reads back"
+    );
+    assert_eq!(
         s.account(a.id).await.unwrap().unwrap().balance,
         Amount::from_micros(1_000)
     );
@@ -737,7 +748,10 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
     s.ingest_tasks(vec![again.clone()], T0).await.unwrap();
     let d = Decision {
         report: rejected(&again, T0),
-        effects: vec![Effect::Clawback { since }],
+        effects: vec![Effect::Clawback {
+            since,
+            reason: FLAGGED.into(),
+        }],
     };
     assert!(matches!(
         s.record_report(ReportWrites::plan(d, Family::Turnstile))
@@ -1620,7 +1634,10 @@ async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refu
                             reason: format!("burst {i}"),
                             count_since: since,
                         },
-                        Effect::Clawback { since },
+                        Effect::Clawback {
+                            since,
+                            reason: FLAGGED.into(),
+                        },
                     ],
                 }
             } else {
@@ -1674,7 +1691,10 @@ async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refu
         s.record_report(ReportWrites::plan(
             Decision {
                 report: rejected(&last, T0),
-                effects: vec![Effect::Clawback { since }],
+                effects: vec![Effect::Clawback {
+                    since,
+                    reason: FLAGGED.into(),
+                }],
             },
             Family::Turnstile,
         ))

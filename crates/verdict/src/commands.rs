@@ -98,12 +98,10 @@ pub async fn tasks(cmd: Tasks, config: &Config) -> anyhow::Result<()> {
         }
         Tasks::Show { id } => {
             let id = TaskId::parse(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let Some((task, report)) = engine.task(&id).await? else {
+            let Some(story) = engine.task_story(&id).await? else {
                 bail!("no task {id}");
             };
-            print(
-                &json!({ "task": views::task(&task), "report": report.as_ref().map(views::report) }),
-            )
+            print(&views::task_story(&story))
         }
     }
 }

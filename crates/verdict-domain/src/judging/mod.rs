@@ -387,9 +387,10 @@ fn judge_incorrect(
                 Lane::Baseline | Lane::Drift => Reason::RateAboveOwnHistory,
                 Lane::Fast | Lane::Slow => Reason::RateAboveCohort,
             };
+            let why = explain_flag(lane, family, &findings);
             let mut effects = vec![Effect::Ignore {
                 until,
-                reason: explain_flag(lane, family, &findings),
+                reason: why.clone(),
                 count_since: now.saturating_sub(policy.screen.repeat_period),
             }];
             let mut outcome = Outcome::screened(Verdict::Rejected, reason, findings);
@@ -402,6 +403,7 @@ fn judge_incorrect(
             if policy.clawback {
                 effects.push(Effect::Clawback {
                     since: abnormal_since,
+                    reason: format!("the {} lane flagged the account: {why}", lane.as_str()),
                 });
                 evidence = evidence.with("clawback_since", abnormal_since.to_rfc3339());
             }
@@ -973,7 +975,11 @@ mod tests {
         // A steady 40 %: the excess is as old as the 72 h window, and the verdict says so.
         let since = NOW.saturating_sub(Duration::from_secs(72 * 3600));
         let d = decide(true);
-        assert!(d.effects.contains(&Effect::Clawback { since }));
+        assert!(
+            d.effects
+                .iter()
+                .any(|e| matches!(e, Effect::Clawback { since: s, .. } if *s == since))
+        );
         assert_eq!(
             d.report.evidence.get("clawback_since"),
             Some(&since.to_rfc3339().into())

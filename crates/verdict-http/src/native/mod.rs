@@ -158,17 +158,11 @@ async fn task(
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("task");
     let id = TaskId::parse(&id).map_err(|_| not_found())?;
-    let (task, report) = app.engine.task(&id).await?.ok_or_else(not_found)?;
-    if !caller.may_see(task.account) {
+    let story = app.engine.task_story(&id).await?.ok_or_else(not_found)?;
+    if !caller.may_see(story.task.account) {
         return Err(not_found());
     }
-    let ledger = app.engine.task_ledger(&task.id).await?;
-    let body = json!({
-        "task": views::task(&task),
-        "report": report.as_ref().map(views::report),
-        "ledger": ledger.iter().map(views::ledger_entry).collect::<Vec<_>>(),
-    });
-    Ok(Json(body).into_response())
+    Ok(Json(views::task_story(&story)).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,9 @@
 //! The native API's JSON shapes (SPEC §4). Built here and nowhere else.
 
 use serde_json::{Value, json};
+use verdict_domain::ledger::TaskMoney;
 use verdict_domain::{Account, LedgerEntry, Report, Standing, Task};
-use verdict_engine::AccountView;
+use verdict_engine::{AccountView, TaskStory};
 
 pub fn task(t: &Task) -> Value {
     json!({
@@ -30,6 +31,33 @@ pub fn report(r: &Report) -> Value {
         "explanation": r.reason.describe(),
         "evidence": Value::Object(r.evidence.as_map().clone()),
         "refund": r.refund.map(|a| a.to_string()),
+        "refund_granted": r.refund.map(|a| a.to_string()),
+    })
+}
+
+/// A recorded report as its task shows it: `refund` is what the account keeps (a reversed
+/// refund shows as reversed, so an account's balance is the sum of its tasks' refunds), with the
+/// refund first granted and the reversal beside it.
+pub fn report_with_money(r: &Report, money: &TaskMoney) -> Value {
+    let mut shown = report(r);
+    shown["refund"] = json!(money.kept.or(r.refund).map(|a| a.to_string()));
+    shown["refund_granted"] = json!(money.granted.or(r.refund).map(|a| a.to_string()));
+    if let Some(reversal) = &money.reversal {
+        shown["reversal"] = json!({
+            "at": reversal.at.to_rfc3339(),
+            "amount": reversal.amount.to_string(),
+            "reason": reversal.reason,
+        });
+    }
+    shown
+}
+
+/// A task's whole story, as `GET /v1/tasks/{id}` and `verdict tasks show` give it.
+pub fn task_story(story: &TaskStory) -> Value {
+    json!({
+        "task": task(&story.task),
+        "report": story.report.as_ref().map(|r| report_with_money(r, &story.money)),
+        "ledger": story.ledger.iter().map(ledger_entry).collect::<Vec<_>>(),
     })
 }
 
@@ -78,5 +106,6 @@ pub fn ledger_entry(e: &LedgerEntry) -> Value {
         "amount": e.amount.to_string(),
         "idempotency_key": e.idempotency_key,
         "at": e.at.to_rfc3339(),
+        "reason": e.reason,
     })
 }

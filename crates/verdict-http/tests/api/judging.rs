@@ -140,6 +140,35 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
         "{clawback_since} {ledger}"
     );
     assert_eq!(tasks_of("reversal"), refunded, "{ledger}");
+    // Each task tells the truth about the money: a reversed refund shows as kept at nothing,
+    // with when and why it was taken back, and the tasks' refunds add up to the balance.
+    let mut kept = 0.0;
+    for i in 0..30 {
+        let report = report_native_view(&app, &format!("m-{i}")).await;
+        if let Some(refund) = report["refund"].as_str() {
+            kept += refund.parse::<f64>().unwrap();
+        }
+        if refunded.contains(&format!("m-{i}").as_str()) {
+            assert_eq!(report["refund"], "0.00", "m-{i}: {report}");
+            assert_eq!(report["refund_granted"], "0.002", "m-{i}: {report}");
+            let reversal = &report["reversal"];
+            assert_eq!(reversal["amount"], "-0.002", "m-{i}: {report}");
+            assert!(reversal["at"].as_str().unwrap() > first_refund_at);
+            let why = reversal["reason"].as_str().unwrap();
+            assert!(
+                why.starts_with("the fast lane flagged the account: "),
+                "{why}"
+            );
+        } else {
+            assert!(report.get("reversal").is_none(), "m-{i}: {report}");
+        }
+    }
+    let balance: f64 = app.get(&format!("/v1/accounts/{id}"), ADMIN).await.json()["balance"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(kept, balance);
 
     let account = app.get(&format!("/v1/accounts/{id}"), ADMIN).await.json();
     assert_eq!(account["standing"]["state"], "ignored");

@@ -365,8 +365,8 @@ async fn insert_entry<C: GenericClient>(client: &C, entry: &LedgerEntry) -> PgRe
         .prepare_cached(
             "WITH written AS (
                  INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
-                                             idempotency_key, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                                             idempotency_key, created_at, reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING account_id, amount_micros
              ), credited AS (
@@ -387,6 +387,7 @@ async fn insert_entry<C: GenericClient>(client: &C, entry: &LedgerEntry) -> PgRe
                 &entry.amount.micros(),
                 &entry.idempotency_key,
                 &entry.at.as_millis(),
+                &entry.reason,
             ],
         )
         .await?;

@@ -111,7 +111,7 @@ pub(crate) fn report(row: &Row, at: usize) -> StoreResult<Option<Report>> {
 }
 
 pub(crate) const LEDGER_COLUMNS: &str =
-    "account_id, task_id, kind, amount_micros, idempotency_key, created_at";
+    "account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason";
 
 pub(crate) fn ledger_entry(row: &Row) -> StoreResult<LedgerEntry> {
     let task: String = get(row, 1)?;
@@ -124,6 +124,7 @@ pub(crate) fn ledger_entry(row: &Row) -> StoreResult<LedgerEntry> {
         amount: Amount::from_micros(get(row, 3)?),
         idempotency_key: get(row, 4)?,
         at: Timestamp::from_millis(get(row, 5)?),
+        reason: get(row, 6)?,
     })
 }
 

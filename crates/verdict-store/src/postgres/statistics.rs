@@ -555,16 +555,25 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
         .map(|e| e.idempotency_key.as_str())
         .collect();
     let ats: Vec<i64> = reversals.iter().map(|e| e.at.as_millis()).collect();
-    let params: [&(dyn ToSql + Sync); 6] =
-        [&clawback.account.0, &tasks, &kinds, &amounts, &keys, &ats];
+    let reasons: Vec<Option<&str>> = reversals.iter().map(|e| e.reason.as_deref()).collect();
+    let params: [&(dyn ToSql + Sync); 7] = [
+        &clawback.account.0,
+        &tasks,
+        &kinds,
+        &amounts,
+        &keys,
+        &ats,
+        &reasons,
+    ];
     client
         .execute(
             "WITH written AS (
                  INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
-                                             idempotency_key, created_at)
-                 SELECT $1::BIGINT, task_id, kind, amount, key, at
-                 FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[])
-                     AS e (task_id, kind, amount, key, at)
+                                             idempotency_key, created_at, reason)
+                 SELECT $1::BIGINT, task_id, kind, amount, key, at, reason
+                 FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[],
+                             $7::TEXT[])
+                     AS e (task_id, kind, amount, key, at, reason)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING amount_micros
              )

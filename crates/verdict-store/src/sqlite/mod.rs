@@ -259,8 +259,8 @@ fn insert_report(conn: &Connection, writes: &ReportWrites) -> StoreResult<Record
 pub(super) fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResult<bool> {
     let written = conn
         .prepare_cached(
-            "INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros, idempotency_key, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (idempotency_key) DO NOTHING",
         )?
         .execute(params![
             entry.account.0,
@@ -269,6 +269,7 @@ pub(super) fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResul
             entry.amount.micros(),
             entry.idempotency_key,
             entry.at.as_millis(),
+            entry.reason,
         ])?;
     if written == 1 {
         conn.prepare_cached(
@@ -279,9 +280,9 @@ pub(super) fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResul
     Ok(written == 1)
 }
 
-const ENTRY_SELECT: &str = "SELECT account_id, task_id, kind, amount_micros, idempotency_key, created_at FROM ledger_entries";
+const ENTRY_SELECT: &str = "SELECT account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason FROM ledger_entries";
 
-type EntryRow = (i64, String, String, i64, String, i64);
+type EntryRow = (i64, String, String, i64, String, i64, Option<String>);
 
 fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     Ok((
@@ -291,10 +292,13 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
     ))
 }
 
-fn entry_from_row((account, task, kind, amount, key, at): EntryRow) -> StoreResult<LedgerEntry> {
+fn entry_from_row(
+    (account, task, kind, amount, key, at, reason): EntryRow,
+) -> StoreResult<LedgerEntry> {
     Ok(LedgerEntry {
         account: AccountId(account),
         task: TaskId::parse(&task).map_err(StoreError::stored_value)?,
@@ -303,6 +307,7 @@ fn entry_from_row((account, task, kind, amount, key, at): EntryRow) -> StoreResu
         amount: verdict_domain::Amount::from_micros(amount),
         idempotency_key: key,
         at: Timestamp::from_millis(at),
+        reason,
     })
 }
 

@@ -4,6 +4,8 @@
 ALTER TABLE reports ADD COLUMN trust_weight DOUBLE PRECISION NOT NULL DEFAULT 1.0;
 ALTER TABLE reports ADD COLUMN recheck_suspect BOOLEAN;
 ALTER TABLE reports ADD COLUMN recheck_solves TEXT;
+-- Why a reversal took a refund back (NULL for refunds, and for reversals written before).
+ALTER TABLE ledger_entries ADD COLUMN reason TEXT;
 
 -- Reports recorded before: the same values, read from their evidence once.
 UPDATE reports SET trust_weight = (evidence::jsonb ->> 'trust_weight')::DOUBLE PRECISION
