@@ -251,12 +251,13 @@ impl Platform for OverHttp {
             "providers answered {status}: {body}"
         );
         let mut shown = Vec::new();
-        for (captcha_type, list) in body["types"].as_object().into_iter().flatten() {
-            for p in list.as_array().into_iter().flatten() {
+        for listed in body["types"].as_array().into_iter().flatten() {
+            let captcha_type = listed["type"].as_str().unwrap_or_default();
+            for p in listed["providers"].as_array().into_iter().flatten() {
                 shown.push(ShownScore {
                     provider: p["provider"].as_str().unwrap_or_default().to_owned(),
-                    captcha_type: captcha_type.clone(),
-                    mean: p["score"]["mean"]
+                    captcha_type: captcha_type.to_owned(),
+                    mean: p["score"]
                         .as_f64()
                         .with_context(|| format!("a score without a mean: {p}"))?,
                 });

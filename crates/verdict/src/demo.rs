@@ -643,12 +643,8 @@ async fn providers_and_routing(c: &Client) -> anyhow::Result<()> {
         out,
         "GET /v1/providers?type=recaptcha_v2 — reports weighed by their reporters' trust:"
     )?;
-    for p in providers["types"]["recaptcha_v2"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let s = &p["score"];
+    for p in providers["providers"].as_array().into_iter().flatten() {
+        let s = &p["reliability"];
         writeln!(
             out,
             "  #{} {}: score {:.3} (90 % in {:.3}..{:.3}) from {} reports weighing {:.2} good, {:.2} bad",
@@ -665,7 +661,7 @@ async fn providers_and_routing(c: &Client) -> anyhow::Result<()> {
     let routed = c
         .admin_post("/v1/route", json!({ "type": "recaptcha_v2" }))
         .await?;
-    let why = &routed["why"];
+    let why = &routed["explanation"];
     writeln!(
         out,
         "POST /v1/route {{\"type\":\"recaptcha_v2\"}} -> {} ({}: drew success {:.3}, posterior mean {:.3}, {:.3} per success)\n",

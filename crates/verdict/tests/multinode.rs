@@ -644,7 +644,7 @@ async fn standing_statistics_and_rechecks_agree_whichever_node_is_asked() {
     let mut scores: Vec<Value> = Vec::new();
     for node in &nodes {
         let answer = admin_get(&http, node, "/v1/providers?type=image").await;
-        scores.push(answer.json()["types"]["image"][0]["score"].clone());
+        scores.push(answer.json()["providers"][0]["reliability"].clone());
     }
     for (n, score) in scores.iter().enumerate() {
         assert_eq!(score["reports"], 6, "node {n}: {score}");

@@ -72,7 +72,8 @@ pub(super) struct ProvidersQuery {
 }
 
 /// `GET /v1/providers?type=T` (admin): providers ranked per type by the lower end of their
-/// score's credible interval, with the evidence behind it and the router's current view.
+/// score's credible interval, in SPEC §4's shape (`score`, `interval`, `evidence`), with the
+/// whole belief (`reliability`) and the router's current view beside it.
 pub(super) async fn providers(
     State(app): State<AppState>,
     _: Admin,
@@ -84,25 +85,47 @@ pub(super) async fn providers(
         .map(captcha_type)
         .transpose()?;
     let scores = app.engine.provider_scores(only).await?;
-    let mut types: Map<String, Value> = Map::new();
+    // Best first within each type, as the engine ranks them; types in the order first seen.
+    let mut types: Vec<(CaptchaType, Vec<Value>)> = Vec::new();
     for s in &scores {
-        let ranked = types
-            .entry(s.captcha_type.as_str())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        let Value::Array(list) = ranked else {
-            continue;
+        let at = match types.iter().position(|(t, _)| *t == s.captcha_type) {
+            Some(at) => at,
+            None => {
+                types.push((s.captcha_type, Vec::new()));
+                types.len() - 1
+            }
         };
+        let list = &mut types[at].1;
+        let r = &s.score.reliability;
         list.push(json!({
-            "rank": list.len() + 1,
             "provider": s.provider,
-            "score": score(&s.score),
+            "score": round(r.mean),
+            "interval": [round(r.lower), round(r.upper)],
+            "evidence": {
+                "good": round(r.good), "bad": round(r.bad), "weight": round(r.evidence),
+                "reports": s.score.reports,
+            },
+            "rank": list.len() + 1,
+            "reliability": score(&s.score),
             "routing": s.routing.as_ref().map(|b| belief(b, None)),
             "cost": s.profile.as_ref().map(|p| p.cost),
             "latency_ms": s.profile.as_ref().map(|p| p.latency_ms),
             "p95_latency_ms": s.profile.as_ref().map(|p| p.p95_latency_ms),
         }));
     }
-    Ok(Json(json!({ "types": types })).into_response())
+    let shown = |(t, providers): (CaptchaType, Vec<Value>)| json!({ "type": t.as_str(), "providers": providers });
+    // SPEC §4: one type asked for, that type's list; none, every type's.
+    let body = match only {
+        Some(t) => {
+            let providers = types
+                .into_iter()
+                .find(|(found, _)| *found == t)
+                .map_or_else(Vec::new, |(_, list)| list);
+            shown((t, providers))
+        }
+        None => json!({ "types": types.into_iter().map(shown).collect::<Vec<_>>() }),
+    };
+    Ok(Json(body).into_response())
 }
 
 /// `GET /v1/workers/{id}` (admin): a worker's score at each provider and type it has evidence
@@ -217,7 +240,7 @@ pub(super) async fn route(
     let body = json!({
         "type": outcome.captcha_type.as_str(),
         "provider": outcome.provider,
-        "why": {
+        "explanation": {
             "rule": d.pick.as_str(),
             "eligible": d.eligible,
             "sampled_success": round(d.sampled),

@@ -110,7 +110,8 @@ async fn world_seeded(policy: Policy, seed: u64) -> TestApp {
 }
 
 fn ranked(body: &Value, t: &str) -> Vec<Value> {
-    body["types"][t].as_array().cloned().unwrap_or_default()
+    assert_eq!(body["type"], t, "{body}");
+    body["providers"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -129,15 +130,22 @@ async fn providers_are_ranked_by_their_evidence_with_its_numbers() {
     let good = &list[0];
     let bad = list.iter().find(|p| p["provider"] == "bad").unwrap();
     assert_eq!(good["rank"], 1);
-    assert_eq!(good["score"]["evidence"]["good"], 40.0);
-    assert_eq!(good["score"]["reports"], 40);
-    assert_eq!(bad["score"]["reports"], 20);
-    let bad_evidence = bad["score"]["evidence"]["bad"].as_f64().unwrap();
+    // SPEC §4's shape: the score, its interval and the evidence behind it.
+    assert_eq!(good["score"], good["reliability"]["mean"]);
+    assert_eq!(
+        good["interval"],
+        json!([good["reliability"]["lower"], good["reliability"]["upper"]])
+    );
+    assert_eq!(good["evidence"]["good"], 40.0);
+    assert_eq!(good["evidence"]["reports"], 40);
+    assert_eq!(good["reliability"]["reports"], 40);
+    assert_eq!(bad["evidence"]["reports"], 20);
+    let bad_evidence = bad["evidence"]["bad"].as_f64().unwrap();
     assert!(
         bad_evidence > 9.0 && bad_evidence <= 10.0,
         "trust-weighted: {bad_evidence}"
     );
-    let (g, b) = (&good["score"], &bad["score"]);
+    let (g, b) = (&good["reliability"], &bad["reliability"]);
     assert!(g["mean"].as_f64() > b["mean"].as_f64(), "{g} vs {b}");
     assert!(g["lower"].as_f64() < g["mean"].as_f64() && g["mean"].as_f64() < g["upper"].as_f64());
     assert_eq!(good["cost"], 1.0);
@@ -149,7 +157,13 @@ async fn providers_are_ranked_by_their_evidence_with_its_numbers() {
     );
     // Every type when none is named; a bad type is named in the error.
     let all = app.get("/v1/providers", ADMIN).await.json();
-    assert!(all["types"]["recaptcha_v2"].is_array());
+    let recaptcha = all["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "recaptcha_v2")
+        .expect("every type when none is named");
+    assert_eq!(recaptcha["providers"], body["providers"]);
     let bad_type = app.get("/v1/providers?type=nonsense", ADMIN).await;
     assert_eq!(bad_type.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad_type.text().contains("type"), "{}", bad_type.text());
@@ -175,10 +189,15 @@ async fn the_router_sends_tasks_to_the_cheaper_success_and_says_why() {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let body = reply.json();
+        // SPEC §4: {"provider", "explanation": {…}}.
+        assert!(
+            body["provider"].is_string() && body["explanation"].is_object(),
+            "{body}"
+        );
         if body["provider"] == "good" {
             to_good += 1;
         }
-        let why = &body["why"];
+        let why = &body["explanation"];
         assert!(why["rule"].is_string() && why["eligible"] == 2, "{body}");
         let success = &why["success"];
         assert!(
@@ -225,7 +244,7 @@ async fn routes(app: &TestApp, n: usize) -> Vec<Value> {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let body = reply.json();
-        chosen.push(json!([body["provider"], body["why"]]));
+        chosen.push(json!([body["provider"], body["explanation"]]));
     }
     chosen
 }
