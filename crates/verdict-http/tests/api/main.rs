@@ -10,4 +10,5 @@ mod parity;
 mod robustness;
 mod scores;
 mod seed_replay;
+mod spec;
 mod support;
