@@ -10,6 +10,8 @@
 //! - a clawback reverses the refunds the database holds when it runs: the backend reads them
 //!   in its transaction and [`Clawback::reversals`] says which are owed back.
 
+use std::collections::BTreeMap;
+
 use crate::account::AccountId;
 use crate::captcha::{CaptchaType, Family};
 use crate::decision::{Decision, Effect};
@@ -20,6 +22,7 @@ use crate::recheck::{Precision, Settlement};
 use crate::report::{Reason, Report, ReportKind, Verdict};
 use crate::scoring::{Signal, signal_of};
 use crate::screen::Counts;
+use crate::task::Task;
 use crate::timestamp::{Timestamp, hour_of};
 
 /// Everything recording a newly judged report writes, in one transaction, if (and only if) no
@@ -236,6 +239,30 @@ impl SettlementWrites {
     }
 }
 
+/// The counts newly stored tasks add: one task each to its account's family in the hour it was
+/// completed, one delta per (account, family, hour), in that order (so that concurrent writers
+/// take the counters' rows in the same order).
+pub fn task_counts<'a>(stored: impl IntoIterator<Item = &'a Task>) -> Vec<ActivityDelta> {
+    let mut slots: BTreeMap<(AccountId, &'static str, i64), (Family, u64)> = BTreeMap::new();
+    for task in stored {
+        let family = task.captcha_type.family();
+        let slot = (task.account, family.as_str(), hour_of(task.completed_at));
+        slots.entry(slot).or_insert((family, 0)).1 += 1;
+    }
+    slots
+        .into_iter()
+        .map(|((account, _, hour), (family, tasks))| ActivityDelta {
+            account,
+            family,
+            hour,
+            counts: Counts {
+                tasks,
+                ..Counts::default()
+            },
+        })
+        .collect()
+}
+
 fn account_changes(account: AccountId, effects: &[Effect], at: Timestamp) -> Vec<AccountChange> {
     effects
         .iter()
@@ -402,6 +429,39 @@ mod tests {
             "a second solve needs no trust"
         );
         assert!(!plan.still_pending);
+    }
+
+    #[test]
+    fn stored_tasks_count_once_each_in_their_family_and_hour_in_key_order() {
+        let task = |id: &str, account: i64, captcha_type, at: i64| Task {
+            id: TaskId::parse(id).unwrap(),
+            account: AccountId(account),
+            captcha_type,
+            provider: "p".into(),
+            worker: None,
+            answer: None,
+            cost: Amount::from_micros(1),
+            completed_at: Timestamp::from_millis(at),
+        };
+        let hour = 3_600_000;
+        let tasks = [
+            task("1", 2, CaptchaType::Image, 5 * hour),
+            task("2", 1, CaptchaType::RecaptchaV2, 5 * hour + 1),
+            task("3", 1, CaptchaType::RecaptchaV3, 5 * hour + 2),
+            task("4", 1, CaptchaType::RecaptchaV2, 6 * hour),
+        ];
+        let counted: Vec<(i64, Family, i64, u64)> = task_counts(&tasks)
+            .into_iter()
+            .map(|d| (d.account.0, d.family, d.hour, d.counts.tasks))
+            .collect();
+        assert_eq!(
+            counted,
+            vec![
+                (1, Family::Recaptcha, 5, 2),
+                (1, Family::Recaptcha, 6, 1),
+                (2, Family::Image, 5, 1),
+            ]
+        );
     }
 
     #[test]

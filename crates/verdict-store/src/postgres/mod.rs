@@ -14,7 +14,7 @@ mod rows;
 mod scores;
 mod statistics;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +25,7 @@ use futures_util::pin_mut;
 use tokio_postgres::NoTls;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use verdict_domain::plan::{ReportWrites, SettlementWrites};
+use verdict_domain::plan::{ReportWrites, SettlementWrites, task_counts};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{
@@ -623,26 +623,21 @@ impl Store for PostgresStore {
             let stored = started.elapsed();
             // The first occurrence (among tasks of known accounts) of an id that was inserted
             // is the one inserted; every other occurrence is a duplicate.
-            let mut per_hour: HashMap<(AccountId, Family, i64), u64> = HashMap::new();
+            let mut stored_tasks: Vec<&Task> = Vec::new();
             let results: Vec<IngestResult> = tasks
                 .iter()
                 .map(|task| {
                     if !known.contains(&task.account.0) {
                         IngestResult::UnknownAccount
                     } else if inserted.remove(task.id.as_str()) {
-                        let slot = (
-                            task.account,
-                            task.captcha_type.family(),
-                            hour_of(task.completed_at),
-                        );
-                        *per_hour.entry(slot).or_insert(0) += 1;
+                        stored_tasks.push(task);
                         IngestResult::Inserted
                     } else {
                         IngestResult::Duplicate
                     }
                 })
                 .collect();
-            statistics::bump_tasks(&tx, per_hour).await?;
+            statistics::bump_tasks(&tx, &task_counts(stored_tasks)).await?;
             tracing::debug!(
                 tasks = tasks.len(),
                 copy_ms = copied.as_millis(),

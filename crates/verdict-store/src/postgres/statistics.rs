@@ -74,24 +74,20 @@ pub(super) async fn bump_activity<C: GenericClient>(
     Ok(())
 }
 
-/// Adds task counts to many `(account, family, hour)` slots in one statement. The slots are
-/// taken in key order, so that two batches touching the same slots queue instead of
-/// deadlocking.
+/// Adds task counts to many `(account, family, hour)` slots in one statement, in the key order
+/// [`task_counts`](verdict_domain::plan::task_counts) gives them, so that two batches touching
+/// the same slots queue instead of deadlocking.
 pub(super) async fn bump_tasks<C: GenericClient>(
     client: &C,
-    per_hour: HashMap<(AccountId, Family, i64), u64>,
+    slots: &[ActivityDelta],
 ) -> PgResult<()> {
-    if per_hour.is_empty() {
+    if slots.is_empty() {
         return Ok(());
     }
-    let mut slots: Vec<_> = per_hour.into_iter().collect();
-    slots.sort_unstable_by(|((a1, f1, h1), _), ((a2, f2, h2), _)| {
-        (a1.0, f1.as_str(), h1).cmp(&(a2.0, f2.as_str(), h2))
-    });
-    let accounts: Vec<i64> = slots.iter().map(|((a, _, _), _)| a.0).collect();
-    let families: Vec<&str> = slots.iter().map(|((_, f, _), _)| f.as_str()).collect();
-    let hours: Vec<i64> = slots.iter().map(|((_, _, h), _)| *h).collect();
-    let tasks: Vec<i64> = slots.iter().map(|(_, n)| count(*n)).collect();
+    let accounts: Vec<i64> = slots.iter().map(|d| d.account.0).collect();
+    let families: Vec<&str> = slots.iter().map(|d| d.family.as_str()).collect();
+    let hours: Vec<i64> = slots.iter().map(|d| d.hour).collect();
+    let tasks: Vec<i64> = slots.iter().map(|d| count(d.counts.tasks)).collect();
     let stmt = client
         .prepare_cached(
             "INSERT INTO activity AS x (account_id, family, hour, tasks)

@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::plan::{ActivityDelta, ReportWrites, SettlementWrites};
-use verdict_domain::screen::{CohortRecord, Counts, ScreenPolicy};
+use verdict_domain::plan::{ReportWrites, SettlementWrites, task_counts};
+use verdict_domain::screen::{CohortRecord, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{
     Account, AccountId, EntryKind, Family, KeyHash, LedgerEntry, Report, Standing, Task, TaskId,
@@ -430,8 +430,7 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
                 )?;
                 let mut results = Vec::with_capacity(tasks.len());
-                // Activity counts per account, family and hour, written once per batch.
-                let mut per_hour: HashMap<(AccountId, Family, i64), u64> = HashMap::new();
+                let mut stored: Vec<&Task> = Vec::new();
                 for task in &tasks {
                     let account_exists = match known.get(&task.account) {
                         Some(v) => *v,
@@ -457,31 +456,15 @@ impl Store for SqliteStore {
                         at.as_millis(),
                     ])?;
                     if n == 1 {
-                        let slot = (
-                            task.account,
-                            task.captcha_type.family(),
-                            hour_of(task.completed_at),
-                        );
-                        *per_hour.entry(slot).or_insert(0) += 1;
+                        stored.push(task);
                         results.push(IngestResult::Inserted);
                     } else {
                         results.push(IngestResult::Duplicate);
                     }
                 }
-                for ((account, family, hour), tasks) in per_hour {
-                    let counts = Counts {
-                        tasks,
-                        ..Counts::default()
-                    };
-                    statistics::bump_activity(
-                        conn,
-                        &ActivityDelta {
-                            account,
-                            family,
-                            hour,
-                            counts,
-                        },
-                    )?;
+                // Activity counts per account, family and hour, written once per batch.
+                for delta in task_counts(stored) {
+                    statistics::bump_activity(conn, &delta)?;
                 }
                 Ok(results)
             })
