@@ -47,10 +47,8 @@ pub struct ReportWrites {
 /// is still pending when the backend gets to it (the first settlement counts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettlementWrites {
-    /// The report as settled (or, when `still_pending`, with the solve added to its evidence).
+    /// The report as settled (or, while still pending, with the solve added to its evidence).
     pub report: Report,
-    /// Not conclusive: keep the report pending and give the task back to the queue.
-    pub still_pending: bool,
     pub refund: Option<LedgerEntry>,
     /// Added to the account's counts; nothing when every count is zero.
     pub activity: Option<ActivityDelta>,
@@ -193,6 +191,11 @@ impl ReportWrites {
 }
 
 impl SettlementWrites {
+    /// Not conclusive: keep the report pending and give the task back to the queue.
+    pub fn still_pending(&self) -> bool {
+        self.report.verdict == Verdict::Pending
+    }
+
     /// What settling a pending report as `settlement` says writes; `family` is the task's.
     pub fn plan(settlement: Settlement, family: Family, now: Timestamp) -> Self {
         let Settlement {
@@ -200,7 +203,6 @@ impl SettlementWrites {
             precision,
             effects,
         } = settlement;
-        let still_pending = report.verdict == Verdict::Pending;
         // The refund is granted when the re-check settles, not when the report arrived.
         let refund = LedgerEntry::refund_for(&report).map(|entry| LedgerEntry { at: now, ..entry });
         let counts = Counts {
@@ -229,7 +231,6 @@ impl SettlementWrites {
                 at: now,
             },
             report,
-            still_pending,
             refund,
             activity,
             solver,
@@ -428,7 +429,7 @@ mod tests {
             crate::scoring::RECHECK_WEIGHT,
             "a second solve needs no trust"
         );
-        assert!(!plan.still_pending);
+        assert!(!plan.still_pending());
     }
 
     #[test]
@@ -476,7 +477,7 @@ mod tests {
             Family::Image,
             NOW,
         );
-        assert!(plan.still_pending);
+        assert!(plan.still_pending());
         assert!(plan.refund.is_none() && plan.activity.is_none());
         assert!(plan.solver.signal.is_empty());
     }

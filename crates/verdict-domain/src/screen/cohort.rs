@@ -55,8 +55,6 @@ pub struct CohortRecord {
 pub struct Cohort {
     pub prior: CohortPrior,
     pub rate: f64,
-    /// Whether the prior was fitted on trusted accounts (not the default).
-    pub fitted: bool,
 }
 
 impl Cohort {
@@ -65,17 +63,20 @@ impl Cohort {
             Some(c) => Self {
                 prior: c.prior,
                 rate: c.rate,
-                fitted: c.prior.accounts > 0,
             },
             None => {
                 let prior = CohortPrior::default_for(policy);
                 Self {
                     prior,
                     rate: prior.mean(),
-                    fitted: false,
                 }
             }
         }
+    }
+
+    /// Whether the prior was fitted on trusted accounts (not the default).
+    pub fn fitted(&self) -> bool {
+        self.prior.accounts > 0
     }
 
     /// The rate an hour's baseline step is measured against: the cohort's own rate that hour

@@ -127,7 +127,7 @@ pub(super) async fn cohort(State(app): State<AppState>, _: Admin) -> Result<Resp
             let value = match stored {
                 // A prior fitted on trusted accounts, or the default kept with the cohort's
                 // pooled rate, which baselines are measured against.
-                Some(c) if cohort.fitted => json!({
+                Some(c) if cohort.fitted() => json!({
                     "fitted": true, "a": prior.a, "b": prior.b, "mean": prior.mean(),
                     "cap_rate": prior.cap_rate, "accounts": prior.accounts, "pooled_rate": c.rate,
                     "fitted_at": c.fitted_at.to_rfc3339(),

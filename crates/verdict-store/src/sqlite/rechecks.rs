@@ -99,7 +99,7 @@ pub(super) fn settle(conn: &Connection, writes: &SettlementWrites) -> StoreResul
     let report = &writes.report;
     let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
-    if writes.still_pending {
+    if writes.still_pending() {
         // Not conclusive: keep the solve and put the task back in the queue.
         let changed = conn
             .prepare_cached(
