@@ -179,32 +179,20 @@ async fn the_router_sends_tasks_to_the_cheaper_success_and_says_why() {
     let app = world(Policy::default()).await;
     app.clock.advance(Duration::from_secs(2));
     let mut to_good = 0;
-    for _ in 0..200 {
-        let reply = app
-            .post_json_as(
-                "/v1/route",
-                ADMIN,
-                &json!({ "type": "recaptcha_v2", "candidates": ["good", "bad"] }),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        let body = reply.json();
+    for routed in routes(&app, 200).await {
+        let [provider, why] = [&routed[0], &routed[1]];
         // SPEC §4: {"provider", "explanation": {…}}.
-        assert!(
-            body["provider"].is_string() && body["explanation"].is_object(),
-            "{body}"
-        );
-        if body["provider"] == "good" {
+        assert!(provider.is_string() && why.is_object(), "{routed}");
+        if provider == "good" {
             to_good += 1;
         }
-        let why = &body["explanation"];
-        assert!(why["rule"].is_string() && why["eligible"] == 2, "{body}");
+        assert!(why["rule"].is_string() && why["eligible"] == 2, "{routed}");
         let success = &why["success"];
         assert!(
             success["lower"].as_f64() <= success["mean"].as_f64(),
-            "{body}"
+            "{routed}"
         );
-        assert!(why["cost_per_success"].as_f64().unwrap() > 0.0, "{body}");
+        assert!(why["cost_per_success"].as_f64().unwrap() > 0.0, "{routed}");
     }
     // 1/0.94 per success against 0.9/0.66: only exploration and rare draws go to `bad`.
     assert!(to_good >= 180, "{to_good} of 200 to the better provider");

@@ -33,6 +33,19 @@ async fn post(app: &TestApp, path: &str, bearer: &str, body: Value) -> crate::su
     app.post_json_as(path, bearer, &body).await
 }
 
+/// Alice's incorrect-report on one of the world's tasks, recorded.
+async fn report_incorrect(app: &TestApp, task: u64) -> Value {
+    let reply = post(
+        app,
+        "/v1/reports",
+        ALICE_KEY,
+        json!({ "task": task, "kind": "incorrect" }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    reply.json()
+}
+
 #[tokio::test]
 async fn post_accounts_answers_201_with_id_name_trusted_and_the_key() {
     let app = TestApp::new().await;
@@ -130,14 +143,7 @@ async fn get_task_answers_the_task_and_its_report_with_the_refund_kept() {
     let app = TestApp::new().await;
     let fresh = app.get("/v1/tasks/1003", ALICE_KEY).await.json();
     assert_shape(&fresh, &[("task", "object"), ("report", "null")]);
-    let made = post(
-        &app,
-        "/v1/reports",
-        ALICE_KEY,
-        json!({ "task": 1003, "kind": "incorrect" }),
-    )
-    .await;
-    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    report_incorrect(&app, 1003).await;
     let view = app.get("/v1/tasks/1003", ALICE_KEY).await.json();
     assert_shape(
         &view["task"],
@@ -170,16 +176,9 @@ async fn get_task_answers_the_task_and_its_report_with_the_refund_kept() {
 #[tokio::test]
 async fn post_reports_answers_with_the_verdict() {
     let app = TestApp::new().await;
-    let reply = post(
-        &app,
-        "/v1/reports",
-        ALICE_KEY,
-        json!({ "task": 1006, "kind": "incorrect" }),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let made = report_incorrect(&app, 1006).await;
     assert_shape(
-        &reply.json()["report"],
+        &made["report"],
         &[
             ("verdict", "string"),
             ("reason", "string"),
@@ -192,14 +191,7 @@ async fn post_reports_answers_with_the_verdict() {
 async fn providers_and_route_answer_in_specs_shapes() {
     let app = TestApp::new().await;
     // Evidence about the world's reCAPTCHA provider: one report on its task.
-    let made = post(
-        &app,
-        "/v1/reports",
-        ALICE_KEY,
-        json!({ "task": 1003, "kind": "incorrect" }),
-    )
-    .await;
-    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    report_incorrect(&app, 1003).await;
     app.clock.advance(std::time::Duration::from_secs(2));
     let providers = app
         .get("/v1/providers?type=recaptcha_v2", ADMIN)
