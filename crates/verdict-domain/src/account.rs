@@ -49,7 +49,19 @@ pub struct Account {
     pub standing: Standing,
     /// Earlier ignore periods, for doubling repeated ones.
     pub ignores: IgnoreHistory,
+    /// The last time the screen would have flagged this operator-trusted account and did not
+    /// (the operator's word stands by default): for the operator to look at.
+    pub screen_flag: Option<ScreenFlag>,
     pub created_at: Timestamp,
+}
+
+/// What the screen found against a trusted account it was not allowed to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenFlag {
+    pub at: Timestamp,
+    /// The lane that would have flagged it (`fast`, `slow`, `baseline`, `drift`).
+    pub lane: String,
+    pub reason: String,
 }
 
 /// How often an account was put on ignored standing, and when last.

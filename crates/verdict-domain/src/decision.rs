@@ -21,6 +21,9 @@ pub enum Effect {
     Clawback { since: Timestamp, reason: String },
     /// Put the worker on the account's whitelist.
     Whitelist { provider: String, worker: String },
+    /// The screen would have flagged this operator-trusted account; note it on the account for
+    /// the operator instead of acting on it.
+    NoteScreenFlag { lane: String, reason: String },
 }
 
 /// A report to record, and what comes with it.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::account::AccountId;
+use crate::account::{AccountId, ScreenFlag};
 use crate::captcha::{CaptchaType, Family};
 use crate::decision::{Decision, Effect};
 use crate::ids::TaskId;
@@ -41,6 +41,15 @@ pub struct ReportWrites {
     pub solver: SolverEvidence,
     /// Changes to the account, applied in this order after the report is stored.
     pub account: Vec<AccountChange>,
+    /// One more report in this bucket of the family's report-lag histogram.
+    pub lag: Option<LagSample>,
+}
+
+/// A report's lag behind its task, as a bucket of [`crate::scoring::silence::LAG_EDGES_SECS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LagSample {
+    pub family: Family,
+    pub bucket: u8,
 }
 
 /// Everything settling a pending report writes, in one transaction, if (and only if) the report
@@ -75,6 +84,9 @@ pub struct SolverEvidence {
     pub task: TaskId,
     pub signal: Signal,
     pub at: Timestamp,
+    /// The task's first report takes back the silence weight its task added at ingest when it
+    /// says something about the solution (a settlement takes nothing back; its report did).
+    pub takes_back_silence: bool,
 }
 
 /// An account's precision in one family, written as it now is.
@@ -106,6 +118,11 @@ pub enum AccountChange {
         provider: String,
         worker: String,
         at: Timestamp,
+    },
+    /// The account's latest screen flag the operator's trust overrode, replacing any earlier.
+    NoteScreenFlag {
+        account: AccountId,
+        flag: ScreenFlag,
     },
 }
 
@@ -168,9 +185,13 @@ impl ReportWrites {
             Effect::Recheck { deadline } => Some(*deadline),
             _ => None,
         });
+        let signal = signal_of(&report, report.trust_weight);
         let solver = SolverEvidence {
             task: report.task.clone(),
-            signal: signal_of(&report, report.trust_weight),
+            // A report that says something (or will, once re-checked) ends the task's
+            // silence; one nobody believes (an ignored account's) leaves it as it was.
+            takes_back_silence: !signal.is_empty() || report.verdict == Verdict::Pending,
+            signal,
             at,
         };
         let account = account_changes(report.account, &effects, at);
@@ -181,7 +202,21 @@ impl ReportWrites {
             recheck_deadline,
             solver,
             account,
+            lag: None,
         }
+    }
+
+    /// The same, with the report's lag behind its task's completion counted in the family's
+    /// report-lag histogram (what silence is aged by).
+    pub fn after(mut self, completed_at: Timestamp) -> Self {
+        let lag = self.report.received_at.millis_since(completed_at).max(0);
+        self.lag = Some(LagSample {
+            family: self.activity.family,
+            bucket: crate::scoring::lag_bucket(std::time::Duration::from_millis(
+                lag.unsigned_abs(),
+            )),
+        });
+        self
     }
 
     /// Whether applying this plan changes the account beyond its counts and balance.
@@ -221,6 +256,7 @@ impl SettlementWrites {
             task: report.task.clone(),
             signal: signal_of(&report, report.trust_weight),
             at: now,
+            takes_back_silence: false,
         };
         let account = account_changes(report.account, &effects, now);
         Self {
@@ -236,6 +272,97 @@ impl SettlementWrites {
             solver,
             account,
             at: now,
+        }
+    }
+}
+
+/// Tasks to store, each with the weight of its account's silence
+/// ([`crate::scoring::silence_weight`]), kept with the task so that a report on it later takes
+/// back exactly what its silence added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestWrites {
+    pub tasks: Vec<Task>,
+    /// One per task, in [0, 1].
+    pub silence: Vec<f64>,
+}
+
+impl IngestWrites {
+    /// `weight` gives an account's silence weight in a family.
+    pub fn plan(tasks: Vec<Task>, weight: impl Fn(AccountId, Family) -> f64) -> Self {
+        let silence = tasks
+            .iter()
+            .map(|t| weight(t.account, t.captcha_type.family()).clamp(0.0, 1.0))
+            .collect();
+        Self { tasks, silence }
+    }
+}
+
+/// Silence weight added to a solver's bucket by newly stored tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExposureDelta {
+    pub captcha_type: CaptchaType,
+    pub provider: String,
+    /// For a worker's day bucket.
+    pub worker: Option<String>,
+    /// The minute, hour or day (by `span`) the tasks were completed in.
+    pub bucket: i64,
+    pub weight: f64,
+}
+
+/// The buckets of solver evidence newly stored tasks add exposure to, with their silence
+/// weights: provider minutes and hours, worker days, each in key order (so that concurrent
+/// writers take the rows in the same order). Tasks of weight 0 add nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Exposures {
+    pub provider_minutes: Vec<ExposureDelta>,
+    pub provider_hours: Vec<ExposureDelta>,
+    pub worker_days: Vec<ExposureDelta>,
+}
+
+impl Exposures {
+    pub fn of<'a>(stored: impl IntoIterator<Item = (&'a Task, f64)>) -> Self {
+        type Key = (&'static str, String, Option<String>, i64);
+        let mut minutes: BTreeMap<Key, (CaptchaType, f64)> = BTreeMap::new();
+        let mut hours: BTreeMap<Key, (CaptchaType, f64)> = BTreeMap::new();
+        let mut days: BTreeMap<Key, (CaptchaType, f64)> = BTreeMap::new();
+        for (task, weight) in stored {
+            if weight <= 0.0 {
+                continue;
+            }
+            let t = task.captcha_type;
+            let at = task.completed_at.as_millis();
+            let add = |map: &mut BTreeMap<Key, (CaptchaType, f64)>, worker, span: i64| {
+                let key = (
+                    t.as_str(),
+                    task.provider.clone(),
+                    worker,
+                    at.div_euclid(span),
+                );
+                map.entry(key).or_insert((t, 0.0)).1 += weight;
+            };
+            add(&mut minutes, None, 60_000);
+            add(&mut hours, None, crate::timestamp::HOUR_MS);
+            if let Some(worker) = &task.worker {
+                add(&mut days, Some(worker.clone()), 86_400_000);
+            }
+        }
+        let rows = |map: BTreeMap<Key, (CaptchaType, f64)>| {
+            map.into_iter()
+                .map(
+                    |((_, provider, worker, bucket), (captcha_type, weight))| ExposureDelta {
+                        captcha_type,
+                        provider,
+                        worker,
+                        bucket,
+                        weight,
+                    },
+                )
+                .collect()
+        };
+        Self {
+            provider_minutes: rows(minutes),
+            provider_hours: rows(hours),
+            worker_days: rows(days),
         }
     }
 }
@@ -290,6 +417,14 @@ fn account_changes(account: AccountId, effects: &[Effect], at: Timestamp) -> Vec
                 provider: provider.clone(),
                 worker: worker.clone(),
                 at,
+            }),
+            Effect::NoteScreenFlag { lane, reason } => Some(AccountChange::NoteScreenFlag {
+                account,
+                flag: ScreenFlag {
+                    at,
+                    lane: lane.clone(),
+                    reason: reason.clone(),
+                },
             }),
             // Queued with the report, which knows the task.
             Effect::Recheck { .. } => None,

@@ -18,6 +18,10 @@ pub struct Policy {
     /// entries). On by default: without it, an account inflating its reports keeps what it
     /// got until it was caught (docs/simulation.md has the figures with and without it).
     pub clawback: bool,
+    /// Whether the screen may ignore, cap and claw back operator-trusted accounts like any
+    /// other. Off by default: the operator's word stands, and what the screen would have done
+    /// is recorded on the report and the account for the operator to review.
+    pub screen_trusted: bool,
     /// Anti-captcha's rule: a client confirming a solution puts the worker who solved it on the
     /// client's whitelist (the router then names those workers for the client's tasks).
     pub whitelist_on_correct: bool,
@@ -30,8 +34,18 @@ impl Default for Policy {
             screen: ScreenPolicy::default(),
             rechecks: RecheckPolicy::default(),
             clawback: true,
+            screen_trusted: false,
             whitelist_on_correct: false,
         }
+    }
+}
+
+impl Policy {
+    /// Whether the screen and re-checks may restrain this account (ignore it, cap or claw back
+    /// its refunds), or only record what they found: the operator's trust stands unless
+    /// `screen_trusted` is set.
+    pub fn may_restrain(&self, account: &crate::account::Account) -> bool {
+        self.screen_trusted || !account.trusted
     }
 }
 
@@ -89,6 +103,14 @@ impl ReportWindows {
             }
             None => entry.all_families = Some(window),
         }
+    }
+
+    /// The longest window any dialect allows for `family`: after it no report can come.
+    pub fn longest(&self, family: Family) -> Duration {
+        self.per_dialect
+            .keys()
+            .map(|d| self.window(d, family))
+            .fold(self.window("", family), Duration::max)
     }
 
     /// The window in force: dialect and family, then dialect, then family.

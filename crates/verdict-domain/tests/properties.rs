@@ -53,6 +53,7 @@ fn accounts() -> Vec<Account> {
             balance: Amount::ZERO,
             standing: Standing::Good,
             ignores: Default::default(),
+            screen_flag: None,
             created_at: Timestamp::from_millis(0),
         })
         .collect()

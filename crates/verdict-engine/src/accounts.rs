@@ -64,6 +64,9 @@ impl Engine {
                 created_at: self.clock.now(),
             })
             .await?;
+        if trusted {
+            self.silence.set_trusted(account.id, true);
+        }
         tracing::info!(account = %account.id, trusted, "account created");
         Ok((account, key))
     }
@@ -86,6 +89,7 @@ impl Engine {
             .set_trusted(id, trusted)
             .await?
             .ok_or(EngineError::NotFound)?;
+        self.silence.set_trusted(id, trusted);
         tracing::info!(account = %id, trusted, "trust changed by an operator");
         Ok(account)
     }

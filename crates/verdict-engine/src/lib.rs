@@ -13,6 +13,7 @@ mod rechecks;
 mod reports;
 mod scores;
 mod secrets;
+mod silence;
 mod statistics;
 mod tasks;
 
@@ -40,6 +41,8 @@ pub struct Engine {
     policy: Arc<Policy>,
     clock: Arc<dyn Clock>,
     router: Arc<Router>,
+    cohort_growth: Arc<statistics::CohortGrowth>,
+    silence: Arc<silence::SilenceWeights>,
 }
 
 impl Engine {
@@ -49,6 +52,8 @@ impl Engine {
             policy: Arc::new(policy),
             clock,
             router: Arc::new(Router::new(RoutingSettings::default())),
+            cohort_growth: Arc::default(),
+            silence: Arc::default(),
         }
     }
 
@@ -70,6 +75,8 @@ impl Engine {
             policy: self.policy.clone(),
             clock,
             router: Arc::new(Router::new(self.router.settings().clone())),
+            cohort_growth: self.cohort_growth.clone(),
+            silence: self.silence.clone(),
         }
     }
 

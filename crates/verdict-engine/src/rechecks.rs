@@ -99,6 +99,7 @@ impl Engine {
             &self.policy,
             now,
         );
+        crate::reports::log_account_effects(subject.account.id, &settlement.effects);
         Ok(
             match self
                 .store

@@ -1,11 +1,13 @@
 //! Judging a report: load the account, the task, any report already recorded and the account's
 //! statistics in the task's family; judge; record the report with its refund and effects.
 
+use verdict_domain::decision::Effect;
 use verdict_domain::judging::{FamilyState, judge_second_report};
 use verdict_domain::plan::ReportWrites;
 use verdict_domain::screen::Cohort;
 use verdict_domain::{
-    Account, ApiKey, Judgement, Refusal, Report, ReportRequest, Situation, Task, Timestamp, judge,
+    Account, AccountId, ApiKey, Judgement, Refusal, Report, ReportRequest, Situation, Task,
+    Timestamp, judge,
 };
 use verdict_store::{FamilyRecord, Recorded};
 
@@ -127,14 +129,12 @@ impl Engine {
                 "judged a report without its task"
             )));
         };
-        if let Some(verdict_domain::decision::Effect::Ignore { reason, until, .. }) =
-            decision.effects.first()
-        {
-            tracing::warn!(account = %account.id, until = %until, reason = %reason, "account put on ignored standing");
-        }
+        log_account_effects(account.id, &decision.effects);
         match self
             .store
-            .record_report(ReportWrites::plan(decision, task.captcha_type.family()))
+            .record_report(
+                ReportWrites::plan(decision, task.captcha_type.family()).after(task.completed_at),
+            )
             .await?
         {
             Recorded::Inserted(report) => {
@@ -149,6 +149,21 @@ impl Engine {
                 Ok(repeat) => ReportOutcome::Repeated(repeat),
                 Err(conflict) => ReportOutcome::Refused(conflict),
             }),
+        }
+    }
+}
+
+/// The changes to an account an operator wants to hear of as they happen.
+pub(crate) fn log_account_effects(account: AccountId, effects: &[Effect]) {
+    for effect in effects {
+        match effect {
+            Effect::Ignore { reason, until, .. } => {
+                tracing::warn!(account = %account, until = %until, reason = %reason, "account put on ignored standing");
+            }
+            Effect::NoteScreenFlag { lane, reason } => {
+                tracing::warn!(account = %account, lane = %lane, reason = %reason, "the screen would have flagged a trusted account; its trust stands");
+            }
+            _ => {}
         }
     }
 }

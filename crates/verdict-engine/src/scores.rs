@@ -14,9 +14,10 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use verdict_domain::routing::RouteLimits;
 use verdict_domain::routing::{Belief, Profile, RouteConfig, RouteDecision, RouteTable};
+use verdict_domain::scoring::LagDistribution;
 use verdict_domain::scoring::{Observed, Score, aged_sum, rank, score, type_prior};
 use verdict_domain::scoring::{PUBLISHED_HALF_LIFE, Prior, Weighed};
-use verdict_domain::{AccountId, CaptchaType, Timestamp};
+use verdict_domain::{AccountId, CaptchaType, Family, Timestamp};
 use verdict_store::{EvidenceBucket, Resolution, Whitelisted};
 
 use crate::{Engine, EngineError};
@@ -109,12 +110,27 @@ pub struct RouteOutcome {
     pub preferred_workers: Vec<String>,
 }
 
+/// A minute bucket's sums as last fed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fed {
+    good: f64,
+    bad: f64,
+    exposure: f64,
+    taken: f64,
+}
+
 /// The router's tables and how far the evidence has been read into them.
 #[derive(Debug)]
 struct RouterState {
     tables: HashMap<CaptchaType, RouteTable>,
     /// Sums already fed per (type, provider, minute), for the minutes still filling.
-    fed: HashMap<(CaptchaType, String, i64), (f64, f64)>,
+    fed: HashMap<(CaptchaType, String, i64), Fed>,
+    /// Minutes whose silence still grows (reports on their tasks may still come): their
+    /// exposure and the silence credited for it so far.
+    maturing: HashMap<(CaptchaType, String, i64), (f64, f64)>,
+    /// Per (type, provider), the silence weight reports took back and that has not yet been
+    /// set against newly credited silence (a table takes no negative evidence).
+    silence_debt: HashMap<(CaptchaType, String), f64>,
     /// The first minute the next refresh reads.
     next_minute: Option<i64>,
     refreshed_at: Option<Timestamp>,
@@ -145,6 +161,8 @@ impl Router {
             state: Mutex::new(RouterState {
                 tables: HashMap::new(),
                 fed: HashMap::new(),
+                maturing: HashMap::new(),
+                silence_debt: HashMap::new(),
                 next_minute: None,
                 refreshed_at: None,
                 rng,
@@ -199,31 +217,104 @@ impl Router {
         })
     }
 
-    /// Feeds newly stored minute buckets into the tables.
-    fn feed(&self, buckets: Vec<EvidenceBucket>, read_from: i64, now: Timestamp) {
+    /// The provider's index in the type's table, added with its profile if new.
+    fn index_in(
+        &self,
+        tables: &mut HashMap<CaptchaType, RouteTable>,
+        t: CaptchaType,
+        provider: &str,
+    ) -> usize {
+        let profile = self.table_profile(provider);
+        let table = self.table(tables, t);
+        match table.index_of(provider) {
+            Some(i) => i,
+            None => table.upsert_provider(provider, profile),
+        }
+    }
+
+    /// Feeds newly stored minute buckets into the tables: their reports' evidence as it
+    /// arrives, and their silence as it matures (`scoring::silence`).
+    fn feed(
+        &self,
+        buckets: Vec<EvidenceBucket>,
+        read_from: i64,
+        now: Timestamp,
+        lags: &HashMap<Family, LagDistribution>,
+    ) {
         let mut state = self.lock();
+        let state = &mut *state;
         let mut newest = read_from;
         for b in buckets {
             newest = newest.max(b.bucket);
             let key = (b.captcha_type, b.provider.clone(), b.bucket);
-            let (good_fed, bad_fed) = state.fed.get(&key).copied().unwrap_or((0.0, 0.0));
-            let (good, bad) = (b.good - good_fed, b.bad - bad_fed);
+            let fed = state.fed.get(&key).copied().unwrap_or_default();
+            let (good, bad) = (b.good - fed.good, b.bad - fed.bad);
+            let (exposure, taken) = (b.exposure - fed.exposure, b.taken - fed.taken);
+            state.fed.insert(
+                key.clone(),
+                Fed {
+                    good: b.good,
+                    bad: b.bad,
+                    exposure: b.exposure,
+                    taken: b.taken,
+                },
+            );
+            if exposure > 0.0 {
+                state.maturing.entry(key).or_default().0 += exposure;
+            }
+            if taken > 0.0 {
+                *state
+                    .silence_debt
+                    .entry((b.captcha_type, b.provider.clone()))
+                    .or_default() += taken;
+            }
             if good <= 0.0 && bad <= 0.0 {
                 continue;
             }
-            state.fed.insert(key, (b.good, b.bad));
             // The middle of the minute, never ahead of now.
             let at = Resolution::Minute
                 .start(b.bucket)
                 .saturating_add(Duration::from_secs(30))
                 .min(now);
-            let profile = self.table_profile(&b.provider);
-            let table = self.table(&mut state.tables, b.captcha_type);
-            let index = match table.index_of(&b.provider) {
-                Some(i) => i,
-                None => table.upsert_provider(&b.provider, profile),
-            };
-            table.feedback(index, good, bad, at);
+            let index = self.index_in(&mut state.tables, b.captcha_type, &b.provider);
+            state.tables.entry(b.captcha_type).and_modify(|table| {
+                table.feedback(index, good, bad, at);
+            });
+        }
+        // Silence credited as far as reports would have come by now, at the minute it is
+        // about, less what reports took back.
+        let oldest = Resolution::Minute.bucket(now.saturating_sub(MINUTES_KEPT));
+        let mut credit: Vec<(CaptchaType, String, Timestamp, f64)> = Vec::new();
+        state
+            .maturing
+            .retain(|(t, provider, minute), (exposure, credited)| {
+                let Some(lags) = lags.get(&t.family()) else {
+                    return false;
+                };
+                let middle = Resolution::Minute
+                    .start(*minute)
+                    .saturating_add(Duration::from_secs(30))
+                    .min(now);
+                let age = Duration::from_millis(now.millis_since(middle).max(0).unsigned_abs());
+                let target = *exposure * lags.cdf(age);
+                credit.push((*t, provider.clone(), middle, target - *credited));
+                *credited = target;
+                *minute >= oldest && target < *exposure
+            });
+        credit.sort_by_key(|(_, _, at, _)| *at);
+        for (t, provider, at, mut good) in credit {
+            if let Some(debt) = state.silence_debt.get_mut(&(t, provider.clone())) {
+                let settled = debt.min(good);
+                *debt -= settled;
+                good -= settled;
+            }
+            if good <= 0.0 {
+                continue;
+            }
+            let index = self.index_in(&mut state.tables, t, &provider);
+            state.tables.entry(t).and_modify(|table| {
+                table.feedback(index, good, 0.0, at);
+            });
         }
         // The last minute read may still grow (and the one before, on a slow node): read
         // both again next time, and forget what was fed for older ones.
@@ -234,12 +325,28 @@ impl Router {
     }
 }
 
-fn observed(b: &EvidenceBucket, resolution: Resolution) -> Observed {
-    Observed {
+/// A bucket's evidence as scores read it at `now`: its reports' and its silence's.
+fn observed(
+    b: &EvidenceBucket,
+    resolution: Resolution,
+    now: Timestamp,
+    lags: &HashMap<Family, LagDistribution>,
+) -> Observed {
+    let plain = Observed {
         at: resolution.start(b.bucket),
         good: b.good,
         bad: b.bad,
         reports: b.reports,
+    };
+    match lags.get(&b.captcha_type.family()) {
+        Some(lags) => plain.with_silence(
+            b.exposure,
+            b.taken,
+            Duration::from_millis(resolution.millis().unsigned_abs()),
+            now,
+            lags,
+        ),
+        None => plain,
     }
 }
 
@@ -263,9 +370,13 @@ impl Engine {
         if !due || router.refreshing.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let read = self.store.provider_evidence(Resolution::Minute, from).await;
+        let read = match self.store.provider_evidence(Resolution::Minute, from).await {
+            Ok(buckets) => self.lag_distributions().await.map(|lags| (buckets, lags)),
+            Err(e) => Err(e.into()),
+        };
         router.refreshing.store(false, Ordering::Release);
-        router.feed(read?, from, now);
+        let (buckets, lags) = read?;
+        router.feed(buckets, from, now, &lags);
         Ok(())
     }
 
@@ -352,6 +463,7 @@ impl Engine {
         let now = self.clock.now();
         let from = Resolution::Hour.bucket(now.saturating_sub(HOURS_KEPT));
         let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
+        let lags = self.lag_distributions().await?;
         if let Err(e) = self.refresh_router().await {
             tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
@@ -363,7 +475,7 @@ impl Engine {
             by_subject
                 .entry((b.captcha_type, b.provider.clone()))
                 .or_default()
-                .push(observed(b, Resolution::Hour));
+                .push(observed(b, Resolution::Hour, now, &lags));
         }
         // Configured providers without evidence yet are listed at their prior.
         for p in &self.router.settings.providers {
@@ -418,12 +530,13 @@ impl Engine {
             return Err(EngineError::NotFound);
         }
         let providers = self.provider_scores(None).await?;
+        let lags = self.lag_distributions().await?;
         let mut by_subject: HashMap<(String, CaptchaType), Vec<Observed>> = HashMap::new();
         for b in &buckets {
             by_subject
                 .entry((b.provider.clone(), b.captcha_type))
                 .or_default()
-                .push(observed(b, Resolution::Day));
+                .push(observed(b, Resolution::Day, now, &lags));
         }
         let mut scores = Vec::with_capacity(by_subject.len());
         for ((provider, t), observed) in by_subject {

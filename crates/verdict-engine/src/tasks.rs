@@ -1,7 +1,8 @@
 //! Tasks: ingest from the platform, and inspection.
 
 use verdict_domain::ledger::TaskMoney;
-use verdict_domain::{AccountId, LedgerEntry, Report, Task, TaskId, TaskInput};
+use verdict_domain::plan::IngestWrites;
+use verdict_domain::{AccountId, Family, LedgerEntry, Report, Task, TaskId, TaskInput};
 use verdict_store::IngestResult;
 
 use crate::{Engine, EngineError};
@@ -43,6 +44,11 @@ impl Engine {
         }))
     }
 
+    /// What a task's account keeps of its refund, from the task's ledger entries.
+    pub async fn task_money(&self, id: &TaskId) -> Result<TaskMoney, EngineError> {
+        Ok(TaskMoney::of(&self.store.task_ledger(id).await?))
+    }
+
     /// Validates and stores a batch of task records. `records` holds, per position, either the
     /// record or why it could not even be read. Valid records are stored in one transaction.
     pub async fn ingest(
@@ -65,11 +71,25 @@ impl Engine {
         if tasks.is_empty() {
             return Ok(summary);
         }
-        let accounts: Vec<AccountId> = tasks.iter().map(|t| t.account).collect();
-        let results = self.store.ingest_tasks(tasks, now).await?;
-        for ((result, index), account) in results.into_iter().zip(positions).zip(accounts) {
+        let keys: Vec<(AccountId, Family)> = tasks
+            .iter()
+            .map(|t| (t.account, t.captcha_type.family()))
+            .collect();
+        // A node's first ingest waits for the weights once; later ones use them as refreshed.
+        if !self.silence.loaded()
+            && let Err(e) = self.refresh_silence_weights().await
+        {
+            tracing::warn!(error = %crate::chain(&e), "silence weights not loaded; ingesting with the defaults");
+        }
+        let writes = IngestWrites::plan(tasks, |account, family| self.silence.get(account, family));
+        let results = self.store.ingest(writes, now).await?;
+        let mut inserted = Vec::with_capacity(keys.len());
+        for ((result, index), (account, family)) in results.into_iter().zip(positions).zip(keys) {
             match result {
-                IngestResult::Inserted => summary.inserted += 1,
+                IngestResult::Inserted => {
+                    summary.inserted += 1;
+                    inserted.push(family);
+                }
                 IngestResult::Duplicate => summary.duplicates += 1,
                 IngestResult::UnknownAccount => summary
                     .rejected
@@ -77,6 +97,7 @@ impl Engine {
             }
         }
         summary.rejected.sort_by_key(|(i, _)| *i);
+        self.refit_grown_cohorts(&inserted).await;
         tracing::info!(
             inserted = summary.inserted,
             duplicates = summary.duplicates,

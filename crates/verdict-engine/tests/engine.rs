@@ -255,3 +255,126 @@ async fn the_hourly_refresh_fits_the_prior_on_trusted_accounts_only() {
         "each hour is folded once"
     );
 }
+
+/// Day one of a small platform: 20 trusted accounts and 10 untrusted honest ones report about
+/// 10 % of their reCAPTCHA tokens, and from the same first minutes an account reports 60 % of
+/// its tokens at random. No timed refresh ever runs: the cohort is estimated as the data grows
+/// (pooled, too few trusted accounts to measure their spread), the abuser is stopped and what
+/// it got taken back, and no honest account is ignored.
+#[tokio::test]
+async fn on_day_one_a_small_platform_stops_an_abuser_without_a_timed_refresh() {
+    let w = world().await;
+    let mut honest = Vec::new();
+    for i in 0..30 {
+        let (account, key) = w
+            .engine
+            .create_account(format!("honest-{i}"), i < 20, None)
+            .await
+            .unwrap();
+        honest.push((account.id, key.expose().to_owned()));
+    }
+    let (abuser, abuser_key) = w
+        .engine
+        .create_account("abuser".into(), false, None)
+        .await
+        .unwrap();
+    let abuser_key = abuser_key.expose().to_owned();
+    let record = |id: String, account: verdict_domain::AccountId, at: Timestamp| {
+        Ok(TaskInput {
+            id: Some(id),
+            account: Some(account.to_string()),
+            captcha_type: Some("recaptcha_v2".into()),
+            provider: Some("p".into()),
+            worker: None,
+            answer: Some("token".into()),
+            cost: Some("0.002".into()),
+            completed_at: Some(at.to_rfc3339()),
+        })
+    };
+    let (mut claimed, mut seq) = (0u64, 0u64);
+    for minute in 0..180u64 {
+        w.clock
+            .set(T0.saturating_add(Duration::from_secs(3_600 + minute * 60)));
+        let now = w.engine.now();
+        let mut records = Vec::new();
+        let mut reports = Vec::new();
+        for (i, (account, key)) in honest.iter().enumerate() {
+            seq += 1;
+            let id = format!("h{seq}");
+            records.push(record(id.clone(), *account, now));
+            // Every tenth task, staggered across accounts.
+            if (minute + i as u64).is_multiple_of(10) {
+                reports.push((key.clone(), id));
+            }
+        }
+        for k in 0..2 {
+            let id = format!("a{minute}-{k}");
+            records.push(record(id.clone(), abuser.id, now));
+            // 60 % at random (a fixed scramble of the task number).
+            if (minute * 2 + k) * 7919 % 100 < 60 {
+                reports.push((abuser_key.clone(), id));
+                claimed += 2_000;
+            }
+        }
+        w.engine.ingest(records).await.unwrap();
+        w.clock.set(now.saturating_add(Duration::from_secs(5)));
+        for (key, id) in reports {
+            w.engine
+                .submit_report(&key, request(&id, ReportKind::Incorrect))
+                .await
+                .unwrap();
+        }
+    }
+    let recaptcha = w
+        .engine
+        .cohorts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.family == verdict_domain::Family::Recaptcha)
+        .unwrap();
+    assert_eq!(
+        recaptcha.cohort.prior.basis,
+        verdict_domain::screen::CohortBasis::PooledTrusted
+    );
+    assert_eq!(recaptcha.cohort.prior.accounts, 20);
+    assert!((recaptcha.cohort.prior.mean() - 0.1).abs() < 0.01);
+    let abuser = w.engine.account(abuser.id).await.unwrap().account;
+    assert_eq!(abuser.standing.state_name(), "ignored", "{abuser:?}");
+    let kept = abuser.balance.micros() as f64 / claimed as f64;
+    assert!(
+        kept <= 0.05,
+        "the abuser kept {:.1} % of its claims",
+        kept * 100.0
+    );
+    for (id, _) in &honest {
+        let account = w.engine.account(*id).await.unwrap().account;
+        assert_eq!(account.standing.state_name(), "good", "{account:?}");
+        assert!(account.balance.micros() > 0);
+    }
+}
+
+/// A type nobody has solved a task of has no provider to route to.
+#[tokio::test]
+async fn a_type_without_any_evidence_has_no_provider() {
+    let w = world().await;
+    // A minute on, the silence of alice's tasks is evidence.
+    w.clock.set(T0.saturating_add(Duration::from_secs(120)));
+    let request = |t: verdict_domain::CaptchaType| verdict_engine::RouteRequest {
+        captcha_type: Some(t),
+        ..Default::default()
+    };
+    assert!(matches!(
+        w.engine
+            .route(request(verdict_domain::CaptchaType::Geetest))
+            .await,
+        Err(verdict_engine::EngineError::NotFound)
+    ));
+    // Alice's reCAPTCHA task makes its provider known.
+    let routed = w
+        .engine
+        .route(request(verdict_domain::CaptchaType::RecaptchaV2))
+        .await
+        .unwrap();
+    assert_eq!(routed.provider, "p");
+}

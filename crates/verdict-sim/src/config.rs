@@ -32,6 +32,41 @@ pub struct SimConfig {
     pub resolver_accuracy: f64,
     /// Refunds of an account put on ignored standing are clawed back (verdict's default).
     pub clawback: bool,
+    /// Every abusive account abuses from its first task (otherwise each turns at a random
+    /// moment of the first third of the scored days).
+    pub abuse_at_start: bool,
+}
+
+/// Worlds that break one of the standard world's kind assumptions each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    /// Warm-up days, a quarter of the honest accounts trusted, 30 % of them confirming.
+    Standard,
+    /// A fresh database: no warm-up, every abuser abusing from the first minute.
+    DayOne,
+    /// 15 trusted accounts, fewer than a cohort fit needs (the platform most are).
+    SmallPlatform,
+    /// Nobody confirms a solution that worked.
+    NoConfirmations,
+}
+
+impl World {
+    pub const ALL: [World; 4] = [
+        World::Standard,
+        World::DayOne,
+        World::SmallPlatform,
+        World::NoConfirmations,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Standard => "standard",
+            World::DayOne => "day-one",
+            World::SmallPlatform => "small-platform",
+            World::NoConfirmations => "no-confirmations",
+        }
+    }
 }
 
 impl SimConfig {
@@ -54,6 +89,27 @@ impl SimConfig {
             rechecks: true,
             resolver_accuracy: 0.97,
             clawback: true,
+            abuse_at_start: false,
+        }
+    }
+
+    /// This configuration in `world`.
+    pub fn in_world(self, world: World) -> Self {
+        match world {
+            World::Standard => self,
+            World::DayOne => Self {
+                warmup_days: 0,
+                abuse_at_start: true,
+                ..self
+            },
+            World::SmallPlatform => Self {
+                trusted_share: 15.0 / self.honest.max(15) as f64,
+                ..self
+            },
+            World::NoConfirmations => Self {
+                confirm_share: 0.0,
+                ..self
+            },
         }
     }
 

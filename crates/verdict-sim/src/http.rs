@@ -218,6 +218,32 @@ impl Platform for OverHttp {
         Ok((u32::try_from(count).unwrap_or(u32::MAX), last))
     }
 
+    async fn screen_flagged(&self, account: i64) -> anyhow::Result<bool> {
+        let request = self.admin(
+            self.client
+                .get(format!("{}/v1/accounts/{account}", self.base)),
+        );
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            bail!("account {account} answered {status}: {body}");
+        }
+        Ok(body["screen_flag"].is_object())
+    }
+
+    async fn untrust(&self, account: i64) -> anyhow::Result<()> {
+        let request = self
+            .admin(
+                self.client
+                    .patch(format!("{}/v1/accounts/{account}", self.base)),
+            )
+            .json(&json!({ "trusted": false }));
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            bail!("untrusting account {account} answered {status}: {body}");
+        }
+        Ok(())
+    }
+
     async fn reversals(&self, account: i64) -> anyhow::Result<Vec<(u64, i64)>> {
         let request = self.admin(
             self.client
@@ -260,6 +286,12 @@ impl Platform for OverHttp {
                     mean: p["score"]
                         .as_f64()
                         .with_context(|| format!("a score without a mean: {p}"))?,
+                    lower: p["interval"][0]
+                        .as_f64()
+                        .with_context(|| format!("a score without an interval: {p}"))?,
+                    upper: p["interval"][1]
+                        .as_f64()
+                        .with_context(|| format!("a score without an interval: {p}"))?,
                 });
             }
         }

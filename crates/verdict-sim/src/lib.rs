@@ -15,7 +15,7 @@ pub mod world;
 
 use verdict_domain::{Policy, Timestamp};
 
-pub use config::SimConfig;
+pub use config::{SimConfig, World};
 pub use http::OverHttp;
 pub use metrics::Metrics;
 pub use platform::{InProcess, Platform};

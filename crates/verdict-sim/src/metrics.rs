@@ -722,6 +722,7 @@ impl Finisher<'_> {
             },
             bars,
             scores: None,
+            trust_revoked: TrustRevoked::default(),
             honest: honest_figures,
             abuse,
             strategies,
@@ -817,6 +818,15 @@ pub struct Metrics {
     pub types: Vec<String>,
     /// Providers' published scores against what honest reports alone say.
     pub scores: Option<ScoreFigures>,
+    /// Trusted accounts the operator untrusted on reviewing their screen flags.
+    pub trust_revoked: TrustRevoked,
+}
+
+/// Trusted accounts whose trust the simulated operator took away, by what they really were.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct TrustRevoked {
+    pub honest: usize,
+    pub abusive: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -937,6 +947,11 @@ impl Metrics {
             self.run.wall_seconds,
             self.run.tasks_per_second
         );
+        let _ = writeln!(
+            out,
+            "operator untrusted {} honest and {} abusive trusted accounts on their screen flags\n",
+            self.trust_revoked.honest, self.trust_revoked.abusive
+        );
         for bar in &self.bars {
             let value = bar
                 .value
@@ -997,6 +1012,11 @@ impl Metrics {
                 out,
                 "provider scores (token types, mean): off the honest-only score by {:.4} on average ({:.4} at most); counting every report alike would be off by {:.4}",
                 s.verdict_error, s.verdict_error_max, s.naive_error
+            );
+            let _ = writeln!(
+                out,
+                "  against the truth: {:.1} % of provider pairs in their true order; {:.1} % of 90 % intervals hold the true accuracy",
+                s.pairs_in_true_order_pct, s.intervals_holding_truth_pct
             );
             for p in &s.providers {
                 let _ = writeln!(
@@ -1092,6 +1112,11 @@ impl Metrics {
                 s.leaked_pct
             );
         }
+        let _ = writeln!(
+            out,
+            "\nTrusted accounts the operator untrusted on their screen flags: {} honest, {} abusive.",
+            self.trust_revoked.honest, self.trust_revoked.abusive
+        );
         out
     }
 }

@@ -97,6 +97,10 @@ pub trait Platform {
     async fn maintain(&self) -> anyhow::Result<()>;
     /// How many ignored periods the account has had, and when the last began.
     async fn ignores(&self, account: i64) -> anyhow::Result<(u32, Option<Timestamp>)>;
+    /// Whether the account view shows a screen flag its trust overrode.
+    async fn screen_flagged(&self, account: i64) -> anyhow::Result<bool>;
+    /// The operator takes the account's trust away.
+    async fn untrust(&self, account: i64) -> anyhow::Result<()>;
     /// Micro-units taken back from the account by reversals, per task.
     async fn reversals(&self, account: i64) -> anyhow::Result<Vec<(u64, i64)>>;
     /// How a report ended, looked up after the fact (for re-checks still pending at the end).
@@ -288,6 +292,20 @@ impl Platform for InProcess {
         Ok((account.ignores.count, account.ignores.last_at))
     }
 
+    async fn screen_flagged(&self, account: i64) -> anyhow::Result<bool> {
+        let view = self
+            .engine
+            .account(AccountId(account))
+            .await
+            .context("simulated account vanished")?;
+        Ok(view.account.screen_flag.is_some())
+    }
+
+    async fn untrust(&self, account: i64) -> anyhow::Result<()> {
+        self.engine.set_trusted(AccountId(account), false).await?;
+        Ok(())
+    }
+
     async fn reversals(&self, account: i64) -> anyhow::Result<Vec<(u64, i64)>> {
         Ok(self
             .engine
@@ -318,6 +336,8 @@ impl Platform for InProcess {
                 captcha_type: s.captcha_type.as_str().to_owned(),
                 // As the native API rounds it, so both platforms give the same figures.
                 mean: (s.score.reliability.mean * 1e6).round() / 1e6,
+                lower: (s.score.reliability.lower * 1e6).round() / 1e6,
+                upper: (s.score.reliability.upper * 1e6).round() / 1e6,
             })
             .collect())
     }

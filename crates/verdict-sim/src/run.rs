@@ -12,7 +12,7 @@ use rand_pcg::Pcg64Mcg;
 use verdict_domain::{Amount, Policy, ReportKind, TaskInput, Timestamp, Verdict};
 
 use crate::config::SimConfig;
-use crate::metrics::{Claim, Class, Ledger, Metrics};
+use crate::metrics::{Claim, Class, Ledger, Metrics, TrustRevoked};
 use crate::platform::{Answer, Judged, Platform, Sent, SimReport};
 use crate::scores::ScoreCheck;
 use crate::world::{
@@ -116,9 +116,14 @@ pub struct Simulation<P: Platform> {
     reported: BTreeSet<usize>,
     ledger: Ledger,
     scores: ScoreCheck,
+    /// Accounts whose trust the operator took away on reviewing their screen flags.
+    untrusted: Vec<usize>,
     scored_from: i64,
     end: i64,
 }
+
+/// The hour of each day the simulated operator reviews the trusted accounts' screen flags.
+const OPERATOR_REVIEW_HOUR: i64 = 9;
 
 fn cost_text(micros: i64) -> String {
     Amount::from_micros(micros).to_string()
@@ -190,7 +195,11 @@ impl<P: Platform> Simulation<P> {
                     }
                 }
                 Some(Strategy::Sybil) => {}
-                Some(_) => account.abuse_from = scored_from + rng.random_range(0..abuse_span),
+                Some(_) => {
+                    let offset = rng.random_range(0..abuse_span);
+                    account.abuse_from =
+                        scored_from + if config.abuse_at_start { 0 } else { offset };
+                }
             }
         }
         for &(from, index) in &sybil_schedule {
@@ -238,6 +247,7 @@ impl<P: Platform> Simulation<P> {
             reported: BTreeSet::new(),
             ledger,
             scores: ScoreCheck::default(),
+            untrusted: Vec::new(),
             scored_from,
             end,
             config,
@@ -284,7 +294,12 @@ impl<P: Platform> Simulation<P> {
             }
         }
         let shown = self.platform.provider_scores().await?;
-        let scores = self.scores.finish(&shown, self.end);
+        let providers = &self.providers;
+        let scores = self.scores.finish(&shown, self.end, |provider, t| {
+            let p = providers.names.iter().position(|n| n == provider)?;
+            let t = verdict_domain::CaptchaType::parse(t).ok()?;
+            Some(providers.accuracy[p][type_index(t)])
+        });
         let mut metrics = self.ledger.finish(
             &self.config,
             &self.accounts,
@@ -294,6 +309,18 @@ impl<P: Platform> Simulation<P> {
             started.elapsed(),
         );
         metrics.add_scores(scores);
+        metrics.trust_revoked = TrustRevoked {
+            honest: self
+                .untrusted
+                .iter()
+                .filter(|&&i| !self.accounts[i].is_abusive())
+                .count(),
+            abusive: self
+                .untrusted
+                .iter()
+                .filter(|&&i| self.accounts[i].is_abusive())
+                .count(),
+        };
         Ok(metrics)
     }
 
@@ -315,6 +342,9 @@ impl<P: Platform> Simulation<P> {
         self.platform.set_time(Timestamp::from_millis(t));
         self.platform.maintain().await?;
         self.poll_ignores().await?;
+        if (t - START) % DAY_MS == OPERATOR_REVIEW_HOUR * HOUR_MS {
+            self.operator_review().await?;
+        }
         while let Some(&(from, index)) = self.sybil_schedule.first()
             && from < t + HOUR_MS
         {
@@ -328,6 +358,23 @@ impl<P: Platform> Simulation<P> {
         for i in 0..self.accounts.len() {
             if self.accounts[i].abusing_at(t) == Some(Strategy::WindowGaming) {
                 self.plan_probes(i, t);
+            }
+        }
+        Ok(())
+    }
+
+    /// The operator's morning round: a trusted account the screen would have flagged loses its
+    /// trust (so that the screen judges it from then on). The operator cannot tell an honest
+    /// client's broken integration from abuse by the flag alone, and takes no chances.
+    async fn operator_review(&mut self) -> anyhow::Result<()> {
+        for i in 0..self.accounts.len() {
+            let account = &self.accounts[i];
+            if !account.trusted || account.id == 0 || self.untrusted.contains(&i) {
+                continue;
+            }
+            if self.platform.screen_flagged(account.id).await? {
+                self.platform.untrust(account.id).await?;
+                self.untrusted.push(i);
             }
         }
         Ok(())
@@ -622,6 +669,14 @@ impl<P: Platform> Simulation<P> {
         let slot = ((t - START) % HOUR_MS / MINUTE_MS) as usize;
         let tasks = std::mem::take(&mut self.minute_tasks[slot]);
         if !tasks.is_empty() {
+            for (task, &(i, ty)) in tasks.iter().zip(&self.minute_counts[slot]) {
+                if !TYPES[ty].0.family().is_verifiable()
+                    && let Some(provider) = &task.provider
+                {
+                    let honest = !self.accounts[i].is_abusive();
+                    self.scores.task(provider, TYPES[ty].0.as_str(), t, honest);
+                }
+            }
             self.platform.set_time(Timestamp::from_millis(t));
             self.platform.ingest(tasks).await?;
             for (i, ty) in std::mem::take(&mut self.minute_counts[slot]) {

@@ -1,8 +1,9 @@
 //! Do abusive reports move providers' scores? The simulation keeps, per provider and token
-//! type, the reports of honest accounts and of everyone, by hour, and at the end compares
-//! verdict's published score (trust-weighted) with the score the honest reports alone give and
-//! with a naive score that counts every report alike — all three with the same model and
-//! half-life (research/domain.md §4.2). Token types only: image and audio scores also rest on
+//! type, the tasks and reports of honest accounts and of everyone, by hour, and at the end
+//! compares verdict's published score (trust-weighted, with silence) with the score the honest
+//! accounts alone give (their reports, and their unreported tasks as silent successes) and with
+//! a naive score that counts every report and every silence alike — all three with the same
+//! model and half-life (research/domain.md §4.2, docs/scoring.md). Token types only: image and audio scores also rest on
 //! second solves, which no client can fake.
 
 use std::collections::BTreeMap;
@@ -20,13 +21,18 @@ pub struct ShownScore {
     pub provider: String,
     pub captcha_type: String,
     pub mean: f64,
+    /// Its 90 % credible interval.
+    pub lower: f64,
+    pub upper: f64,
 }
 
 /// Evidence per hour, from honest accounts and from all.
 #[derive(Debug, Default)]
 pub struct ScoreCheck {
-    /// (provider, type) → hour → [honest good, honest bad, all good, all bad]
+    /// (provider, type) → hour → [honest good, honest bad, all good, all bad]: reports.
     hours: BTreeMap<(String, String), BTreeMap<i64, [f64; 4]>>,
+    /// (provider, type) → hour → [honest, all]: tasks, each silent unless reported.
+    tasks: BTreeMap<(String, String), BTreeMap<i64, [f64; 2]>>,
 }
 
 impl ScoreCheck {
@@ -53,36 +59,77 @@ impl ScoreCheck {
         sums[2 + slot] += 1.0;
     }
 
-    pub fn finish(&self, shown: &[ShownScore], now: i64) -> ScoreFigures {
+    /// A token task ingested.
+    pub fn task(&mut self, provider: &str, captcha_type: &str, at: i64, honest: bool) {
+        let hour = at.div_euclid(HOUR_MS);
+        let counts = self
+            .tasks
+            .entry((provider.to_owned(), captcha_type.to_owned()))
+            .or_default()
+            .entry(hour)
+            .or_default();
+        if honest {
+            counts[0] += 1.0;
+        }
+        counts[1] += 1.0;
+    }
+
+    /// `truth` is a provider's true accuracy at a type.
+    pub fn finish(
+        &self,
+        shown: &[ShownScore],
+        now: i64,
+        truth: impl Fn(&str, &str) -> Option<f64>,
+    ) -> ScoreFigures {
         let now = Timestamp::from_millis(now);
-        let observed = |sums: &BTreeMap<i64, [f64; 4]>, offset: usize| -> Vec<Observed> {
-            sums.iter()
-                .map(|(hour, s)| Observed {
-                    at: Timestamp::from_millis(hour * HOUR_MS),
-                    good: s[offset],
-                    bad: s[offset + 1],
-                    reports: (s[offset] + s[offset + 1]) as u64,
+        let no_tasks = BTreeMap::new();
+        // Reports as they are, and every task nobody reported as a silent success (token
+        // reports come within a minute: an hour bucket's silence is whole).
+        let observed = |key: &(String, String), offset: usize| -> Vec<Observed> {
+            let sums = &self.hours[key];
+            let tasks = self.tasks.get(key).unwrap_or(&no_tasks);
+            let mut hours: Vec<i64> = sums.keys().chain(tasks.keys()).copied().collect();
+            hours.sort_unstable();
+            hours.dedup();
+            hours
+                .into_iter()
+                .map(|hour| {
+                    let s = sums.get(&hour).copied().unwrap_or_default();
+                    let n = tasks.get(&hour).map_or(0.0, |c| c[offset / 2]);
+                    let reported = s[offset] + s[offset + 1];
+                    Observed {
+                        at: Timestamp::from_millis(hour * HOUR_MS),
+                        good: s[offset] + (n - reported),
+                        bad: s[offset + 1],
+                        reports: reported as u64,
+                    }
                 })
                 .collect()
         };
         // The type's prior from the pooled evidence, as verdict does.
         let mut pooled: BTreeMap<(&str, usize), Weighed> = BTreeMap::new();
-        for ((_, t), sums) in &self.hours {
+        for key in self.hours.keys() {
             for offset in [0, 2] {
-                let sum = aged_sum(&observed(sums, offset), now, PUBLISHED_HALF_LIFE);
-                let p = pooled.entry((t.as_str(), offset)).or_default();
+                let sum = aged_sum(&observed(key, offset), now, PUBLISHED_HALF_LIFE);
+                let p = pooled.entry((key.1.as_str(), offset)).or_default();
                 p.good += sum.good;
                 p.bad += sum.bad;
             }
         }
-        let mean = |sums: &BTreeMap<i64, [f64; 4]>, t: &str, offset: usize| {
-            let prior = type_prior(pooled.get(&(t, offset)).copied().unwrap_or_default());
-            score(prior, &observed(sums, offset), now, PUBLISHED_HALF_LIFE)
+        let mean = |key: &(String, String), offset: usize| {
+            let prior = type_prior(
+                pooled
+                    .get(&(key.1.as_str(), offset))
+                    .copied()
+                    .unwrap_or_default(),
+            );
+            score(prior, &observed(key, offset), now, PUBLISHED_HALF_LIFE)
                 .reliability
                 .mean
         };
         let mut providers = Vec::new();
-        for ((provider, t), sums) in &self.hours {
+        for key in self.hours.keys() {
+            let (provider, t) = key;
             let Some(verdict) = shown
                 .iter()
                 .find(|s| &s.provider == provider && &s.captcha_type == t)
@@ -92,10 +139,34 @@ impl ScoreCheck {
             providers.push(ProviderScoreFigures {
                 provider: provider.clone(),
                 captcha_type: t.clone(),
-                honest_only: round4(mean(sums, t, 0)),
+                honest_only: round4(mean(key, 0)),
                 verdict: round4(verdict.mean),
-                naive: round4(mean(sums, t, 2)),
+                naive: round4(mean(key, 2)),
             });
+        }
+        // Against the truth: pairs of providers of a type in their true order, and intervals
+        // that hold the true accuracy.
+        let mut ordered = (0, 0);
+        let mut covered = (0, 0);
+        for a in shown {
+            let Some(ta) = truth(&a.provider, &a.captcha_type) else {
+                continue;
+            };
+            covered.1 += 1;
+            if a.lower <= ta && ta <= a.upper {
+                covered.0 += 1;
+            }
+            for b in shown.iter().filter(|b| b.captcha_type == a.captcha_type) {
+                match truth(&b.provider, &b.captcha_type) {
+                    Some(tb) if ta > tb => {
+                        ordered.1 += 1;
+                        if a.mean > b.mean {
+                            ordered.0 += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
         let n = providers.len().max(1) as f64;
         let mae =
@@ -109,6 +180,8 @@ impl ScoreCheck {
                     .fold(0.0, f64::max),
             ),
             naive_error: mae(|p| (p.naive - p.honest_only).abs()),
+            pairs_in_true_order_pct: pct(ordered),
+            intervals_holding_truth_pct: pct(covered),
             providers,
         }
     }
@@ -122,7 +195,21 @@ pub struct ScoreFigures {
     pub verdict_error_max: f64,
     /// Mean |counting every report alike − honest only|: how far abuse moves an unweighted score.
     pub naive_error: f64,
+    /// Of the pairs of providers of one type with different true accuracies, those verdict's
+    /// means put in the true order, %.
+    pub pairs_in_true_order_pct: f64,
+    /// verdict's 90 % intervals that hold the provider's true accuracy, %. The simulation's
+    /// clients report most, not all, of their failures and some of their sites' rejections of
+    /// good tokens, which no score can tell from the provider's (docs/scoring.md).
+    pub intervals_holding_truth_pct: f64,
     pub providers: Vec<ProviderScoreFigures>,
+}
+
+fn pct((part, whole): (usize, usize)) -> f64 {
+    if whole == 0 {
+        return 100.0;
+    }
+    round4(100.0 * part as f64 / whole as f64)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -92,3 +92,31 @@ async fn another_seed_gives_another_world() {
     .expect("seed 2");
     assert_ne!(a.run.tasks, b.run.tasks);
 }
+
+/// The worlds that break the standard world's kind assumptions run at a debug build's size,
+/// each as it says: no warm-up and abuse from the first minute, few trusted accounts, nobody
+/// confirming. (Their figures at CI size are in docs/simulation.md, with the commands.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_world_runs_as_it_says() {
+    use verdict_sim::World;
+    for world in [World::DayOne, World::SmallPlatform, World::NoConfirmations] {
+        let config = SimConfig::smoke(5).in_world(world);
+        let m = simulate_in_process(config.clone(), Policy::default())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:#}", world.name()));
+        assert!(m.run.scored_reports > 500, "{}: {:?}", world.name(), m.run);
+        match world {
+            World::DayOne => assert_eq!(m.config.warmup_days, 0),
+            World::SmallPlatform => assert_eq!(m.honest.trusted, 15),
+            World::NoConfirmations => assert_eq!(m.run.scored_confirmations, 0),
+            World::Standard => {}
+        }
+        // Always-report scripts are stopped in every world.
+        let always = m
+            .strategies
+            .iter()
+            .find(|s| s.strategy == "always-report")
+            .expect("always-report");
+        assert_eq!(always.detected, always.accounts, "{}", world.name());
+    }
+}

@@ -9,7 +9,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use verdict_domain::plan::{ReportWrites, SettlementWrites};
+use verdict_domain::plan::{IngestWrites, ReportWrites, SettlementWrites};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{Activity, Baseline, CohortRecord, ScreenPolicy};
 use verdict_domain::{
@@ -156,8 +156,20 @@ impl Resolution {
     }
 }
 
-/// An evidence row as both backends read it: type, provider, worker, bucket, good, bad, reports.
-pub(crate) type BucketRow = (String, String, Option<String>, i64, f64, f64, i64);
+/// An evidence row as both backends read it: type, provider, worker, bucket, good, bad, reports,
+/// exposure, taken.
+pub(crate) type BucketRow = (String, String, Option<String>, i64, f64, f64, i64, f64, f64);
+
+/// An account's counts in one family over a recent period, and its trust and standing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReporterSample {
+    pub account: AccountId,
+    pub family: Family,
+    pub tasks: u64,
+    pub incorrect: u64,
+    pub trusted: bool,
+    pub ignored: bool,
+}
 
 /// Trust-weighted evidence about one solver's answers in one bucket.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,11 +183,14 @@ pub struct EvidenceBucket {
     pub bad: f64,
     /// Reports that carried evidence.
     pub reports: u64,
+    /// Silence weights of the tasks completed in the bucket, and those reports took back.
+    pub exposure: f64,
+    pub taken: f64,
 }
 
 impl EvidenceBucket {
     pub(crate) fn from_row(row: BucketRow) -> StoreResult<Self> {
-        let (captcha_type, provider, worker, bucket, good, bad, reports) = row;
+        let (captcha_type, provider, worker, bucket, good, bad, reports, exposure, taken) = row;
         Ok(Self {
             captcha_type: CaptchaType::parse(&captcha_type)
                 .map_err(|e| StoreError::other("stored evidence").because(e))?,
@@ -185,6 +200,8 @@ impl EvidenceBucket {
             good,
             bad,
             reports: reports.max(0) as u64,
+            exposure,
+            taken,
         })
     }
 }
@@ -214,6 +231,22 @@ pub(crate) fn granted_refund(
             .ok_or_else(|| StoreError::other(format!("unknown verdict {verdict}")))?,
         refund: verdict_domain::Amount::from_micros(refund_micros),
     })
+}
+
+/// A stored cohort's basis; rows written before the column existed say it by their accounts.
+pub(crate) fn stored_basis(
+    basis: Option<String>,
+    accounts: u32,
+) -> verdict_domain::screen::CohortBasis {
+    use verdict_domain::screen::CohortBasis;
+    basis
+        .as_deref()
+        .and_then(CohortBasis::parse)
+        .unwrap_or(if accounts > 0 {
+            CohortBasis::Fitted
+        } else {
+            CohortBasis::Default
+        })
 }
 
 /// The re-check columns of a report: whether it is suspect (NULL when never held for one) and
@@ -250,10 +283,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         since: Timestamp,
     ) -> StoreResult<Vec<FamilyActivity>>;
 
-    /// Stores each task whose id is new, in one transaction; never overwrites. One result per
-    /// task, in order. Durable on return.
-    async fn ingest_tasks(&self, tasks: Vec<Task>, at: Timestamp)
-    -> StoreResult<Vec<IngestResult>>;
+    /// Stores each task whose id is new with its silence weight, in one transaction; never
+    /// overwrites. Adds the stored tasks' counts (`plan::task_counts`) and exposures
+    /// (`plan::Exposures`). One result per task, in order. Durable on return.
+    async fn ingest(&self, writes: IngestWrites, at: Timestamp) -> StoreResult<Vec<IngestResult>>;
+
+    /// [`Store::ingest`] of tasks whose accounts' silence says nothing (weight 0).
+    async fn ingest_tasks(
+        &self,
+        tasks: Vec<Task>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<IngestResult>> {
+        let silence = vec![0.0; tasks.len()];
+        self.ingest(IngestWrites { tasks, silence }, at).await
+    }
 
     /// A task and its report.
     async fn task(&self, id: &TaskId) -> StoreResult<Option<(Task, Option<Report>)>>;
@@ -302,6 +345,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `(tasks, incorrect)` of each trusted account in good standing in `family` from
     /// `from_hour` on: the cohort the prior is fitted on.
     async fn cohort_samples(&self, family: Family, from_hour: i64) -> StoreResult<Vec<(u64, u64)>>;
+
+    /// Each account's counts per family from `from_hour` on, with whether it is trusted and
+    /// ignored at `now`: what its silence weight is computed from.
+    async fn reporter_samples(
+        &self,
+        from_hour: i64,
+        now: Timestamp,
+    ) -> StoreResult<Vec<ReporterSample>>;
+
+    /// The accounts an operator trusts.
+    async fn trusted_accounts(&self) -> StoreResult<Vec<AccountId>>;
+
+    /// The report-lag histogram: `(family, bucket, reports)`.
+    async fn report_lags(&self) -> StoreResult<Vec<(Family, u8, u64)>>;
+
+    /// The same for every account in good standing, trusted or not: what a platform without
+    /// trusted data is judged against.
+    async fn standing_samples(
+        &self,
+        family: Family,
+        from_hour: i64,
+    ) -> StoreResult<Vec<(u64, u64)>>;
 
     async fn save_cohort(&self, family: Family, cohort: CohortRecord) -> StoreResult<()>;
 

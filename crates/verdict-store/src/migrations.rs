@@ -14,6 +14,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261124000000_scores",
     "20261125000000_drift",
     "20261201000000_typed_fields",
+    "20261202000000_real_world",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -41,6 +42,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261201000000_typed_fields",
         include_str!("../migrations/sqlite/20261201000000_typed_fields.sql"),
     ),
+    (
+        "20261202000000_real_world",
+        include_str!("../migrations/sqlite/20261202000000_real_world.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -67,6 +72,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261201000000_typed_fields",
         include_str!("../migrations/postgres/20261201000000_typed_fields.sql"),
+    ),
+    (
+        "20261202000000_real_world",
+        include_str!("../migrations/postgres/20261202000000_real_world.sql"),
     ),
 ];
 
@@ -111,23 +120,32 @@ mod tests {
         ]
     }
 
-    fn split_last(
-        tree: &'static [(&'static str, &'static str)],
-    ) -> (&'static [(&'static str, &'static str)], &'static str) {
-        let (last, before) = tree.split_last().expect("migrations");
-        assert_eq!(last.0, "20261201000000_typed_fields");
-        (before, last.1)
+    type Tree = &'static [(&'static str, &'static str)];
+
+    /// The migrations before the typed fields, the typed fields' and those after it (which
+    /// old rows must go through too).
+    fn around_typed(tree: Tree) -> (Tree, Vec<&'static str>) {
+        let at = tree
+            .iter()
+            .position(|(name, _)| *name == "20261201000000_typed_fields")
+            .expect("the typed fields migration");
+        (
+            &tree[..at],
+            tree[at..].iter().map(|(_, sql)| *sql).collect(),
+        )
     }
 
     #[test]
     fn sqlite_typed_report_fields_are_read_from_the_evidence_of_older_rows() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let (before, typed) = split_last(SQLITE);
+        let (before, typed) = around_typed(SQLITE);
         for (_, sql) in before {
             conn.execute_batch(sql).unwrap();
         }
         conn.execute_batch(OLD_ROWS).unwrap();
-        conn.execute_batch(typed).unwrap();
+        for sql in typed {
+            conn.execute_batch(sql).unwrap();
+        }
         let rows: Vec<Typed> = conn
             .prepare(READ_BACK)
             .unwrap()
@@ -161,13 +179,15 @@ mod tests {
             ))
             .await
             .unwrap();
-        let (before, typed) = split_last(POSTGRES);
+        let (before, typed) = around_typed(POSTGRES);
         let result = async {
             for (_, sql) in before {
                 client.batch_execute(sql).await?;
             }
             client.batch_execute(OLD_ROWS).await?;
-            client.batch_execute(typed).await?;
+            for sql in &typed {
+                client.batch_execute(sql).await?;
+            }
             let rows = client.query(READ_BACK, &[]).await?;
             Ok::<Vec<Typed>, tokio_postgres::Error>(
                 rows.iter()

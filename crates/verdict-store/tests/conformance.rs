@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::TestStore;
 use verdict_domain::decision::{Decision, Effect};
-use verdict_domain::plan::{ReportWrites, SettlementWrites};
+use verdict_domain::plan::{IngestWrites, ReportWrites, SettlementWrites};
 use verdict_domain::recheck::{Precision, Settlement};
 use verdict_domain::screen::{CohortPrior, CohortRecord, Counts, ScreenPolicy, advance_baseline};
 use verdict_domain::timestamp::hour_of;
@@ -19,8 +19,8 @@ use verdict_domain::{
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
 use verdict_store::{
-    EvidenceBucket, IngestResult, NewAccount, Recorded, Resolution, Settled, Store, StoreError,
-    Whitelisted,
+    EvidenceBucket, IngestResult, NewAccount, Recorded, ReporterSample, Resolution, Settled, Store,
+    StoreError, Whitelisted,
 };
 
 /// The reason a clawback in these cases gives its reversals.
@@ -1952,6 +1952,136 @@ async fn a_whitelist_effect_whitelists_the_worker_once(s: TestStore) {
     );
 }
 
+async fn a_screen_flag_on_a_trusted_account_is_noted_and_the_latest_kept(s: TestStore) {
+    let a = trusted_account(&s, "alice").await;
+    assert_eq!(a.screen_flag, None);
+    let tasks: Vec<Task> = (0..2)
+        .map(|i| task(&format!("sf{i}"), a.id, CaptchaType::RecaptchaV2, 1_000))
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    for (i, (t, lane)) in tasks.iter().zip(["fast", "slow"]).enumerate() {
+        let at = T0.saturating_add(Duration::from_secs(i as u64 * 60));
+        s.record_report(ReportWrites::plan(
+            Decision {
+                report: accepted(t, at),
+                effects: vec![Effect::NoteScreenFlag {
+                    lane: lane.into(),
+                    reason: format!("{lane}: 2 of 2 reported"),
+                }],
+            },
+            Family::Recaptcha,
+        ))
+        .await
+        .unwrap();
+    }
+    let account = s.account(a.id).await.unwrap().unwrap();
+    let flag = account.screen_flag.expect("noted");
+    assert_eq!(flag.lane, "slow");
+    assert_eq!(flag.reason, "slow: 2 of 2 reported");
+    assert_eq!(flag.at, T0.saturating_add(Duration::from_secs(60)));
+    assert_eq!(
+        account.standing,
+        Standing::Good,
+        "a note changes no standing"
+    );
+    assert_eq!(
+        account.balance,
+        Amount::from_micros(2_000),
+        "nor any refund"
+    );
+}
+
+async fn ingested_tasks_expose_their_solvers_and_a_report_takes_its_tasks_weight_back(
+    s: TestStore,
+) {
+    let a = trusted_account(&s, "alice").await;
+    let b = s.create_account(new_account("bob")).await.unwrap();
+    let mut tasks: Vec<Task> = (0..4)
+        .map(|i| task(&format!("sx{i}"), a.id, CaptchaType::RecaptchaV2, 1_000))
+        .collect();
+    // An hour later, another minute and hour; bob's silence says nothing.
+    tasks[3].completed_at = T0.saturating_add(Duration::from_secs(3_600));
+    tasks.push(task("sx-b", b.id, CaptchaType::RecaptchaV2, 1_000));
+    let silence = vec![1.0, 1.0, 0.5, 1.0, 0.0];
+    let writes = IngestWrites {
+        tasks: tasks.clone(),
+        silence: silence.clone(),
+    };
+    s.ingest(writes.clone(), T0).await.unwrap();
+    // The same tasks again are duplicates: no exposure twice.
+    s.ingest(writes, T0).await.unwrap();
+    let exposure = |buckets: &[EvidenceBucket]| -> Vec<(i64, f64, f64)> {
+        buckets
+            .iter()
+            .map(|b| (b.bucket, b.exposure, b.taken))
+            .collect()
+    };
+    let minute = Resolution::Minute.bucket(T0);
+    let hour = Resolution::Hour.bucket(T0);
+    assert_eq!(
+        exposure(&s.provider_evidence(Resolution::Minute, 0).await.unwrap()),
+        [(minute, 2.5, 0.0), (minute + 60, 1.0, 0.0)]
+    );
+    assert_eq!(
+        exposure(&s.provider_evidence(Resolution::Hour, 0).await.unwrap()),
+        [(hour, 2.5, 0.0), (hour + 1, 1.0, 0.0)]
+    );
+    let worker = s.worker_evidence("w1", 0).await.unwrap();
+    assert_eq!(
+        worker.iter().map(|b| b.exposure).sum::<f64>(),
+        3.5,
+        "{worker:?}"
+    );
+    // A complaint on the half-weight task, 8 s after it was solved, takes its 0.5 back.
+    let at = T0.saturating_add(Duration::from_secs(8));
+    s.record_report(
+        ReportWrites::plan(plain(accepted(&tasks[2], at)), Family::Recaptcha).after(T0),
+    )
+    .await
+    .unwrap();
+    let minutes = s.provider_evidence(Resolution::Minute, 0).await.unwrap();
+    assert_eq!(exposure(&minutes)[0], (minute, 2.5, 0.5));
+    assert_eq!(
+        sums(&minutes, "prov-a"),
+        (0.0, 1.5, 1),
+        "a corrected complaint"
+    );
+    let worker = s.worker_evidence("w1", 0).await.unwrap();
+    assert_eq!(worker.iter().map(|b| b.taken).sum::<f64>(), 0.5);
+    let bucket = verdict_domain::scoring::lag_bucket(Duration::from_secs(8));
+    assert_eq!(
+        s.report_lags().await.unwrap(),
+        [(Family::Recaptcha, bucket, 1)]
+    );
+    // What silence weights are computed from: counts per account and family, trust, standing.
+    let mut samples = s
+        .reporter_samples(hour_of(T0) - 71, T0.saturating_add(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    samples.sort_by_key(|x| x.account);
+    assert_eq!(
+        samples,
+        [
+            ReporterSample {
+                account: a.id,
+                family: Family::Recaptcha,
+                tasks: 4,
+                incorrect: 1,
+                trusted: true,
+                ignored: false
+            },
+            ReporterSample {
+                account: b.id,
+                family: Family::Recaptcha,
+                tasks: 1,
+                incorrect: 0,
+                trusted: false,
+                ignored: false
+            },
+        ]
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -1976,6 +2106,8 @@ all_backends!(
     reports_add_trust_weighted_evidence_about_their_solver,
     a_settled_recheck_adds_its_strong_evidence_when_settled,
     a_whitelist_effect_whitelists_the_worker_once,
+    a_screen_flag_on_a_trusted_account_is_noted_and_the_latest_kept,
+    ingested_tasks_expose_their_solvers_and_a_report_takes_its_tasks_weight_back,
     account_created_with_key_is_found_by_id_and_key,
     a_key_in_use_cannot_be_given_to_a_second_account,
     ingest_inserts_new_tasks_and_never_overwrites,

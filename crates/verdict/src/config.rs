@@ -146,6 +146,10 @@ pub struct JudgingConfig {
     /// Take back the refunds of an account the screen puts on ignored standing, from the
     /// period it found abnormal (default true).
     pub clawback: Option<bool>,
+    /// Screen operator-trusted accounts like any other: ignore them, cap and claw back their
+    /// refunds (default false: their reports are upheld and what the screen would have done is
+    /// noted on the account, `screen_flag`, and logged).
+    pub screen_trusted: bool,
     /// A client confirming a solution whitelists the worker who solved it (anti-captcha's rule).
     pub whitelist_on_correct: bool,
     pub screen: ScreenConfig,
@@ -162,6 +166,8 @@ pub struct JudgingConfig {
 /// drift_ratio = 1.5         # the rise over its own history the drift lane looks for
 /// drift_threshold = 12.0    # the drift lane's evidence (nats) that flags an account
 /// ignore_for = "3d"         # how long a flagged account is ignored; fast_ignore_for = "12h"
+/// pooled_concentration = 40 # spread of the pooled prior with fewer than min_cohort trusted
+/// refit_growth = 0.25       # data growth since the last estimate that refits at ingest
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -178,6 +184,13 @@ pub struct ScreenConfig {
     pub drift_threshold: Option<f64>,
     pub cap_quantile: Option<f64>,
     pub min_cohort: Option<usize>,
+    /// With fewer trusted accounts than `min_cohort`: how much honest accounts' rates are taken
+    /// to differ (the pooled prior's `a + b`).
+    pub pooled_concentration: Option<f64>,
+    pub pooled_min_tasks: Option<u64>,
+    pub pooled_min_accounts: Option<usize>,
+    /// Growth of a family's data since its last estimate that refits it at the next ingest.
+    pub refit_growth: Option<f64>,
     #[serde(with = "humantime_serde")]
     pub ignore_for: Option<Duration>,
     #[serde(with = "humantime_serde")]
@@ -268,6 +281,7 @@ impl JudgingConfig {
             }
         }
         set(&mut policy.clawback, self.clawback);
+        policy.screen_trusted = self.screen_trusted;
         policy.whitelist_on_correct = self.whitelist_on_correct;
         let (s, c) = (&mut policy.screen, &self.screen);
         set(&mut s.min_volume, c.min_volume);
@@ -282,6 +296,16 @@ impl JudgingConfig {
         set(&mut s.drift_threshold, c.drift_threshold);
         set(&mut s.cap_quantile, c.cap_quantile);
         set(&mut s.min_cohort, c.min_cohort);
+        set(&mut s.pooled_concentration, c.pooled_concentration);
+        set(&mut s.pooled_min_tasks, c.pooled_min_tasks);
+        set(&mut s.pooled_min_accounts, c.pooled_min_accounts);
+        set(&mut s.refit_growth, c.refit_growth);
+        if !(s.pooled_concentration >= 2.0 && s.pooled_concentration.is_finite()) {
+            bail!("judging.screen.pooled_concentration must be at least 2");
+        }
+        if !(s.refit_growth > 0.0 && s.refit_growth.is_finite()) {
+            bail!("judging.screen.refit_growth must be above 0");
+        }
         set(&mut s.ignore_for, c.ignore_for);
         set(&mut s.fast_ignore_for, c.fast_ignore_for);
         for (name, p) in [

@@ -18,6 +18,30 @@ pub enum Size {
     Full,
 }
 
+/// The world the judging simulation runs in (docs/simulation.md, "Worlds").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorldArg {
+    /// Three warm-up days, a quarter of the honest accounts trusted, 30 % confirming.
+    Standard,
+    /// A fresh database: no warm-up, every abuser abusing from the first minute.
+    DayOne,
+    /// 15 trusted accounts: fewer than a cohort fit needs.
+    SmallPlatform,
+    /// Nobody confirms a solution that worked.
+    NoConfirmations,
+}
+
+impl From<WorldArg> for verdict_sim::World {
+    fn from(w: WorldArg) -> Self {
+        match w {
+            WorldArg::Standard => verdict_sim::World::Standard,
+            WorldArg::DayOne => verdict_sim::World::DayOne,
+            WorldArg::SmallPlatform => verdict_sim::World::SmallPlatform,
+            WorldArg::NoConfirmations => verdict_sim::World::NoConfirmations,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
     /// Simulate routing (providers, policies, the router) instead of judging.
@@ -25,6 +49,8 @@ pub struct SimulateArgs {
     routing: bool,
     #[arg(long, value_enum, default_value = "ci")]
     size: Size,
+    #[arg(long, value_enum, default_value = "standard")]
+    world: WorldArg,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Scored days (overrides the size's).
@@ -60,7 +86,8 @@ impl SimulateArgs {
         let mut config = match self.size {
             Size::Ci => SimConfig::ci(self.seed),
             Size::Full => SimConfig::full(self.seed),
-        };
+        }
+        .in_world(self.world.into());
         if let Some(days) = self.days {
             config.days = days;
         }

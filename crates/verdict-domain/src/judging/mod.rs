@@ -13,7 +13,7 @@
 //! 6. otherwise the report is upheld and the task's cost refunded.
 
 use crate::account::{Account, Standing};
-use crate::captcha::Eligibility;
+use crate::captcha::{Eligibility, Family};
 mod explain;
 
 use crate::decision::{Decision, Effect};
@@ -360,7 +360,11 @@ fn judge_incorrect(
             .judged_from(now)
             .filter(|_| recent_ignores <= 1),
     };
-    match screen(input, &policy.screen, now) {
+    let screened = screen(input, &policy.screen, now);
+    if !policy.may_restrain(account) {
+        return trusted_outcome(screened, family);
+    }
+    match screened {
         Screened::Uphold(findings) => {
             Outcome::screened(Verdict::Accepted, Reason::IncorrectAccepted, findings)
         }
@@ -414,6 +418,47 @@ fn judge_incorrect(
     }
 }
 
+/// An operator-trusted account's report when the screen may not restrain it: upheld whatever
+/// the screen found, with what it would have done in the evidence, and a flag noted on the
+/// account for the operator.
+fn trusted_outcome(screened: Screened, family: Family) -> Outcome {
+    let (findings, overridden, note) = match screened {
+        Screened::Uphold(findings) => (findings, None, None),
+        Screened::Capped {
+            probation,
+            findings,
+        } => {
+            let cap = if probation {
+                "probation cap"
+            } else {
+                "refund cap"
+            };
+            (findings, Some(format!("the {cap}")), None)
+        }
+        Screened::Flagged { lane, findings, .. } => {
+            let why = explain_flag(lane, family, &findings);
+            let note = Effect::NoteScreenFlag {
+                lane: lane.as_str().into(),
+                reason: why,
+            };
+            (
+                findings,
+                Some(format!("the {} lane", lane.as_str())),
+                Some(note),
+            )
+        }
+    };
+    let mut outcome = Outcome::screened(Verdict::Accepted, Reason::IncorrectAccepted, findings);
+    if let Some(what) = overridden {
+        outcome.evidence = outcome.evidence.with(
+            "trusted_override",
+            format!("{what} would have refused this report; upheld on the operator's trust"),
+        );
+    }
+    outcome.effects.extend(note);
+    outcome
+}
+
 /// How much this report counts as evidence about the solver (domain.md §4.2): nothing from an
 /// account on ignored standing or flagged by this very report, fully from an operator-trusted
 /// account, otherwise what the screen found (the chance the account reports like the trusted
@@ -425,11 +470,13 @@ fn reporter_trust(
     policy: &Policy,
     now: Timestamp,
 ) -> f64 {
+    // A trusted account the screen would have flagged keeps its refund, not its weight as
+    // evidence: scores are verdict's own judgement.
     let ignored = matches!(account.standing.at(now), Standing::Ignored { .. })
         || outcome
             .effects
             .iter()
-            .any(|e| matches!(e, Effect::Ignore { .. }));
+            .any(|e| matches!(e, Effect::Ignore { .. } | Effect::NoteScreenFlag { .. }));
     if ignored {
         return 0.0;
     }
@@ -463,7 +510,7 @@ fn merge(mut base: Evidence, extra: Evidence) -> Evidence {
 mod tests {
     use super::*;
     use crate::account::AccountId;
-    use crate::captcha::{CaptchaType, Family};
+    use crate::captcha::CaptchaType;
     use crate::money::Amount;
     use std::time::Duration;
 
@@ -477,6 +524,7 @@ mod tests {
             balance: Amount::ZERO,
             standing: Standing::Good,
             ignores: Default::default(),
+            screen_flag: None,
             created_at: Timestamp::from_millis(0),
         }
     }
@@ -931,9 +979,8 @@ mod tests {
     }
 
     #[test]
-    fn a_trusted_account_is_screened_like_any_other() {
-        // Trust puts an account in the cohort the others are compared with; it does not put it
-        // above the screen (an operator's trust can be mistaken, as the simulation's is).
+    fn a_trusted_account_is_upheld_and_the_flag_noted_for_the_operator() {
+        // 40 % over 72 h: the slow lane flags any other account.
         let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
         let history = busy_history(1, 2);
         let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
@@ -941,9 +988,34 @@ mod tests {
             trusted: true,
             ..account(1)
         };
+        let report = incorrect(Eligibility::ALL);
+        let d = judged_on_history(&report, &trusted, &t, &history, &prior, &Policy::default());
+        assert_eq!(d.report.verdict, Verdict::Accepted);
+        assert_eq!(d.report.refund, Some(t.cost));
+        assert!(
+            d.report
+                .evidence
+                .get("trusted_override")
+                .and_then(|v| v.as_str())
+                .is_some_and(|s| s.starts_with("the slow lane would have refused")),
+            "{:?}",
+            d.report.evidence
+        );
+        assert!(
+            matches!(&d.effects[..], [Effect::NoteScreenFlag { lane, reason }]
+                if lane == "slow" && reason.contains("cohort")),
+            "{:?}",
+            d.effects
+        );
+        assert_eq!(
+            d.report.trust_weight, 0.0,
+            "flagged reports are no evidence"
+        );
+
+        // The same account, not trusted: ignored and clawed back.
         let d = judged_on_history(
-            &incorrect(Eligibility::ALL),
-            &trusted,
+            &report,
+            &account(1),
             &t,
             &history,
             &prior,
@@ -951,6 +1023,36 @@ mod tests {
         );
         assert_eq!(d.report.reason, Reason::RateAboveCohort);
         assert!(matches!(d.effects.first(), Some(Effect::Ignore { .. })));
+    }
+
+    #[test]
+    fn screen_trusted_screens_a_trusted_account_like_any_other() {
+        let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
+        let history = busy_history(1, 2);
+        let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
+        let trusted = Account {
+            trusted: true,
+            ..account(1)
+        };
+        let policy = Policy {
+            screen_trusted: true,
+            ..Policy::default()
+        };
+        let d = judged_on_history(
+            &incorrect(Eligibility::ALL),
+            &trusted,
+            &t,
+            &history,
+            &prior,
+            &policy,
+        );
+        assert_eq!(d.report.reason, Reason::RateAboveCohort);
+        assert!(matches!(d.effects.first(), Some(Effect::Ignore { .. })));
+        assert!(
+            d.effects
+                .iter()
+                .any(|e| matches!(e, Effect::Clawback { .. }))
+        );
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn settle_pending(
     now: crate::timestamp::Timestamp,
 ) -> Settlement {
     let repeat_period = policy.screen.repeat_period;
+    let may_restrain = policy.may_restrain(account);
     let policy = &policy.rechecks;
     use crate::report::{Reason, Verdict};
     let mut report = pending.clone();
@@ -137,15 +138,23 @@ pub fn settle_pending(
     );
     let settled = verdict != Verdict::Pending;
     if settled && second.is_some() && !already_ignored && precision_flags(last_day, policy) {
-        effects.push(crate::decision::Effect::Ignore {
-            until: now.saturating_add(policy.ignore_for),
-            count_since: now.saturating_sub(repeat_period),
-            reason: format!(
-                "re-checks in the last 24 h upheld {:.0} of {:.0} reports: most reports are probably false (P = {:.3})",
-                last_day.confirmed,
-                last_day.verified(),
-                last_day.probably_mostly_false()
-            ),
+        let reason = format!(
+            "re-checks in the last 24 h upheld {:.0} of {:.0} reports: most reports are probably false (P = {:.3})",
+            last_day.confirmed,
+            last_day.verified(),
+            last_day.probably_mostly_false()
+        );
+        effects.push(if may_restrain {
+            crate::decision::Effect::Ignore {
+                until: now.saturating_add(policy.ignore_for),
+                count_since: now.saturating_sub(repeat_period),
+                reason,
+            }
+        } else {
+            crate::decision::Effect::NoteScreenFlag {
+                lane: "recheck".into(),
+                reason,
+            }
         });
     }
     Settlement {
@@ -208,6 +217,7 @@ mod settle_tests {
             balance: Amount::ZERO,
             standing: Standing::Good,
             ignores: Default::default(),
+            screen_flag: None,
             created_at: NOW,
         }
     }
@@ -365,6 +375,26 @@ mod settle_tests {
                 s.effects.first(),
                 Some(crate::decision::Effect::Ignore { .. })
             ),
+            "{:?}",
+            s.effects
+        );
+        // A trusted reporter is not ignored; the finding is noted for the operator.
+        let trusted = Account {
+            trusted: true,
+            ..account()
+        };
+        let s = settle_pending(
+            &pending(),
+            &task(),
+            Some("KWG90"),
+            record,
+            &trusted,
+            &crate::policy::Policy::default(),
+            NOW,
+        );
+        assert!(
+            matches!(&s.effects[..], [crate::decision::Effect::NoteScreenFlag { lane, reason }]
+                if lane == "recheck" && reason.starts_with("re-checks in the last 24 h upheld 4 of 22")),
             "{:?}",
             s.effects
         );

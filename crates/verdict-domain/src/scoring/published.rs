@@ -38,10 +38,36 @@ pub fn aged_sum(observed: &[Observed], now: Timestamp, half_life: Duration) -> W
         let factor = 0.5f64.powf(age / h);
         (g + o.good * factor, b + o.bad * factor)
     });
+    // Silence counted in a bucket before its late reports came can leave a bucket's good
+    // below zero; the sum cannot be.
     Weighed {
-        good,
+        good: good.max(0.0),
         bad,
         at: Some(now),
+    }
+}
+
+impl Observed {
+    /// The bucket's evidence with what its silence says at `now` added to `good`: `exposure`
+    /// and `taken` are its tasks' silence weights and those its reports took back, `span` the
+    /// bucket's length (its tasks are aged from its middle).
+    pub fn with_silence(
+        self,
+        exposure: f64,
+        taken: f64,
+        span: Duration,
+        now: Timestamp,
+        lags: &crate::scoring::LagDistribution,
+    ) -> Observed {
+        if exposure == 0.0 && taken == 0.0 {
+            return self;
+        }
+        let middle = self.at.saturating_add(span / 2);
+        let age = Duration::from_millis(now.millis_since(middle).max(0).unsigned_abs());
+        Observed {
+            good: self.good + crate::scoring::silent_good(exposure, taken, age, lags),
+            ..self
+        }
     }
 }
 

@@ -5,6 +5,41 @@ use super::ScreenPolicy;
 use crate::stats::beta_quantile;
 use crate::timestamp::Timestamp;
 
+/// What a cohort prior rests on, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CohortBasis {
+    /// Fitted on enough trusted accounts to measure how much honest accounts differ.
+    Fitted,
+    /// Too few trusted accounts for that: their pooled rate, with the configured spread.
+    PooledTrusted,
+    /// No trusted data: the median rate of accounts in good standing, with the same spread.
+    PooledGoodStanding,
+    /// No data at all yet.
+    Default,
+}
+
+impl CohortBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CohortBasis::Fitted => "fitted",
+            CohortBasis::PooledTrusted => "pooled_trusted",
+            CohortBasis::PooledGoodStanding => "pooled_good_standing",
+            CohortBasis::Default => "default",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            CohortBasis::Fitted,
+            CohortBasis::PooledTrusted,
+            CohortBasis::PooledGoodStanding,
+            CohortBasis::Default,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == text)
+    }
+}
+
 /// The trusted cohort's report rates in one family: `Beta(a, b)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CohortPrior {
@@ -12,8 +47,9 @@ pub struct CohortPrior {
     pub b: f64,
     /// The rate exceeded by ~1 % of trusted accounts: the refund cap.
     pub cap_rate: f64,
-    /// Trusted accounts the prior was fitted on (0: the default prior).
+    /// Accounts the prior rests on (0: the default prior).
     pub accounts: u32,
+    pub basis: CohortBasis,
 }
 
 impl CohortPrior {
@@ -21,12 +57,34 @@ impl CohortPrior {
     pub const DEFAULT_A: f64 = 2.0;
     pub const DEFAULT_B: f64 = 18.0;
 
+    /// A prior fitted on `accounts` trusted accounts (the default prior when there are none).
     pub fn new(a: f64, b: f64, cap_quantile: f64, accounts: u32) -> Self {
         Self {
             a,
             b,
             cap_rate: beta_quantile(cap_quantile, a, b),
             accounts,
+            basis: if accounts > 0 {
+                CohortBasis::Fitted
+            } else {
+                CohortBasis::Default
+            },
+        }
+    }
+
+    /// A pooled rate `mean` over `accounts` accounts, spread as `policy.pooled_concentration`
+    /// says honest accounts differ.
+    pub fn pooled(mean: f64, accounts: u32, basis: CohortBasis, policy: &ScreenPolicy) -> Self {
+        let mean = mean.clamp(1e-3, 1.0 - 1e-3);
+        let kappa = policy.pooled_concentration;
+        Self {
+            basis,
+            ..Self::new(
+                mean * kappa,
+                (1.0 - mean) * kappa,
+                policy.cap_quantile,
+                accounts,
+            )
         }
     }
 
@@ -74,9 +132,9 @@ impl Cohort {
         }
     }
 
-    /// Whether the prior was fitted on trusted accounts (not the default).
+    /// Whether the prior rests on data (not the default).
     pub fn fitted(&self) -> bool {
-        self.prior.accounts > 0
+        self.prior.basis != CohortBasis::Default
     }
 
     /// The rate an hour's baseline step is measured against: the cohort's own rate that hour
@@ -110,9 +168,80 @@ impl Cohort {
     }
 }
 
+/// The cohort prior from what there is, best first (each `(tasks, incorrect)` over the slow
+/// window): fitted on trusted accounts ([`fit_prior`]); with too few of them to measure their
+/// spread, their pooled rate; with too little trusted data, the median rate of the accounts in
+/// good standing that report at all (`standing`, read only when [`needs_standing`]: robust to
+/// abusers while they are fewer than half of the reporting accounts); `None` when even that is too little (keep the
+/// last prior, or the default).
+pub fn estimate_prior(
+    trusted: &[(u64, u64)],
+    standing: &[(u64, u64)],
+    policy: &ScreenPolicy,
+) -> Option<CohortPrior> {
+    if let Some(fitted) = fit_prior(trusted, policy) {
+        return Some(fitted);
+    }
+    let (tasks, incorrect) = pooled(trusted);
+    if tasks >= policy.pooled_min_tasks {
+        let accounts = trusted.iter().filter(|(n, _)| *n > 0).count();
+        return Some(CohortPrior::pooled(
+            incorrect as f64 / tasks as f64,
+            u32::try_from(accounts).unwrap_or(u32::MAX),
+            CohortBasis::PooledTrusted,
+            policy,
+        ));
+    }
+    // Accounts that never report say nothing of how often a reporting client reports (most
+    // clients of a real platform never do, and would put the median at zero).
+    let mut rates: Vec<f64> = standing
+        .iter()
+        .filter(|(n, x)| *n >= policy.fast_min_tasks && *x > 0)
+        .map(|&(n, x)| x.min(n) as f64 / n as f64)
+        .collect();
+    let (tasks, _) = pooled(standing);
+    if rates.len() < policy.pooled_min_accounts || tasks < policy.pooled_min_tasks {
+        return None;
+    }
+    rates.sort_by(f64::total_cmp);
+    let mid = rates.len() / 2;
+    let median = if rates.len() % 2 == 1 {
+        rates[mid]
+    } else {
+        (rates[mid - 1] + rates[mid]) / 2.0
+    };
+    Some(CohortPrior::pooled(
+        median,
+        u32::try_from(rates.len()).unwrap_or(u32::MAX),
+        CohortBasis::PooledGoodStanding,
+        policy,
+    ))
+}
+
+/// Whether the trusted samples are too few for a prior of their own, so that accounts in
+/// good standing are asked.
+pub fn needs_standing(trusted: &[(u64, u64)], policy: &ScreenPolicy) -> bool {
+    pooled(trusted).0 < policy.pooled_min_tasks
+}
+
+/// Total `(tasks, incorrect)` of the samples.
+pub fn pooled(samples: &[(u64, u64)]) -> (u64, u64) {
+    samples
+        .iter()
+        .fold((0, 0), |(n, x), (ni, xi)| (n + ni, x + xi.min(ni)))
+}
+
+/// Whether a family's cohort is due a refit before the next timed refresh: once the tasks
+/// ingested since the last one reach `refit_growth` of the tasks that prior rests on (and at
+/// least `pooled_min_tasks`), so that a young cohort follows its data as it grows.
+pub fn refit_due(ingested_since: u64, rested_on: u64, policy: &ScreenPolicy) -> bool {
+    let growth = (rested_on as f64 * policy.refit_growth).ceil() as u64;
+    ingested_since >= growth.max(policy.pooled_min_tasks)
+}
+
 /// Fits the cohort prior from trusted accounts' `(tasks, incorrect)` over the slow window, by
 /// winsorised method of moments with the binomial noise removed (domain.md §3.3). `None` when
-/// fewer than `policy.min_cohort` accounts have the minimum volume: keep the last prior.
+/// fewer than `policy.min_cohort` accounts have the minimum volume.
 pub fn fit_prior(samples: &[(u64, u64)], policy: &ScreenPolicy) -> Option<CohortPrior> {
     let usable: Vec<(f64, f64)> = samples
         .iter()
@@ -131,7 +260,14 @@ pub fn fit_prior(samples: &[(u64, u64)], policy: &ScreenPolicy) -> Option<Cohort
     let mu = (winsorised.iter().sum::<f64>() / k).clamp(1e-4, 1.0 - 1e-4);
     let s2 = winsorised.iter().map(|r| (r - mu).powi(2)).sum::<f64>() / (k - 1.0).max(1.0);
     let noise = usable.iter().map(|(n, _)| mu * (1.0 - mu) / n).sum::<f64>() / k;
-    let tau2 = (s2 - noise).max(1e-6);
+    // A spread measured on a few dozen accounts is itself noisy, and winsorising narrows it:
+    // it is shrunk towards the configured pooled spread as if that had been measured on
+    // `min_cohort` accounts (on a young platform the first fit otherwise came out several times
+    // narrower than its accounts really differ, and flagged an honest account; docs/simulation.md).
+    let measured = (s2 - noise).max(1e-6);
+    let configured = mu * (1.0 - mu) / (policy.pooled_concentration + 1.0);
+    let k0 = policy.min_cohort as f64;
+    let tau2 = (k * measured + k0 * configured) / (k + k0);
     let kappa = (mu * (1.0 - mu) / tau2 - 1.0).clamp(5.0, 5000.0);
     Some(CohortPrior::new(
         mu * kappa,
@@ -139,4 +275,90 @@ pub fn fit_prior(samples: &[(u64, u64)], policy: &ScreenPolicy) -> Option<Cohort
         policy.cap_quantile,
         u32::try_from(usable.len()).unwrap_or(u32::MAX),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> ScreenPolicy {
+        ScreenPolicy::default()
+    }
+
+    #[test]
+    fn enough_trusted_accounts_are_fitted_with_their_measured_spread() {
+        let trusted: Vec<(u64, u64)> = (0..40).map(|i| (1_000, 80 + i)).collect();
+        let prior = estimate_prior(&trusted, &[], &policy()).unwrap();
+        assert_eq!(prior.basis, CohortBasis::Fitted);
+        assert_eq!(prior.accounts, 40);
+        assert!(prior.a + prior.b > policy().pooled_concentration);
+    }
+
+    #[test]
+    fn a_spread_measured_on_few_accounts_is_shrunk_towards_the_configured_one() {
+        // 35 accounts that happen to report alike: measured, no spread at all.
+        let alike = vec![(1_000, 100); 35];
+        let prior = fit_prior(&alike, &policy()).unwrap();
+        let kappa = prior.a + prior.b;
+        assert!(kappa > 40.0 && kappa < 100.0, "{kappa}");
+        // The more accounts measured it, the more their spread counts.
+        let many = fit_prior(&vec![(1_000, 100); 600], &policy()).unwrap();
+        assert!(many.a + many.b > 5.0 * kappa, "{}", many.a + many.b);
+    }
+
+    #[test]
+    fn a_few_trusted_accounts_give_their_pooled_rate_with_the_configured_spread() {
+        // 12 trusted accounts, 150 tasks each, 10 % reported: too few to fit, enough to pool.
+        let trusted = vec![(150, 15); 12];
+        let prior = estimate_prior(&trusted, &[(1_000, 900)], &policy()).unwrap();
+        assert_eq!(prior.basis, CohortBasis::PooledTrusted);
+        assert_eq!(prior.accounts, 12);
+        assert!((prior.mean() - 0.1).abs() < 1e-12);
+        assert!((prior.a + prior.b - 40.0).abs() < 1e-9);
+        // Under it, 60 % of 300 tasks is far beyond the slow lane's 1e-6; under the default
+        // Beta(2, 18) it was not (1.7e-6).
+        let p = crate::stats::betabinom_upper_tail(180, 300, prior.a, prior.b);
+        assert!(p < 1e-9, "{p}");
+        let default = CohortPrior::default_for(&policy());
+        assert!(crate::stats::betabinom_upper_tail(180, 300, default.a, default.b) > 1e-6);
+    }
+
+    #[test]
+    fn without_trusted_data_the_median_of_accounts_in_good_standing_resists_abusers() {
+        // Seven honest accounts near 10 %, three abusers at 60-100 %.
+        let mut standing: Vec<(u64, u64)> = [9, 10, 10, 11, 12, 8, 10]
+            .into_iter()
+            .map(|x| (100, x))
+            .collect();
+        standing.extend([(300, 180), (200, 200), (150, 90)]);
+        // Clients that never report are left out, however many.
+        standing.extend([(500, 0); 20]);
+        let prior = estimate_prior(&[(30, 3)], &standing, &policy()).unwrap();
+        assert_eq!(prior.basis, CohortBasis::PooledGoodStanding);
+        assert_eq!(prior.accounts, 10);
+        assert!((prior.mean() - 0.105).abs() < 1e-9, "{}", prior.mean());
+        // The pooled rate of the reporting accounts would be 35 %.
+        let (n, x) = pooled(&standing[..10]);
+        assert!(x as f64 / n as f64 > 0.35);
+    }
+
+    #[test]
+    fn too_little_data_keeps_whatever_was_there() {
+        let p = policy();
+        assert_eq!(estimate_prior(&[], &[], &p), None);
+        // Two accounts are not a median; 150 tasks are not a rate.
+        assert_eq!(estimate_prior(&[], &[(300, 30), (300, 30)], &p), None);
+        assert_eq!(estimate_prior(&[], &[(50, 5), (50, 5), (50, 5)], &p), None);
+        assert!(needs_standing(&[(199, 20)], &p));
+        assert!(!needs_standing(&[(100, 10), (100, 10)], &p));
+    }
+
+    #[test]
+    fn a_refit_is_due_once_the_data_grew_by_a_quarter_and_the_minimum() {
+        let p = policy();
+        assert!(!refit_due(199, 0, &p), "a first estimate needs 200 tasks");
+        assert!(refit_due(200, 0, &p));
+        assert!(!refit_due(2_499, 10_000, &p));
+        assert!(refit_due(2_500, 10_000, &p));
+    }
 }

@@ -41,7 +41,10 @@ mod findings;
 use activity::binomial_llr;
 pub use activity::{Activity, Counts, RISE_START_SLACK};
 pub use baseline::{Baseline, Drift, FoldRow, advance_baseline, fold_hour, ignored_since};
-pub use cohort::{Cohort, CohortPrior, CohortRecord, fit_prior};
+pub use cohort::{
+    Cohort, CohortBasis, CohortPrior, CohortRecord, estimate_prior, fit_prior, needs_standing,
+    pooled, refit_due,
+};
 pub use findings::{
     BaselineLane, Caps, DriftLane, DriftRise, FastLane, Findings, PriorShown, TailTest,
 };
@@ -78,6 +81,17 @@ pub struct ScreenPolicy {
     pub cap_quantile: f64,
     /// Trusted accounts with the minimum volume needed to fit a prior.
     pub min_cohort: usize,
+    /// With fewer, how much honest accounts' rates are taken to differ: the concentration
+    /// `a + b` of the pooled prior (40 at a 10 % rate: a standard deviation of 4.7 points, wider
+    /// than the simulation's honest accounts, whose fitted cohorts measure about 80).
+    pub pooled_concentration: f64,
+    /// Tasks a pooled rate needs (trusted ones, or failing those, of accounts in good standing).
+    pub pooled_min_tasks: u64,
+    /// Accounts in good standing with `fast_min_tasks` tasks a pooled median needs.
+    pub pooled_min_accounts: usize,
+    /// Tasks ingested since a family's last refit, as a share of those its prior rests on,
+    /// that make the next ingest refit it rather than wait for the timer.
+    pub refit_growth: f64,
     /// How long an account is ignored after the slow or baseline lane flags it (SPEC: 3 days).
     pub ignore_for: Duration,
     /// How long after a fast-lane flag (a broken script or a burst; anti-captcha case 1).
@@ -110,6 +124,10 @@ impl Default for ScreenPolicy {
             drift_min_expected: 100.0,
             cap_quantile: 0.99,
             min_cohort: 30,
+            pooled_concentration: 40.0,
+            pooled_min_tasks: 200,
+            pooled_min_accounts: 3,
+            refit_growth: 0.25,
             ignore_for: Duration::from_secs(72 * 3600),
             fast_ignore_for: Duration::from_secs(12 * 3600),
             repeat_period: Duration::from_secs(30 * 24 * 3600),

@@ -220,10 +220,15 @@ async fn report(
             Json(json!({ "task": r.task.as_str(), "repeat": false, "report": views::report(&r) })),
         )
             .into_response()),
-        ReportOutcome::Repeated(r) => Ok(Json(json!({
-            "task": r.task.as_str(), "repeat": true, "report": views::report(&r)
-        }))
-        .into_response()),
+        // A repeat may come after a clawback: it shows what the account keeps now.
+        ReportOutcome::Repeated(r) => {
+            let money = app.engine.task_money(&r.task).await?;
+            Ok(Json(json!({
+                "task": r.task.as_str(), "repeat": true,
+                "report": views::report_with_money(&r, &money),
+            }))
+            .into_response())
+        }
         ReportOutcome::Refused(refusal) => Err(refusal_error(&refusal)),
     }
 }

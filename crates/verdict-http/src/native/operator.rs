@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use verdict_domain::Timestamp;
+use verdict_domain::screen::CohortBasis;
 use verdict_engine::FamilyCohort;
 
 use super::{Admin, account_id, body_error, invalid, views};
@@ -122,25 +123,30 @@ pub(super) async fn cohort(State(app): State<AppState>, _: Admin) -> Result<Resp
     let families: serde_json::Map<String, serde_json::Value> = cohorts
         .into_iter()
         .map(|FamilyCohort { family, cohort, stored }| {
-            let why = "fewer trusted accounts with the minimum volume than a fit needs";
             let prior = cohort.prior;
-            let value = match stored {
-                // A prior fitted on trusted accounts, or the default kept with the cohort's
-                // pooled rate, which baselines are measured against.
-                Some(c) if cohort.fitted() => json!({
-                    "fitted": true, "a": prior.a, "b": prior.b, "mean": prior.mean(),
-                    "cap_rate": prior.cap_rate, "accounts": prior.accounts, "pooled_rate": c.rate,
-                    "fitted_at": c.fitted_at.to_rfc3339(),
-                }),
-                Some(c) => json!({
-                    "fitted": false, "a": prior.a, "b": prior.b, "mean": prior.mean(),
-                    "cap_rate": prior.cap_rate, "accounts": 0, "pooled_rate": c.rate, "why": why,
-                }),
-                None => json!({
-                    "fitted": false, "a": prior.a, "b": prior.b, "mean": prior.mean(),
-                    "cap_rate": prior.cap_rate, "accounts": 0, "pooled_rate": null, "why": why,
-                }),
+            // `fitted`: the prior rests on data (measured, or pooled with the configured
+            // spread); `basis` says which.
+            let mut value = json!({
+                "fitted": cohort.fitted(), "basis": prior.basis.as_str(),
+                "a": prior.a, "b": prior.b, "mean": prior.mean(), "cap_rate": prior.cap_rate,
+                "accounts": prior.accounts, "pooled_rate": stored.map(|c| c.rate),
+            });
+            let why = match prior.basis {
+                CohortBasis::Fitted => None,
+                CohortBasis::PooledTrusted => Some(
+                    "fewer trusted accounts with the minimum volume than measuring their spread needs: their pooled rate, with the configured spread",
+                ),
+                CohortBasis::PooledGoodStanding => Some(
+                    "too little trusted data: the median rate of the reporting accounts in good standing, with the configured spread",
+                ),
+                CohortBasis::Default => Some("no data yet: the default prior"),
             };
+            if let Some(why) = why {
+                value["why"] = why.into();
+            }
+            if let Some(c) = stored.filter(|_| cohort.fitted()) {
+                value["fitted_at"] = c.fitted_at.to_rfc3339().into();
+            }
             (family.as_str().to_owned(), value)
         })
         .collect();

@@ -93,6 +93,10 @@ pub fn account(view: &AccountView, now: verdict_domain::Timestamp) -> Value {
             "last_started_at": a.ignores.last_at.map(|t| t.to_rfc3339()),
             "last_ended_at": a.ignores.ended_at.map(|t| t.to_rfc3339()),
         },
+        // Set when the screen would have flagged this trusted account and its trust stood.
+        "screen_flag": a.screen_flag.as_ref().map(|f| json!({
+            "at": f.at.to_rfc3339(), "lane": f.lane, "reason": f.reason,
+        })),
         "stats": stats,
         "stats_period": "24h",
         "created_at": a.created_at.to_rfc3339(),

@@ -169,6 +169,23 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
         .parse()
         .unwrap();
     assert_eq!(kept, balance);
+    // Reporting a reversed task again through the native API repeats the decision with the
+    // money as it now stands.
+    let again = app
+        .post(
+            "/v1/reports",
+            &[
+                ("authorization", &format!("Bearer {MALLORY_KEY}")),
+                ("content-type", "application/json"),
+            ],
+            json!({ "task": "m-0", "kind": "incorrect" }).to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(again["repeat"], true, "{again}");
+    assert_eq!(again["report"]["refund"], "0.00", "{again}");
+    assert_eq!(again["report"]["refund_granted"], "0.002", "{again}");
+    assert_eq!(again["report"]["reversal"]["amount"], "-0.002", "{again}");
 
     let account = app.get(&format!("/v1/accounts/{id}"), ADMIN).await.json();
     assert_eq!(account["standing"]["state"], "ignored");
@@ -193,6 +210,50 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
         report_native_view(&app, "m-35").await["reason"],
         "account_ignored"
     );
+}
+
+/// The same always-report script on an account the operator trusts: the operator's word
+/// stands (every report upheld, nothing clawed back), and the account view shows what the
+/// screen found; with `screen_trusted` it is stopped like anyone else.
+#[tokio::test]
+async fn a_trusted_always_report_account_keeps_its_refunds_and_the_operator_sees_the_flag() {
+    async fn run(policy: Policy) -> (Value, Value) {
+        let app = TestApp::with_policy(policy).await;
+        let id = mallory(&app).await;
+        app.engine
+            .set_trusted(verdict_domain::AccountId(id), true)
+            .await
+            .unwrap();
+        for i in 0..30 {
+            app.clock.advance(Duration::from_secs(30));
+            solve(&app, id, i).await;
+            mallory_reports(&app, &format!("m-{i}")).await;
+        }
+        let account = app.get(&format!("/v1/accounts/{id}"), ADMIN).await.json();
+        (account, ledger_of(&app, id).await)
+    }
+
+    let (account, ledger) = run(Policy::default()).await;
+    assert_eq!(account["standing"]["state"], "good", "{account}");
+    assert_eq!(account["balance"], "0.06", "30 refunds of 0.002: {account}");
+    assert_eq!(entries_of(&ledger, "refund").count(), 30);
+    assert_eq!(entries_of(&ledger, "reversal").count(), 0);
+    let flag = &account["screen_flag"];
+    assert_eq!(flag["lane"], "fast", "{account}");
+    assert!(
+        flag["reason"].as_str().unwrap().contains("recaptcha tasks"),
+        "{flag}"
+    );
+    assert!(flag["at"].is_string(), "{flag}");
+
+    let (account, ledger) = run(Policy {
+        screen_trusted: true,
+        ..Policy::default()
+    })
+    .await;
+    assert_eq!(account["standing"]["state"], "ignored", "{account}");
+    assert_eq!(account["screen_flag"], Value::Null);
+    assert!(entries_of(&ledger, "reversal").count() > 0, "{ledger}");
 }
 
 #[tokio::test]
@@ -289,11 +350,53 @@ async fn the_cohort_endpoint_shows_the_default_prior_until_one_is_fitted() {
         (recaptcha["fitted"].clone(), recaptcha["mean"].clone()),
         (json!(false), json!(0.1))
     );
+    assert_eq!(recaptcha["basis"], "default");
     assert_eq!(cohort["families"].as_object().unwrap().len(), 8);
     assert_eq!(
         app.get("/v1/cohort", ALICE_KEY).await.status,
         StatusCode::FORBIDDEN
     );
+
+    // Three trusted accounts with 300 reCAPTCHA tokens, 30 reported: too few to measure their
+    // spread, enough for a pooled prior, estimated as the data arrives.
+    for n in 0..3 {
+        let (account, key) = app
+            .engine
+            .create_account(format!("trusted-{n}"), true, None)
+            .await
+            .unwrap();
+        let records = (0..100)
+            .map(|k| Ok(recaptcha_task(&app, account.id.0, format!("c{n}-{k}"), 10)))
+            .collect();
+        app.engine.ingest(records).await.unwrap();
+        for k in 0..10 {
+            let reply = app
+                .post_json(
+                    "/reportIncorrectRecaptcha",
+                    &json!({ "clientKey": key.expose(), "taskId": format!("c{n}-{}", k * 10) }),
+                )
+                .await;
+            assert_eq!(reply.json()["errorId"], 0);
+        }
+    }
+    // The next ingest after the data grew refits it.
+    let records = (0..200)
+        .map(|k| Ok(recaptcha_task(&app, 1, format!("late-{k}"), 10)))
+        .collect();
+    app.engine.ingest(records).await.unwrap();
+    let recaptcha = app.get("/v1/cohort", ADMIN).await.json()["families"]["recaptcha"].clone();
+    assert_eq!(recaptcha["basis"], "pooled_trusted", "{recaptcha}");
+    assert_eq!(recaptcha["fitted"], true);
+    assert_eq!(recaptcha["accounts"], 3);
+    assert!(
+        (recaptcha["mean"].as_f64().unwrap() - 0.1).abs() < 1e-9,
+        "{recaptcha}"
+    );
+    assert!(
+        (recaptcha["a"].as_f64().unwrap() - 4.0).abs() < 1e-9,
+        "{recaptcha}"
+    );
+    assert!(recaptcha["why"].as_str().unwrap().contains("pooled"));
 }
 
 async fn answer_for(app: &TestApp, task: &str, answer: &str) -> crate::support::Reply {

@@ -25,7 +25,7 @@ use futures_util::pin_mut;
 use tokio_postgres::NoTls;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use verdict_domain::plan::{ReportWrites, SettlementWrites, task_counts};
+use verdict_domain::plan::{Exposures, IngestWrites, ReportWrites, SettlementWrites, task_counts};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{
@@ -405,14 +405,16 @@ const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS verdict_ingest (
          worker       TEXT,
          answer       TEXT,
          cost_micros  BIGINT  NOT NULL,
-         completed_at BIGINT  NOT NULL
+         completed_at BIGINT  NOT NULL,
+         silence      FLOAT8  NOT NULL
      ) ON COMMIT DELETE ROWS";
 
 /// Stores every staged task whose account exists, unless its id is taken.
 const INSERT_ALL: &str = "INSERT INTO tasks (id, account_id, captcha_type, provider, worker,
-                                             answer, cost_micros, completed_at, ingested_at)
+                                             answer, cost_micros, completed_at, ingested_at,
+                                             silence_weight)
      SELECT s.id, s.account_id, s.captcha_type, s.provider, s.worker, s.answer, s.cost_micros,
-            s.completed_at, $1
+            s.completed_at, $1, s.silence
      FROM verdict_ingest s WHERE s.account_id IN (SELECT id FROM accounts)
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
@@ -420,9 +422,9 @@ const INSERT_ALL: &str = "INSERT INTO tasks (id, account_id, captcha_type, provi
 /// The same when the batch repeats ids: the first occurrence (with a known account) of each.
 const INSERT_FIRST_OCCURRENCES: &str = "INSERT INTO tasks (id, account_id, captcha_type,
                                              provider, worker, answer, cost_micros,
-                                             completed_at, ingested_at)
+                                             completed_at, ingested_at, silence_weight)
      SELECT DISTINCT ON (s.id) s.id, s.account_id, s.captcha_type, s.provider, s.worker,
-            s.answer, s.cost_micros, s.completed_at, $1
+            s.answer, s.cost_micros, s.completed_at, $1, s.silence
      FROM verdict_ingest s WHERE s.account_id IN (SELECT id FROM accounts)
      ORDER BY s.id, s.pos
      ON CONFLICT (id) DO NOTHING
@@ -438,6 +440,7 @@ const STAGING_TYPES: &[Type] = &[
     Type::TEXT,
     Type::INT8,
     Type::INT8,
+    Type::FLOAT8,
 ];
 
 #[async_trait]
@@ -553,11 +556,8 @@ impl Store for PostgresStore {
     /// `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING id` stores every new id whose account
     /// exists (`DISTINCT ON (id)`, first occurrence, when the batch repeats an id). Results are derived from what came
     /// back, in input order; all in one transaction.
-    async fn ingest_tasks(
-        &self,
-        tasks: Vec<Task>,
-        at: Timestamp,
-    ) -> StoreResult<Vec<IngestResult>> {
+    async fn ingest(&self, writes: IngestWrites, at: Timestamp) -> StoreResult<Vec<IngestResult>> {
+        let IngestWrites { tasks, silence } = writes;
         if tasks.is_empty() {
             return Ok(Vec::new());
         }
@@ -575,14 +575,14 @@ impl Store for PostgresStore {
             let sink = tx
                 .copy_in(
                     "COPY verdict_ingest (pos, id, account_id, captcha_type, provider, worker,
-                                          answer, cost_micros, completed_at)
+                                          answer, cost_micros, completed_at, silence)
                      FROM STDIN (FORMAT binary)",
                 )
                 .await?;
             let writer = BinaryCopyInWriter::new(sink, STAGING_TYPES);
             pin_mut!(writer);
-            for (task, pos) in tasks.iter().zip(&positions) {
-                let row: [&(dyn ToSql + Sync); 9] = [
+            for ((task, pos), weight) in tasks.iter().zip(&positions).zip(&silence) {
+                let row: [&(dyn ToSql + Sync); 10] = [
                     pos,
                     &task.id.as_str(),
                     &task.account.0,
@@ -592,6 +592,7 @@ impl Store for PostgresStore {
                     &task.answer,
                     &task.cost.micros(),
                     &task.completed_at.as_millis(),
+                    weight,
                 ];
                 writer.as_mut().write(&row).await?;
             }
@@ -623,21 +624,23 @@ impl Store for PostgresStore {
             let stored = started.elapsed();
             // The first occurrence (among tasks of known accounts) of an id that was inserted
             // is the one inserted; every other occurrence is a duplicate.
-            let mut stored_tasks: Vec<&Task> = Vec::new();
+            let mut stored_tasks: Vec<(&Task, f64)> = Vec::new();
             let results: Vec<IngestResult> = tasks
                 .iter()
-                .map(|task| {
+                .zip(&silence)
+                .map(|(task, weight)| {
                     if !known.contains(&task.account.0) {
                         IngestResult::UnknownAccount
                     } else if inserted.remove(task.id.as_str()) {
-                        stored_tasks.push(task);
+                        stored_tasks.push((task, *weight));
                         IngestResult::Inserted
                     } else {
                         IngestResult::Duplicate
                     }
                 })
                 .collect();
-            statistics::bump_tasks(&tx, &task_counts(stored_tasks)).await?;
+            statistics::bump_tasks(&tx, &task_counts(stored_tasks.iter().map(|(t, _)| *t))).await?;
+            scores::add_exposures(&tx, &Exposures::of(stored_tasks)).await?;
             tracing::debug!(
                 tasks = tasks.len(),
                 copy_ms = copied.as_millis(),
@@ -799,7 +802,42 @@ impl Store for PostgresStore {
         // As on SQLite: standing is judged at the end of the window's first hour.
         let now = Timestamp::from_millis(from_hour.saturating_add(1).saturating_mul(HOUR_MS));
         let client = self.db.client().await?;
-        Ok(statistics::cohort_samples(&client, family, from_hour, now).await?)
+        Ok(statistics::cohort_samples(&client, family, from_hour, now, true).await?)
+    }
+
+    async fn reporter_samples(
+        &self,
+        from_hour: i64,
+        now: Timestamp,
+    ) -> StoreResult<Vec<crate::ReporterSample>> {
+        let client = self.db.client().await?;
+        Ok(statistics::reporter_samples(&client, from_hour, now).await?)
+    }
+
+    async fn trusted_accounts(&self) -> StoreResult<Vec<AccountId>> {
+        let client = self.db.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT id FROM accounts WHERE trusted ORDER BY id")
+            .await?;
+        let rows = client.query(&stmt, &[]).await?;
+        rows.iter()
+            .map(|r| Ok(AccountId(rows::get(r, 0)?)))
+            .collect()
+    }
+
+    async fn report_lags(&self) -> StoreResult<Vec<(Family, u8, u64)>> {
+        let client = self.db.client().await?;
+        Ok(scores::report_lags(&client).await?)
+    }
+
+    async fn standing_samples(
+        &self,
+        family: Family,
+        from_hour: i64,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        let now = Timestamp::from_millis(from_hour.saturating_add(1).saturating_mul(HOUR_MS));
+        let client = self.db.client().await?;
+        Ok(statistics::cohort_samples(&client, family, from_hour, now, false).await?)
     }
 
     async fn save_cohort(&self, family: Family, cohort: CohortRecord) -> StoreResult<()> {

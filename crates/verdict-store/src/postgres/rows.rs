@@ -4,7 +4,7 @@
 
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
-use verdict_domain::account::IgnoreHistory;
+use verdict_domain::account::{IgnoreHistory, ScreenFlag};
 use verdict_domain::report::RecheckState;
 use verdict_domain::{
     Account, AccountId, Amount, CaptchaType, EntryKind, Evidence, LedgerEntry, Reason, Report,
@@ -14,9 +14,10 @@ use verdict_domain::{
 use crate::{StoreError, StoreResult};
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, \
-     a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at";
+     a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at, \
+     a.screen_flag_at, a.screen_flag_lane, a.screen_flag_reason";
 /// Columns read by [`account`], from the first.
-pub(crate) const ACCOUNT_WIDTH: usize = 10;
+pub(crate) const ACCOUNT_WIDTH: usize = 13;
 
 /// Reads an account from the first [`ACCOUNT_WIDTH`] columns.
 pub(crate) fn account(row: &Row) -> StoreResult<Account> {
@@ -38,6 +39,14 @@ pub(crate) fn account(row: &Row) -> StoreResult<Account> {
             last_at: get::<Option<i64>>(row, 9)?.map(Timestamp::from_millis),
             // The end of the last period: its `until`, or when an operator lifted it.
             ended_at: get::<Option<i64>>(row, 5)?.map(Timestamp::from_millis),
+        },
+        screen_flag: match get::<Option<i64>>(row, 10)? {
+            Some(at) => Some(ScreenFlag {
+                at: Timestamp::from_millis(at),
+                lane: get::<Option<String>>(row, 11)?.unwrap_or_default(),
+                reason: get::<Option<String>>(row, 12)?.unwrap_or_default(),
+            }),
+            None => None,
         },
         created_at: Timestamp::from_millis(get(row, 7)?),
     })

@@ -2,8 +2,8 @@
 //! writer add their evidence inside its statement (`writer.rs`); settled re-checks here.
 
 use deadpool_postgres::GenericClient;
-use verdict_domain::plan::SolverEvidence;
-use verdict_domain::{AccountId, Timestamp};
+use verdict_domain::plan::{Exposures, SolverEvidence};
+use verdict_domain::{AccountId, Family, Timestamp};
 
 use super::PgResult;
 use super::rows::get;
@@ -15,7 +15,10 @@ pub(super) async fn add_evidence<C: GenericClient>(
     client: &C,
     evidence: &SolverEvidence,
 ) -> PgResult<()> {
-    let SolverEvidence { task, signal, at } = evidence;
+    // Settlements add evidence here; they take no silence back (their report did).
+    let SolverEvidence {
+        task, signal, at, ..
+    } = evidence;
     let at = *at;
     if signal.is_empty() {
         return Ok(());
@@ -67,6 +70,87 @@ pub(super) async fn add_evidence<C: GenericClient>(
     Ok(())
 }
 
+/// Adds newly stored tasks' silence weights to their solvers' buckets, one statement per
+/// kind of bucket, rows in key order.
+pub(super) async fn add_exposures<C: GenericClient>(
+    client: &C,
+    exposures: &Exposures,
+) -> PgResult<()> {
+    let provider = client
+        .prepare_cached(
+            "INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, exposure)
+             SELECT $1, t, p, b, w FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::FLOAT8[])
+                 AS u (t, p, b, w)
+             ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
+                 exposure = e.exposure + excluded.exposure",
+        )
+        .await?;
+    for (resolution, rows) in [
+        (Resolution::Minute, &exposures.provider_minutes),
+        (Resolution::Hour, &exposures.provider_hours),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let types: Vec<&str> = rows.iter().map(|e| e.captcha_type.as_str()).collect();
+        let providers: Vec<&str> = rows.iter().map(|e| e.provider.as_str()).collect();
+        let buckets: Vec<i64> = rows.iter().map(|e| e.bucket).collect();
+        let weights: Vec<f64> = rows.iter().map(|e| e.weight).collect();
+        client
+            .execute(
+                &provider,
+                &[
+                    &resolution.provider_table_name()?,
+                    &types,
+                    &providers,
+                    &buckets,
+                    &weights,
+                ],
+            )
+            .await?;
+    }
+    let rows = &exposures.worker_days;
+    if !rows.is_empty() {
+        let worker = client
+            .prepare_cached(
+                "INSERT INTO worker_evidence AS e (provider, worker, captcha_type, day, exposure)
+                 SELECT p, k, t, d, w FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[],
+                                                  $5::FLOAT8[]) AS u (p, k, t, d, w)
+                 ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
+                     exposure = e.exposure + excluded.exposure",
+            )
+            .await?;
+        let providers: Vec<&str> = rows.iter().map(|e| e.provider.as_str()).collect();
+        let workers: Vec<&str> = rows
+            .iter()
+            .map(|e| e.worker.as_deref().unwrap_or_default())
+            .collect();
+        let types: Vec<&str> = rows.iter().map(|e| e.captcha_type.as_str()).collect();
+        let days: Vec<i64> = rows.iter().map(|e| e.bucket).collect();
+        let weights: Vec<f64> = rows.iter().map(|e| e.weight).collect();
+        client
+            .execute(&worker, &[&providers, &workers, &types, &days, &weights])
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn report_lags<C: GenericClient>(client: &C) -> PgResult<Vec<(Family, u8, u64)>> {
+    let stmt = client
+        .prepare_cached("SELECT family, bucket, reports FROM report_lags ORDER BY family, bucket")
+        .await?;
+    let mut out = Vec::new();
+    for row in client.query(&stmt, &[]).await? {
+        let family: String = get(&row, 0)?;
+        let bucket: i16 = get(&row, 1)?;
+        let reports: i64 = get(&row, 2)?;
+        if let (Some(family), Ok(bucket)) = (Family::parse(&family), u8::try_from(bucket)) {
+            out.push((family, bucket, reports.max(0).unsigned_abs()));
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn whitelist_worker<C: GenericClient>(
     client: &C,
     account: AccountId,
@@ -97,6 +181,8 @@ pub(super) fn buckets(rows: Vec<tokio_postgres::Row>) -> StoreResult<Vec<Evidenc
                 get(row, 4)?,
                 get(row, 5)?,
                 get(row, 6)?,
+                get(row, 7)?,
+                get(row, 8)?,
             );
             EvidenceBucket::from_row(columns)
         })
@@ -104,11 +190,13 @@ pub(super) fn buckets(rows: Vec<tokio_postgres::Row>) -> StoreResult<Vec<Evidenc
 }
 
 pub(super) const PROVIDER_EVIDENCE: &str =
-    "SELECT captcha_type, provider, NULL::TEXT, bucket, good, bad, reports FROM provider_evidence
+    "SELECT captcha_type, provider, NULL::TEXT, bucket, good, bad, reports, exposure, taken
+     FROM provider_evidence
      WHERE resolution = $1 AND bucket >= $2 ORDER BY bucket, captcha_type, provider";
 
 pub(super) const WORKER_EVIDENCE: &str =
-    "SELECT captcha_type, provider, worker, day, good, bad, reports FROM worker_evidence
+    "SELECT captcha_type, provider, worker, day, good, bad, reports, exposure, taken
+     FROM worker_evidence
      WHERE worker = $1 AND day >= $2 ORDER BY day, provider, captcha_type";
 
 pub(super) const PRUNE_PROVIDERS: &str = "DELETE FROM provider_evidence

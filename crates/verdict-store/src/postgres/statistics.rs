@@ -187,7 +187,7 @@ async fn cohort_query<C: GenericClient>(
 ) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(
-            "SELECT a, b, cap_rate, accounts, rate, fitted_at FROM cohort WHERE family = $1",
+            "SELECT a, b, cap_rate, accounts, rate, fitted_at, basis FROM cohort WHERE family = $1",
         )
         .await?;
     client.query_opt(&stmt, &[&family.as_str()]).await
@@ -201,6 +201,7 @@ fn cohort_row(r: &tokio_postgres::Row) -> PgResult<CohortRecord> {
             cap_rate: get(r, 2)?,
             accounts: u32::try_from(get::<i32>(r, 3)?)
                 .map_err(|e| StoreError::other("cohort accounts").because(e))?,
+            basis: crate::stored_basis(get(r, 6)?, get::<i32>(r, 3)?.max(0).unsigned_abs()),
         },
         rate: get(r, 4)?,
         fitted_at: Timestamp::from_millis(get(r, 5)?),
@@ -212,12 +213,12 @@ pub(super) async fn all_cohorts<C: GenericClient>(
 ) -> PgResult<Vec<(Family, CohortRecord)>> {
     let stmt = client
         .prepare_cached(
-            "SELECT a, b, cap_rate, accounts, rate, fitted_at, family FROM cohort ORDER BY family",
+            "SELECT a, b, cap_rate, accounts, rate, fitted_at, basis, family FROM cohort ORDER BY family",
         )
         .await?;
     let mut out = Vec::new();
     for row in client.query(&stmt, &[]).await? {
-        if let Some(family) = Family::parse(&get::<String>(&row, 6)?) {
+        if let Some(family) = Family::parse(&get::<String>(&row, 7)?) {
             out.push((family, cohort_row(&row)?));
         }
     }
@@ -233,11 +234,11 @@ pub(super) async fn save_cohort<C: GenericClient>(
         .map_err(|e| StoreError::other("cohort accounts").because(e))?;
     let stmt = client
         .prepare_cached(
-            "INSERT INTO cohort (family, a, b, cap_rate, accounts, rate, fitted_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO cohort (family, a, b, cap_rate, accounts, rate, fitted_at, basis)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (family) DO UPDATE SET a = excluded.a, b = excluded.b,
                  cap_rate = excluded.cap_rate, accounts = excluded.accounts, rate = excluded.rate,
-                 fitted_at = excluded.fitted_at",
+                 fitted_at = excluded.fitted_at, basis = excluded.basis",
         )
         .await?;
     client
@@ -251,36 +252,79 @@ pub(super) async fn save_cohort<C: GenericClient>(
                 &accounts,
                 &c.rate,
                 &c.fitted_at.as_millis(),
+                &c.prior.basis.as_str(),
             ],
         )
         .await?;
     Ok(())
 }
 
-/// `(tasks, incorrect)` per trusted account not ignored at `now`, from `from_hour` on, leaving
-/// out each account's hours up to the end of its last ignored period.
+/// `(tasks, incorrect)` per account (trusted ones only, or all) not ignored at `now`, from
+/// `from_hour` on, leaving out each account's hours up to the end of its last ignored period.
 pub(super) async fn cohort_samples<C: GenericClient>(
     client: &C,
     family: Family,
     from_hour: i64,
     now: Timestamp,
+    trusted_only: bool,
 ) -> PgResult<Vec<(u64, u64)>> {
     let stmt = client
         .prepare_cached(
             "SELECT SUM(x.tasks)::BIGINT, SUM(x.incorrect)::BIGINT
              FROM activity x JOIN accounts a ON a.id = x.account_id
-             WHERE x.family = $1 AND x.hour >= $2 AND a.trusted
+             WHERE x.family = $1 AND x.hour >= $2 AND (a.trusted OR NOT $4)
                AND (a.standing = 'good' OR a.standing_until <= $3)
                AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
              GROUP BY x.account_id ORDER BY x.account_id",
         )
         .await?;
     client
-        .query(&stmt, &[&family.as_str(), &from_hour, &now.as_millis()])
+        .query(
+            &stmt,
+            &[
+                &family.as_str(),
+                &from_hour,
+                &now.as_millis(),
+                &trusted_only,
+            ],
+        )
         .await?
         .iter()
         .map(|r| Ok((unsigned(get(r, 0)?), unsigned(get(r, 1)?))))
         .collect()
+}
+
+/// See [`crate::Store::reporter_samples`].
+pub(super) async fn reporter_samples<C: GenericClient>(
+    client: &C,
+    from_hour: i64,
+    now: Timestamp,
+) -> PgResult<Vec<crate::ReporterSample>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT x.account_id, x.family, SUM(x.tasks)::BIGINT, SUM(x.incorrect)::BIGINT,
+                    a.trusted, COALESCE(a.standing = 'ignored' AND a.standing_until > $2, FALSE)
+             FROM activity x JOIN accounts a ON a.id = x.account_id
+             WHERE x.hour >= $1 GROUP BY x.account_id, x.family, a.trusted, a.standing,
+                   a.standing_until",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for row in client.query(&stmt, &[&from_hour, &now.as_millis()]).await? {
+        let family: String = get(&row, 1)?;
+        let Some(family) = Family::parse(&family) else {
+            continue;
+        };
+        out.push(crate::ReporterSample {
+            account: verdict_domain::AccountId(get(&row, 0)?),
+            family,
+            tasks: unsigned(get(&row, 2)?),
+            incorrect: unsigned(get(&row, 3)?),
+            trusted: get(&row, 4)?,
+            ignored: get(&row, 5)?,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) async fn folded_through<C: GenericClient>(client: &C) -> PgResult<Option<i64>> {
@@ -461,6 +505,15 @@ pub(super) async fn apply_account_changes<C: GenericClient>(
                 worker,
                 at,
             } => super::scores::whitelist_worker(client, *account, provider, worker, *at).await?,
+            AccountChange::NoteScreenFlag { account, flag } => {
+                client
+                    .execute(
+                        "UPDATE accounts SET screen_flag_at = $1, screen_flag_lane = $2, \
+                         screen_flag_reason = $3 WHERE id = $4",
+                        &[&flag.at.as_millis(), &flag.lane, &flag.reason, &account.0],
+                    )
+                    .await?;
+            }
         }
     }
     Ok(())

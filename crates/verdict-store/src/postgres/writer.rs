@@ -120,12 +120,13 @@ const BATCH_SQL: &str = "WITH input AS (
                              $16::TEXT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[], $20::TEXT[],
                              $21::BIGINT[], $22::BIGINT[], $23::FLOAT8[], $24::FLOAT8[],
                              $25::BIGINT[], $26::BIGINT[], $27::FLOAT8[], $28::BOOL[],
-                             $29::TEXT[], $30::BIGINT[], $31::BIGINT[])
+                             $29::TEXT[], $30::BIGINT[], $31::BIGINT[], $32::FLOAT8[],
+                             $33::INT[])
             AS i (ord, task_id, account_id, kind, correction, code, message, dialect,
                   received_at, verdict, reason, evidence, refund_micros, e_account, e_task,
                   e_kind, e_amount, e_key, e_at, family, hour, recheck_deadline, good, bad,
                   n_incorrect, n_correct, trust_weight, recheck_suspect, recheck_solves,
-                  evidence_at, n_refunds)
+                  evidence_at, n_refunds, back, lag_bucket)
     ), firsts AS (
         -- The first report of each task in the batch; sorted by task, so that concurrent
         -- batches on other nodes take the unique keys in the same order.
@@ -173,35 +174,50 @@ const BATCH_SQL: &str = "WITH input AS (
         WHERE f.recheck_deadline IS NOT NULL
         ON CONFLICT (task_id) DO NOTHING
     ), solved AS (
-        -- What the stored reports say about their solvers (as sqlite/scores.rs).
-        SELECT t.captcha_type, t.provider, t.worker, f.evidence_at AS received_at, f.good, f.bad
+        -- What the stored reports say about their solvers, and the silence weight they take
+        -- back from them (as sqlite/scores.rs).
+        SELECT t.captcha_type, t.provider, t.worker, f.evidence_at AS received_at, f.good, f.bad,
+               f.back * t.silence_weight AS taken,
+               CASE WHEN f.good > 0 OR f.bad > 0 THEN 1 ELSE 0 END AS signalled
         FROM firsts f JOIN inserted USING (task_id) JOIN tasks t ON t.id = f.task_id
-        WHERE f.good > 0 OR f.bad > 0
+        WHERE f.good > 0 OR f.bad > 0 OR f.back * t.silence_weight > 0
     ), by_minute AS (
-        INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports)
-        SELECT 'minute', captcha_type, provider, received_at / 60000, SUM(good), SUM(bad), COUNT(*)
+        INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports, taken)
+        SELECT 'minute', captcha_type, provider, received_at / 60000, SUM(good), SUM(bad),
+               SUM(signalled), SUM(taken)
         FROM solved GROUP BY captcha_type, provider, received_at / 60000
         ORDER BY 2, 3, 4
         ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
             good = e.good + excluded.good, bad = e.bad + excluded.bad,
-            reports = e.reports + excluded.reports
+            reports = e.reports + excluded.reports, taken = e.taken + excluded.taken
     ), by_hour AS (
-        INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports)
-        SELECT 'hour', captcha_type, provider, received_at / 3600000, SUM(good), SUM(bad), COUNT(*)
+        INSERT INTO provider_evidence AS e (resolution, captcha_type, provider, bucket, good, bad, reports, taken)
+        SELECT 'hour', captcha_type, provider, received_at / 3600000, SUM(good), SUM(bad),
+               SUM(signalled), SUM(taken)
         FROM solved GROUP BY captcha_type, provider, received_at / 3600000
         ORDER BY 2, 3, 4
         ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
             good = e.good + excluded.good, bad = e.bad + excluded.bad,
-            reports = e.reports + excluded.reports
+            reports = e.reports + excluded.reports, taken = e.taken + excluded.taken
     ), by_worker AS (
-        INSERT INTO worker_evidence AS e (provider, worker, captcha_type, day, good, bad, reports)
-        SELECT provider, worker, captcha_type, received_at / 86400000, SUM(good), SUM(bad), COUNT(*)
+        INSERT INTO worker_evidence AS e (provider, worker, captcha_type, day, good, bad, reports, taken)
+        SELECT provider, worker, captcha_type, received_at / 86400000, SUM(good), SUM(bad),
+               SUM(signalled), SUM(taken)
         FROM solved WHERE worker IS NOT NULL
         GROUP BY provider, worker, captcha_type, received_at / 86400000
         ORDER BY 1, 2, 3, 4
         ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
             good = e.good + excluded.good, bad = e.bad + excluded.bad,
-            reports = e.reports + excluded.reports
+            reports = e.reports + excluded.reports, taken = e.taken + excluded.taken
+    ), lagged AS (
+        -- The stored reports' lags behind their tasks, in their families' histograms.
+        INSERT INTO report_lags AS l (family, bucket, reports)
+        SELECT f.family, f.lag_bucket, COUNT(*)
+        FROM firsts f JOIN inserted USING (task_id)
+        WHERE f.lag_bucket IS NOT NULL
+        GROUP BY f.family, f.lag_bucket
+        ORDER BY 1, 2
+        ON CONFLICT (family, bucket) DO UPDATE SET reports = l.reports + excluded.reports
     )
     SELECT f.ord FROM firsts f JOIN inserted USING (task_id)";
 
@@ -300,6 +316,9 @@ struct Columns<'a> {
     recheck_solves: Vec<Option<String>>,
     evidence_at: Vec<i64>,
     n_refunds: Vec<i64>,
+    /// 1 where the report takes back its task's silence weight.
+    back: Vec<f64>,
+    lag_bucket: Vec<Option<i32>>,
     /// The last report of the part, when its changes to the account are applied after the part
     /// is stored.
     changes: Option<(usize, &'a ReportWrites)>,
@@ -341,6 +360,10 @@ impl<'a> Columns<'a> {
         self.good.push(writes.solver.signal.good);
         self.bad.push(writes.solver.signal.bad);
         self.evidence_at.push(writes.solver.at.as_millis());
+        self.back
+            .push(f64::from(u8::from(writes.solver.takes_back_silence)));
+        self.lag_bucket
+            .push(writes.lag.map(|l| i32::from(l.bucket)));
         self.trust_weight.push(r.trust_weight);
         let (suspect, solves) = crate::recheck_columns(r)?;
         self.recheck_suspect.push(suspect);
@@ -348,7 +371,7 @@ impl<'a> Columns<'a> {
         Ok(())
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 31] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 33] {
         [
             &self.ord,
             &self.task_id,
@@ -381,6 +404,8 @@ impl<'a> Columns<'a> {
             &self.recheck_solves,
             &self.evidence_at,
             &self.n_refunds,
+            &self.back,
+            &self.lag_bucket,
         ]
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::plan::{ReportWrites, SettlementWrites, task_counts};
+use verdict_domain::plan::{Exposures, IngestWrites, ReportWrites, SettlementWrites, task_counts};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
 use verdict_domain::{
@@ -251,6 +251,9 @@ fn insert_report(conn: &Connection, writes: &ReportWrites) -> StoreResult<Record
         )?;
     }
     scores::add_evidence(conn, &writes.solver)?;
+    if let Some(lag) = writes.lag {
+        scores::count_lag(conn, lag)?;
+    }
     statistics::apply_account_changes(conn, &writes.account)?;
     Ok(Recorded::Inserted(report.clone()))
 }
@@ -414,24 +417,21 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn ingest_tasks(
-        &self,
-        tasks: Vec<Task>,
-        at: Timestamp,
-    ) -> StoreResult<Vec<IngestResult>> {
+    async fn ingest(&self, writes: IngestWrites, at: Timestamp) -> StoreResult<Vec<IngestResult>> {
         self.writer
             .write(move |conn| {
+                let IngestWrites { tasks, silence } = &writes;
                 let mut known: HashMap<AccountId, bool> = HashMap::new();
                 let mut exists =
                     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)")?;
                 let mut insert = conn.prepare_cached(
                     "INSERT INTO tasks (id, account_id, captcha_type, provider, worker, answer,
-                                        cost_micros, completed_at, ingested_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+                                        cost_micros, completed_at, ingested_at, silence_weight)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
                 )?;
                 let mut results = Vec::with_capacity(tasks.len());
-                let mut stored: Vec<&Task> = Vec::new();
-                for task in &tasks {
+                let mut stored: Vec<(&Task, f64)> = Vec::new();
+                for (task, &weight) in tasks.iter().zip(silence) {
                     let account_exists = match known.get(&task.account) {
                         Some(v) => *v,
                         None => {
@@ -454,18 +454,20 @@ impl Store for SqliteStore {
                         task.cost.micros(),
                         task.completed_at.as_millis(),
                         at.as_millis(),
+                        weight,
                     ])?;
                     if n == 1 {
-                        stored.push(task);
+                        stored.push((task, weight));
                         results.push(IngestResult::Inserted);
                     } else {
                         results.push(IngestResult::Duplicate);
                     }
                 }
                 // Activity counts per account, family and hour, written once per batch.
-                for delta in task_counts(stored) {
+                for delta in task_counts(stored.iter().map(|(t, _)| *t)) {
                     statistics::bump_activity(conn, &delta)?;
                 }
+                scores::add_exposures(conn, &Exposures::of(stored))?;
                 Ok(results)
             })
             .await
@@ -599,7 +601,42 @@ impl Store for SqliteStore {
 
     async fn cohort_samples(&self, family: Family, from_hour: i64) -> StoreResult<Vec<(u64, u64)>> {
         let now = Timestamp::from_millis((from_hour.saturating_add(1)).saturating_mul(HOUR_MS));
-        self.read(move |conn| statistics::cohort_samples(conn, family, from_hour, now))
+        self.read(move |conn| statistics::cohort_samples(conn, family, from_hour, now, true))
+            .await
+    }
+
+    async fn reporter_samples(
+        &self,
+        from_hour: i64,
+        now: Timestamp,
+    ) -> StoreResult<Vec<crate::ReporterSample>> {
+        self.read(move |conn| statistics::reporter_samples(conn, from_hour, now))
+            .await
+    }
+
+    async fn trusted_accounts(&self) -> StoreResult<Vec<AccountId>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT id FROM accounts WHERE trusted = 1 ORDER BY id")?;
+            let ids = stmt
+                .query_map([], |r| Ok(AccountId(r.get(0)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn report_lags(&self) -> StoreResult<Vec<(Family, u8, u64)>> {
+        self.read(scores::report_lags).await
+    }
+
+    async fn standing_samples(
+        &self,
+        family: Family,
+        from_hour: i64,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        let now = Timestamp::from_millis((from_hour.saturating_add(1)).saturating_mul(HOUR_MS));
+        self.read(move |conn| statistics::cohort_samples(conn, family, from_hour, now, false))
             .await
     }
 

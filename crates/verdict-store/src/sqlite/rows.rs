@@ -2,7 +2,7 @@
 //! query and its mapping cannot drift apart.
 
 use rusqlite::{Row, types::Type};
-use verdict_domain::account::IgnoreHistory;
+use verdict_domain::account::{IgnoreHistory, ScreenFlag};
 use verdict_domain::report::RecheckState;
 use verdict_domain::{
     Account, AccountId, Amount, CaptchaType, Evidence, Reason, Report, ReportKind, Standing, Task,
@@ -10,9 +10,10 @@ use verdict_domain::{
 };
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, \
-     a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at";
+     a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at, \
+     a.screen_flag_at, a.screen_flag_lane, a.screen_flag_reason";
 /// Columns read by [`account`].
-pub(crate) const ACCOUNT_WIDTH: usize = 10;
+pub(crate) const ACCOUNT_WIDTH: usize = 13;
 
 pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     let standing = match row.get::<_, String>(4)?.as_str() {
@@ -33,6 +34,14 @@ pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
             last_at: row.get::<_, Option<i64>>(9)?.map(Timestamp::from_millis),
             // The end of the last period: its `until`, or when an operator lifted it.
             ended_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
+        },
+        screen_flag: match row.get::<_, Option<i64>>(10)? {
+            Some(at) => Some(ScreenFlag {
+                at: Timestamp::from_millis(at),
+                lane: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                reason: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+            }),
+            None => None,
         },
         created_at: Timestamp::from_millis(row.get(7)?),
     })

@@ -2,25 +2,36 @@
 //! added to minute, hour and day buckets inside the writer's transaction; and the whitelist.
 
 use rusqlite::{Connection, params};
-use verdict_domain::plan::SolverEvidence;
-use verdict_domain::{AccountId, Timestamp};
+use verdict_domain::plan::{Exposures, LagSample, SolverEvidence};
+use verdict_domain::{AccountId, Family, Timestamp};
 
 use crate::{BucketRow, EvidenceBucket, Resolution, StoreResult, Whitelisted};
 
 /// Adds what a report says about its task's solver to the solver's buckets. Nothing for a
 /// report that says nothing (pending, ignored).
 pub(super) fn add_evidence(conn: &Connection, evidence: &SolverEvidence) -> StoreResult<()> {
-    let SolverEvidence { task, signal, at } = evidence;
+    let SolverEvidence {
+        task,
+        signal,
+        at,
+        takes_back_silence,
+    } = evidence;
     let at = *at;
-    if signal.is_empty() {
+    if signal.is_empty() && !takes_back_silence {
         return Ok(());
     }
     let task = task.as_str();
+    let (reports, back) = (
+        i64::from(!signal.is_empty()),
+        f64::from(u8::from(*takes_back_silence)),
+    );
     let mut provider = conn.prepare_cached(
-        "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket, good, bad, reports)
-         SELECT ?1, captcha_type, provider, ?2, ?3, ?4, 1 FROM tasks WHERE id = ?5
+        "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket, good, bad, reports, taken)
+         SELECT ?1, captcha_type, provider, ?2, ?3, ?4, ?6, ?7 * silence_weight FROM tasks
+         WHERE id = ?5 AND (?3 > 0 OR ?4 > 0 OR ?7 * silence_weight > 0)
          ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
-             good = good + excluded.good, bad = bad + excluded.bad, reports = reports + 1",
+             good = good + excluded.good, bad = bad + excluded.bad,
+             reports = reports + excluded.reports, taken = taken + excluded.taken",
     )?;
     for resolution in [Resolution::Minute, Resolution::Hour] {
         provider.execute(params![
@@ -28,23 +39,95 @@ pub(super) fn add_evidence(conn: &Connection, evidence: &SolverEvidence) -> Stor
             resolution.bucket(at),
             signal.good,
             signal.bad,
-            task
+            task,
+            reports,
+            back
         ])?;
     }
     conn.prepare_cached(
-        "INSERT INTO worker_evidence (provider, worker, captcha_type, day, good, bad, reports)
-         SELECT provider, worker, captcha_type, ?1, ?2, ?3, 1 FROM tasks
-         WHERE id = ?4 AND worker IS NOT NULL
+        "INSERT INTO worker_evidence (provider, worker, captcha_type, day, good, bad, reports, taken)
+         SELECT provider, worker, captcha_type, ?1, ?2, ?3, ?5, ?6 * silence_weight FROM tasks
+         WHERE id = ?4 AND worker IS NOT NULL AND (?2 > 0 OR ?3 > 0 OR ?6 * silence_weight > 0)
          ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
-             good = good + excluded.good, bad = bad + excluded.bad, reports = reports + 1",
+             good = good + excluded.good, bad = bad + excluded.bad,
+             reports = reports + excluded.reports, taken = taken + excluded.taken",
     )?
     .execute(params![
         Resolution::Day.bucket(at),
         signal.good,
         signal.bad,
-        task
+        task,
+        reports,
+        back
     ])?;
     Ok(())
+}
+
+/// Adds newly stored tasks' silence weights to their solvers' buckets.
+pub(super) fn add_exposures(conn: &Connection, exposures: &Exposures) -> StoreResult<()> {
+    let mut provider = conn.prepare_cached(
+        "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket, exposure)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
+             exposure = exposure + excluded.exposure",
+    )?;
+    for (resolution, rows) in [
+        (Resolution::Minute, &exposures.provider_minutes),
+        (Resolution::Hour, &exposures.provider_hours),
+    ] {
+        for e in rows {
+            provider.execute(params![
+                resolution.provider_table_name()?,
+                e.captcha_type.as_str(),
+                e.provider,
+                e.bucket,
+                e.weight
+            ])?;
+        }
+    }
+    let mut worker = conn.prepare_cached(
+        "INSERT INTO worker_evidence (provider, worker, captcha_type, day, exposure)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
+             exposure = exposure + excluded.exposure",
+    )?;
+    for e in &exposures.worker_days {
+        worker.execute(params![
+            e.provider,
+            e.worker,
+            e.captcha_type.as_str(),
+            e.bucket,
+            e.weight
+        ])?;
+    }
+    Ok(())
+}
+
+/// One more report in a bucket of its family's lag histogram.
+pub(super) fn count_lag(conn: &Connection, lag: LagSample) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO report_lags (family, bucket, reports) VALUES (?1, ?2, 1)
+         ON CONFLICT (family, bucket) DO UPDATE SET reports = reports + 1",
+    )?
+    .execute(params![lag.family.as_str(), lag.bucket])?;
+    Ok(())
+}
+
+pub(super) fn report_lags(conn: &Connection) -> StoreResult<Vec<(Family, u8, u64)>> {
+    let mut stmt = conn.prepare_cached("SELECT family, bucket, reports FROM report_lags")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u8>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(f, b, n)| Family::parse(&f).map(|f| (f, b, n.max(0).unsigned_abs())))
+        .collect())
 }
 
 pub(super) fn whitelist_worker(
@@ -71,6 +154,8 @@ fn bucket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
     ))
 }
 
@@ -81,7 +166,7 @@ pub(super) fn provider_evidence(
 ) -> StoreResult<Vec<EvidenceBucket>> {
     let name = resolution.provider_table_name()?;
     let mut stmt = conn.prepare_cached(
-        "SELECT captcha_type, provider, NULL, bucket, good, bad, reports FROM provider_evidence
+        "SELECT captcha_type, provider, NULL, bucket, good, bad, reports, exposure, taken FROM provider_evidence
          WHERE resolution = ?1 AND bucket >= ?2 ORDER BY bucket, captcha_type, provider",
     )?;
     let rows = stmt
@@ -96,7 +181,7 @@ pub(super) fn worker_evidence(
     from: i64,
 ) -> StoreResult<Vec<EvidenceBucket>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT captcha_type, provider, worker, day, good, bad, reports FROM worker_evidence
+        "SELECT captcha_type, provider, worker, day, good, bad, reports, exposure, taken FROM worker_evidence
          WHERE worker = ?1 AND day >= ?2 ORDER BY day, provider, captcha_type",
     )?;
     let rows = stmt

@@ -124,7 +124,7 @@ pub(super) fn family_record(
 pub(super) fn cohort(conn: &Connection, family: Family) -> StoreResult<Option<CohortRecord>> {
     Ok(conn
         .prepare_cached(
-            "SELECT a, b, cap_rate, accounts, rate, fitted_at FROM cohort WHERE family = ?1",
+            "SELECT a, b, cap_rate, accounts, rate, fitted_at, basis FROM cohort WHERE family = ?1",
         )?
         .query_row([family.as_str()], cohort_row)
         .optional()?)
@@ -137,6 +137,7 @@ fn cohort_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CohortRecord> {
             b: r.get(1)?,
             cap_rate: r.get(2)?,
             accounts: r.get(3)?,
+            basis: crate::stored_basis(r.get(6)?, r.get(3)?),
         },
         rate: r.get(4)?,
         fitted_at: Timestamp::from_millis(r.get(5)?),
@@ -144,10 +145,11 @@ fn cohort_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CohortRecord> {
 }
 
 pub(super) fn all_cohorts(conn: &Connection) -> StoreResult<Vec<(Family, CohortRecord)>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT a, b, cap_rate, accounts, rate, fitted_at, family FROM cohort")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT a, b, cap_rate, accounts, rate, fitted_at, basis, family FROM cohort",
+    )?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(6)?, cohort_row(r)?)))?
+        .query_map([], |r| Ok((r.get::<_, String>(7)?, cohort_row(r)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows
         .into_iter()
@@ -157,9 +159,11 @@ pub(super) fn all_cohorts(conn: &Connection) -> StoreResult<Vec<(Family, CohortR
 
 pub(super) fn save_cohort(conn: &Connection, family: Family, c: &CohortRecord) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO cohort (family, a, b, cap_rate, accounts, rate, fitted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO cohort (family, a, b, cap_rate, accounts, rate, fitted_at, basis)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (family) DO UPDATE SET a = excluded.a, b = excluded.b, cap_rate = excluded.cap_rate,
-             accounts = excluded.accounts, rate = excluded.rate, fitted_at = excluded.fitted_at",
+             accounts = excluded.accounts, rate = excluded.rate, fitted_at = excluded.fitted_at,
+             basis = excluded.basis",
     )?
     .execute(params![
         family.as_str(),
@@ -168,31 +172,74 @@ pub(super) fn save_cohort(conn: &Connection, family: Family, c: &CohortRecord) -
         c.prior.cap_rate,
         c.prior.accounts,
         c.rate,
-        c.fitted_at.as_millis()
+        c.fitted_at.as_millis(),
+        c.prior.basis.as_str()
     ])?;
     Ok(())
 }
 
-/// `(tasks, incorrect)` per trusted account not currently ignored, from `from_hour` on.
+/// `(tasks, incorrect)` per account not currently ignored (trusted ones only, or all), from
+/// `from_hour` on.
 pub(super) fn cohort_samples(
     conn: &Connection,
     family: Family,
     from_hour: i64,
     now: Timestamp,
+    trusted_only: bool,
 ) -> StoreResult<Vec<(u64, u64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT SUM(x.tasks), SUM(x.incorrect) FROM activity x JOIN accounts a ON a.id = x.account_id
-         WHERE x.family = ?1 AND x.hour >= ?2 AND a.trusted = 1
+         WHERE x.family = ?1 AND x.hour >= ?2 AND (a.trusted = 1 OR ?4 = 0)
            AND (a.standing = 'good' OR a.standing_until <= ?3)
            AND (a.standing_until IS NULL OR x.hour > a.standing_until / 3600000)
          GROUP BY x.account_id",
     )?;
     let rows = stmt
-        .query_map(params![family.as_str(), from_hour, now.as_millis()], |r| {
-            Ok((unsigned(r.get(0)?), unsigned(r.get(1)?)))
-        })?
+        .query_map(
+            params![family.as_str(), from_hour, now.as_millis(), trusted_only],
+            |r| Ok((unsigned(r.get(0)?), unsigned(r.get(1)?))),
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// See [`crate::Store::reporter_samples`].
+pub(super) fn reporter_samples(
+    conn: &Connection,
+    from_hour: i64,
+    now: Timestamp,
+) -> StoreResult<Vec<crate::ReporterSample>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT x.account_id, x.family, SUM(x.tasks), SUM(x.incorrect), a.trusted,
+                a.standing = 'ignored' AND a.standing_until > ?2
+         FROM activity x JOIN accounts a ON a.id = x.account_id
+         WHERE x.hour >= ?1 GROUP BY x.account_id, x.family",
+    )?;
+    let rows = stmt
+        .query_map(params![from_hour, now.as_millis()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                unsigned(r.get(2)?),
+                unsigned(r.get(3)?),
+                r.get::<_, bool>(4)?,
+                r.get::<_, bool>(5)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(account, family, tasks, incorrect, trusted, ignored)| {
+            Some(crate::ReporterSample {
+                account: AccountId(account),
+                family: Family::parse(&family)?,
+                tasks,
+                incorrect,
+                trusted,
+                ignored,
+            })
+        })
+        .collect())
 }
 
 pub(super) fn folded_through(conn: &Connection) -> StoreResult<Option<i64>> {
@@ -340,6 +387,18 @@ pub(super) fn apply_account_changes(
                 worker,
                 at,
             } => super::scores::whitelist_worker(conn, *account, provider, worker, *at)?,
+            AccountChange::NoteScreenFlag { account, flag } => {
+                conn.prepare_cached(
+                    "UPDATE accounts SET screen_flag_at = ?1, screen_flag_lane = ?2, \
+                     screen_flag_reason = ?3 WHERE id = ?4",
+                )?
+                .execute(params![
+                    flag.at.as_millis(),
+                    flag.lane,
+                    flag.reason,
+                    account.0
+                ])?;
+            }
         }
     }
     Ok(())
