@@ -27,6 +27,19 @@ pub struct OverHttp {
 }
 
 impl OverHttp {
+    /// `GET /v1/accounts/{account}`, as the operator sees it.
+    async fn account_view(&self, account: i64) -> anyhow::Result<Value> {
+        let request = self.admin(
+            self.client
+                .get(format!("{}/v1/accounts/{account}", self.base)),
+        );
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            bail!("account {account} answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
     pub async fn start(policy: Policy, start: Timestamp) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temporary directory for the simulation")?;
         let (engine, clock) = InProcess::engine_in(dir.path(), policy, start)?;
@@ -199,14 +212,7 @@ impl Platform for OverHttp {
     }
 
     async fn ignores(&self, account: i64) -> anyhow::Result<(u32, Option<Timestamp>)> {
-        let request = self.admin(
-            self.client
-                .get(format!("{}/v1/accounts/{account}", self.base)),
-        );
-        let (status, body) = self.send(request).await?;
-        if status != StatusCode::OK {
-            bail!("account {account} answered {status}: {body}");
-        }
+        let body = self.account_view(account).await?;
         let history = &body["ignore_history"];
         let count = history["periods"].as_u64().unwrap_or(0);
         let last = match history["last_started_at"].as_str() {
@@ -219,15 +225,7 @@ impl Platform for OverHttp {
     }
 
     async fn screen_flagged(&self, account: i64) -> anyhow::Result<bool> {
-        let request = self.admin(
-            self.client
-                .get(format!("{}/v1/accounts/{account}", self.base)),
-        );
-        let (status, body) = self.send(request).await?;
-        if status != StatusCode::OK {
-            bail!("account {account} answered {status}: {body}");
-        }
-        Ok(body["screen_flag"].is_object())
+        Ok(self.account_view(account).await?["screen_flag"].is_object())
     }
 
     async fn untrust(&self, account: i64) -> anyhow::Result<()> {

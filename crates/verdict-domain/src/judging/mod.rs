@@ -1012,47 +1012,22 @@ mod tests {
             "flagged reports are no evidence"
         );
 
-        // The same account, not trusted: ignored and clawed back.
-        let d = judged_on_history(
-            &report,
-            &account(1),
-            &t,
-            &history,
-            &prior,
-            &Policy::default(),
-        );
-        assert_eq!(d.report.reason, Reason::RateAboveCohort);
-        assert!(matches!(d.effects.first(), Some(Effect::Ignore { .. })));
-    }
-
-    #[test]
-    fn screen_trusted_screens_a_trusted_account_like_any_other() {
-        let prior = CohortPrior::new(10.0, 90.0, 0.99, 40);
-        let history = busy_history(1, 2);
-        let t = task(CaptchaType::RecaptchaV2, Duration::from_secs(5));
-        let trusted = Account {
-            trusted: true,
-            ..account(1)
-        };
-        let policy = Policy {
+        // The same account not trusted, or trusted with `screen_trusted`: ignored and clawed
+        // back.
+        let screening = Policy {
             screen_trusted: true,
             ..Policy::default()
         };
-        let d = judged_on_history(
-            &incorrect(Eligibility::ALL),
-            &trusted,
-            &t,
-            &history,
-            &prior,
-            &policy,
-        );
-        assert_eq!(d.report.reason, Reason::RateAboveCohort);
-        assert!(matches!(d.effects.first(), Some(Effect::Ignore { .. })));
-        assert!(
-            d.effects
-                .iter()
-                .any(|e| matches!(e, Effect::Clawback { .. }))
-        );
+        for (who, policy) in [(&account(1), Policy::default()), (&trusted, screening)] {
+            let d = judged_on_history(&report, who, &t, &history, &prior, &policy);
+            assert_eq!(d.report.reason, Reason::RateAboveCohort);
+            assert!(matches!(d.effects.first(), Some(Effect::Ignore { .. })));
+            assert!(
+                d.effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::Clawback { .. }))
+            );
+        }
     }
 
     #[test]
