@@ -260,14 +260,7 @@ pub fn fit_prior(samples: &[(u64, u64)], policy: &ScreenPolicy) -> Option<Cohort
     let mu = (winsorised.iter().sum::<f64>() / k).clamp(1e-4, 1.0 - 1e-4);
     let s2 = winsorised.iter().map(|r| (r - mu).powi(2)).sum::<f64>() / (k - 1.0).max(1.0);
     let noise = usable.iter().map(|(n, _)| mu * (1.0 - mu) / n).sum::<f64>() / k;
-    // A spread measured on a few dozen accounts is itself noisy, and winsorising narrows it:
-    // it is shrunk towards the configured pooled spread as if that had been measured on
-    // `min_cohort` accounts (on a young platform the first fit otherwise came out several times
-    // narrower than its accounts really differ, and flagged an honest account; docs/simulation.md).
-    let measured = (s2 - noise).max(1e-6);
-    let configured = mu * (1.0 - mu) / (policy.pooled_concentration + 1.0);
-    let k0 = policy.min_cohort as f64;
-    let tau2 = (k * measured + k0 * configured) / (k + k0);
+    let tau2 = (s2 - noise).max(1e-6);
     let kappa = (mu * (1.0 - mu) / tau2 - 1.0).clamp(5.0, 5000.0);
     Some(CohortPrior::new(
         mu * kappa,
@@ -292,18 +285,6 @@ mod tests {
         assert_eq!(prior.basis, CohortBasis::Fitted);
         assert_eq!(prior.accounts, 40);
         assert!(prior.a + prior.b > policy().pooled_concentration);
-    }
-
-    #[test]
-    fn a_spread_measured_on_few_accounts_is_shrunk_towards_the_configured_one() {
-        // 35 accounts that happen to report alike: measured, no spread at all.
-        let alike = vec![(1_000, 100); 35];
-        let prior = fit_prior(&alike, &policy()).unwrap();
-        let kappa = prior.a + prior.b;
-        assert!(kappa > 40.0 && kappa < 100.0, "{kappa}");
-        // The more accounts measured it, the more their spread counts.
-        let many = fit_prior(&vec![(1_000, 100); 600], &policy()).unwrap();
-        assert!(many.a + many.b > 5.0 * kappa, "{}", many.a + many.b);
     }
 
     #[test]
