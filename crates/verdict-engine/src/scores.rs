@@ -460,10 +460,19 @@ impl Engine {
         &self,
         only: Option<CaptchaType>,
     ) -> Result<Vec<ProviderScore>, EngineError> {
+        let lags = self.lag_distributions().await?;
+        self.provider_scores_aged_by(only, &lags).await
+    }
+
+    /// [`Engine::provider_scores`], with silence aged by `lags` already read.
+    async fn provider_scores_aged_by(
+        &self,
+        only: Option<CaptchaType>,
+        lags: &HashMap<Family, LagDistribution>,
+    ) -> Result<Vec<ProviderScore>, EngineError> {
         let now = self.clock.now();
         let from = Resolution::Hour.bucket(now.saturating_sub(HOURS_KEPT));
         let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
-        let lags = self.lag_distributions().await?;
         if let Err(e) = self.refresh_router().await {
             tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
@@ -475,7 +484,7 @@ impl Engine {
             by_subject
                 .entry((b.captcha_type, b.provider.clone()))
                 .or_default()
-                .push(observed(b, Resolution::Hour, now, &lags));
+                .push(observed(b, Resolution::Hour, now, lags));
         }
         // Configured providers without evidence yet are listed at their prior.
         for p in &self.router.settings.providers {
@@ -529,8 +538,8 @@ impl Engine {
         if buckets.is_empty() {
             return Err(EngineError::NotFound);
         }
-        let providers = self.provider_scores(None).await?;
         let lags = self.lag_distributions().await?;
+        let providers = self.provider_scores_aged_by(None, &lags).await?;
         let mut by_subject: HashMap<(String, CaptchaType), Vec<Observed>> = HashMap::new();
         for b in &buckets {
             by_subject
