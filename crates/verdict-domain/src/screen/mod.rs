@@ -82,8 +82,8 @@ pub struct ScreenPolicy {
     /// Trusted accounts with the minimum volume needed to fit a prior.
     pub min_cohort: usize,
     /// With fewer, how much honest accounts' rates are taken to differ: the concentration
-    /// `a + b` of the pooled prior (40 at a 10 % rate: a standard deviation of 4.7 points, wider
-    /// than the simulation's honest accounts, whose fitted cohorts measure about 80).
+    /// `a + b` of the pooled prior (40 at a 10 % rate: a standard deviation of 4.7 points; its
+    /// figures in the simulation's small-platform world are in docs/simulation.md).
     pub pooled_concentration: f64,
     /// Tasks a pooled rate needs (trusted ones, or failing those, of accounts in good standing).
     pub pooled_min_tasks: u64,
