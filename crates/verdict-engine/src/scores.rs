@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
-use verdict_domain::routing::RouteLimits;
 use verdict_domain::routing::{Belief, Profile, RouteConfig, RouteDecision, RouteTable};
+use verdict_domain::routing::{MaturingSilence, RouteLimits, SilenceCredit};
 use verdict_domain::scoring::LagDistribution;
 use verdict_domain::scoring::{Observed, Score, aged_sum, rank, score, type_prior};
 use verdict_domain::scoring::{PUBLISHED_HALF_LIFE, Prior, Weighed};
@@ -125,12 +125,8 @@ struct RouterState {
     tables: HashMap<CaptchaType, RouteTable>,
     /// Sums already fed per (type, provider, minute), for the minutes still filling.
     fed: HashMap<(CaptchaType, String, i64), Fed>,
-    /// Minutes whose silence still grows (reports on their tasks may still come): their
-    /// exposure and the silence credited for it so far.
-    maturing: HashMap<(CaptchaType, String, i64), (f64, f64)>,
-    /// Per (type, provider), the silence weight reports took back and that has not yet been
-    /// set against newly credited silence (a table takes no negative evidence).
-    silence_debt: HashMap<(CaptchaType, String), f64>,
+    /// Silence still maturing per (type, provider) and minute, and what reports took back.
+    silence: MaturingSilence<(CaptchaType, String)>,
     /// The first minute the next refresh reads.
     next_minute: Option<i64>,
     refreshed_at: Option<Timestamp>,
@@ -161,8 +157,7 @@ impl Router {
             state: Mutex::new(RouterState {
                 tables: HashMap::new(),
                 fed: HashMap::new(),
-                maturing: HashMap::new(),
-                silence_debt: HashMap::new(),
+                silence: MaturingSilence::new(),
                 next_minute: None,
                 refreshed_at: None,
                 rng,
@@ -259,15 +254,13 @@ impl Router {
                     taken: b.taken,
                 },
             );
-            if exposure > 0.0 {
-                state.maturing.entry(key).or_default().0 += exposure;
-            }
-            if taken > 0.0 {
-                *state
-                    .silence_debt
-                    .entry((b.captcha_type, b.provider.clone()))
-                    .or_default() += taken;
-            }
+            let minute = Resolution::Minute.start(b.bucket);
+            state
+                .silence
+                .expose((b.captcha_type, b.provider.clone()), minute, exposure);
+            state
+                .silence
+                .take_back((b.captcha_type, b.provider.clone()), taken);
             if good <= 0.0 && bad <= 0.0 {
                 continue;
             }
@@ -283,34 +276,17 @@ impl Router {
         }
         // Silence credited as far as reports would have come by now, at the minute it is
         // about, less what reports took back.
-        let oldest = Resolution::Minute.bucket(now.saturating_sub(MINUTES_KEPT));
-        let mut credit: Vec<(CaptchaType, String, Timestamp, f64)> = Vec::new();
-        state
-            .maturing
-            .retain(|(t, provider, minute), (exposure, credited)| {
-                let Some(lags) = lags.get(&t.family()) else {
-                    return false;
-                };
-                let middle = Resolution::Minute
-                    .start(*minute)
-                    .saturating_add(Duration::from_secs(30))
-                    .min(now);
-                let age = Duration::from_millis(now.millis_since(middle).max(0).unsigned_abs());
-                let target = *exposure * lags.cdf(age);
-                credit.push((*t, provider.clone(), middle, target - *credited));
-                *credited = target;
-                *minute >= oldest && target < *exposure
-            });
-        credit.sort_by_key(|(_, _, at, _)| *at);
-        for (t, provider, at, mut good) in credit {
-            if let Some(debt) = state.silence_debt.get_mut(&(t, provider.clone())) {
-                let settled = debt.min(good);
-                *debt -= settled;
-                good -= settled;
-            }
-            if good <= 0.0 {
-                continue;
-            }
+        let forget_before =
+            Resolution::Minute.start(Resolution::Minute.bucket(now.saturating_sub(MINUTES_KEPT)));
+        let credits = state
+            .silence
+            .credit(now, forget_before, |(t, _)| lags.get(&t.family()));
+        for SilenceCredit {
+            key: (t, provider),
+            at,
+            good,
+        } in credits
+        {
             let index = self.index_in(&mut state.tables, t, &provider);
             state.tables.entry(t).and_modify(|table| {
                 table.feedback(index, good, 0.0, at);

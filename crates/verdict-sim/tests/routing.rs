@@ -1,6 +1,6 @@
 //! The routing simulation at its CI size: verdict's router meets the issue's bars against the
-//! oracle and the baselines on the same task stream, and a seed gives the same figures twice.
-//! About ten seconds in a debug build.
+//! oracle and the baselines on the same task stream, with confirmations and without, and a
+//! seed gives the same figures twice. About half a minute in a debug build.
 
 use verdict_sim::routing::figures::PolicyFigures;
 use verdict_sim::routing::{RoutingConfig, RoutingFigures, simulate_routing};
@@ -25,14 +25,25 @@ fn deterministic(figures: &RoutingFigures) -> serde_json::Value {
 
 #[test]
 fn verdict_routes_within_the_bars_at_the_ci_size() {
-    let config = RoutingConfig::ci(3);
-    let figures = simulate_routing(&config);
-    let oracle = policy(&figures, "oracle");
-    let verdict = policy(&figures, "verdict");
-    let greedy = policy(&figures, "greedy");
-    let round_robin = policy(&figures, "round-robin");
-    let report = figures.render();
+    assert_within_the_bars(&simulate_routing(&RoutingConfig::ci(3)));
+}
 
+/// Nobody confirms: the router learns from reports of wrong answers and from silence
+/// (`routing::MaturingSilence`), as in production (docs/routing.md, "Without
+/// confirmations", has what a wrong weight of silence does to it).
+#[test]
+fn without_confirmations_verdict_routes_within_the_same_bars_on_reports_and_silence() {
+    let figures = simulate_routing(&RoutingConfig::ci(3).without_confirmations());
+    assert!(!figures.world.confirmations);
+    assert_within_the_bars(&figures);
+}
+
+fn assert_within_the_bars(figures: &RoutingFigures) {
+    let oracle = policy(figures, "oracle");
+    let verdict = policy(figures, "verdict");
+    let greedy = policy(figures, "greedy");
+    let round_robin = policy(figures, "round-robin");
+    let report = figures.render();
     assert!(figures.tasks_per_policy > 500_000, "{report}");
     assert_eq!(oracle.on_best_pct, 100.0);
     assert!(
@@ -58,7 +69,7 @@ fn verdict_routes_within_the_bars_at_the_ci_size() {
     }
     // The fixed rule stays on the degraded provider: recovery is measured, not assumed.
     assert_eq!(
-        policy(&figures, "fixed-best-at-start").away_minutes,
+        policy(figures, "fixed-best-at-start").away_minutes,
         None,
         "{report}"
     );

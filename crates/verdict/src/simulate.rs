@@ -139,6 +139,14 @@ fn routing(args: &SimulateArgs) -> anyhow::Result<std::process::ExitCode> {
         Size::Ci => RoutingConfig::ci(args.seed),
         Size::Full => RoutingConfig::full(args.seed),
     };
+    let config = match args.world {
+        WorldArg::Standard => config,
+        WorldArg::NoConfirmations => config.without_confirmations(),
+        other => anyhow::bail!(
+            "the routing simulation has the worlds standard and no-confirmations, not {}",
+            verdict_sim::World::from(other).name()
+        ),
+    };
     let figures = tokio::task::block_in_place(|| simulate_routing(&config));
     std::io::Write::write_all(&mut std::io::stdout().lock(), figures.render().as_bytes())?;
     if let Some(path) = &args.json {

@@ -423,9 +423,14 @@ impl RoutingFigures {
         let w = &self.world;
         let _ = writeln!(
             out,
-            "verdict simulate --routing: seed {}, size {}, {} types, {:.1} days, {} tasks per policy, {:.1} s",
+            "verdict simulate --routing: seed {}, size {}, {}, {} types, {:.1} days, {} tasks per policy, {:.1} s",
             self.seed,
             self.size,
+            if w.confirmations {
+                "clients confirm and report"
+            } else {
+                "no confirmations (reports and silence)"
+            },
             w.types.len(),
             f64::from(w.minutes) / 1440.0,
             self.tasks_per_policy,

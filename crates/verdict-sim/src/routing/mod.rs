@@ -52,6 +52,15 @@ impl RoutingConfig {
     }
 }
 
+impl RoutingConfig {
+    /// The same world with nobody confirming a good answer: the learned policies learn from
+    /// reports of wrong answers and from silence, as verdict's router does in production.
+    pub fn without_confirmations(mut self) -> Self {
+        self.world.confirmations = false;
+        self
+    }
+}
+
 /// Runs the simulation. The figures depend on the configuration alone, except the wall
 /// time.
 pub fn simulate_routing(config: &RoutingConfig) -> RoutingFigures {

@@ -9,8 +9,10 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 use verdict_domain::Timestamp;
-use verdict_domain::routing::{Arm, RouteLimits};
+use verdict_domain::routing::{Arm, MaturingSilence, RouteLimits, SilenceCredit};
 use verdict_domain::routing::{HalfLife, Profile, RouteConfig, RouteTable};
+use verdict_domain::scoring::silence::LAG_BUCKETS;
+use verdict_domain::scoring::{LagDistribution, lag_bucket};
 
 use super::world::{NAMES, PROVIDERS, Truth};
 
@@ -139,11 +141,24 @@ impl LatencyMeter {
     }
 }
 
+/// Without confirmations, what a learned policy does with silence, as verdict's router does
+/// (`MaturingSilence`): every answered task is exposure of its provider, at the weight
+/// verdict gives its client's silence, credited as good as far as reports would have come by
+/// now, by a report-lag distribution learnt from the reports seen; a report takes its task
+/// back.
+#[derive(Debug, Clone)]
+struct Silence {
+    maturing: MaturingSilence<usize>,
+    lag_counts: [u64; LAG_BUCKETS],
+    window: Duration,
+}
+
 /// One policy on one captcha type.
 #[derive(Debug, Clone)]
 pub struct Lane {
     table: Option<RouteTable>,
     meters: [LatencyMeter; PROVIDERS],
+    silence: Option<Silence>,
     next: usize,
     fixed: usize,
 }
@@ -158,11 +173,13 @@ pub struct Policy {
 
 impl Policy {
     /// `first` is each type's truth at the start: what the operator enters as profiles, and
-    /// what the fixed rule is chosen by.
+    /// what the fixed rule is chosen by. `silence_windows` (each type's report window) when
+    /// nobody confirms: the policy then learns from reports and silence only.
     pub fn new(
         rule: Rule,
         route: RouteConfig,
         first: &[(&[Truth; PROVIDERS], usize)],
+        silence_windows: Option<&[Duration]>,
         seed: u64,
     ) -> Self {
         let config = match rule {
@@ -184,7 +201,8 @@ impl Policy {
         };
         let lanes = first
             .iter()
-            .map(|(truths, oracle)| {
+            .enumerate()
+            .map(|(k, (truths, oracle))| {
                 let table = config.map(|config| {
                     let mut table = RouteTable::new(config);
                     for (j, truth) in truths.iter().enumerate() {
@@ -208,6 +226,13 @@ impl Policy {
                             p95_latency_ms: truths[j].p95_ms,
                         })
                     }),
+                    silence: silence_windows
+                        .filter(|_| config.is_some())
+                        .map(|w| Silence {
+                            maturing: MaturingSilence::new(),
+                            lag_counts: [0; LAG_BUCKETS],
+                            window: w[k],
+                        }),
                     next: 0,
                     fixed: *oracle,
                 }
@@ -262,20 +287,62 @@ impl Policy {
         }
     }
 
-    pub fn answered(&mut self, ty: usize, provider: usize, ok: bool, latency_ms: f64, at_ms: i64) {
+    /// An answer or an error; `silence` is the weight of the task's silence when nobody
+    /// confirms.
+    pub fn answered(
+        &mut self,
+        ty: usize,
+        provider: usize,
+        ok: bool,
+        latency_ms: f64,
+        silence: f64,
+        at_ms: i64,
+    ) {
         let lane = &mut self.lanes[ty];
         if let Some(table) = lane.table.as_mut() {
             table.answered(provider, ok, Timestamp::from_millis(at_ms));
             if ok {
                 lane.meters[provider].record(latency_ms, at_ms);
+                if let Some(maturing) = lane.silence.as_mut() {
+                    let minute = Timestamp::from_millis(at_ms - at_ms.rem_euclid(60_000));
+                    maturing.maturing.expose(provider, minute, silence);
+                }
             }
         }
     }
 
-    pub fn feedback(&mut self, ty: usize, provider: usize, good: bool, at_ms: i64) {
-        if let Some(table) = self.lanes[ty].table.as_mut() {
+    /// A confirmation or a report, `lag_ms` after the answer.
+    pub fn feedback(&mut self, ty: usize, provider: usize, good: bool, lag_ms: f64, at_ms: i64) {
+        let lane = &mut self.lanes[ty];
+        if let Some(table) = lane.table.as_mut() {
             let (g, b) = if good { (1.0, 0.0) } else { (0.0, 1.0) };
             table.feedback(provider, g, b, Timestamp::from_millis(at_ms));
+            if let Some(silence) = lane.silence.as_mut().filter(|_| !good) {
+                silence.maturing.take_back(provider, 1.0);
+                let lag = Duration::from_millis(lag_ms.max(0.0) as u64);
+                silence.lag_counts[usize::from(lag_bucket(lag))] += 1;
+            }
+        }
+    }
+
+    /// Credits the silence matured by `at_ms` (nothing when clients confirm).
+    pub fn mature(&mut self, at_ms: i64) {
+        let now = Timestamp::from_millis(at_ms);
+        for lane in &mut self.lanes {
+            let (Some(table), Some(silence)) = (lane.table.as_mut(), lane.silence.as_mut()) else {
+                continue;
+            };
+            let counts: Vec<(u8, u64)> = (0u8..)
+                .zip(silence.lag_counts)
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let lags = LagDistribution::new(&counts, silence.window);
+            let forget_before = now.saturating_sub(silence.window + Duration::from_secs(120));
+            for SilenceCredit { key, at, good } in
+                silence.maturing.credit(now, forget_before, |_| Some(&lags))
+            {
+                table.feedback(key, good, 0.0, at);
+            }
         }
     }
 

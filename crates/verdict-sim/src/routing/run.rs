@@ -21,13 +21,28 @@ pub const START_MS: i64 = crate::run::START;
 pub const BIN_S: i64 = 10;
 /// An error comes back this fast (refused or dropped connection), an answer at its latency.
 const ERROR_AFTER_MS: i64 = 2_000;
+/// Matured silence is credited this often. The service does it at most once a second, on its
+/// evidence refresh; every second here would make the run several times longer.
+const SILENCE_EVERY_S: i64 = 5;
+/// Without confirmations, a task whose client never reports weighs this as silence: verdict's
+/// weight for an account that reported nothing over 1,000 tasks of a 10 % cohort
+/// (`scoring::silence_weight`: 5 / (1,000 × 0.1 + 5)).
+const SILENT_CLIENT_WEIGHT: f32 = 0.048;
 /// Feedback later than this after its task is dropped (a few in a million at σ = 1.3).
 const WHEEL_S: usize = 4_096;
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Answered { ok: bool, latency_ms: f32 },
-    Feedback { good: bool },
+    /// `silence`: the weight verdict gives the task's silence (its client's).
+    Answered {
+        ok: bool,
+        latency_ms: f32,
+        silence: f32,
+    },
+    Feedback {
+        good: bool,
+        lag_ms: f32,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,12 +112,15 @@ pub fn run(config: &RoutingConfig) -> Outcome {
         .map(|(t, w)| (t, oracle_choice(t, w.budget_ms, w.timeout_ms)))
         .collect();
     let rules = Rule::ALL.to_vec();
+    let report_windows: Vec<std::time::Duration> =
+        worlds.iter().map(|w| w.spec.report_window()).collect();
+    let silence_windows = (!world_config.confirmations).then_some(report_windows.as_slice());
     let mut policies: Vec<Policy> = rules
         .iter()
         .enumerate()
         .map(|(i, &rule)| {
             let seed = config.seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1));
-            Policy::new(rule, config.route, &first_choice, seed)
+            Policy::new(rule, config.route, &first_choice, silence_windows, seed)
         })
         .collect();
     let bins = (world_config.minutes as usize * 60).div_ceil(BIN_S as usize);
@@ -144,14 +162,26 @@ pub fn run(config: &RoutingConfig) -> Outcome {
             let now_s = i64::from(minute) * 60 + second;
             let slot = now_s.rem_euclid(WHEEL_S as i64) as usize;
             let at_ms = START_MS + now_s * 1000;
+            if !world_config.confirmations && now_s % SILENCE_EVERY_S == 0 {
+                for policy in policies.iter_mut().filter(|p| p.rule.learns()) {
+                    policy.mature(at_ms);
+                }
+            }
             for event in wheel.slots[slot].drain(..) {
                 let policy = &mut policies[usize::from(event.policy)];
                 let (ty, provider) = (usize::from(event.ty), usize::from(event.provider));
                 match event.kind {
-                    Kind::Answered { ok, latency_ms } => {
-                        policy.answered(ty, provider, ok, f64::from(latency_ms), at_ms);
+                    Kind::Answered {
+                        ok,
+                        latency_ms,
+                        silence,
+                    } => {
+                        let latency_ms = f64::from(latency_ms);
+                        policy.answered(ty, provider, ok, latency_ms, f64::from(silence), at_ms);
                     }
-                    Kind::Feedback { good } => policy.feedback(ty, provider, good, at_ms),
+                    Kind::Feedback { good, lag_ms } => {
+                        policy.feedback(ty, provider, good, f64::from(lag_ms), at_ms);
+                    }
                 }
             }
             for (k, world) in worlds.iter().enumerate() {
@@ -171,7 +201,19 @@ pub fn run(config: &RoutingConfig) -> Outcome {
                     let u_correct: f64 = rng.random();
                     let z_latency: f64 = StandardNormal.sample(&mut rng);
                     let gives_feedback = rng.random::<f64>() < world_config.feedback_share;
-                    let delay_ms = feedback_delay(&mut rng);
+                    let mut delay_ms = feedback_delay(&mut rng);
+                    if !world_config.confirmations {
+                        // A client that reports does so inside the window it is told of
+                        // (nearly every token report comes within its 60 s): the same
+                        // delays, cut off at the window.
+                        let window_ms = report_windows[k].as_millis() as f64;
+                        for _ in 0..64 {
+                            if delay_ms < window_ms {
+                                break;
+                            }
+                            delay_ms = feedback_delay(&mut rng);
+                        }
+                    }
                     let bin = ((task_ms - START_MS) / 1000 / BIN_S) as usize;
                     for (p, policy) in policies.iter_mut().enumerate() {
                         let j = policy.choose(k, &minute_view, now);
@@ -212,13 +254,30 @@ pub fn run(config: &RoutingConfig) -> Outcome {
                             event(Kind::Answered {
                                 ok,
                                 latency_ms: latency_ms as f32,
+                                silence: if gives_feedback {
+                                    1.0
+                                } else {
+                                    SILENT_CLIENT_WEIGHT
+                                },
                             }),
                         );
-                        if ok && gives_feedback {
+                        // Without confirmations only wrong answers are reported, and only
+                        // within the report window: verdict refuses later reports.
+                        let reported = if world_config.confirmations {
+                            gives_feedback
+                        } else {
+                            gives_feedback
+                                && !correct
+                                && delay_ms < report_windows[k].as_millis() as f64
+                        };
+                        if ok && reported {
                             wheel.push(
                                 now_s,
                                 answer_ms + delay_ms as i64,
-                                event(Kind::Feedback { good: correct }),
+                                event(Kind::Feedback {
+                                    good: correct,
+                                    lag_ms: delay_ms as f32,
+                                }),
                             );
                         }
                     }

@@ -6,6 +6,8 @@
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
+use verdict_domain::Family;
+use verdict_domain::policy::ReportWindows;
 
 /// Provider roles, by index in every type's table.
 pub const PREMIUM: usize = 0;
@@ -37,6 +39,9 @@ const TIMEOUT_S: f64 = 150.0;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TypeSpec {
     pub name: &'static str,
+    /// Its family's report window is the one verdict enforces (`ReportWindows` default).
+    #[serde(skip)]
+    pub family: Family,
     /// Mean tasks per simulated minute (the day's cycle moves it ±30 %).
     pub tasks_per_min: f64,
     pub price_scale: f64,
@@ -44,6 +49,13 @@ pub struct TypeSpec {
     /// This type's events happen this many minutes after the schedule's times, so that the
     /// types do not all change at once.
     pub offset_min: f64,
+}
+
+impl TypeSpec {
+    /// How long after its answer verdict takes a report on one of this type's tasks.
+    pub fn report_window(&self) -> std::time::Duration {
+        ReportWindows::default().longest(self.family)
+    }
 }
 
 /// When things happen, in minutes from the start (before each type's offset).
@@ -78,6 +90,13 @@ pub struct WorldConfig {
     pub schedule: Schedule,
     /// Share of answered tasks whose client sends feedback (domain.md §5.3: 60 %).
     pub feedback_share: f64,
+    /// Whether clients confirm good answers. Without, `feedback_share` of the tasks come from
+    /// clients that report every wrong answer, within the family's report window (the
+    /// feedback delays cut off at it), and confirm nothing; the rest from clients that never
+    /// report, whose
+    /// silence weighs what verdict gives such an account. The learned policies read silence
+    /// as verdict's router does.
+    pub confirmations: bool,
     /// Feedback delay after the answer: log-normal, median and sigma (§6.1: median 20 s,
     /// 2 % beyond 300 s).
     pub feedback_median_s: f64,
@@ -93,10 +112,10 @@ impl WorldConfig {
         Self {
             minutes: 30 * 1440,
             types: vec![
-                spec("recaptcha_v2", 450.0, 2.0, 1.0, 0.0),
-                spec("image_text", 300.0, 1.0, 0.5, 180.0),
-                spec("hcaptcha", 150.0, 3.0, 1.25, 360.0),
-                spec("audio", 100.0, 2.0, 0.75, 540.0),
+                spec("recaptcha_v2", Family::Recaptcha, 450.0, 2.0, 1.0, 0.0),
+                spec("image_text", Family::Image, 300.0, 1.0, 0.5, 180.0),
+                spec("hcaptcha", Family::Hcaptcha, 150.0, 3.0, 1.25, 360.0),
+                spec("audio", Family::Audio, 100.0, 2.0, 0.75, 540.0),
             ],
             schedule: Schedule {
                 latency_spike_at: 4.0 * DAY,
@@ -112,6 +131,7 @@ impl WorldConfig {
                 drift_period_min: 7.0 * DAY,
             },
             feedback_share: 0.6,
+            confirmations: true,
             feedback_median_s: 20.0,
             feedback_sigma: 1.3,
             latency_sigma: 0.5,
@@ -124,8 +144,8 @@ impl WorldConfig {
         Self {
             minutes: 2 * 1440,
             types: vec![
-                spec("recaptcha_v2", 300.0, 2.0, 1.0, 0.0),
-                spec("audio", 100.0, 2.0, 0.75, 30.0),
+                spec("recaptcha_v2", Family::Recaptcha, 300.0, 2.0, 1.0, 0.0),
+                spec("audio", Family::Audio, 100.0, 2.0, 0.75, 30.0),
             ],
             schedule: Schedule {
                 latency_spike_at: 240.0,
@@ -147,6 +167,7 @@ impl WorldConfig {
 
 fn spec(
     name: &'static str,
+    family: Family,
     tasks_per_min: f64,
     price_scale: f64,
     latency_scale: f64,
@@ -154,6 +175,7 @@ fn spec(
 ) -> TypeSpec {
     TypeSpec {
         name,
+        family,
         tasks_per_min,
         price_scale,
         latency_scale,
