@@ -18,7 +18,11 @@ pub enum Effect {
     /// Queue the task for a second solve, due by `deadline`.
     Recheck { deadline: Timestamp },
     /// Take back refunds granted on this account's unverifiable reports received since then.
-    Clawback { since: Timestamp, reason: String },
+    Clawback {
+        since: Timestamp,
+        reason: String,
+        lane: &'static str,
+    },
     /// Put the worker on the account's whitelist.
     Whitelist { provider: String, worker: String },
     /// The screen would have flagged this operator-trusted account; note it on the account for

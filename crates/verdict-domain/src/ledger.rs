@@ -43,6 +43,8 @@ pub struct LedgerEntry {
     pub at: Timestamp,
     /// Why money was taken back (a reversal); `None` for a refund.
     pub reason: Option<String>,
+    /// The screen lane whose flag took it back (a reversal); `None` for a refund.
+    pub lane: Option<String>,
 }
 
 impl LedgerEntry {
@@ -57,16 +59,19 @@ impl LedgerEntry {
             idempotency_key: format!("refund:{}", report.task),
             at: report.received_at,
             reason: None,
+            lane: None,
         })
     }
 
-    /// Takes back the refund granted on `task`, for `reason`: one per task, keyed by the task id.
+    /// Takes back the refund granted on `task`, for `reason` found by `lane`: one per task,
+    /// keyed by the task id.
     pub fn reversal_of(
         account: AccountId,
         task: TaskId,
         refund: Amount,
         at: Timestamp,
         reason: &str,
+        lane: &str,
     ) -> Self {
         LedgerEntry {
             account,
@@ -76,6 +81,7 @@ impl LedgerEntry {
             amount: -refund,
             at,
             reason: Some(reason.to_owned()),
+            lane: Some(lane.to_owned()),
         }
     }
 }
@@ -92,12 +98,13 @@ pub struct TaskMoney {
     pub reversal: Option<Reversal>,
 }
 
-/// A refund taken back: when, how much (negative) and why.
+/// A refund taken back: when, how much (negative), why, and which screen lane found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reversal {
     pub at: Timestamp,
     pub amount: Amount,
     pub reason: Option<String>,
+    pub lane: Option<String>,
 }
 
 impl TaskMoney {
@@ -115,11 +122,13 @@ impl TaskMoney {
                 at: e.at,
                 amount: e.amount,
                 reason: e.reason.clone(),
+                lane: e.lane.clone(),
             })
             .reduce(|a, b| Reversal {
                 at: a.at.max(b.at),
                 amount: a.amount + b.amount,
                 reason: b.reason.or(a.reason),
+                lane: b.lane.or(a.lane),
             });
         let kept = (!entries.is_empty()).then(|| balance(entries));
         Self {
@@ -148,6 +157,7 @@ mod tests {
             idempotency_key: format!("{}:7", kind.as_str()),
             at: Timestamp::from_millis(at),
             reason: (kind == EntryKind::Reversal).then(|| "the fast lane flagged it".to_owned()),
+            lane: (kind == EntryKind::Reversal).then(|| "fast".to_owned()),
         }
     }
 
@@ -165,6 +175,7 @@ mod tests {
             (Timestamp::from_millis(99), Amount::from_micros(-2_000))
         );
         assert_eq!(reversal.reason.as_deref(), Some("the fast lane flagged it"));
+        assert_eq!(reversal.lane.as_deref(), Some("fast"));
     }
 
     #[test]

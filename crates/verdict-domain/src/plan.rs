@@ -134,8 +134,9 @@ pub struct Clawback {
     pub account: AccountId,
     pub since: Timestamp,
     pub at: Timestamp,
-    /// Why, as each reversal records it.
+    /// Why, as each reversal records it, and the lane that found it.
     pub reason: String,
+    pub lane: String,
 }
 
 /// A refund the database holds for one of the account's reports since the clawback's start.
@@ -156,7 +157,14 @@ impl Clawback {
             .filter(|g| g.verdict == Verdict::Accepted && g.refund.micros() > 0)
             .filter(|g| !g.captcha_type.family().is_verifiable())
             .map(|g| {
-                LedgerEntry::reversal_of(self.account, g.task, g.refund, self.at, &self.reason)
+                LedgerEntry::reversal_of(
+                    self.account,
+                    g.task,
+                    g.refund,
+                    self.at,
+                    &self.reason,
+                    &self.lane,
+                )
             })
             .collect()
     }
@@ -406,11 +414,16 @@ fn account_changes(account: AccountId, effects: &[Effect], at: Timestamp) -> Vec
                 count_since: *count_since,
                 at,
             }),
-            Effect::Clawback { since, reason } => Some(AccountChange::Clawback(Clawback {
+            Effect::Clawback {
+                since,
+                reason,
+                lane,
+            } => Some(AccountChange::Clawback(Clawback {
                 account,
                 since: *since,
                 at,
                 reason: reason.clone(),
+                lane: (*lane).to_owned(),
             })),
             Effect::Whitelist { provider, worker } => Some(AccountChange::Whitelist {
                 account,
@@ -492,6 +505,7 @@ mod tests {
                 Effect::Clawback {
                     since,
                     reason: "flagged".into(),
+                    lane: "slow",
                 },
             ],
         };
@@ -506,6 +520,7 @@ mod tests {
                 since,
                 at: NOW,
                 reason: "flagged".into(),
+                lane: "slow".into(),
             })
         );
     }
@@ -517,6 +532,7 @@ mod tests {
             since: NOW,
             at: NOW,
             reason: "the fast lane flagged the account".into(),
+            lane: "fast".into(),
         };
         let granted = |id: &str, captcha_type, verdict| GrantedRefund {
             task: TaskId::parse(id).unwrap(),
@@ -536,6 +552,7 @@ mod tests {
             reversals[0].reason.as_deref(),
             Some("the fast lane flagged the account")
         );
+        assert_eq!(reversals[0].lane.as_deref(), Some("fast"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261125000000_drift",
     "20261201000000_typed_fields",
     "20261202000000_real_world",
+    "20261203000000_reversal_lane",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -46,6 +47,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261202000000_real_world",
         include_str!("../migrations/sqlite/20261202000000_real_world.sql"),
     ),
+    (
+        "20261203000000_reversal_lane",
+        include_str!("../migrations/sqlite/20261203000000_reversal_lane.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -76,6 +81,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261202000000_real_world",
         include_str!("../migrations/postgres/20261202000000_real_world.sql"),
+    ),
+    (
+        "20261203000000_reversal_lane",
+        include_str!("../migrations/postgres/20261203000000_reversal_lane.sql"),
     ),
 ];
 

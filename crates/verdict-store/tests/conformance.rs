@@ -714,6 +714,7 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
         effects: vec![Effect::Clawback {
             since,
             reason: FLAGGED.into(),
+            lane: "fast",
         }],
     };
     s.record_report(ReportWrites::plan(d, Family::Turnstile))
@@ -734,6 +735,7 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
         Some(FLAGGED),
         "its reason reads back"
     );
+    assert_eq!(reversal.lane.as_deref(), Some("fast"), "and its lane");
     assert_eq!(
         s.account(a.id).await.unwrap().unwrap().balance,
         Amount::from_micros(1_000)
@@ -751,6 +753,7 @@ async fn clawback_reverses_refunds_on_unverifiable_reports_only(s: TestStore) {
         effects: vec![Effect::Clawback {
             since,
             reason: FLAGGED.into(),
+            lane: "fast",
         }],
     };
     assert!(matches!(
@@ -1637,6 +1640,7 @@ async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refu
                         Effect::Clawback {
                             since,
                             reason: FLAGGED.into(),
+                            lane: "fast",
                         },
                     ],
                 }
@@ -1694,6 +1698,7 @@ async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refu
                 effects: vec![Effect::Clawback {
                     since,
                     reason: FLAGGED.into(),
+                    lane: "fast",
                 }],
             },
             Family::Turnstile,

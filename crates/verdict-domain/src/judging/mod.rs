@@ -408,6 +408,7 @@ fn judge_incorrect(
                 effects.push(Effect::Clawback {
                     since: abnormal_since,
                     reason: format!("the {} lane flagged the account: {why}", lane.as_str()),
+                    lane: lane.as_str(),
                 });
                 evidence = evidence.with("clawback_since", abnormal_since.to_rfc3339());
             }

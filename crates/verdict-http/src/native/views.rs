@@ -47,6 +47,7 @@ pub fn report_with_money(r: &Report, money: &TaskMoney) -> Value {
             "at": reversal.at.to_rfc3339(),
             "amount": reversal.amount.to_string(),
             "reason": reversal.reason,
+            "lane": reversal.lane,
         });
     }
     shown
@@ -111,5 +112,6 @@ pub fn ledger_entry(e: &LedgerEntry) -> Value {
         "idempotency_key": e.idempotency_key,
         "at": e.at.to_rfc3339(),
         "reason": e.reason,
+        "lane": e.lane,
     })
 }

@@ -140,8 +140,17 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
         "{clawback_since} {ledger}"
     );
     assert_eq!(tasks_of("reversal"), refunded, "{ledger}");
+    assert!(
+        entries_of(&ledger, "reversal").all(|e| e["lane"] == "fast"),
+        "{ledger}"
+    );
+    assert!(
+        entries_of(&ledger, "refund").all(|e| e["lane"].is_null()),
+        "{ledger}"
+    );
     // Each task tells the truth about the money: a reversed refund shows as kept at nothing,
-    // with when and why it was taken back, and the tasks' refunds add up to the balance.
+    // with when, why and by which lane it was taken back, and the tasks' refunds add up to the
+    // balance.
     let mut kept = 0.0;
     for i in 0..30 {
         let report = report_native_view(&app, &format!("m-{i}")).await;
@@ -159,6 +168,7 @@ async fn an_always_report_script_is_ignored_within_its_first_tasks_and_each_dial
                 why.starts_with("the fast lane flagged the account: "),
                 "{why}"
             );
+            assert_eq!(reversal["lane"], "fast", "m-{i}: {report}");
         } else {
             assert!(report.get("reversal").is_none(), "m-{i}: {report}");
         }

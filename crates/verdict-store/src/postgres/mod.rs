@@ -365,8 +365,8 @@ async fn insert_entry<C: GenericClient>(client: &C, entry: &LedgerEntry) -> PgRe
         .prepare_cached(
             "WITH written AS (
                  INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
-                                             idempotency_key, created_at, reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                             idempotency_key, created_at, reason, lane)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING account_id, amount_micros
              ), credited AS (
@@ -388,6 +388,7 @@ async fn insert_entry<C: GenericClient>(client: &C, entry: &LedgerEntry) -> PgRe
                 &entry.idempotency_key,
                 &entry.at.as_millis(),
                 &entry.reason,
+                &entry.lane,
             ],
         )
         .await?;

@@ -120,7 +120,7 @@ pub(crate) fn report(row: &Row, at: usize) -> StoreResult<Option<Report>> {
 }
 
 pub(crate) const LEDGER_COLUMNS: &str =
-    "account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason";
+    "account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason, lane";
 
 pub(crate) fn ledger_entry(row: &Row) -> StoreResult<LedgerEntry> {
     let task: String = get(row, 1)?;
@@ -134,6 +134,7 @@ pub(crate) fn ledger_entry(row: &Row) -> StoreResult<LedgerEntry> {
         idempotency_key: get(row, 4)?,
         at: Timestamp::from_millis(get(row, 5)?),
         reason: get(row, 6)?,
+        lane: get(row, 7)?,
     })
 }
 

@@ -605,7 +605,8 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
         .collect();
     let ats: Vec<i64> = reversals.iter().map(|e| e.at.as_millis()).collect();
     let reasons: Vec<Option<&str>> = reversals.iter().map(|e| e.reason.as_deref()).collect();
-    let params: [&(dyn ToSql + Sync); 7] = [
+    let lanes: Vec<Option<&str>> = reversals.iter().map(|e| e.lane.as_deref()).collect();
+    let params: [&(dyn ToSql + Sync); 8] = [
         &clawback.account.0,
         &tasks,
         &kinds,
@@ -613,16 +614,17 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
         &keys,
         &ats,
         &reasons,
+        &lanes,
     ];
     client
         .execute(
             "WITH written AS (
                  INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
-                                             idempotency_key, created_at, reason)
-                 SELECT $1::BIGINT, task_id, kind, amount, key, at, reason
+                                             idempotency_key, created_at, reason, lane)
+                 SELECT $1::BIGINT, task_id, kind, amount, key, at, reason, lane
                  FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[],
-                             $7::TEXT[])
-                     AS e (task_id, kind, amount, key, at, reason)
+                             $7::TEXT[], $8::TEXT[])
+                     AS e (task_id, kind, amount, key, at, reason, lane)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING amount_micros
              )

@@ -262,8 +262,8 @@ fn insert_report(conn: &Connection, writes: &ReportWrites) -> StoreResult<Record
 pub(super) fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResult<bool> {
     let written = conn
         .prepare_cached(
-            "INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason, lane)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (idempotency_key) DO NOTHING",
         )?
         .execute(params![
             entry.account.0,
@@ -273,6 +273,7 @@ pub(super) fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResul
             entry.idempotency_key,
             entry.at.as_millis(),
             entry.reason,
+            entry.lane,
         ])?;
     if written == 1 {
         conn.prepare_cached(
@@ -283,9 +284,18 @@ pub(super) fn insert_entry(conn: &Connection, entry: &LedgerEntry) -> StoreResul
     Ok(written == 1)
 }
 
-const ENTRY_SELECT: &str = "SELECT account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason FROM ledger_entries";
+const ENTRY_SELECT: &str = "SELECT account_id, task_id, kind, amount_micros, idempotency_key, created_at, reason, lane FROM ledger_entries";
 
-type EntryRow = (i64, String, String, i64, String, i64, Option<String>);
+type EntryRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     Ok((
@@ -296,11 +306,12 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
 fn entry_from_row(
-    (account, task, kind, amount, key, at, reason): EntryRow,
+    (account, task, kind, amount, key, at, reason, lane): EntryRow,
 ) -> StoreResult<LedgerEntry> {
     Ok(LedgerEntry {
         account: AccountId(account),
@@ -311,6 +322,7 @@ fn entry_from_row(
         idempotency_key: key,
         at: Timestamp::from_millis(at),
         reason,
+        lane,
     })
 }
 
