@@ -239,6 +239,9 @@ pub fn refit_due(ingested_since: u64, rested_on: u64, policy: &ScreenPolicy) -> 
     ingested_since >= growth.max(policy.pooled_min_tasks)
 }
 
+/// How many standard errors of the binomial noise a fitted spread is widened by.
+const NOISE_STANDARD_ERRORS: f64 = 2.0;
+
 /// Fits the cohort prior from trusted accounts' `(tasks, incorrect)` over the slow window, by
 /// winsorised method of moments with the binomial noise removed (domain.md §3.3). `None` when
 /// fewer than `policy.min_cohort` accounts have the minimum volume.
@@ -260,7 +263,14 @@ pub fn fit_prior(samples: &[(u64, u64)], policy: &ScreenPolicy) -> Option<Cohort
     let mu = (winsorised.iter().sum::<f64>() / k).clamp(1e-4, 1.0 - 1e-4);
     let s2 = winsorised.iter().map(|r| (r - mu).powi(2)).sum::<f64>() / (k - 1.0).max(1.0);
     let noise = usable.iter().map(|(n, _)| mu * (1.0 - mu) / n).sum::<f64>() / k;
-    let tau2 = (s2 - noise).max(1e-6);
+    // Removing the binomial noise is exact only on average: where accounts have few tasks
+    // each, the noise is most of the variance and chance can leave a spread far narrower than
+    // honest accounts really differ (a day-one cohort of 39 accounts came out at half the
+    // true spread and flagged an honest account). So the spread kept is at least what the
+    // noise could hide, two of its standard errors; it fades as accounts gather tasks and
+    // leaves a mature cohort's fit as measured.
+    let hidden = NOISE_STANDARD_ERRORS * noise * (2.0 / (k - 1.0).max(1.0)).sqrt();
+    let tau2 = ((s2 - noise).max(0.0) + hidden).max(1e-6);
     let kappa = (mu * (1.0 - mu) / tau2 - 1.0).clamp(5.0, 5000.0);
     Some(CohortPrior::new(
         mu * kappa,
@@ -285,6 +295,36 @@ mod tests {
         assert_eq!(prior.basis, CohortBasis::Fitted);
         assert_eq!(prior.accounts, 40);
         assert!(prior.a + prior.b > policy().pooled_concentration);
+    }
+
+    #[test]
+    fn a_young_cohorts_spread_is_at_least_what_the_binomial_noise_could_hide() {
+        // 40 trusted accounts of 100 tasks, all at 10 %: the observed spread is no more than
+        // noise, which says little about how much honest accounts differ.
+        let young = fit_prior(&vec![(100, 10); 40], &policy()).unwrap();
+        let young_kappa = young.a + young.b;
+        // Two standard errors of the noise (0.09 / 100) over 39 degrees of freedom.
+        let hidden = 2.0 * 0.0009 * (2.0f64 / 39.0).sqrt();
+        assert!(
+            (young_kappa - (0.09 / hidden - 1.0)).abs() < 1e-6,
+            "{young_kappa}"
+        );
+        assert!(young_kappa < 500.0, "{young_kappa}");
+        // The same rates over 100,000 tasks each: the noise is negligible, the spread measured.
+        let mature = fit_prior(&vec![(100_000, 10_000); 40], &policy()).unwrap();
+        assert!(mature.a + mature.b > 10.0 * young_kappa);
+        // A spread well above the noise is kept nearly as measured (winsorised, so not exactly).
+        let spread: Vec<(u64, u64)> = (0..40).map(|i| (10_000, 600 + 20 * i)).collect();
+        let fitted = fit_prior(&spread, &policy()).unwrap();
+        let rates: Vec<f64> = spread.iter().map(|&(n, x)| x as f64 / n as f64).collect();
+        let mu = rates.iter().sum::<f64>() / 40.0;
+        let s2 = rates.iter().map(|r| (r - mu).powi(2)).sum::<f64>() / 39.0;
+        let measured = mu * (1.0 - mu) / s2 - 1.0;
+        let kappa = fitted.a + fitted.b;
+        assert!(
+            (kappa / measured - 1.0).abs() < 0.1,
+            "{kappa} vs {measured}"
+        );
     }
 
     #[test]
