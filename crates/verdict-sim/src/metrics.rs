@@ -1018,6 +1018,9 @@ impl Metrics {
                 "  against the truth: {:.1} % of provider pairs in their true order; {:.1} % of 90 % intervals hold the true accuracy",
                 s.pairs_in_true_order_pct, s.intervals_holding_truth_pct
             );
+            for pair in &s.pairs_out_of_order {
+                let _ = writeln!(out, "  out of order: {pair}");
+            }
             for p in &s.providers {
                 let _ = writeln!(
                     out,

@@ -431,7 +431,7 @@ impl<P: Platform> Simulation<P> {
         let ty = type_index(captcha_type);
         let family = captcha_type.family();
         let verifiable = family.is_verifiable();
-        let provider = self.rng.random_range(0..self.providers.names.len());
+        let provider = self.providers.draw(ty, &mut self.rng);
         let correct = self.rng.random_bool(self.providers.accuracy[provider][ty]);
         let outage = account.in_outage(at);
         let truth = if !correct {

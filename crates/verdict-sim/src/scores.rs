@@ -147,6 +147,7 @@ impl ScoreCheck {
         // Against the truth: pairs of providers of a type in their true order, and intervals
         // that hold the true accuracy.
         let mut ordered = (0, 0);
+        let mut out_of_order = Vec::new();
         let mut covered = (0, 0);
         for a in shown {
             let Some(ta) = truth(&a.provider, &a.captcha_type) else {
@@ -162,6 +163,11 @@ impl ScoreCheck {
                         ordered.1 += 1;
                         if a.mean > b.mean {
                             ordered.0 += 1;
+                        } else {
+                            out_of_order.push(format!(
+                                "{}: {} (true {ta}) shown {:.4}, {} (true {tb}) {:.4}",
+                                a.captcha_type, a.provider, a.mean, b.provider, b.mean
+                            ));
                         }
                     }
                     _ => {}
@@ -181,6 +187,7 @@ impl ScoreCheck {
             ),
             naive_error: mae(|p| (p.naive - p.honest_only).abs()),
             pairs_in_true_order_pct: pct(ordered),
+            pairs_out_of_order: out_of_order,
             intervals_holding_truth_pct: pct(covered),
             providers,
         }
@@ -198,6 +205,8 @@ pub struct ScoreFigures {
     /// Of the pairs of providers of one type with different true accuracies, those verdict's
     /// means put in the true order, %.
     pub pairs_in_true_order_pct: f64,
+    /// The pairs shown in the wrong order, for a person to read.
+    pub pairs_out_of_order: Vec<String>,
     /// verdict's 90 % intervals that hold the provider's true accuracy, %. The simulation's
     /// clients report most, not all, of their failures and some of their sites' rejections of
     /// good tokens, which no score can tell from the provider's (docs/scoring.md).

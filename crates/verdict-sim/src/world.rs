@@ -169,26 +169,57 @@ impl Traits {
     }
 }
 
+/// Of a type's tasks, the share its best provider solves, its second best, and so on: a
+/// platform sends most of its work where it works best, so the best provider has the most
+/// tasks behind its score and also draws the most reports (the world that ranked providers
+/// by complaints got it backwards).
+pub const SHARE_BY_RANK: [f64; 5] = [0.40, 0.25, 0.15, 0.12, 0.08];
+
 /// Providers and their true accuracy per captcha type (fixed for the judging simulation).
 #[derive(Debug, Clone)]
 pub struct Providers {
     pub names: Vec<String>,
     /// accuracy[provider][type index in TYPES]
     pub accuracy: Vec<[f64; 4]>,
+    /// share[provider][type index]: of the type's tasks, the share this provider solves.
+    pub share: Vec<[f64; 4]>,
 }
 
 impl Providers {
     pub fn standard() -> Self {
+        let accuracy: Vec<[f64; 4]> = vec![
+            [0.95, 0.92, 0.93, 0.90],
+            [0.92, 0.90, 0.92, 0.88],
+            [0.90, 0.88, 0.90, 0.86],
+            [0.94, 0.91, 0.88, 0.89],
+            [0.96, 0.93, 0.91, 0.91],
+        ];
+        let mut share = vec![[0.0; 4]; accuracy.len()];
+        for ty in 0..TYPES.len() {
+            let mut ranked: Vec<usize> = (0..accuracy.len()).collect();
+            ranked.sort_by(|&a, &b| accuracy[b][ty].total_cmp(&accuracy[a][ty]));
+            for (rank, p) in ranked.into_iter().enumerate() {
+                share[p][ty] = SHARE_BY_RANK[rank];
+            }
+        }
         Self {
             names: (0..5).map(|i| format!("provider-{i}")).collect(),
-            accuracy: vec![
-                [0.95, 0.92, 0.93, 0.90],
-                [0.92, 0.90, 0.92, 0.88],
-                [0.90, 0.88, 0.90, 0.86],
-                [0.94, 0.91, 0.88, 0.89],
-                [0.96, 0.93, 0.91, 0.91],
-            ],
+            accuracy,
+            share,
         }
+    }
+
+    /// The provider of a task of type `ty`, drawn by the providers' shares.
+    pub fn draw(&self, ty: usize, rng: &mut Pcg64Mcg) -> usize {
+        let r: f64 = rng.random();
+        let mut acc = 0.0;
+        for (p, share) in self.share.iter().enumerate() {
+            acc += share[ty];
+            if r < acc {
+                return p;
+            }
+        }
+        self.share.len() - 1
     }
 }
 
@@ -205,4 +236,49 @@ pub enum Truth {
     SiteRejected,
     /// The solution was right and worked: a report is false.
     Worked,
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn each_types_best_provider_serves_the_most_tasks_and_the_worst_the_fewest() {
+        let providers = Providers::standard();
+        let mut rng = Pcg64Mcg::seed_from_u64(7);
+        for ty in 0..TYPES.len() {
+            let total: f64 = providers.share.iter().map(|s| s[ty]).sum();
+            assert!((total - 1.0).abs() < 1e-12, "type {ty}: {total}");
+            let mut drawn = [0u32; 5];
+            for _ in 0..20_000 {
+                drawn[providers.draw(ty, &mut rng)] += 1;
+            }
+            let by = |key: fn(f64, f64) -> bool| {
+                (0..5)
+                    .reduce(|a, b| {
+                        let (x, y) = (providers.accuracy[a][ty], providers.accuracy[b][ty]);
+                        if key(x, y) { a } else { b }
+                    })
+                    .unwrap()
+            };
+            let (best, worst) = (by(|x, y| x >= y), by(|x, y| x <= y));
+            assert_eq!(
+                drawn.iter().max(),
+                Some(&drawn[best]),
+                "type {ty}: {drawn:?}"
+            );
+            assert_eq!(
+                drawn.iter().min(),
+                Some(&drawn[worst]),
+                "type {ty}: {drawn:?}"
+            );
+            // About 40 % of the draws go to the best.
+            assert!(
+                (7_600..8_400).contains(&drawn[best]),
+                "type {ty}: {drawn:?}"
+            );
+        }
+    }
 }
