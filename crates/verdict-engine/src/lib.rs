@@ -23,7 +23,7 @@ use verdict_domain::{Policy, Timestamp};
 use verdict_store::Store;
 
 pub use accounts::{ACTIVITY_PERIOD, AccountView};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use error::{EngineError, chain};
 pub use rechecks::RecheckOutcome;
 pub use reports::ReportOutcome;

@@ -1,14 +1,20 @@
 //! The simulation over the wire: verdict's HTTP service on loopback, and every account
 //! creation, task batch, report and second solve sent through the native API as a platform
-//! would send them. Maintenance runs beside the server, as `verdict serve` runs it.
+//! would send them. Either the service in this process on a clock the simulation sets, with
+//! maintenance run beside it at the top of each simulated hour; or a whole `verdict serve`
+//! process on a compressed clock, whose own timers refresh the statistics and settle
+//! re-checks, with the simulation keeping pace with that clock.
 
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use verdict_domain::{KeyHash, Policy, ReportKind, TaskInput, Timestamp, Verdict};
-use verdict_engine::{Engine, ManualClock};
+use verdict_engine::{Clock, Engine, ManualClock, ScaledClock, SystemClock};
 use verdict_http::{AppState, Limits};
 
 use crate::platform::{Answer, InProcess, Judged, Platform, SimReport};
@@ -18,13 +24,27 @@ const ADMIN_TOKEN: &str = "simulation-admin-token";
 
 #[derive(Debug)]
 pub struct OverHttp {
-    engine: Engine,
-    clock: Arc<ManualClock>,
+    service: Service,
     client: reqwest::Client,
     base: String,
-    server: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
+
+/// Where the service runs.
+#[derive(Debug)]
+enum Service {
+    /// verdict's HTTP app in this process, on a clock the simulation moves.
+    InProcess {
+        engine: Engine,
+        clock: Arc<ManualClock>,
+        server: tokio::task::JoinHandle<()>,
+    },
+    /// A `verdict serve` process on a compressed clock the simulation waits for.
+    Served { child: Child, clock: ScaledClock },
+}
+
+/// How long a served verdict gets to start answering.
+const STARTUP: Duration = Duration::from_secs(30);
 
 impl OverHttp {
     /// `GET /v1/accounts/{account}`, as the operator sees it.
@@ -59,13 +79,81 @@ impl OverHttp {
             }
         });
         Ok(Self {
-            engine,
-            clock,
+            service: Service::InProcess {
+                engine,
+                clock,
+                server,
+            },
             client: reqwest::Client::new(),
             base,
-            server,
             _dir: dir,
         })
+    }
+
+    /// Starts `bin serve` on a fresh SQLite database, its clock reading `start` two seconds
+    /// from now and running `speed` times faster than real time. `env` adds settings
+    /// (`VERDICT_JUDGING__…`) on top of `config`, the operator's file if any.
+    pub async fn serve(
+        bin: &Path,
+        config: Option<&Path>,
+        env: &[(String, String)],
+        start: Timestamp,
+        speed: f64,
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("temporary directory for the simulation")?;
+        // A free port: bound, read and released; the child binds it a moment later.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("finding a free loopback port")?
+            .port();
+        let anchor = SystemClock.now().saturating_add(Duration::from_secs(2));
+        let clock = ScaledClock::new(start, anchor, speed);
+        let mut command = Command::new(bin);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        command
+            .arg("serve")
+            .args(["--time-origin", &start.to_rfc3339()])
+            .args(["--time-anchor", &anchor.as_millis().to_string()])
+            .args(["--time-scale", &speed.to_string()])
+            .env(
+                "VERDICT_DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("served.db").display()),
+            )
+            .env("VERDICT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("VERDICT_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("VERDICT_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {} serve", bin.display()))?;
+        let platform = Self {
+            service: Service::Served { child, clock },
+            client: reqwest::Client::new(),
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = tokio::time::Instant::now() + STARTUP;
+        loop {
+            let ready = platform
+                .client
+                .get(format!("{}/readyz", platform.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("{} serve did not answer within {STARTUP:?}", bin.display());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(platform)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<(StatusCode, Value)> {
@@ -86,7 +174,13 @@ impl OverHttp {
 
 impl Drop for OverHttp {
     fn drop(&mut self) {
-        self.server.abort();
+        match &mut self.service {
+            Service::InProcess { server, .. } => server.abort(),
+            Service::Served { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
 }
 
@@ -113,8 +207,16 @@ fn judged_from(report: &Value) -> anyhow::Result<Judged> {
 }
 
 impl Platform for OverHttp {
-    fn set_time(&self, t: Timestamp) {
-        self.clock.set(t);
+    async fn set_time(&self, t: Timestamp) {
+        match &self.service {
+            Service::InProcess { clock, .. } => clock.set(t),
+            Service::Served { clock, .. } => {
+                let wait = clock.real_time_of(t).millis_since(SystemClock.now());
+                if wait > 0 {
+                    tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+                }
+            }
+        }
     }
 
     async fn create_account(&self, name: &str, trusted: bool) -> anyhow::Result<(i64, String)> {
@@ -206,8 +308,11 @@ impl Platform for OverHttp {
     }
 
     async fn maintain(&self) -> anyhow::Result<()> {
-        self.engine.refresh_statistics().await?;
-        self.engine.settle_overdue_rechecks().await?;
+        // A served verdict does this on its own timers.
+        if let Service::InProcess { engine, .. } = &self.service {
+            engine.refresh_statistics().await?;
+            engine.settle_overdue_rechecks().await?;
+        }
         Ok(())
     }
 

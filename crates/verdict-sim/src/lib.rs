@@ -43,3 +43,30 @@ pub async fn simulate_over_http(config: SimConfig, base: Policy) -> anyhow::Resu
     let platform = OverHttp::start(policy.clone(), Timestamp::from_millis(run::START)).await?;
     Simulation::new(config, policy, platform).run().await
 }
+
+/// Runs the simulation against a `verdict serve` process (`bin`) on a compressed clock,
+/// `speed` times real time, through the native API: the service's own timers refresh its
+/// statistics and settle re-checks, and the simulation keeps pace with its clock. `config` is
+/// the operator's file the service reads, whose `[judging]` `base` is; the simulation's
+/// re-check and clawback choices are passed on as settings. Not reproducible to the digit:
+/// where the simulation falls behind the clock, its reports arrive later than it meant.
+pub async fn simulate_served(
+    config: SimConfig,
+    base: Policy,
+    bin: &std::path::Path,
+    operator_config: Option<&std::path::Path>,
+    speed: f64,
+) -> anyhow::Result<Metrics> {
+    let policy = policy_for(&config, base);
+    let env = [
+        ("VERDICT_JUDGING__CLAWBACK", policy.clawback),
+        (
+            "VERDICT_JUDGING__RECHECKS__ENABLED",
+            policy.rechecks.enabled,
+        ),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_string()));
+    let start = Timestamp::from_millis(run::START);
+    let platform = OverHttp::serve(bin, operator_config, &env, start, speed).await?;
+    Simulation::new(config, policy, platform).run().await
+}

@@ -62,8 +62,9 @@ pub enum Answer {
     reason = "used with concrete types only, never as dyn"
 )]
 pub trait Platform {
-    /// Moves verdict's clock.
-    fn set_time(&self, t: Timestamp);
+    /// Moves verdict's clock to `t`, or (a served verdict on its own compressed clock) waits
+    /// until it reads `t`.
+    async fn set_time(&self, t: Timestamp);
     /// Creates an account; its id and API key.
     async fn create_account(&self, name: &str, trusted: bool) -> anyhow::Result<(i64, String)>;
     async fn ingest(&self, tasks: Vec<TaskInput>) -> anyhow::Result<()>;
@@ -76,7 +77,7 @@ pub trait Platform {
         for lane in lanes {
             let mut lane_answers = Vec::with_capacity(lane.len());
             for sent in lane {
-                self.set_time(sent.at);
+                self.set_time(sent.at).await;
                 lane_answers.push(self.report(&sent.key, &sent.report).await?);
             }
             answers.push(lane_answers);
@@ -199,7 +200,7 @@ async fn submit(engine: &Engine, key: &str, report: &SimReport) -> anyhow::Resul
 }
 
 impl Platform for InProcess {
-    fn set_time(&self, t: Timestamp) {
+    async fn set_time(&self, t: Timestamp) {
         self.clock.set(t);
     }
 

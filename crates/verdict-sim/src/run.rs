@@ -257,7 +257,7 @@ impl<P: Platform> Simulation<P> {
     /// Runs the whole simulation and returns its metrics.
     pub async fn run(mut self) -> anyhow::Result<Metrics> {
         let started = Instant::now();
-        self.platform.set_time(Timestamp::from_millis(START));
+        self.platform.set_time(Timestamp::from_millis(START)).await;
         for i in 0..self.accounts.len() {
             if self.accounts[i].strategy != Some(Strategy::Sybil) {
                 self.open_account(i).await?;
@@ -279,7 +279,9 @@ impl<P: Platform> Simulation<P> {
             self.minute(t).await?;
             t += MINUTE_MS;
         }
-        self.platform.set_time(Timestamp::from_millis(self.end));
+        self.platform
+            .set_time(Timestamp::from_millis(self.end))
+            .await;
         self.platform.maintain().await?;
         self.poll_ignores().await?;
         for (task, held) in std::mem::take(&mut self.held) {
@@ -339,7 +341,7 @@ impl<P: Platform> Simulation<P> {
 
     /// The top of an hour: maintenance, new sybils, and the hour's tasks planned.
     async fn hour(&mut self, t: i64) -> anyhow::Result<()> {
-        self.platform.set_time(Timestamp::from_millis(t));
+        self.platform.set_time(Timestamp::from_millis(t)).await;
         self.platform.maintain().await?;
         self.poll_ignores().await?;
         if (t - START) % DAY_MS == OPERATOR_REVIEW_HOUR * HOUR_MS {
@@ -677,7 +679,7 @@ impl<P: Platform> Simulation<P> {
                     self.scores.task(provider, TYPES[ty].0.as_str(), t, honest);
                 }
             }
-            self.platform.set_time(Timestamp::from_millis(t));
+            self.platform.set_time(Timestamp::from_millis(t)).await;
             self.platform.ingest(tasks).await?;
             for (i, ty) in std::mem::take(&mut self.minute_counts[slot]) {
                 let abusing = t >= self.accounts[i].abuse_from;
@@ -702,7 +704,8 @@ impl<P: Platform> Simulation<P> {
         }
         if self.policy.rechecks.enabled {
             self.platform
-                .set_time(Timestamp::from_millis(t + MINUTE_MS - 1));
+                .set_time(Timestamp::from_millis(t + MINUTE_MS - 1))
+                .await;
             self.second_solves().await?;
         }
         Ok(())

@@ -40,7 +40,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve every report dialect and the native API.
-    Serve,
+    Serve(ServeArgs),
     /// Serve on a demo database (verdict-demo.db) and send reports through every dialect,
     /// printing each answer and verdict; keeps serving afterwards unless --exit.
     Demo {
@@ -76,27 +76,65 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         base.log = "warn,verdict_sim=info".into();
     }
     let config = config::load(cli.config.as_deref(), overrides, base)?;
+    let config_file = cli.config.clone();
     init_logging(&config.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let done = match cli.command {
-            Command::Serve => serve(config).await,
+            Command::Serve(args) => serve(config, args).await,
             Command::Demo { exit } => demo::run(config, exit).await,
             Command::Accounts(cmd) => commands::accounts(cmd, &config).await,
             Command::Tasks(cmd) => commands::tasks(cmd, &config).await,
-            Command::Simulate(args) => return simulate::run(args, &config).await,
+            Command::Simulate(args) => {
+                return simulate::run(args, &config, config_file.as_deref()).await;
+            }
         };
         done.map(|()| std::process::ExitCode::SUCCESS)
     })
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let engine = server::open_engine(&config).await?;
+/// Compressed time, for simulations only (hidden from `--help`): `verdict simulate --served`
+/// runs a whole `verdict serve` through simulated days in minutes, its own timers included.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The time the clock reads at `--time-anchor` (RFC 3339).
+    #[arg(long, hide = true, requires_all = ["time_anchor", "time_scale"])]
+    time_origin: Option<String>,
+    /// The system time, in Unix milliseconds, at which the clock reads `--time-origin`.
+    #[arg(long, hide = true, requires_all = ["time_origin", "time_scale"])]
+    time_anchor: Option<i64>,
+    /// How many times faster than real time the clock, and the maintenance timers, run.
+    #[arg(long, hide = true, requires_all = ["time_origin", "time_anchor"])]
+    time_scale: Option<f64>,
+}
+
+async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    let (clock, speed): (std::sync::Arc<dyn verdict_engine::Clock>, f64) =
+        match (&args.time_origin, args.time_anchor, args.time_scale) {
+            (Some(origin), Some(anchor), Some(speed)) => {
+                let origin = verdict_domain::Timestamp::parse_rfc3339(origin)
+                    .map_err(|e| anyhow::anyhow!("--time-origin {origin:?}: {e}"))?;
+                anyhow::ensure!(
+                    speed.is_finite() && speed >= 1.0,
+                    "--time-scale must be at least 1, not {speed}"
+                );
+                let anchor = verdict_domain::Timestamp::from_millis(anchor);
+                tracing::warn!(
+                    origin = %origin.to_rfc3339(),
+                    speed,
+                    "serving on a compressed clock: for simulations only"
+                );
+                let clock = verdict_engine::ScaledClock::new(origin, anchor, speed);
+                (std::sync::Arc::new(clock), speed)
+            }
+            _ => (std::sync::Arc::new(verdict_engine::SystemClock), 1.0),
+        };
+    let engine = server::open_engine_on(&config, clock).await?;
     let admin = server::admin_token(&engine, &config).await?;
     let listener = server::bind(config.listen).await?;
-    server::spawn_maintenance(engine.clone());
+    server::spawn_maintenance(engine.clone(), speed);
     server::run(engine, admin, &config, listener, server::shutdown_signal()).await
 }
 

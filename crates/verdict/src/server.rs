@@ -12,15 +12,21 @@ use axum_server::tls_rustls::RustlsConfig;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use verdict_domain::KeyHash;
-use verdict_engine::{Engine, SystemClock};
+use verdict_engine::{Clock, Engine, SystemClock};
 use verdict_store::postgres::PostgresOptions;
 use verdict_store::sqlite::SqliteOptions;
 use verdict_store::{PostgresStore, SqliteStore, Store};
 
 use crate::config::{Config, DatabaseUrl};
 
-/// Opens the configured store (running migrations) and builds the engine on it.
+/// Opens the configured store (running migrations) and builds the engine on it, on the
+/// system clock.
 pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
+    open_engine_on(config, Arc::new(SystemClock)).await
+}
+
+/// As [`open_engine`], on `clock`.
+pub async fn open_engine_on(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Engine> {
     let store: Arc<dyn Store> = match &config.database_url {
         DatabaseUrl::Sqlite(path) => {
             let options = SqliteOptions {
@@ -47,7 +53,7 @@ pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
         }
     };
     Ok(
-        Engine::new(store, config.judging.policy()?, Arc::new(SystemClock))
+        Engine::new(store, config.judging.policy()?, clock)
             .with_routing(config.routing.settings()?),
     )
 }
@@ -77,10 +83,13 @@ const RECHECKS_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs the statistics refresh and the re-check timeout in the background for as long as the
 /// process lives. Failures are logged and retried on the next tick; several nodes may run this.
-pub fn spawn_maintenance(engine: Engine) {
+/// `speed` is how much faster than real time the engine's clock runs (1 but in simulations):
+/// the timers keep pace with it.
+pub fn spawn_maintenance(engine: Engine, speed: f64) {
+    let every = move |period: Duration| period.div_f64(speed.max(1.0));
     tokio::spawn(async move {
-        let mut statistics = tokio::time::interval(STATISTICS_EVERY);
-        let mut rechecks = tokio::time::interval(RECHECKS_EVERY);
+        let mut statistics = tokio::time::interval(every(STATISTICS_EVERY));
+        let mut rechecks = tokio::time::interval(every(RECHECKS_EVERY));
         statistics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         rechecks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -73,6 +73,15 @@ pub struct SimulateArgs {
     /// of calling the engine in process.
     #[arg(long)]
     over_http: bool,
+    /// Run a whole `verdict serve` (this binary) on a compressed clock and drive it over HTTP:
+    /// its own timers refresh statistics and settle re-checks. Figures vary a little from run
+    /// to run, where the simulation falls behind the clock.
+    #[arg(long, conflicts_with = "over_http")]
+    served: bool,
+    /// With --served: how many times faster than real time the service's clock runs (1440: a
+    /// simulated day a minute).
+    #[arg(long, default_value_t = 1440.0, requires = "served")]
+    time_scale: f64,
     /// Write the metrics as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -108,6 +117,7 @@ impl SimulateArgs {
 pub async fn run(
     args: SimulateArgs,
     settings: &crate::config::Config,
+    config_file: Option<&std::path::Path>,
 ) -> anyhow::Result<std::process::ExitCode> {
     if args.routing {
         return routing(&args);
@@ -116,7 +126,14 @@ pub async fn run(
     anyhow::ensure!(config.days > 0, "--days must be at least 1");
     let policy = settings.judging.policy()?;
     config.clawback = policy.clawback && !args.no_clawback;
-    let metrics = if args.over_http {
+    let metrics = if args.served {
+        anyhow::ensure!(
+            args.time_scale.is_finite() && args.time_scale >= 1.0,
+            "--time-scale must be at least 1"
+        );
+        let bin = std::env::current_exe().context("finding this binary to serve with")?;
+        verdict_sim::simulate_served(config, policy, &bin, config_file, args.time_scale).await?
+    } else if args.over_http {
         verdict_sim::simulate_over_http(config, policy).await?
     } else {
         verdict_sim::simulate_in_process(config, policy).await?

@@ -377,3 +377,72 @@ fn a_half_configured_tls_stops_start_up_with_a_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tls.key_file"));
 }
+
+/// `verdict simulate --served`: a day-one world (abuse from the first minute, no warm-up) run
+/// against a whole `verdict serve` on a clock 600 times real time, so that the service's own
+/// maintenance timers, not the simulation, refresh its statistics and settle re-checks. A
+/// simulated day takes about two and a half minutes of real time.
+#[test]
+fn a_day_one_world_runs_against_verdict_serve_on_a_compressed_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("served.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["simulate", "--served", "--world", "day-one", "--days", "1"])
+        .args([
+            "--honest",
+            "30",
+            "--per-strategy",
+            "1",
+            "--time-scale",
+            "600",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env_remove("VERDICT_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .expect("run verdict simulate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(m["config"]["warmup_days"], 0, "{stdout}");
+    // The simulation kept pace with the service's clock: few reports arrived after their 60 s
+    // window (a simulated minute is a tenth of a real second here, so a loaded machine makes
+    // some late).
+    let honest = &m["honest"];
+    let genuine = honest["genuine"]["reports"].as_f64().unwrap();
+    let closed = honest["genuine_by_reason"]["window_closed"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(genuine > 500.0, "{stdout}");
+    assert!(closed < 0.15 * genuine, "{closed} of {genuine}\n{stdout}");
+    assert!(
+        honest["genuine_refunded_pct"].as_f64().unwrap() > 80.0,
+        "{stdout}"
+    );
+    // Judged on day one, on the service's own timers and refits: the always-report script is
+    // stopped and no honest account is ignored.
+    let always = m["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["strategy"] == "always-report")
+        .unwrap();
+    assert_eq!(always["detected"], always["accounts"], "{stdout}");
+    let wrongly = m["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| {
+            b["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("honest accounts wrongly")
+        })
+        .unwrap();
+    assert_eq!(wrongly["value"], 0.0, "{stdout}");
+}
