@@ -43,8 +43,10 @@ enum Service {
     Served { child: Child, clock: ScaledClock },
 }
 
-/// How long a served verdict gets to start answering.
-const STARTUP: Duration = Duration::from_secs(30);
+/// How long after its start a served verdict's clock begins to run: it must be answering by
+/// then, or the simulation would begin behind the clock (at 600×, every second late is ten
+/// simulated minutes of reports arriving after their windows).
+const STARTUP: Duration = Duration::from_secs(10);
 
 impl OverHttp {
     /// `GET /v1/accounts/{account}`, as the operator sees it.
@@ -90,7 +92,7 @@ impl OverHttp {
         })
     }
 
-    /// Starts `bin serve` on a fresh SQLite database, its clock reading `start` two seconds
+    /// Starts `bin serve` on a fresh SQLite database, its clock reading `start` [`STARTUP`]
     /// from now and running `speed` times faster than real time. `env` adds settings
     /// (`VERDICT_JUDGING__…`) on top of `config`, the operator's file if any.
     pub async fn serve(
@@ -106,7 +108,7 @@ impl OverHttp {
             .and_then(|l| l.local_addr())
             .context("finding a free loopback port")?
             .port();
-        let anchor = SystemClock.now().saturating_add(Duration::from_secs(2));
+        let anchor = SystemClock.now().saturating_add(STARTUP);
         let clock = ScaledClock::new(start, anchor, speed);
         let mut command = Command::new(bin);
         if let Some(config) = config {
@@ -137,7 +139,6 @@ impl OverHttp {
             base: format!("http://127.0.0.1:{port}"),
             _dir: dir,
         };
-        let deadline = tokio::time::Instant::now() + STARTUP;
         loop {
             let ready = platform
                 .client
@@ -148,8 +149,12 @@ impl OverHttp {
             if ready {
                 break;
             }
-            if tokio::time::Instant::now() > deadline {
-                bail!("{} serve did not answer within {STARTUP:?}", bin.display());
+            if SystemClock.now() > anchor {
+                bail!(
+                    "{} serve did not answer within {STARTUP:?}, when its clock started: the \
+                     simulation would begin behind it",
+                    bin.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
