@@ -377,6 +377,31 @@ impl Platform for OverHttp {
         Ok(out)
     }
 
+    async fn money(&self, account: i64) -> anyhow::Result<(i64, i64)> {
+        let micros = |v: &Value| -> anyhow::Result<i64> {
+            let text = v
+                .as_str()
+                .with_context(|| format!("an amount that is not text: {v}"))?;
+            verdict_domain::Amount::parse(text)
+                .map(|a| a.micros())
+                .map_err(|e| anyhow::anyhow!("amount {text:?}: {e}"))
+        };
+        let balance = micros(&self.account_view(account).await?["balance"])?;
+        let request = self.admin(
+            self.client
+                .get(format!("{}/v1/accounts/{account}/ledger", self.base)),
+        );
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            bail!("ledger of {account} answered {status}: {body}");
+        }
+        let mut sum = 0;
+        for entry in body["entries"].as_array().into_iter().flatten() {
+            sum += micros(&entry["amount"])?;
+        }
+        Ok((balance, sum))
+    }
+
     async fn provider_scores(&self) -> anyhow::Result<Vec<ShownScore>> {
         let request = self.admin(self.client.get(format!("{}/v1/providers", self.base)));
         let (status, body) = self.send(request).await?;

@@ -719,6 +719,7 @@ impl Finisher<'_> {
                 scored_confirmations: l.confirms,
                 wall_seconds: wall.as_secs_f64(),
                 tasks_per_second: tasks as f64 / wall.as_secs_f64().max(1e-9),
+                balances_checked: 0,
             },
             bars,
             scores: None,
@@ -837,6 +838,9 @@ pub struct RunFigures {
     pub scored_confirmations: u64,
     pub wall_seconds: f64,
     pub tasks_per_second: f64,
+    /// Accounts whose balance was checked against their ledger at the end (a run stops with an
+    /// error on any difference).
+    pub balances_checked: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -949,8 +953,13 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "operator untrusted {} honest and {} abusive trusted accounts on their screen flags\n",
+            "operator untrusted {} honest and {} abusive trusted accounts on their screen flags",
             self.trust_revoked.honest, self.trust_revoked.abusive
+        );
+        let _ = writeln!(
+            out,
+            "every balance equals its account's ledger (the sum of its tasks' net refunds): {} accounts checked\n",
+            self.run.balances_checked
         );
         for bar in &self.bars {
             let value = bar

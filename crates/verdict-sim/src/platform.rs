@@ -104,6 +104,9 @@ pub trait Platform {
     async fn untrust(&self, account: i64) -> anyhow::Result<()>;
     /// Micro-units taken back from the account by reversals, per task.
     async fn reversals(&self, account: i64) -> anyhow::Result<Vec<(u64, i64)>>;
+    /// The account's balance as verdict shows it, and the sum of its ledger's entries (its
+    /// tasks' net refunds), in micro-units.
+    async fn money(&self, account: i64) -> anyhow::Result<(i64, i64)>;
     /// How a report ended, looked up after the fact (for re-checks still pending at the end).
     async fn final_decision(&self, task: u64) -> anyhow::Result<Option<Judged>>;
     /// Every provider's published score, as verdict shows it.
@@ -316,6 +319,16 @@ impl Platform for InProcess {
             .filter(|e| e.kind == verdict_domain::EntryKind::Reversal)
             .filter_map(|e| Some((e.task.as_u64()?, -e.amount.micros())))
             .collect())
+    }
+
+    async fn money(&self, account: i64) -> anyhow::Result<(i64, i64)> {
+        let id = AccountId(account);
+        let balance = self.engine.account(id).await?.account.balance;
+        let ledger = self.engine.ledger(id).await?;
+        Ok((
+            balance.micros(),
+            verdict_domain::ledger::balance(&ledger).micros(),
+        ))
     }
 
     async fn final_decision(&self, task: u64) -> anyhow::Result<Option<Judged>> {

@@ -295,6 +295,22 @@ impl<P: Platform> Simulation<P> {
                 self.ledger.reversed(i, &reversals);
             }
         }
+        // Every account's balance is what its tasks' net refunds add up to, in every world.
+        let mut differing = Vec::new();
+        for account in &self.accounts {
+            let (balance, entries) = self.platform.money(account.id).await?;
+            if balance != entries {
+                differing.push(format!(
+                    "account {}: {balance} against {entries}",
+                    account.id
+                ));
+            }
+        }
+        anyhow::ensure!(
+            differing.is_empty(),
+            "balances that differ from their ledgers (micro-units): {}",
+            differing.join("; ")
+        );
         let shown = self.platform.provider_scores().await?;
         let providers = &self.providers;
         let scores = self.scores.finish(&shown, self.end, |provider, t| {
@@ -311,6 +327,7 @@ impl<P: Platform> Simulation<P> {
             started.elapsed(),
         );
         metrics.add_scores(scores);
+        metrics.run.balances_checked = self.accounts.len();
         metrics.trust_revoked = TrustRevoked {
             honest: self
                 .untrusted

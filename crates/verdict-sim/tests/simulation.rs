@@ -105,6 +105,8 @@ async fn every_world_runs_as_it_says() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e:#}", world.name()));
         assert!(m.run.scored_reports > 500, "{}: {:?}", world.name(), m.run);
+        // Balance equals the sum of net task refunds for every account (else the run errs).
+        assert_eq!(m.run.balances_checked, m.run.accounts, "{}", world.name());
         match world {
             World::DayOne => assert_eq!(m.config.warmup_days, 0),
             World::SmallPlatform => assert_eq!(m.honest.trusted, 15),
