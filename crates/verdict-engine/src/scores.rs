@@ -255,12 +255,15 @@ impl Router {
                 },
             );
             let minute = Resolution::Minute.start(b.bucket);
-            state
-                .silence
-                .expose((b.captcha_type, b.provider.clone()), minute, exposure);
-            state
-                .silence
-                .take_back((b.captcha_type, b.provider.clone()), taken);
+            // Most refreshes see no new exposure in most buckets: no key built for those.
+            if exposure > 0.0 {
+                let key = (b.captcha_type, b.provider.clone());
+                state.silence.expose(key, minute, exposure);
+            }
+            if taken > 0.0 {
+                let key = (b.captcha_type, b.provider.clone());
+                state.silence.take_back(key, taken);
+            }
             if good <= 0.0 && bad <= 0.0 {
                 continue;
             }

@@ -62,6 +62,22 @@ impl OverHttp {
         Ok(body)
     }
 
+    /// `GET /v1/accounts/{account}/ledger`: its entries.
+    async fn ledger_entries(&self, account: i64) -> anyhow::Result<Vec<Value>> {
+        let request = self.admin(
+            self.client
+                .get(format!("{}/v1/accounts/{account}/ledger", self.base)),
+        );
+        let (status, mut body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            bail!("ledger of {account} answered {status}: {body}");
+        }
+        Ok(match body["entries"].take() {
+            Value::Array(entries) => entries,
+            _ => Vec::new(),
+        })
+    }
+
     pub async fn start(policy: Policy, start: Timestamp) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temporary directory for the simulation")?;
         let (engine, clock) = InProcess::engine_in(dir.path(), policy, start)?;
@@ -353,16 +369,8 @@ impl Platform for OverHttp {
     }
 
     async fn reversals(&self, account: i64) -> anyhow::Result<Vec<(u64, i64)>> {
-        let request = self.admin(
-            self.client
-                .get(format!("{}/v1/accounts/{account}/ledger", self.base)),
-        );
-        let (status, body) = self.send(request).await?;
-        if status != StatusCode::OK {
-            bail!("ledger of {account} answered {status}: {body}");
-        }
         let mut out = Vec::new();
-        for entry in body["entries"].as_array().into_iter().flatten() {
+        for entry in self.ledger_entries(account).await? {
             if entry["kind"] != "reversal" {
                 continue;
             }
@@ -387,16 +395,8 @@ impl Platform for OverHttp {
                 .map_err(|e| anyhow::anyhow!("amount {text:?}: {e}"))
         };
         let balance = micros(&self.account_view(account).await?["balance"])?;
-        let request = self.admin(
-            self.client
-                .get(format!("{}/v1/accounts/{account}/ledger", self.base)),
-        );
-        let (status, body) = self.send(request).await?;
-        if status != StatusCode::OK {
-            bail!("ledger of {account} answered {status}: {body}");
-        }
         let mut sum = 0;
-        for entry in body["entries"].as_array().into_iter().flatten() {
+        for entry in self.ledger_entries(account).await? {
             sum += micros(&entry["amount"])?;
         }
         Ok((balance, sum))
