@@ -25,6 +25,8 @@ pub struct Policy {
     /// Anti-captcha's rule: a client confirming a solution puts the worker who solved it on the
     /// client's whitelist (the router then names those workers for the client's tasks).
     pub whitelist_on_correct: bool,
+    /// What published score intervals allow for in how clients report (docs/scoring.md).
+    pub reporting: crate::scoring::ReportingBounds,
 }
 
 impl Default for Policy {
@@ -36,6 +38,7 @@ impl Default for Policy {
             clawback: true,
             screen_trusted: false,
             whitelist_on_correct: false,
+            reporting: crate::scoring::ReportingBounds::default(),
         }
     }
 }

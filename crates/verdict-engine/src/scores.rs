@@ -316,6 +316,7 @@ fn observed(
         good: b.good,
         bad: b.bad,
         reports: b.reports,
+        silent: 0.0,
     };
     match lags.get(&b.captcha_type.family()) {
         Some(lags) => plain.with_silence(
@@ -491,7 +492,13 @@ impl Engine {
                     .and_then(|table| table.index_of(&provider).map(|i| table.belief(i, now)));
                 ProviderScore {
                     profile: self.router.profile(&provider).cloned(),
-                    score: score(prior, &observed, now, PUBLISHED_HALF_LIFE),
+                    score: score(
+                        prior,
+                        &observed,
+                        now,
+                        PUBLISHED_HALF_LIFE,
+                        &self.policy.reporting,
+                    ),
                     provider,
                     captcha_type: t,
                     routing,
@@ -539,6 +546,7 @@ impl Engine {
                     &observed,
                     now,
                     PUBLISHED_HALF_LIFE,
+                    &self.policy.reporting,
                 ),
                 provider,
                 captcha_type: t,

@@ -1024,11 +1024,14 @@ impl Metrics {
             );
             let _ = writeln!(
                 out,
-                "  against the truth: {:.1} % of provider pairs in their true order; {:.1} % of 90 % intervals hold the true accuracy",
+                "  against the truth: {:.1} % of provider pairs in their true order; {:.1} % of intervals hold the true accuracy",
                 s.pairs_in_true_order_pct, s.intervals_holding_truth_pct
             );
             for pair in &s.pairs_out_of_order {
                 let _ = writeln!(out, "  out of order: {pair}");
+            }
+            for interval in &s.intervals_missing_truth {
+                let _ = writeln!(out, "  interval missing the truth: {interval}");
             }
             for p in &s.providers {
                 let _ = writeln!(

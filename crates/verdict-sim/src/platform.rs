@@ -350,8 +350,8 @@ impl Platform for InProcess {
                 captcha_type: s.captcha_type.as_str().to_owned(),
                 // As the native API rounds it, so both platforms give the same figures.
                 mean: (s.score.reliability.mean * 1e6).round() / 1e6,
-                lower: (s.score.reliability.lower * 1e6).round() / 1e6,
-                upper: (s.score.reliability.upper * 1e6).round() / 1e6,
+                lower: (s.score.interval.lower * 1e6).round() / 1e6,
+                upper: (s.score.interval.upper * 1e6).round() / 1e6,
             })
             .collect())
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use verdict_domain::scoring::{Observed, aged_sum, score, type_prior};
-use verdict_domain::scoring::{PUBLISHED_HALF_LIFE, Weighed};
+use verdict_domain::scoring::{PUBLISHED_HALF_LIFE, ReportingBounds, Weighed};
 use verdict_domain::{ReportKind, Timestamp};
 
 use crate::world::HOUR_MS;
@@ -102,6 +102,7 @@ impl ScoreCheck {
                         good: s[offset] + (n - reported),
                         bad: s[offset + 1],
                         reports: reported as u64,
+                        silent: n - reported,
                     }
                 })
                 .collect()
@@ -123,9 +124,16 @@ impl ScoreCheck {
                     .copied()
                     .unwrap_or_default(),
             );
-            score(prior, &observed(key, offset), now, PUBLISHED_HALF_LIFE)
-                .reliability
-                .mean
+            let exact = ReportingBounds::EXACT;
+            score(
+                prior,
+                &observed(key, offset),
+                now,
+                PUBLISHED_HALF_LIFE,
+                &exact,
+            )
+            .reliability
+            .mean
         };
         let mut providers = Vec::new();
         for key in self.hours.keys() {
@@ -149,6 +157,7 @@ impl ScoreCheck {
         let mut ordered = (0, 0);
         let mut out_of_order = Vec::new();
         let mut covered = (0, 0);
+        let mut missed = Vec::new();
         for a in shown {
             let Some(ta) = truth(&a.provider, &a.captcha_type) else {
                 continue;
@@ -156,6 +165,11 @@ impl ScoreCheck {
             covered.1 += 1;
             if a.lower <= ta && ta <= a.upper {
                 covered.0 += 1;
+            } else {
+                missed.push(format!(
+                    "{}: {} true {ta}, shown {:.4} [{:.4}, {:.4}]",
+                    a.captcha_type, a.provider, a.mean, a.lower, a.upper
+                ));
             }
             for b in shown.iter().filter(|b| b.captcha_type == a.captcha_type) {
                 match truth(&b.provider, &b.captcha_type) {
@@ -189,6 +203,7 @@ impl ScoreCheck {
             pairs_in_true_order_pct: pct(ordered),
             pairs_out_of_order: out_of_order,
             intervals_holding_truth_pct: pct(covered),
+            intervals_missing_truth: missed,
             providers,
         }
     }
@@ -207,10 +222,13 @@ pub struct ScoreFigures {
     pub pairs_in_true_order_pct: f64,
     /// The pairs shown in the wrong order, for a person to read.
     pub pairs_out_of_order: Vec<String>,
-    /// verdict's 90 % intervals that hold the provider's true accuracy, %. The simulation's
+    /// verdict's intervals that hold the provider's true accuracy, %: the 90 % credible
+    /// interval widened by what complaints and silence cannot tell apart (the simulation's
     /// clients report most, not all, of their failures and some of their sites' rejections of
-    /// good tokens, which no score can tell from the provider's (docs/scoring.md).
+    /// good tokens; docs/scoring.md).
     pub intervals_holding_truth_pct: f64,
+    /// The intervals that miss it, for a person to read.
+    pub intervals_missing_truth: Vec<String>,
     pub providers: Vec<ProviderScoreFigures>,
 }
 

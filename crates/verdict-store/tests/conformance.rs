@@ -2048,8 +2048,8 @@ async fn ingested_tasks_expose_their_solvers_and_a_report_takes_its_tasks_weight
     assert_eq!(exposure(&minutes)[0], (minute, 2.5, 0.5));
     assert_eq!(
         sums(&minutes, "prov-a"),
-        (0.0, 1.5, 1),
-        "a corrected complaint"
+        (0.0, 1.0, 1),
+        "a corrected complaint weighs one task at most"
     );
     let worker = s.worker_evidence("w1", 0).await.unwrap();
     assert_eq!(worker.iter().map(|b| b.taken).sum::<f64>(), 0.5);

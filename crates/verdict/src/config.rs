@@ -154,6 +154,22 @@ pub struct JudgingConfig {
     pub whitelist_on_correct: bool,
     pub screen: ScreenConfig,
     pub rechecks: RecheckConfig,
+    pub scores: ScoresConfig,
+}
+
+/// What published score intervals allow for in how clients report (docs/scoring.md, "What an
+/// interval holds"); unset values keep `ReportingBounds::default()`.
+///
+/// ```toml
+/// [judging.scores]
+/// report_share_min = 0.7    # reporting clients report at least this share of their failures
+/// false_report_max = 0.08   # and at most this rate of right answers (sites' own rejections)
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoresConfig {
+    pub report_share_min: Option<f64>,
+    pub false_report_max: Option<f64>,
 }
 
 /// The statistical screen; unset values keep the defaults of `verdict_domain::screen`.
@@ -349,6 +365,15 @@ impl JudgingConfig {
         }
         if !(0.0..=1.0).contains(&r.sample_rate) {
             bail!("judging.rechecks.sample_rate must be between 0 and 1");
+        }
+        let (b, c) = (&mut policy.reporting, &self.scores);
+        set(&mut b.report_share_min, c.report_share_min);
+        set(&mut b.false_report_max, c.false_report_max);
+        if !(b.report_share_min > 0.0 && b.report_share_min <= 1.0) {
+            bail!("judging.scores.report_share_min must be above 0 and at most 1");
+        }
+        if !(0.0..0.5).contains(&b.false_report_max) {
+            bail!("judging.scores.false_report_max must be at least 0 and below 0.5");
         }
         Ok(policy)
     }
@@ -837,6 +862,32 @@ mod tests {
         for (toml, named) in [
             ("[screen]\ndrift_ratio = 1.0", "drift_ratio"),
             ("[screen]\ndrift_threshold = 0.5", "drift_threshold"),
+        ] {
+            let err = format!("{:#}", judging(toml).policy().unwrap_err());
+            assert!(err.contains(named), "{err}");
+        }
+    }
+
+    #[test]
+    fn reporting_bounds_are_read_and_bad_ones_are_named() {
+        let judging =
+            |toml: &str| -> JudgingConfig { Figment::from(Toml::string(toml)).extract().unwrap() };
+        let exact = judging("[scores]\nreport_share_min = 1.0\nfalse_report_max = 0.0")
+            .policy()
+            .unwrap();
+        assert_eq!(
+            exact.reporting,
+            verdict_domain::scoring::ReportingBounds::EXACT
+        );
+        assert_eq!(
+            judging("").policy().unwrap().reporting,
+            verdict_domain::scoring::ReportingBounds::default()
+        );
+        for (toml, named) in [
+            ("[scores]\nreport_share_min = 0.0", "report_share_min"),
+            ("[scores]\nreport_share_min = 1.5", "report_share_min"),
+            ("[scores]\nfalse_report_max = 0.5", "false_report_max"),
+            ("[scores]\nfalse_report_max = -0.1", "false_report_max"),
         ] {
             let err = format!("{:#}", judging(toml).policy().unwrap_err());
             assert!(err.contains(named), "{err}");

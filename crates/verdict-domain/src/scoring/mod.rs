@@ -7,7 +7,9 @@ pub mod published;
 pub mod reliability;
 pub mod silence;
 
-pub use published::{Observed, Score, aged_sum, rank, score, type_prior};
+pub use published::{
+    Interval, Observed, ReportingBounds, Score, aged_sum, rank, score, type_prior,
+};
 pub use reliability::{
     CORRECTION_WEIGHT, PUBLISHED_HALF_LIFE, Prior, RECHECK_WEIGHT, Reliability, Signal, Weighed,
     reliability, signal_of,

@@ -15,11 +15,13 @@ use crate::timestamp::Timestamp;
 /// Half-life of the published scores (payouts, dashboards, worker whitelists).
 pub const PUBLISHED_HALF_LIFE: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Evidence weights (domain.md §4.2): an unverified client report counts once, times the
-/// reporter's trust; a correction makes a report a little more convincing; a second solve or
-/// a known-answer task is worth several.
+/// Evidence weights. A task is one observation of its solver, whatever says how it went —
+/// its silence, a report, a second solve — so no signal weighs more than one task
+/// (docs/scoring.md, "Where this departs"): an unverified client report counts its reporter's
+/// trust; a correction makes it more convincing, `CORRECTION_WEIGHT` times the trust up to a
+/// whole task; a second solve is a whole task, and needs no trust.
 pub const CORRECTION_WEIGHT: f64 = 1.5;
-pub const RECHECK_WEIGHT: f64 = 3.0;
+pub const RECHECK_WEIGHT: f64 = 1.0;
 
 /// Aged, weighted evidence for and against.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -180,12 +182,11 @@ pub fn signal_of(report: &Report, trust: f64) -> Signal {
         (ReportKind::Incorrect, _, Reason::AccountIgnored) => Signal::default(),
         (ReportKind::Incorrect, _, _) => Signal {
             good: 0.0,
-            bad: trust
-                * if report.correction.is_some() {
-                    CORRECTION_WEIGHT
-                } else {
-                    1.0
-                },
+            bad: if report.correction.is_some() {
+                (trust * CORRECTION_WEIGHT).min(1.0)
+            } else {
+                trust
+            },
         },
     }
 }
@@ -257,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn reports_weigh_by_trust_and_rechecks_weigh_more() {
+    fn reports_weigh_by_trust_and_no_signal_more_than_one_task() {
         use ReportKind::*;
         let bad = report(Incorrect, Verdict::Accepted, Reason::IncorrectAccepted);
         assert_eq!(
@@ -269,7 +270,8 @@ mod tests {
         );
         let mut corrected = bad.clone();
         corrected.correction = Some("KWG91".into());
-        assert_eq!(signal_of(&corrected, 1.0).bad, CORRECTION_WEIGHT);
+        assert_eq!(signal_of(&corrected, 0.5).bad, 0.5 * CORRECTION_WEIGHT);
+        assert_eq!(signal_of(&corrected, 1.0).bad, 1.0, "at most one task");
         let good = report(Correct, Verdict::Acknowledged, Reason::PositiveFeedback);
         assert_eq!(
             signal_of(&good, 0.8),
@@ -285,10 +287,10 @@ mod tests {
         let upheld = report(Incorrect, Verdict::Accepted, Reason::RecheckConfirmed);
         assert_eq!(
             signal_of(&upheld, 0.0).bad,
-            RECHECK_WEIGHT,
+            1.0,
             "a second solve needs no trust"
         );
         let refuted = report(Incorrect, Verdict::Rejected, Reason::RecheckRefuted);
-        assert_eq!(signal_of(&refuted, 0.0).good, RECHECK_WEIGHT);
+        assert_eq!(signal_of(&refuted, 0.0).good, 1.0);
     }
 }

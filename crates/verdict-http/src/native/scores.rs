@@ -51,6 +51,11 @@ fn score(s: &Score) -> Value {
             json!({ "mean": round(s.prior.mean), "strength": s.prior.strength }),
         );
         map.insert("half_life".into(), "7d".into());
+        map.insert(
+            "interval".into(),
+            json!([round(s.interval.lower), round(s.interval.upper)]),
+        );
+        map.insert("silent_share".into(), round(s.silent_share).into());
     }
     v
 }
@@ -73,7 +78,9 @@ pub(super) struct ProvidersQuery {
 
 /// `GET /v1/providers?type=T` (admin): providers ranked per type by the lower end of their
 /// score's credible interval, in SPEC §4's shape (`score`, `interval`, `evidence`), with the
-/// whole belief (`reliability`) and the router's current view beside it.
+/// whole belief (`reliability`) and the router's current view beside it. `interval` is the
+/// credible interval widened by what complaints and silence cannot tell apart
+/// (`ReportingBounds`); `reliability.lower`/`upper` are the credible interval alone.
 pub(super) async fn providers(
     State(app): State<AppState>,
     _: Admin,
@@ -97,10 +104,11 @@ pub(super) async fn providers(
         };
         let list = &mut types[at].1;
         let r = &s.score.reliability;
+        let interval = &s.score.interval;
         list.push(json!({
             "provider": s.provider,
             "score": round(r.mean),
-            "interval": [round(r.lower), round(r.upper)],
+            "interval": [round(interval.lower), round(interval.upper)],
             "evidence": {
                 "good": round(r.good), "bad": round(r.bad), "weight": round(r.evidence),
                 "reports": s.score.reports,

@@ -132,9 +132,26 @@ async fn providers_are_ranked_by_their_evidence_with_its_numbers() {
     assert_eq!(good["rank"], 1);
     // SPEC §4's shape: the score, its interval and the evidence behind it.
     assert_eq!(good["score"], good["reliability"]["mean"]);
-    assert_eq!(
-        good["interval"],
-        json!([good["reliability"]["lower"], good["reliability"]["upper"]])
+    // The interval is the credible one widened by what complaints and silence cannot tell
+    // apart: lower where silence could hide unreported failures, higher where complaints
+    // could be right answers a site rejected (docs/scoring.md).
+    let interval: Vec<f64> = good["interval"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let credible = &good["reliability"];
+    assert_eq!(good["reliability"]["interval"], good["interval"]);
+    let share = credible["silent_share"].as_f64().unwrap();
+    assert!(
+        share > 0.0 && share < 1.0,
+        "40 confirmations and silence: {share}"
+    );
+    assert!(interval[0] < credible["lower"].as_f64().unwrap(), "{good}");
+    assert!(
+        bad["interval"][1].as_f64().unwrap() > bad["reliability"]["upper"].as_f64().unwrap(),
+        "{bad}"
     );
     // 40 confirmations, and the silence of Carol's other tasks.
     assert!(good["evidence"]["good"].as_f64().unwrap() > 40.0, "{good}");
@@ -496,6 +513,16 @@ async fn without_confirmations_silence_ranks_providers_by_accuracy_and_the_route
         let interval = p["interval"].as_array().unwrap();
         let (lo, hi) = (interval[0].as_f64().unwrap(), interval[1].as_f64().unwrap());
         assert!(lo <= truth && truth <= hi, "{truth} outside {p}");
+        // This client reports exactly its failures: the credible interval alone holds it too.
+        let credible = &p["reliability"];
+        let (lo, hi) = (
+            credible["lower"].as_f64().unwrap(),
+            credible["upper"].as_f64().unwrap(),
+        );
+        assert!(
+            lo <= truth && truth <= hi,
+            "{truth} outside the credible interval: {p}"
+        );
         assert!(
             p["evidence"]["good"].as_f64().unwrap() > 0.0,
             "silence counts: {p}"
