@@ -912,13 +912,27 @@ pub struct VerifiableFigures {
 }
 
 impl Metrics {
-    /// Adds the score figures and their bar (domain.md §6.4: score error under abuse).
+    /// Adds the score figures and their bars (domain.md §6.4: score error under abuse; the
+/// issue's: providers in their true order, intervals that hold the true accuracy).
     pub fn add_scores(&mut self, scores: ScoreFigures) {
         self.bars.push(Bar::at_most(
             "issue",
             "abusive reports move provider scores (mean |verdict - honest only|)",
             scores.verdict_error,
             0.02,
+        ));
+        self.bars.push(Bar::at_least(
+            "issue",
+            "provider pairs of a type shown in their true order, %",
+            scores.pairs_in_true_order_pct,
+            100.0,
+        ));
+        // 90 % intervals: sampling alone would leave one in ten outside.
+        self.bars.push(Bar::at_least(
+            "issue",
+            "published score intervals holding the true accuracy, %",
+            scores.intervals_holding_truth_pct,
+            90.0,
         ));
         self.scores = Some(scores);
     }
