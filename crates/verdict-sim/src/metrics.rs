@@ -131,6 +131,8 @@ pub struct Ledger {
     honest_solver_errors: Tally,
     honest_outage: Tally,
     honest_late: Tally,
+    /// Reports sent inside their window by the simulation's clock and refused as late.
+    arrived_late: u64,
     honest_per_account: Vec<Tally>,
     abusive_false: Tally,
     abusive_genuine: Tally,
@@ -169,6 +171,7 @@ impl Ledger {
             honest_solver_errors: Tally::default(),
             honest_outage: Tally::default(),
             honest_late: Tally::default(),
+            arrived_late: 0,
             honest_per_account: vec![Tally::default(); n],
             abusive_false: Tally::default(),
             abusive_genuine: Tally::default(),
@@ -258,6 +261,9 @@ impl Ledger {
         let refund = claim.judged.refund;
         *self.reasons.entry(claim.judged.reason.clone()).or_default() += 1;
         self.reports_per_account[claim.account] += 1;
+        if claim.in_window && claim.judged.reason == "window_closed" {
+            self.arrived_late += 1;
+        }
         let honest_account = self.honest[claim.account];
         let is_false = match claim.class {
             Class::False => true,
@@ -720,6 +726,7 @@ impl Finisher<'_> {
                 wall_seconds: wall.as_secs_f64(),
                 tasks_per_second: tasks as f64 / wall.as_secs_f64().max(1e-9),
                 balances_checked: 0,
+                arrived_late: l.arrived_late,
             },
             bars,
             scores: None,
@@ -841,6 +848,10 @@ pub struct RunFigures {
     /// Accounts whose balance was checked against their ledger at the end (a run stops with an
     /// error on any difference).
     pub balances_checked: usize,
+    /// Reports the simulation sent inside their window that were refused as late: against a
+    /// served verdict, the simulation fell behind the service's clock (its figures then count
+    /// them as an honest client's refused refunds); in process, always 0.
+    pub arrived_late: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -913,7 +924,7 @@ pub struct VerifiableFigures {
 
 impl Metrics {
     /// Adds the score figures and their bars (domain.md §6.4: score error under abuse; the
-/// issue's: providers in their true order, intervals that hold the true accuracy).
+    /// issue's: providers in their true order, intervals that hold the true accuracy).
     pub fn add_scores(&mut self, scores: ScoreFigures) {
         self.bars.push(Bar::at_most(
             "issue",
@@ -975,6 +986,13 @@ impl Metrics {
             "every balance equals its account's ledger (the sum of its tasks' net refunds): {} accounts checked\n",
             self.run.balances_checked
         );
+        if self.run.arrived_late > 0 {
+            let _ = writeln!(
+                out,
+                "{} reports sent inside their window arrived after it by the service's clock (the simulation fell behind it)\n",
+                self.run.arrived_late
+            );
+        }
         for bar in &self.bars {
             let value = bar
                 .value

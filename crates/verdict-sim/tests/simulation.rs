@@ -31,6 +31,8 @@ async fn in_process_and_over_http_the_same_seed_gives_the_same_figures() {
         .await
         .expect("over HTTP");
     assert!(local.run.scored_reports > 1_000, "{:?}", local.run);
+    // On a clock the simulation sets, nothing it sends in time arrives late.
+    assert_eq!((local.run.arrived_late, wire.run.arrived_late), (0, 0));
     assert_eq!(figures(&local), figures(&wire));
 
     // Retries, conflicts and probes are answered as the services do, every time.
