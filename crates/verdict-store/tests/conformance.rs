@@ -1878,7 +1878,7 @@ async fn reports_add_trust_weighted_evidence_about_their_solver(s: TestStore) {
     );
 }
 
-async fn a_settled_recheck_adds_its_strong_evidence_when_settled(s: TestStore) {
+async fn a_settled_recheck_adds_its_evidence_once_when_settled(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("img-ev", a.id, CaptchaType::Image, 1_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
@@ -1911,7 +1911,11 @@ async fn a_settled_recheck_adds_its_strong_evidence_when_settled(s: TestStore) {
         .await
         .unwrap();
     let minutes = s.provider_evidence(Resolution::Minute, 0).await.unwrap();
-    assert_eq!(sums(&minutes, "prov-a"), (0.0, 3.0, 1), "settled once");
+    assert_eq!(
+        sums(&minutes, "prov-a"),
+        (0.0, verdict_domain::scoring::RECHECK_WEIGHT, 1),
+        "settled once"
+    );
     assert_eq!(minutes[0].bucket, Resolution::Minute.bucket(at));
     assert_eq!(minutes[0].captcha_type, CaptchaType::Image);
 }
@@ -2109,7 +2113,7 @@ macro_rules! all_backends {
 
 all_backends!(
     reports_add_trust_weighted_evidence_about_their_solver,
-    a_settled_recheck_adds_its_strong_evidence_when_settled,
+    a_settled_recheck_adds_its_evidence_once_when_settled,
     a_whitelist_effect_whitelists_the_worker_once,
     a_screen_flag_on_a_trusted_account_is_noted_and_the_latest_kept,
     ingested_tasks_expose_their_solvers_and_a_report_takes_its_tasks_weight_back,
