@@ -76,8 +76,8 @@ impl ReportingBounds {
     };
 
     /// `credible` widened: at the lower end, failures nobody reported hidden in the silence —
-    /// a share `1 − π` of all failures, at most all of the silence; at the upper end, complaints
-    /// that were right answers, a share `s` of them.
+    /// `(1 − π)/π` of those reported, at most all of the silence; at the upper end, complaints
+    /// that were right answers, at a rate `s` of the right answers.
     pub fn widen(&self, credible: Interval, silent_share: f64) -> Interval {
         let share = self.report_share_min.clamp(1e-3, 1.0);
         let lower = credible.lower;
@@ -296,6 +296,17 @@ mod tests {
         // interval alone misses a 96 % provider: complaints cannot tell the two apart.
         let s = complaints_and_silence(100_000.0, 0.96, 0.8, 0.05);
         assert!(s.reliability.upper < 0.96, "{:?}", s.reliability);
+        // As docs/scoring.md quotes it: 0.92 in about [0.88, 1].
+        assert!(
+            (s.reliability.mean - 0.92).abs() < 0.005,
+            "{:?}",
+            s.reliability
+        );
+        assert!(
+            (s.interval.lower - 0.88).abs() < 0.01 && s.interval.upper == 1.0,
+            "{:?}",
+            s.interval
+        );
         assert!((s.silent_share - 1.0).abs() < 1e-12);
     }
 
