@@ -96,13 +96,16 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SqliteConfig {
-    /// Page cache of the writing connection.
+    /// Page cache of the writing connection (see `SqliteOptions::writer_cache_mib` for the
+    /// trade-off).
     pub cache_mib: u32,
 }
 
 impl Default for SqliteConfig {
     fn default() -> Self {
-        Self { cache_mib: 256 }
+        Self {
+            cache_mib: verdict_store::sqlite::SqliteOptions::DEFAULT_WRITER_CACHE_MIB,
+        }
     }
 }
 

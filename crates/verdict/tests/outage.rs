@@ -523,7 +523,7 @@ async fn sqlite_on_a_full_disk_gives_every_dialect_its_unavailable_answer_and_re
     let path = disk.path().join("v.db");
     let mut node = Node::start(
         &sqlite_url(&path),
-        // A small page cache: the default 256 MiB would not matter here, but keep it modest.
+        // A small page cache, to keep the test's memory modest beside the 32 MiB disk.
         &[("VERDICT_SQLITE__CACHE_MIB", "8")],
     );
     let http = client();

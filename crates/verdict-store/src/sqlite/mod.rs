@@ -38,18 +38,24 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tuning that differs between a server and a test.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// Page cache of the writer, in MiB. A large cache keeps random-id inserts fast
-    /// (perf-anchors.md §8: 2.2× at 256 MiB).
+    /// Page cache of the writer, in MiB. Bulk inserts of random ids gain from a large cache
+    /// (perf-anchors.md §8), but every commit pays for it: as a transaction ends SQLite scans the
+    /// cache's hash table (`pcache1TruncateUnsafe`), so a report's commit slows as the cache
+    /// grows (docs/performance.md). The default balances the two and keeps memory small.
     pub writer_cache_mib: u32,
     /// Whether a commit reaches the disk before it is answered. Only simulations and benchmarks
     /// of throwaway data turn this off; a server never does.
     pub durable: bool,
 }
 
+impl SqliteOptions {
+    pub const DEFAULT_WRITER_CACHE_MIB: u32 = 32;
+}
+
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
-            writer_cache_mib: 256,
+            writer_cache_mib: Self::DEFAULT_WRITER_CACHE_MIB,
             durable: true,
         }
     }
