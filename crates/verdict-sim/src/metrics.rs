@@ -262,7 +262,11 @@ impl Ledger {
         *self.reasons.entry(claim.judged.reason.clone()).or_default() += 1;
         self.reports_per_account[claim.account] += 1;
         if claim.in_window && claim.judged.reason == "window_closed" {
+            // The simulation fell behind a served verdict's clock: the service judged the
+            // report by when it arrived, rightly. Counting it as an honest refund refused (or as
+            // an abuser's claim paid nothing) would measure the simulation's pace, not verdict.
             self.arrived_late += 1;
+            return;
         }
         let honest_account = self.honest[claim.account];
         let is_false = match claim.class {
@@ -849,8 +853,8 @@ pub struct RunFigures {
     /// error on any difference).
     pub balances_checked: usize,
     /// Reports the simulation sent inside their window that were refused as late: against a
-    /// served verdict, the simulation fell behind the service's clock (its figures then count
-    /// them as an honest client's refused refunds); in process, always 0.
+    /// served verdict, the simulation fell behind the service's clock. They are left out of
+    /// every other figure; in process, always 0.
     pub arrived_late: u64,
 }
 
@@ -989,7 +993,7 @@ impl Metrics {
         if self.run.arrived_late > 0 {
             let _ = writeln!(
                 out,
-                "{} reports sent inside their window arrived after it by the service's clock (the simulation fell behind it)\n",
+                "{} reports sent inside their window arrived after it by the service's clock (the simulation fell behind it; left out of every figure below)\n",
                 self.run.arrived_late
             );
         }
