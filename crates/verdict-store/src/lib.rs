@@ -249,6 +249,12 @@ pub(crate) fn stored_basis(
         })
 }
 
+/// A report's evidence as the JSON text both backends store, written straight from the map.
+pub(crate) fn evidence_column(report: &Report) -> StoreResult<String> {
+    serde_json::to_string(report.evidence.as_map())
+        .map_err(|e| StoreError::other("a report's evidence does not serialise").because(e))
+}
+
 /// The re-check columns of a report: whether it is suspect (NULL when never held for one) and
 /// its solves so far as a JSON list.
 pub(crate) fn recheck_columns(report: &Report) -> StoreResult<(Option<bool>, Option<String>)> {

@@ -99,7 +99,7 @@ pub(super) async fn settle<C: GenericClient>(
     writes: &SettlementWrites,
 ) -> PgResult<Settled> {
     let report = &writes.report;
-    let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
+    let evidence = crate::evidence_column(report)?;
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
     if writes.still_pending() {
         // Not conclusive: keep the solve and put the task back in the queue.

@@ -341,8 +341,7 @@ impl<'a> Columns<'a> {
         self.received_at.push(r.received_at.as_millis());
         self.verdict.push(r.verdict.as_str());
         self.reason.push(r.reason.code().to_owned());
-        self.evidence
-            .push(serde_json::Value::Object(r.evidence.as_map().clone()).to_string());
+        self.evidence.push(crate::evidence_column(r)?);
         self.refund_micros.push(r.refund.map(|a| a.micros()));
         self.e_account.push(entry.map(|e| e.account.0));
         self.e_task.push(entry.map(|e| e.task.as_str().to_owned()));

@@ -34,6 +34,9 @@ use writer::Writer;
 
 const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection. The store has about sixty; rusqlite's default of
+/// 16 made the report path re-parse SQL on every request once other work had evicted it.
+const STATEMENT_CACHE: usize = 128;
 
 /// Tuning that differs between a server and a test.
 #[derive(Debug, Clone)]
@@ -76,6 +79,7 @@ impl SqliteStore {
             StoreError::unavailable(format!("cannot open {}", path.display())).because(e)
         })?;
         configure(&conn)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(
             None,
             "cache_size",
@@ -87,6 +91,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let manager = SqliteConnectionManager::file(&path).with_init(|c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
+            c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             c.pragma_update(None, "foreign_keys", true)
         });
         let readers = r2d2::Pool::builder()
@@ -211,9 +216,9 @@ pub(super) fn existing_report(conn: &Connection, task: &TaskId) -> StoreResult<R
 }
 
 /// Applies [`ReportWrites`]: the report row first, and everything else only if it was new.
-fn insert_report(conn: &Connection, writes: &ReportWrites) -> StoreResult<Recorded> {
+fn insert_report(conn: &Connection, writes: ReportWrites) -> StoreResult<Recorded> {
     let report = &writes.report;
-    let evidence = serde_json::Value::Object(report.evidence.as_map().clone()).to_string();
+    let evidence = crate::evidence_column(report)?;
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
     let inserted = conn
         .prepare_cached(
@@ -261,7 +266,7 @@ fn insert_report(conn: &Connection, writes: &ReportWrites) -> StoreResult<Record
         scores::count_lag(conn, lag)?;
     }
     statistics::apply_account_changes(conn, &writes.account)?;
-    Ok(Recorded::Inserted(report.clone()))
+    Ok(Recorded::Inserted(writes.report))
 }
 
 /// Writes a ledger entry unless its idempotency key is taken, and keeps the balance in step.
@@ -560,7 +565,7 @@ impl Store for SqliteStore {
 
     async fn record_report(&self, writes: ReportWrites) -> StoreResult<Recorded> {
         self.writer
-            .write(move |conn| insert_report(conn, &writes))
+            .write(move |conn| insert_report(conn, writes))
             .await
     }
 
