@@ -283,12 +283,7 @@ pub async fn closed_loop(
             stats
         }));
     }
-    let mut total = RunStats::empty();
-    for worker in workers {
-        total.merge(worker.await?);
-    }
-    total.elapsed = start.elapsed();
-    Ok(total)
+    join(workers, start).await
 }
 
 /// Fixed rate: request `n` is due at `start + n / rate`, whatever happened to earlier ones, and
@@ -342,6 +337,14 @@ pub async fn open_loop(
             stats
         }));
     }
+    join(workers, start).await
+}
+
+/// Waits for every worker and merges their figures over the run's whole length.
+async fn join(
+    workers: Vec<tokio::task::JoinHandle<RunStats>>,
+    start: Instant,
+) -> anyhow::Result<RunStats> {
     let mut total = RunStats::empty();
     for worker in workers {
         total.merge(worker.await?);
