@@ -467,11 +467,15 @@ where
 
 fn describe(label: &str, s: &RunSummary) {
     progress(format_args!(
-        "  {label}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests{}{}",
+        "  {label}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests, {}{}{}",
         s.rate,
         s.p50_ms,
         s.p99_ms,
         s.requests,
+        s.cpu_us_per_request
+            .map_or("server CPU unknown".to_owned(), |us| format!(
+                "{us:.0} µs server CPU each"
+            )),
         if s.exhausted {
             " (pool exhausted: ran short)"
         } else {
