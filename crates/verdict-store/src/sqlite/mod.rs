@@ -2,6 +2,7 @@
 //! survives power loss; all writes go through the group-commit [`writer`]; reads use a small
 //! pool of connections, which WAL lets run beside the writer.
 
+mod pending;
 mod rechecks;
 mod rows;
 mod scores;
@@ -30,7 +31,7 @@ use crate::{
     Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
-use writer::Writer;
+use writer::{Tx, Writer};
 
 const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -216,7 +217,7 @@ pub(super) fn existing_report(conn: &Connection, task: &TaskId) -> StoreResult<R
 }
 
 /// Applies [`ReportWrites`]: the report row first, and everything else only if it was new.
-fn insert_report(conn: &Connection, writes: ReportWrites) -> StoreResult<Recorded> {
+fn insert_report(conn: &Tx<'_>, writes: &ReportWrites) -> StoreResult<Recorded> {
     let report = &writes.report;
     let evidence = crate::evidence_column(report)?;
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
@@ -251,7 +252,7 @@ fn insert_report(conn: &Connection, writes: ReportWrites) -> StoreResult<Recorde
     if let Some(entry) = &writes.refund {
         insert_entry(conn, entry)?;
     }
-    statistics::bump_activity(conn, &writes.activity)?;
+    conn.pending().activity(&writes.activity);
     if let Some(deadline) = writes.recheck_deadline {
         rechecks::enqueue(
             conn,
@@ -263,10 +264,10 @@ fn insert_report(conn: &Connection, writes: ReportWrites) -> StoreResult<Recorde
     }
     scores::add_evidence(conn, &writes.solver)?;
     if let Some(lag) = writes.lag {
-        scores::count_lag(conn, lag)?;
+        conn.pending().lag(lag);
     }
     statistics::apply_account_changes(conn, &writes.account)?;
-    Ok(Recorded::Inserted(writes.report))
+    Ok(Recorded::Inserted(writes.report.clone()))
 }
 
 /// Writes a ledger entry unless its idempotency key is taken, and keeps the balance in step.
@@ -442,7 +443,7 @@ impl Store for SqliteStore {
 
     async fn ingest(&self, writes: IngestWrites, at: Timestamp) -> StoreResult<Vec<IngestResult>> {
         self.writer
-            .write(move |conn| {
+            .append(move |conn| {
                 let IngestWrites { tasks, silence } = &writes;
                 let mut known: HashMap<AccountId, bool> = HashMap::new();
                 let mut exists =
@@ -486,11 +487,11 @@ impl Store for SqliteStore {
                         results.push(IngestResult::Duplicate);
                     }
                 }
-                // Activity counts per account, family and hour, written once per batch.
+                let mut pending = conn.pending();
                 for delta in task_counts(stored.iter().map(|(t, _)| *t)) {
-                    statistics::bump_activity(conn, &delta)?;
+                    pending.activity(&delta);
                 }
-                scores::add_exposures(conn, &Exposures::of(stored))?;
+                pending.exposures(&Exposures::of(stored));
                 Ok(results)
             })
             .await
@@ -565,7 +566,7 @@ impl Store for SqliteStore {
 
     async fn record_report(&self, writes: ReportWrites) -> StoreResult<Recorded> {
         self.writer
-            .write(move |conn| insert_report(conn, writes))
+            .append(move |conn| insert_report(conn, &writes))
             .await
     }
 
@@ -764,7 +765,7 @@ impl Store for SqliteStore {
             .write(move |conn| {
                 let n = conn
                     .prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING")?
-                    .execute([key, value])?;
+                    .execute([&key, &value])?;
                 Ok(n == 1)
             })
             .await

@@ -8,7 +8,8 @@ use verdict_domain::plan::SettlementWrites;
 use verdict_domain::timestamp::hour_of;
 use verdict_domain::{TaskId, Timestamp};
 
-use super::statistics::{apply_account_changes, bump_activity, family_record, save_precision};
+use super::statistics::{apply_account_changes, family_record, save_precision};
+use super::writer::Tx;
 use super::{account_by_id, existing_report, insert_entry, task_with_report};
 use crate::{RecheckItem, RecheckSubject, Settled, StoreError, StoreResult};
 
@@ -95,7 +96,7 @@ pub(super) fn subject(
 }
 
 /// Applies [`SettlementWrites`] if the report is still pending.
-pub(super) fn settle(conn: &Connection, writes: &SettlementWrites) -> StoreResult<Settled> {
+pub(super) fn settle(conn: &Tx<'_>, writes: &SettlementWrites) -> StoreResult<Settled> {
     let report = &writes.report;
     let evidence = crate::evidence_column(report)?;
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
@@ -143,7 +144,7 @@ pub(super) fn settle(conn: &Connection, writes: &SettlementWrites) -> StoreResul
         insert_entry(conn, entry)?;
     }
     if let Some(activity) = &writes.activity {
-        bump_activity(conn, activity)?;
+        conn.pending().activity(activity);
     }
     save_precision(conn, &writes.precision)?;
     super::scores::add_evidence(conn, &writes.solver)?;

@@ -1,115 +1,73 @@
 //! Evidence about solvers on SQLite: what each report says about its task's provider and worker,
 //! added to minute, hour and day buckets inside the writer's transaction; and the whitelist.
 
-use rusqlite::{Connection, params};
-use verdict_domain::plan::{Exposures, LagSample, SolverEvidence};
+use rusqlite::{Connection, OptionalExtension, params};
+use verdict_domain::plan::SolverEvidence;
 use verdict_domain::{AccountId, Family, Timestamp};
+
+use super::pending::EvidenceGain;
+use super::writer::Tx;
 
 use crate::{BucketRow, EvidenceBucket, Resolution, StoreResult, Whitelisted};
 
-/// Adds what a report says about its task's solver to the solver's buckets. Nothing for a
-/// report that says nothing (pending, ignored).
-pub(super) fn add_evidence(conn: &Connection, evidence: &SolverEvidence) -> StoreResult<()> {
+/// Adds what a report says about its task's solver to the solver's pending buckets. Nothing
+/// for a report that says nothing (pending, ignored).
+pub(super) fn add_evidence(tx: &Tx<'_>, evidence: &SolverEvidence) -> StoreResult<()> {
     let SolverEvidence {
         task,
         signal,
         at,
         takes_back_silence,
     } = evidence;
-    let at = *at;
     if signal.is_empty() && !takes_back_silence {
         return Ok(());
     }
-    let task = task.as_str();
-    let (reports, back) = (
-        i64::from(!signal.is_empty()),
-        f64::from(u8::from(*takes_back_silence)),
-    );
-    let mut provider = conn.prepare_cached(
-        "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket, good, bad, reports, taken)
-         SELECT ?1, captcha_type, provider, ?2, ?3, ?4, ?6, ?7 * silence_weight FROM tasks
-         WHERE id = ?5 AND (?3 > 0 OR ?4 > 0 OR ?7 * silence_weight > 0)
-         ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
-             good = good + excluded.good, bad = bad + excluded.bad,
-             reports = reports + excluded.reports, taken = taken + excluded.taken",
-    )?;
+    let Some((captcha_type, provider, worker, silence_weight)) = tx
+        .prepare_cached(
+            "SELECT captcha_type, provider, worker, silence_weight FROM tasks WHERE id = ?1",
+        )?
+        .query_row([task.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, f64>(3)?,
+            ))
+        })
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let gain = EvidenceGain {
+        good: signal.good,
+        bad: signal.bad,
+        reports: i64::from(!signal.is_empty()),
+        taken: if *takes_back_silence {
+            silence_weight
+        } else {
+            0.0
+        },
+        exposure: 0.0,
+    };
+    if gain.good <= 0.0 && gain.bad <= 0.0 && gain.taken <= 0.0 {
+        return Ok(());
+    }
+    let mut pending = tx.pending();
     for resolution in [Resolution::Minute, Resolution::Hour] {
-        provider.execute(params![
+        let key = (
             resolution.provider_table_name()?,
-            resolution.bucket(at),
-            signal.good,
-            signal.bad,
-            task,
-            reports,
-            back
-        ])?;
+            captcha_type.clone(),
+            provider.clone(),
+            resolution.bucket(*at),
+        );
+        pending.provider(key, gain);
     }
-    conn.prepare_cached(
-        "INSERT INTO worker_evidence (provider, worker, captcha_type, day, good, bad, reports, taken)
-         SELECT provider, worker, captcha_type, ?1, ?2, ?3, ?5, ?6 * silence_weight FROM tasks
-         WHERE id = ?4 AND worker IS NOT NULL AND (?2 > 0 OR ?3 > 0 OR ?6 * silence_weight > 0)
-         ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
-             good = good + excluded.good, bad = bad + excluded.bad,
-             reports = reports + excluded.reports, taken = taken + excluded.taken",
-    )?
-    .execute(params![
-        Resolution::Day.bucket(at),
-        signal.good,
-        signal.bad,
-        task,
-        reports,
-        back
-    ])?;
-    Ok(())
-}
-
-/// Adds newly stored tasks' silence weights to their solvers' buckets.
-pub(super) fn add_exposures(conn: &Connection, exposures: &Exposures) -> StoreResult<()> {
-    let mut provider = conn.prepare_cached(
-        "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket, exposure)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
-             exposure = exposure + excluded.exposure",
-    )?;
-    for (resolution, rows) in [
-        (Resolution::Minute, &exposures.provider_minutes),
-        (Resolution::Hour, &exposures.provider_hours),
-    ] {
-        for e in rows {
-            provider.execute(params![
-                resolution.provider_table_name()?,
-                e.captcha_type.as_str(),
-                e.provider,
-                e.bucket,
-                e.weight
-            ])?;
-        }
+    if let Some(worker) = worker {
+        pending.worker(
+            (provider, worker, captcha_type, Resolution::Day.bucket(*at)),
+            gain,
+        );
     }
-    let mut worker = conn.prepare_cached(
-        "INSERT INTO worker_evidence (provider, worker, captcha_type, day, exposure)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
-             exposure = exposure + excluded.exposure",
-    )?;
-    for e in &exposures.worker_days {
-        worker.execute(params![
-            e.provider,
-            e.worker,
-            e.captcha_type.as_str(),
-            e.bucket,
-            e.weight
-        ])?;
-    }
-    Ok(())
-}
-
-/// One more report in a bucket of its family's lag histogram.
-pub(super) fn count_lag(conn: &Connection, lag: LagSample) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO report_lags (family, bucket, reports) VALUES (?1, ?2, 1)
-         ON CONFLICT (family, bucket) DO UPDATE SET reports = reports + 1",
-    )?
-    .execute(params![lag.family.as_str(), lag.bucket])?;
     Ok(())
 }
 

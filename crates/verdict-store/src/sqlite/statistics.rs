@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use verdict_domain::plan::{AccountChange, ActivityDelta, Clawback, PrecisionUpdate};
+use verdict_domain::plan::{AccountChange, Clawback, PrecisionUpdate};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{
     Activity, Baseline, Cohort, CohortPrior, CohortRecord, Counts, Drift, FoldRow, ScreenPolicy,
@@ -17,38 +17,6 @@ use super::insert_entry;
 use crate::{FamilyRecord, StoreError, StoreResult};
 
 const FOLDED_THROUGH: &str = "baselines_folded_through";
-
-/// Adds to an account's counts for one hour.
-pub(super) fn bump_activity(conn: &Connection, delta: &ActivityDelta) -> StoreResult<()> {
-    let ActivityDelta {
-        account,
-        family,
-        hour,
-        counts: ref delta,
-    } = *delta;
-    conn.prepare_cached(
-        "INSERT INTO activity (account_id, family, hour, tasks, incorrect, correct, refunds,
-                               rechecks_upheld, rechecks_refuted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (account_id, family, hour) DO UPDATE SET
-             tasks = tasks + excluded.tasks, incorrect = incorrect + excluded.incorrect,
-             correct = correct + excluded.correct, refunds = refunds + excluded.refunds,
-             rechecks_upheld = rechecks_upheld + excluded.rechecks_upheld,
-             rechecks_refuted = rechecks_refuted + excluded.rechecks_refuted",
-    )?
-    .execute(params![
-        account.0,
-        family.as_str(),
-        hour,
-        count(delta.tasks),
-        count(delta.incorrect),
-        count(delta.correct),
-        count(delta.refunds),
-        count(delta.rechecks_upheld),
-        count(delta.rechecks_refuted),
-    ])?;
-    Ok(())
-}
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
