@@ -59,6 +59,12 @@ enum Command {
     Simulate(simulate::SimulateArgs),
 }
 
+/// mimalloc instead of glibc's malloc: under load the server runs dozens of threads (tokio's
+/// workers and blocking pool, the SQLite writer), and glibc's per-arena locking and
+/// consolidation took about an eighth of its CPU (docs/performance.md, profile of 2026-12-03).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let overrides = Overrides {
