@@ -13,6 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_pcg::Pcg64Mcg;
 use verdict_domain::{KeyHash, Timestamp};
 use verdict_store::postgres::{PostgresOptions, PostgresStore};
 use verdict_store::sqlite::{SqliteOptions, SqliteStore};
@@ -104,24 +107,6 @@ fn task_id(n: u64) -> u64 {
 
 fn unknown_id(n: u64) -> u64 {
     mix64((n | (1 << 63)) ^ ID_SALT)
-}
-
-/// SplitMix64: seeded, so a run's report order is the same every time.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        mix64(self.0)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -269,7 +254,8 @@ struct Fixture {
     next_task: u64,
     next_account: u64,
     stored: u64,
-    rng: Rng,
+    /// Seeded, so a run's report order is the same every time.
+    rng: Pcg64Mcg,
     /// Time spent in ingest requests, and rows they stored.
     ingest_time: Duration,
     ingest_rows: u64,
@@ -284,7 +270,7 @@ impl Fixture {
             next_task: 0,
             next_account: 0,
             stored: 0,
-            rng: Rng(seed),
+            rng: Pcg64Mcg::seed_from_u64(seed),
             ingest_time: Duration::ZERO,
             ingest_rows: 0,
         })
@@ -402,7 +388,7 @@ impl Fixture {
             .enumerate()
             .flat_map(|(a, ids)| ids.iter().map(move |id| (a as u32, *id)))
             .collect();
-        self.rng.shuffle(&mut entries);
+        entries.shuffle(&mut self.rng);
         Ok((accounts, entries))
     }
 }
@@ -433,7 +419,7 @@ impl GrowingPool {
         self.keys.extend(new_accounts.into_iter().map(|a| a.key));
         let mut entries = self.pool.rest();
         entries.extend(new_entries.into_iter().map(|(a, id)| (a + offset, id)));
-        fixture.rng.shuffle(&mut entries);
+        entries.shuffle(&mut fixture.rng);
         self.pool = Arc::new(Pool::new(self.keys.clone(), entries));
         Ok(())
     }
@@ -932,7 +918,7 @@ async fn growth(ctx: &mut Bench, backend: Backend) -> anyhow::Result<Growth> {
         .tasks(&small_store, per, per / REPORT_SHARE, BATCH_ROWS)
         .await?;
     let mut entries = flatten(&ids);
-    fixture.rng.shuffle(&mut entries);
+    entries.shuffle(&mut fixture.rng);
     let stored = fixture.stored;
     let label = format!("[{name}] (d3) {stored} stored");
     let d3 = GrowthRun {
@@ -976,7 +962,7 @@ async fn growth(ctx: &mut Bench, backend: Backend) -> anyhow::Result<Growth> {
         run: growth_run(ctx, &server, &label, keys(&small), round_robin).await?,
     };
     let mut entries = flatten(&large_ids);
-    fixture.rng.shuffle(&mut entries);
+    entries.shuffle(&mut fixture.rng);
     let label = format!("[{name}] (d2) 1 account × {}", plan.large_account_tasks);
     let d2 = GrowthRun {
         accounts: 1,
@@ -1014,7 +1000,7 @@ async fn growth(ctx: &mut Bench, backend: Backend) -> anyhow::Result<Growth> {
     let large_ingest_rows_per_s = fixture.ingest_rows as f64 / fixture.ingest_time.as_secs_f64();
     let stored = fixture.stored;
     let mut entries = flatten(&reported_ids);
-    fixture.rng.shuffle(&mut entries);
+    entries.shuffle(&mut fixture.rng);
     let label = format!("[{name}] (d4) {stored} stored");
     let d4 = GrowthRun {
         accounts: reported.len(),
