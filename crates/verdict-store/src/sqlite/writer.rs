@@ -178,23 +178,29 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(tx: &Tx<'_>, batch: &mut Vec<Job>) {
-    let committed = match run_optimistically(tx, batch) {
-        Ok(()) => commit(tx),
-        Err(failure) => {
-            tracing::debug!(%failure, jobs = batch.len(), "a write batch failed; running it job by job");
-            let _ = exec(tx, "ROLLBACK");
-            tx.pending().clear();
-            run_job_by_job(tx, batch).and_then(|()| commit(tx))
+    let committed = match exec(tx, "BEGIN IMMEDIATE") {
+        // Nothing ran, and running the jobs one by one would only wait for the lock again.
+        Err(e) => {
+            tracing::error!(error = %e, jobs = batch.len(), "could not begin a write batch");
+            Err(e)
         }
+        Ok(()) => match run_optimistically(tx, batch) {
+            Ok(()) => commit(tx),
+            Err(failure) => {
+                tracing::debug!(%failure, jobs = batch.len(), "a write batch failed; running it job by job");
+                let _ = exec(tx, "ROLLBACK");
+                tx.pending().clear();
+                run_job_by_job(tx, batch).and_then(|()| commit(tx))
+            }
+        },
     };
     for job in batch.drain(..) {
         job.answer(committed.clone());
     }
 }
 
-/// Runs every job in one transaction; the first failure stops it (the caller rolls back).
+/// Runs every job in the open transaction; the first failure stops it (the caller rolls back).
 fn run_optimistically(tx: &Tx<'_>, batch: &mut [Job]) -> Result<(), StoreError> {
-    exec(tx, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         if !job.appends_only() {
             tx.pending().flush(tx)?;
@@ -444,5 +450,41 @@ mod tests {
             assert_eq!(runs.load(Ordering::SeqCst), 3);
             assert_eq!(failing_runs.load(Ordering::SeqCst), 2);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_that_cannot_begin_fails_at_once_without_running_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let mut conn = Connection::open(&path).unwrap();
+        super::super::configure(&conn).unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        // Counts each wait for the lock, and gives up at once.
+        static WAITS: AtomicUsize = AtomicUsize::new(0);
+        fn give_up(attempt: i32) -> bool {
+            if attempt == 0 {
+                WAITS.fetch_add(1, Ordering::SeqCst);
+            }
+            false
+        }
+        conn.busy_handler(Some(give_up)).unwrap();
+        let writer = Writer::spawn(conn).unwrap();
+        let locker = Connection::open(&path).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let refused = writer
+            .append(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("locked"), "{refused}");
+        // One wait for the lock, not a second one for a job-by-job retry; no job ran.
+        assert_eq!(WAITS.load(Ordering::SeqCst), 1);
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        locker.execute_batch("COMMIT").unwrap();
+        writer.append(|_| Ok(())).await.unwrap();
     }
 }
