@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, ToSql, params};
 use verdict_domain::plan::{ActivityDelta, Exposures, LagSample};
 use verdict_domain::screen::Counts;
 use verdict_domain::{AccountId, Family};
@@ -133,54 +133,28 @@ impl Pending {
                 ])?;
             }
         }
-        if !providers.is_empty() {
-            let mut stmt = conn.prepare_cached(
-                "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket,
-                                                good, bad, reports, taken, exposure)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
-                     good = good + excluded.good, bad = bad + excluded.bad,
-                     reports = reports + excluded.reports, taken = taken + excluded.taken,
-                     exposure = exposure + excluded.exposure",
-            )?;
-            for ((resolution, captcha_type, provider, bucket), g) in providers {
-                stmt.execute(params![
-                    resolution,
-                    captcha_type,
-                    provider,
-                    bucket,
-                    g.good,
-                    g.bad,
-                    g.reports,
-                    g.taken,
-                    g.exposure
-                ])?;
-            }
-        }
-        if !workers.is_empty() {
-            let mut stmt = conn.prepare_cached(
-                "INSERT INTO worker_evidence (provider, worker, captcha_type, day,
-                                              good, bad, reports, taken, exposure)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
-                     good = good + excluded.good, bad = bad + excluded.bad,
-                     reports = reports + excluded.reports, taken = taken + excluded.taken,
-                     exposure = exposure + excluded.exposure",
-            )?;
-            for ((provider, worker, captcha_type, day), g) in workers {
-                stmt.execute(params![
-                    provider,
-                    worker,
-                    captcha_type,
-                    day,
-                    g.good,
-                    g.bad,
-                    g.reports,
-                    g.taken,
-                    g.exposure
-                ])?;
-            }
-        }
+        upsert_gains(
+            conn,
+            "INSERT INTO provider_evidence (resolution, captcha_type, provider, bucket,
+                                            good, bad, reports, taken, exposure)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (resolution, captcha_type, provider, bucket) DO UPDATE SET
+                 good = good + excluded.good, bad = bad + excluded.bad,
+                 reports = reports + excluded.reports, taken = taken + excluded.taken,
+                 exposure = exposure + excluded.exposure",
+            providers,
+        )?;
+        upsert_gains(
+            conn,
+            "INSERT INTO worker_evidence (provider, worker, captcha_type, day,
+                                          good, bad, reports, taken, exposure)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (provider, worker, captcha_type, day) DO UPDATE SET
+                 good = good + excluded.good, bad = bad + excluded.bad,
+                 reports = reports + excluded.reports, taken = taken + excluded.taken,
+                 exposure = exposure + excluded.exposure",
+            workers,
+        )?;
         if !lags.is_empty() {
             let mut stmt = conn.prepare_cached(
                 "INSERT INTO report_lags (family, bucket, reports) VALUES (?1, ?2, ?3)
@@ -192,6 +166,24 @@ impl Pending {
         }
         Ok(())
     }
+}
+
+/// Adds each bucket's gain with `sql`, whose four key columns come first.
+fn upsert_gains<A: ToSql>(
+    conn: &Connection,
+    sql: &str,
+    rows: BTreeMap<(A, String, String, i64), EvidenceGain>,
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(sql)?;
+    for ((first, second, third, bucket), g) in rows {
+        stmt.execute(params![
+            first, second, third, bucket, g.good, g.bad, g.reports, g.taken, g.exposure
+        ])?;
+    }
+    Ok(())
 }
 
 fn exposure(weight: f64) -> EvidenceGain {
