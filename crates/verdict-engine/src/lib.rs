@@ -33,7 +33,7 @@ pub use scores::{
 };
 pub use secrets::generate_secret;
 pub use statistics::{FamilyCohort, Refresh};
-pub use tasks::{IngestSummary, TaskStory};
+pub use tasks::{INGEST_STEP, Ingest, IngestSummary, TaskStory, ValidatedStep};
 
 #[derive(Debug, Clone)]
 pub struct Engine {

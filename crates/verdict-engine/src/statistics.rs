@@ -101,11 +101,7 @@ impl Engine {
     /// After an ingest: refits the cohorts of families whose data grew enough since their last
     /// fit ([`refit_due`]), so that a young platform's reference follows its first hours
     /// instead of waiting for the timer. A failed refit is logged; the tasks are stored.
-    pub(crate) async fn refit_grown_cohorts(&self, inserted: &[Family]) {
-        let mut counts: HashMap<Family, u64> = HashMap::new();
-        for family in inserted {
-            *counts.entry(*family).or_default() += 1;
-        }
+    pub(crate) async fn refit_grown_cohorts(&self, counts: HashMap<Family, u64>) {
         let due = self.cohort_growth.add(counts, &self.policy.screen);
         if due.is_empty() {
             return;

@@ -1,8 +1,10 @@
 //! Tasks: ingest from the platform, and inspection.
 
+use std::collections::HashMap;
+
 use verdict_domain::ledger::TaskMoney;
 use verdict_domain::plan::IngestWrites;
-use verdict_domain::{AccountId, Family, LedgerEntry, Report, Task, TaskId, TaskInput};
+use verdict_domain::{AccountId, Family, LedgerEntry, Report, Task, TaskId, TaskInput, Timestamp};
 use verdict_store::IngestResult;
 
 use crate::{Engine, EngineError};
@@ -50,60 +52,155 @@ impl Engine {
     }
 
     /// Validates and stores a batch of task records. `records` holds, per position, either the
-    /// record or why it could not even be read. Valid records are stored in one transaction.
+    /// record or why it could not even be read. Stored [`INGEST_STEP`] records at a time (see
+    /// [`Ingest`]).
     pub async fn ingest(
         &self,
         records: Vec<Result<TaskInput, String>>,
     ) -> Result<IngestSummary, EngineError> {
-        let now = self.clock.now();
-        let mut summary = IngestSummary::default();
-        let mut tasks = Vec::with_capacity(records.len());
-        let mut positions = Vec::with_capacity(records.len());
+        let mut ingest = self.start_ingest();
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            ingest
+                .add(records.by_ref().take(INGEST_STEP).collect())
+                .await?;
+        }
+        Ok(ingest.finish().await)
+    }
+
+    /// An ingest fed in steps, for a caller that reads a large batch as it arrives.
+    pub fn start_ingest(&self) -> Ingest<'_> {
+        Ingest {
+            engine: self,
+            seen: 0,
+            summary: IngestSummary::default(),
+            inserted: HashMap::new(),
+        }
+    }
+}
+
+/// Records a step of an ingest holds: each step is validated and stored in one transaction, so
+/// a batch of any size costs the memory of a step, not of the batch, and a caller can parse the
+/// next step while this one is written.
+pub const INGEST_STEP: usize = 8192;
+
+/// A step's records validated: the tasks to store, and what was refused, by position in the
+/// step.
+#[derive(Debug)]
+pub struct ValidatedStep {
+    records: usize,
+    at: Timestamp,
+    tasks: Vec<Task>,
+    positions: Vec<usize>,
+    rejected: Vec<(usize, String)>,
+}
+
+impl ValidatedStep {
+    pub fn new(records: Vec<Result<TaskInput, String>>, now: Timestamp) -> Self {
+        let mut step = Self {
+            records: records.len(),
+            at: now,
+            tasks: Vec::with_capacity(records.len()),
+            positions: Vec::with_capacity(records.len()),
+            rejected: Vec::new(),
+        };
         for (index, record) in records.into_iter().enumerate() {
             match record.and_then(|r| r.validate(now)) {
                 Ok(task) => {
-                    tasks.push(task);
-                    positions.push(index);
+                    step.tasks.push(task);
+                    step.positions.push(index);
                 }
-                Err(why) => summary.rejected.push((index, why)),
+                Err(why) => step.rejected.push((index, why)),
             }
         }
+        step
+    }
+}
+
+/// One ingest request, stored step by step ([`Engine::start_ingest`]). Positions in the summary
+/// count every record added, across steps. A step stored is durable even if a later one fails;
+/// the batch sent again stores the rest and answers the stored ones as duplicates.
+#[derive(Debug)]
+pub struct Ingest<'e> {
+    engine: &'e Engine,
+    /// Records added so far: the position of the next one.
+    seen: usize,
+    summary: IngestSummary,
+    inserted: HashMap<Family, u64>,
+}
+
+impl Ingest<'_> {
+    /// Validates and stores the next records, in one transaction.
+    pub async fn add(
+        &mut self,
+        records: Vec<Result<TaskInput, String>>,
+    ) -> Result<(), EngineError> {
+        let step = ValidatedStep::new(records, self.engine.clock.now());
+        self.add_validated(step).await
+    }
+
+    /// The moment to validate the next step against ([`ValidatedStep::new`]).
+    pub fn now(&self) -> Timestamp {
+        self.engine.clock.now()
+    }
+
+    /// Stores a step validated beforehand (by a caller that validates on another thread while
+    /// the step before is written), in one transaction.
+    pub async fn add_validated(&mut self, step: ValidatedStep) -> Result<(), EngineError> {
+        let engine = self.engine;
+        let first = self.seen;
+        self.seen += step.records;
+        let now = step.at;
+        let ValidatedStep {
+            tasks, positions, ..
+        } = step;
+        let positions: Vec<usize> = positions.into_iter().map(|i| first + i).collect();
+        self.summary
+            .rejected
+            .extend(step.rejected.into_iter().map(|(i, why)| (first + i, why)));
         if tasks.is_empty() {
-            return Ok(summary);
+            return Ok(());
         }
         let keys: Vec<(AccountId, Family)> = tasks
             .iter()
             .map(|t| (t.account, t.captcha_type.family()))
             .collect();
         // A node's first ingest waits for the weights once; later ones use them as refreshed.
-        if !self.silence.loaded()
-            && let Err(e) = self.refresh_silence_weights().await
+        if !engine.silence.loaded()
+            && let Err(e) = engine.refresh_silence_weights().await
         {
             tracing::warn!(error = %crate::chain(&e), "silence weights not loaded; ingesting with the defaults");
         }
-        let writes = IngestWrites::plan(tasks, |account, family| self.silence.get(account, family));
-        let results = self.store.ingest(writes, now).await?;
-        let mut inserted = Vec::with_capacity(keys.len());
+        let writes =
+            IngestWrites::plan(tasks, |account, family| engine.silence.get(account, family));
+        let results = engine.store.ingest(writes, now).await?;
         for ((result, index), (account, family)) in results.into_iter().zip(positions).zip(keys) {
             match result {
                 IngestResult::Inserted => {
-                    summary.inserted += 1;
-                    inserted.push(family);
+                    self.summary.inserted += 1;
+                    *self.inserted.entry(family).or_default() += 1;
                 }
-                IngestResult::Duplicate => summary.duplicates += 1,
-                IngestResult::UnknownAccount => summary
+                IngestResult::Duplicate => self.summary.duplicates += 1,
+                IngestResult::UnknownAccount => self
+                    .summary
                     .rejected
                     .push((index, format!("account: no account with id {account}"))),
             }
         }
-        summary.rejected.sort_by_key(|(i, _)| *i);
-        self.refit_grown_cohorts(&inserted).await;
+        Ok(())
+    }
+
+    /// What the ingest stored and refused, in positions' order. Refits the cohorts of families
+    /// that grew enough.
+    pub async fn finish(mut self) -> IngestSummary {
+        self.summary.rejected.sort_by_key(|(i, _)| *i);
+        self.engine.refit_grown_cohorts(self.inserted).await;
         tracing::info!(
-            inserted = summary.inserted,
-            duplicates = summary.duplicates,
-            rejected = summary.rejected.len(),
+            inserted = self.summary.inserted,
+            duplicates = self.summary.duplicates,
+            rejected = self.summary.rejected.len(),
             "tasks ingested"
         );
-        Ok(summary)
+        self.summary
     }
 }

@@ -3,15 +3,17 @@
 //! with its position and reason; an id seen before is a duplicate, never an overwrite.
 
 use axum::Json;
+use axum::body::{Body, BodyDataStream};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 use verdict_domain::TaskInput;
+use verdict_engine::{Engine, EngineError, INGEST_STEP, IngestSummary, ValidatedStep};
 
 use super::Admin;
 use crate::dialect::lenient::{Field, Loose, RawId, Text};
@@ -80,13 +82,7 @@ fn parse_record(json: &str) -> Result<TaskInput, String> {
 /// Per record, the input or why it cannot be read; `Err` when the batch as a whole is unreadable.
 pub fn parse_batch(bytes: &[u8], ndjson: bool) -> Result<Vec<Result<TaskInput, String>>, String> {
     if ndjson {
-        let text = std::str::from_utf8(bytes).map_err(|e| format!("The body is not UTF-8: {e}"))?;
-        Ok(text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(n, line)| parse_record(line).map_err(|e| format!("line {}: {e}", n + 1)))
-            .collect())
+        Ok(parse_lines(bytes, 1))
     } else {
         let elements: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(|e| {
             format!(
@@ -98,6 +94,164 @@ pub fn parse_batch(bytes: &[u8], ndjson: bool) -> Result<Vec<Result<TaskInput, S
             .map(|raw| parse_record(raw.get()))
             .collect())
     }
+}
+
+/// NDJSON records, the first line numbered `first_line`. Lines end at `\n` (an `\r` before it
+/// is dropped); a line that is not UTF-8 is a record that cannot be read, like one that is not
+/// JSON.
+fn parse_lines(bytes: &[u8], first_line: usize) -> Vec<Result<TaskInput, String>> {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == b'\n')
+        .zip(first_line..)
+        .filter_map(|(line, n)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            match std::str::from_utf8(line) {
+                Ok(text) if text.trim().is_empty() => None,
+                Ok(text) => Some(parse_record(text).map_err(|e| format!("line {n}: {e}"))),
+                Err(e) => Some(Err(format!("line {n}: not UTF-8: {e}"))),
+            }
+        })
+        .collect()
+}
+
+/// An NDJSON body as it arrives, cut at line ends into steps of at least `min_lines` lines.
+#[derive(Debug, Default)]
+struct NdjsonSteps {
+    /// Bytes not yet cut into a step.
+    pending: Vec<u8>,
+    /// Line ends in `pending`.
+    line_ends: usize,
+    /// The number of `pending`'s first line.
+    next_line: usize,
+}
+
+impl NdjsonSteps {
+    fn new() -> Self {
+        Self {
+            next_line: 1,
+            ..Self::default()
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.line_ends += bytes.iter().filter(|&&b| b == b'\n').count();
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// The next step and the number of its first line: the complete lines received, once there
+    /// are `min_lines` of them; at the end of the body, whatever is left.
+    fn take(&mut self, min_lines: usize, end: bool) -> Option<(Vec<u8>, usize)> {
+        let cut = if end {
+            self.pending.len()
+        } else if self.line_ends >= min_lines.max(1) {
+            self.pending.iter().rposition(|&b| b == b'\n')? + 1
+        } else {
+            0
+        };
+        if cut == 0 {
+            return None;
+        }
+        let rest = self.pending.split_off(cut);
+        let step = std::mem::replace(&mut self.pending, rest);
+        let first = self.next_line;
+        let ends = step.iter().filter(|&&b| b == b'\n').count();
+        self.next_line += ends;
+        self.line_ends -= ends;
+        Some((step, first))
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "The batch is larger than this server accepts; send it in parts.",
+    )
+}
+
+fn unreadable() -> ApiError {
+    ApiError::bad_request("The request body could not be read.")
+}
+
+/// The next piece of the body, counted against `limit`; `None` at its end.
+async fn next_frame(
+    frames: &mut BodyDataStream,
+    received: &mut usize,
+    limit: usize,
+) -> Result<Option<Bytes>, ApiError> {
+    match frames.next().await {
+        Some(Ok(bytes)) => {
+            *received += bytes.len();
+            if *received > limit {
+                return Err(too_large());
+            }
+            Ok(Some(bytes))
+        }
+        Some(Err(_)) => Err(unreadable()),
+        None => Ok(None),
+    }
+}
+
+/// Stores an NDJSON batch while it arrives: each step is parsed and validated on a blocking thread
+/// while the one before it is written, so a batch costs the memory of two steps and about the time of
+/// its writes alone. Steps stored before an error stay stored (an ingest sent again answers
+/// them as duplicates).
+async fn ingest_ndjson(
+    engine: &Engine,
+    body: Body,
+    limit: usize,
+) -> Result<IngestSummary, ApiError> {
+    let mut ingest = engine.start_ingest();
+    let mut steps = NdjsonSteps::new();
+    let mut frames = body.into_data_stream();
+    let mut received = 0;
+    let mut parsed: Option<ValidatedStep> = None;
+    let mut end = false;
+    while !end {
+        match next_frame(&mut frames, &mut received, limit).await? {
+            Some(bytes) => steps.push(&bytes),
+            None => end = true,
+        }
+        while let Some((step, first_line)) = steps.take(INGEST_STEP, end) {
+            let now = ingest.now();
+            let parsing = tokio::task::spawn_blocking(move || {
+                ValidatedStep::new(parse_lines(&step, first_line), now)
+            });
+            if let Some(step) = parsed.take() {
+                ingest.add_validated(step).await?;
+            }
+            parsed = Some(
+                parsing
+                    .await
+                    .map_err(|e| ApiError::from(EngineError::Internal(e.into())))?,
+            );
+        }
+    }
+    if let Some(step) = parsed {
+        ingest.add_validated(step).await?;
+    }
+    Ok(ingest.finish().await)
+}
+
+/// A JSON array batch, read whole (an array cannot be cut before it is parsed).
+async fn ingest_array(
+    engine: &Engine,
+    body: Body,
+    limit: usize,
+) -> Result<IngestSummary, ApiError> {
+    let mut frames = body.into_data_stream();
+    let mut received = 0;
+    let mut bytes = Vec::new();
+    while let Some(frame) = next_frame(&mut frames, &mut received, limit).await? {
+        bytes.extend_from_slice(&frame);
+    }
+    let records = parse_batch(&bytes, false).map_err(ApiError::bad_request)?;
+    drop(bytes);
+    Ok(engine.ingest(records).await?)
 }
 
 fn is_ndjson(headers: &HeaderMap) -> bool {
@@ -123,21 +277,22 @@ pub(super) async fn ingest(
     State(app): State<AppState>,
     _: Admin,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "The batch is larger than this server accepts; send it in parts.",
-            )
-        } else {
-            ApiError::bad_request("The request body could not be read.")
-        }
-    })?;
-    let records = parse_batch(&bytes, is_ndjson(&headers)).map_err(ApiError::bad_request)?;
-    let summary = app.engine.ingest(records).await?;
+    let limit = app.limits.ingest_body;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // Refused before anything is stored when the length is known up front.
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let summary = if is_ndjson(&headers) {
+        ingest_ndjson(&app.engine, body, limit).await?
+    } else {
+        ingest_array(&app.engine, body, limit).await?
+    };
     let rejected: Vec<_> = summary
         .rejected
         .iter()
@@ -149,4 +304,80 @@ pub(super) async fn ingest(
         "rejected": rejected,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> Vec<u8> {
+        let mut body = Vec::new();
+        for n in 0..9 {
+            let record = format!(
+                r#"{{"id":"t-{n}","account":1,"type":"image","provider":"p","cost":"0.001","completed_at":"2026-01-01T00:00:00Z"}}"#
+            );
+            body.extend_from_slice(record.as_bytes());
+            body.extend_from_slice(match n % 3 {
+                0 => b"\n".as_slice(),
+                1 => b"\r\n\n   \n",
+                _ => b"\n{broken\n\xff\xfe\n",
+            });
+        }
+        // The last line has no line end.
+        body.extend_from_slice(br#"{"id":"last","account":1}"#);
+        body
+    }
+
+    #[test]
+    fn lines_are_numbered_blank_ones_skipped_and_unreadable_ones_named() {
+        let records = parse_lines(&body(), 1);
+        assert_eq!(records.len(), 9 + 2 * 3 + 1);
+        assert_eq!(records[0].as_ref().unwrap().id.as_deref(), Some("t-0"));
+        assert_eq!(records[1].as_ref().unwrap().id.as_deref(), Some("t-1"));
+        // t-1's line ends in \r\n and is followed by two blank lines: t-2 is on line 5.
+        assert_eq!(records[2].as_ref().unwrap().id.as_deref(), Some("t-2"));
+        let errors: Vec<&String> = records.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(
+            errors[0].starts_with("line 6: not a JSON object"),
+            "{errors:?}"
+        );
+        assert!(errors[1].starts_with("line 7: not UTF-8"), "{errors:?}");
+        assert_eq!(
+            records.last().unwrap().as_ref().unwrap().id.as_deref(),
+            Some("last")
+        );
+        assert!(parse_lines(b"", 1).is_empty());
+        assert!(parse_lines(b"\n\n", 1).is_empty());
+    }
+
+    #[test]
+    fn a_body_cut_into_steps_anywhere_reads_as_the_whole() {
+        let body = body();
+        let whole = parse_lines(&body, 1);
+        for frame in [1, 2, 7, 64, body.len()] {
+            for min_lines in [1, 3, 100] {
+                let mut steps = NdjsonSteps::new();
+                let mut records = Vec::new();
+                let mut cuts = 0;
+                let mut frames = body.chunks(frame).peekable();
+                while let Some(bytes) = frames.next() {
+                    steps.push(bytes);
+                    let end = frames.peek().is_none();
+                    while let Some((step, first)) = steps.take(min_lines, end) {
+                        assert!(end || step.ends_with(b"\n"), "a step ends at a line end");
+                        records.extend(parse_lines(&step, first));
+                        cuts += 1;
+                    }
+                }
+                assert_eq!(
+                    records, whole,
+                    "frames of {frame}, steps of {min_lines} lines"
+                );
+                if min_lines == 1 && frame < 64 {
+                    assert!(cuts > 10, "steps of one line are cut as lines complete");
+                }
+                assert!(steps.pending.is_empty() && steps.line_ends == 0);
+            }
+        }
+    }
 }

@@ -49,11 +49,9 @@ pub fn routes(limits: Limits) -> Router<AppState> {
         .route("/v1/reports", post(report))
         .route("/v1/tasks/{id}", get(task))
         .layer(DefaultBodyLimit::max(limits.report_body))
-        .merge(
-            Router::new()
-                .route("/v1/tasks", post(ingest::ingest))
-                .layer(DefaultBodyLimit::max(limits.ingest_body)),
-        )
+        // The ingest handler reads its body as a stream and counts it against
+        // `limits.ingest_body` itself.
+        .route("/v1/tasks", post(ingest::ingest))
 }
 
 fn body_error(problem: BodyProblem) -> ApiError {

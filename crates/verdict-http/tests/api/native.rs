@@ -257,6 +257,132 @@ async fn ingest_reads_ndjson_and_rejects_unreadable_batches() {
     assert_eq!(as_client.status, StatusCode::FORBIDDEN);
 }
 
+/// A batch several steps long (`verdict_engine::INGEST_STEP`), arriving in small pieces that
+/// cut records in two: every record is stored or named at its place in the whole batch.
+#[tokio::test]
+async fn a_long_ndjson_ingest_arriving_in_pieces_is_stored_step_by_step() {
+    let app = TestApp::new().await;
+    let at = T0.to_rfc3339();
+    let n = 2 * verdict_engine::INGEST_STEP + 500;
+    let mut body = String::new();
+    for i in 0..n {
+        let record = match i {
+            // Unreadable, invalid, and a repeat of the first record, each in a later step.
+            5000 => "{broken".to_owned(),
+            7000 => json!({ "id": "s-x", "account": 1, "type": "image", "provider": "p", "cost": "-1", "completed_at": at }).to_string(),
+            8600 => json!({ "id": "s-0", "account": 1, "type": "image", "provider": "p", "cost": "0.001", "completed_at": at }).to_string(),
+            _ => json!({ "id": format!("s-{i}"), "account": 1 + i % 2, "type": "image", "provider": "p", "cost": "0.001", "completed_at": at }).to_string(),
+        };
+        body.push_str(&record);
+        body.push_str(if i % 1000 == 999 { "\r\n\n" } else { "\n" });
+    }
+    let pieces: Vec<Result<bytes::Bytes, std::io::Error>> = body
+        .into_bytes()
+        .chunks(1000)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let reply = app
+        .post(
+            "/v1/tasks",
+            &[
+                ("authorization", &bearer(ADMIN)),
+                ("content-type", "application/x-ndjson"),
+            ],
+            axum::body::Body::from_stream(futures_util::stream::iter(pieces)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let summary = reply.json();
+    assert_eq!(summary["inserted"], n - 3);
+    assert_eq!(summary["duplicates"], 1);
+    let rejected = summary["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["index"], 5000);
+    // Lines 1000, 2000, … end with a blank line after them: record 5000 is on line 5006.
+    assert!(
+        rejected[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 5006:"),
+        "{}",
+        rejected[0]
+    );
+    assert_eq!(rejected[1]["index"], 7000);
+    assert!(rejected[1]["error"].as_str().unwrap().starts_with("cost:"));
+    let last = app.get(&format!("/v1/tasks/s-{}", n - 1), ADMIN).await;
+    assert_eq!(last.status, StatusCode::OK);
+    assert_eq!(last.json()["task"]["account"], 1 + (n - 1) % 2);
+}
+
+#[tokio::test]
+async fn an_ingest_over_the_limit_is_refused_whether_its_length_is_declared_or_not() {
+    let app = TestApp::with_limits(verdict_http::Limits {
+        report_body: 64 * 1024,
+        ingest_body: 4096,
+    })
+    .await;
+    let at = T0.to_rfc3339();
+    let line = json!({ "id": "big-0", "account": 1, "type": "image", "provider": "p", "cost": "0.001", "completed_at": at }).to_string() + "\n";
+    let body = line.repeat(4096 / line.len() + 1);
+    let auth = bearer(ADMIN);
+    for ndjson in [true, false] {
+        let content_type = if ndjson {
+            "application/x-ndjson"
+        } else {
+            "application/json"
+        };
+        let length = body.len().to_string();
+        let declared = app
+            .post(
+                "/v1/tasks",
+                &[
+                    ("authorization", &auth),
+                    ("content-type", content_type),
+                    ("content-length", &length),
+                ],
+                body.clone(),
+            )
+            .await;
+        let streamed = app
+            .post(
+                "/v1/tasks",
+                &[("authorization", &auth), ("content-type", content_type)],
+                axum::body::Body::from_stream(futures_util::stream::iter(
+                    body.as_bytes()
+                        .chunks(100)
+                        .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                        .collect::<Vec<_>>(),
+                )),
+            )
+            .await;
+        for reply in [declared, streamed] {
+            assert_eq!(
+                reply.status,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "{}",
+                reply.text()
+            );
+            assert_eq!(
+                reply.json()["error"]["code"],
+                "body_too_large",
+                "{}",
+                reply.text()
+            );
+        }
+    }
+    let fits = app
+        .post(
+            "/v1/tasks",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/x-ndjson"),
+            ],
+            line,
+        )
+        .await;
+    assert_eq!(fits.json()["inserted"], 1, "{}", fits.text());
+}
+
 #[tokio::test]
 async fn a_task_shows_its_report_verdict_evidence_and_refund() {
     let app = TestApp::new().await;
