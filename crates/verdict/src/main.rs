@@ -65,6 +65,12 @@ enum Command {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Threads for blocking work: SQLite's reads (four connections) and ingest's parsing. More
+/// would only wait for a connection, each with its own stack and allocator heap: at 64
+/// connections tokio's default of 512 grew the pool to about seventy threads, whose heaps kept
+/// tens of MiB of freed memory (docs/performance.md, "Memory"). Work beyond them queues.
+const BLOCKING_THREADS: usize = 8;
+
 fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let overrides = Overrides {
@@ -86,6 +92,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     init_logging(&config.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
     runtime.block_on(async move {
         let done = match cli.command {
