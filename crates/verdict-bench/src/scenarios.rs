@@ -809,7 +809,13 @@ async fn ingest(
         .create_account(NewAccount {
             name: "bench-raw".into(),
             trusted: false,
-            key_hash: KeyHash::of("bench-key-raw-000000000000000000000000"),
+            key: verdict_store::NewKey {
+                id: verdict_domain::keys::KeyId::from_random([0; 6]),
+                hash: KeyHash::unkeyed("bench-key-raw-000000000000000000000000"),
+                scheme: verdict_domain::keys::KeyScheme::Unkeyed,
+                label: None,
+                created_at: now(),
+            },
             created_at: now(),
         })
         .await?;

@@ -52,7 +52,23 @@ pub struct Account {
     /// The last time the screen would have flagged this operator-trusted account and did not
     /// (the operator's word stands by default): for the operator to look at.
     pub screen_flag: Option<ScreenFlag>,
+    /// Switched off by an operator: none of its keys opens anything until switched on again.
+    pub disabled: Option<Disabled>,
     pub created_at: Timestamp,
+}
+
+impl Account {
+    /// Whether the account's keys open anything.
+    pub fn enabled(&self) -> bool {
+        self.disabled.is_none()
+    }
+}
+
+/// When and why an operator disabled an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disabled {
+    pub at: Timestamp,
+    pub reason: String,
 }
 
 /// What the screen found against a trusted account it was not allowed to act on.

@@ -123,10 +123,6 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    pub fn hash(&self) -> KeyHash {
-        KeyHash::of(&self.0)
-    }
 }
 
 impl fmt::Debug for ApiKey {
@@ -135,13 +131,15 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// SHA-256 of an API key or admin token: what storage keeps instead of the secret. Keys are
-/// random and long, so a fast hash is enough; a slow password hash would only cost latency.
+/// A hash of an API key or admin token: what storage keeps instead of the secret. API keys are
+/// stored keyed (`keys::KeyHasher`); the admin token, always long and random, and keys stored
+/// before key secrets existed, as plain SHA-256.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyHash([u8; 32]);
 
 impl KeyHash {
-    pub fn of(secret: &str) -> Self {
+    /// Plain SHA-256 of a secret.
+    pub fn unkeyed(secret: &str) -> Self {
         Self(Sha256::digest(secret.as_bytes()).into())
     }
 
@@ -225,9 +223,9 @@ mod tests {
 
     #[test]
     fn key_hash_hex_round_trips_and_compares() {
-        let h = KeyHash::of("secret-secret-secret");
+        let h = KeyHash::unkeyed("secret-secret-secret");
         assert!(KeyHash::from_hex(&h.to_hex()).unwrap().matches(&h));
-        assert!(!h.matches(&KeyHash::of("secret-secret-secreT")));
+        assert!(!h.matches(&KeyHash::unkeyed("secret-secret-secreT")));
     }
 
     proptest! {

@@ -3,7 +3,7 @@
 //! passed in), money as integer minor units. HTTP dialects and storage backends translate to and
 //! from these types; they never decide anything themselves.
 //!
-//! The model (`account`, `captcha`, `ids`, `money`, `task`, `report`, `ledger`, `timestamp`)
+//! The model (`account`, `captcha`, `ids`, `keys`, `money`, `task`, `report`, `ledger`, `timestamp`)
 //! comes first; the rules build on it without cycles (`tests/layering.rs` checks): `screen` and
 //! `recheck` weigh evidence, `judging` decides a report with them under a `policy`, `decision`
 //! is what it decided and `plan` what that writes, `scoring` weighs verdicts into solvers'
@@ -14,6 +14,7 @@ pub mod captcha;
 pub mod decision;
 pub mod ids;
 pub mod judging;
+pub mod keys;
 pub mod ledger;
 pub mod money;
 pub mod plan;

@@ -54,6 +54,7 @@ fn accounts() -> Vec<Account> {
             standing: Standing::Good,
             ignores: Default::default(),
             screen_flag: None,
+            disabled: None,
             created_at: Timestamp::from_millis(0),
         })
         .collect()

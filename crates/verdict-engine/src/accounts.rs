@@ -12,6 +12,9 @@ use crate::{Engine, EngineError};
 /// How far back account statistics look.
 pub const ACTIVITY_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
+/// Where the generated admin token's hash is stored.
+pub(crate) const ADMIN_TOKEN_META: &str = "admin_token_sha256";
+
 /// An account with its recent activity.
 #[derive(Debug, Clone)]
 pub struct AccountView {
@@ -20,14 +23,6 @@ pub struct AccountView {
 }
 
 impl Engine {
-    /// The account a client key belongs to.
-    pub async fn authenticate(&self, key: &str) -> Result<Option<Account>, EngineError> {
-        let Ok(key) = ApiKey::parse(key) else {
-            return Ok(None);
-        };
-        Ok(self.store.account_by_key(&key.hash()).await?)
-    }
-
     /// The account for a username and password pair (DeathByCaptcha's login): the password is
     /// the account's API key and the username its name. Both must match.
     pub async fn authenticate_login(
@@ -49,18 +44,13 @@ impl Engine {
     ) -> Result<(Account, ApiKey), EngineError> {
         verdict_domain::account::validate_account_name(&name)
             .map_err(|e| EngineError::Invalid(e.into()))?;
-        let key = match import {
-            Some(key) => key,
-            None => {
-                ApiKey::parse(&generate_secret()).map_err(|e| EngineError::Internal(e.into()))?
-            }
-        };
+        let key = self.key_to_issue(import).await?;
         let account = self
             .store
             .create_account(NewAccount {
                 name,
                 trusted,
-                key_hash: key.hash(),
+                key: self.new_key(&key, None),
                 created_at: self.clock.now(),
             })
             .await?;
@@ -69,6 +59,12 @@ impl Engine {
         }
         tracing::info!(account = %account.id, trusted, "account created");
         Ok((account, key))
+    }
+
+    fn remember_admin(&self, hash: KeyHash) -> KeyHash {
+        // A process serves with one admin token: the first settled is the one checked against.
+        let _ = self.keys.admin.set(hash);
+        hash
     }
 
     pub async fn account(&self, id: AccountId) -> Result<AccountView, EngineError> {
@@ -133,31 +129,35 @@ impl Engine {
         Ok(account)
     }
 
-    /// The admin token's hash. A configured token wins; otherwise the one stored at first start;
-    /// otherwise a new token is generated, stored (as a hash) and returned so it can be shown
-    /// once. Several nodes starting together agree on one token.
+    /// The admin token's hash. A configured token wins (if it is strong enough:
+    /// `keys::check_admin_token`); otherwise the one stored at first start; otherwise a new
+    /// token is generated, stored (as a hash) and returned so it can be shown once. Several
+    /// nodes starting together agree on one token. The engine remembers it, so that no client
+    /// key can be imported equal to it.
     pub async fn admin_token(
         &self,
         configured: Option<&str>,
     ) -> Result<(KeyHash, Option<String>), EngineError> {
-        const META_KEY: &str = "admin_token_sha256";
         if let Some(token) = configured {
-            return Ok((KeyHash::of(token), None));
+            verdict_domain::keys::check_admin_token(token).map_err(|weak| {
+                EngineError::Invalid(format!("the admin token is refused: {weak}"))
+            })?;
+            return Ok((self.remember_admin(KeyHash::unkeyed(token)), None));
         }
-        if let Some(stored) = self.store.meta(META_KEY).await? {
+        if let Some(stored) = self.store.meta(ADMIN_TOKEN_META).await? {
             let hash = KeyHash::from_hex(&stored).ok_or_else(|| {
                 EngineError::Internal(anyhow::anyhow!("stored admin token hash is malformed"))
             })?;
-            return Ok((hash, None));
+            return Ok((self.remember_admin(hash), None));
         }
         let token = generate_secret();
-        let hash = KeyHash::of(&token);
+        let hash = KeyHash::unkeyed(&token);
         if self
             .store
-            .set_meta_if_absent(META_KEY, &hash.to_hex())
+            .set_meta_if_absent(ADMIN_TOKEN_META, &hash.to_hex())
             .await?
         {
-            return Ok((hash, Some(token)));
+            return Ok((self.remember_admin(hash), Some(token)));
         }
         // Another node stored one first: use that.
         Box::pin(self.admin_token(None)).await

@@ -9,6 +9,7 @@
 mod accounts;
 mod clock;
 mod error;
+mod keys;
 mod rechecks;
 mod reports;
 mod scores;
@@ -25,6 +26,7 @@ use verdict_store::Store;
 pub use accounts::{ACTIVITY_PERIOD, AccountView};
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use error::{EngineError, chain};
+pub use keys::{DEFAULT_ROTATION_GRACE, IssuedKey, MAX_ROTATION_GRACE};
 pub use rechecks::RecheckOutcome;
 pub use reports::ReportOutcome;
 pub use scores::{
@@ -43,6 +45,7 @@ pub struct Engine {
     router: Arc<Router>,
     cohort_growth: Arc<statistics::CohortGrowth>,
     silence: Arc<silence::SilenceWeights>,
+    keys: Arc<keys::Keys>,
 }
 
 impl Engine {
@@ -54,7 +57,16 @@ impl Engine {
             router: Arc::new(Router::new(RoutingSettings::default())),
             cohort_growth: Arc::default(),
             silence: Arc::default(),
+            keys: Arc::new(keys::Keys::ephemeral()),
         }
+    }
+
+    /// The same engine hashing API keys under the deployment's key secret. Until it is given
+    /// one, an engine hashes under a random secret of its own, so keys it issues open nothing
+    /// after a restart: every long-lived engine must be given the secret.
+    pub fn with_key_secret(mut self, secret: &verdict_domain::keys::KeySecret) -> Self {
+        self.keys = Arc::new(keys::Keys::new(secret));
+        self
     }
 
     /// The same engine routing with these providers and settings.
@@ -77,6 +89,7 @@ impl Engine {
             router: Arc::new(Router::new(self.router.settings().clone())),
             cohort_growth: self.cohort_growth.clone(),
             silence: self.silence.clone(),
+            keys: self.keys.clone(),
         }
     }
 

@@ -44,13 +44,21 @@ impl Engine {
         };
         let now = self.clock.now();
         let history = self.history_hours();
+        let lookup = self.key_lookup(&key);
         let Some(ctx) = self
             .store
-            .report_context(&key.hash(), &request.task, history, now)
+            .report_context(&lookup, &request.task, history, now)
             .await?
         else {
             return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
         };
+        // A revoked or expired key, or a disabled account's, is answered as an unknown one.
+        if !self
+            .admit(&lookup, &ctx.account, &ctx.key, ctx.scheme)
+            .await
+        {
+            return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
+        }
         self.judge_and_record(
             &ctx.account,
             ctx.task.as_ref(),

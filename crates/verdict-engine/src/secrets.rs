@@ -10,6 +10,13 @@ pub fn generate_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Random bytes from the OS's CSPRNG, for ids that must not be guessed or repeat.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use verdict_domain::keys::{KeyScheme, KeySecret};
 use verdict_domain::{
     Amount, ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId, TaskInput, Timestamp,
     Verdict,
 };
-use verdict_engine::{Engine, ManualClock, ReportOutcome};
-use verdict_store::SqliteStore;
+use verdict_engine::{Engine, EngineError, ManualClock, ReportOutcome};
 use verdict_store::sqlite::SqliteOptions;
+use verdict_store::{NewAccount, NewKey, SqliteStore, Store};
 
 const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 const KEY: &str = "alice-key-0123456789abcdef";
@@ -174,15 +175,208 @@ async fn a_generated_admin_token_is_stored_once_and_a_configured_one_wins() {
     let w = world().await;
     let (hash, shown) = w.engine.admin_token(None).await.unwrap();
     let shown = shown.expect("first start shows the token");
-    assert!(verdict_domain::KeyHash::of(&shown).matches(&hash));
+    assert!(verdict_domain::KeyHash::unkeyed(&shown).matches(&hash));
     let (again, shown_again) = w.engine.admin_token(None).await.unwrap();
     assert!(again.matches(&hash) && shown_again.is_none());
     let (configured, _) = w
         .engine
-        .admin_token(Some("from-the-environment"))
+        .admin_token(Some("From-The-Environment-42"))
         .await
         .unwrap();
-    assert!(configured.matches(&verdict_domain::KeyHash::of("from-the-environment")));
+    assert!(configured.matches(&verdict_domain::KeyHash::unkeyed("From-The-Environment-42")));
+    for weak in ["a", "change-me", "adminadminadminadminadmin"] {
+        assert!(
+            matches!(
+                w.engine.admin_token(Some(weak)).await,
+                Err(EngineError::Invalid(_))
+            ),
+            "{weak}"
+        );
+    }
+}
+
+/// A report on alice's image task presented with `key`.
+async fn report_with(w: &World, key: &str) -> ReportOutcome {
+    let request = ReportRequest::new(
+        TaskId::parse("1").unwrap(),
+        ReportKind::Correct,
+        "test",
+        Eligibility::ALL,
+    );
+    w.engine.submit_report(key, request).await.unwrap()
+}
+
+fn unknown_key(outcome: &ReportOutcome) -> bool {
+    matches!(outcome, ReportOutcome::Refused(Refusal::UnknownKey))
+}
+
+#[tokio::test]
+async fn a_revoked_key_and_a_disabled_account_are_answered_as_unknown_keys() {
+    let w = world().await;
+    let alice = w.engine.authenticate(KEY).await.unwrap().unwrap();
+    // Keys list oldest first.
+    w.clock.advance(Duration::from_secs(1));
+    let second = w
+        .engine
+        .add_key(alice.id, Some("backup".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(w.engine.keys(alice.id).await.unwrap().len(), 2);
+    let first = w.engine.keys(alice.id).await.unwrap()[0].id.clone();
+    w.engine.revoke_key(alice.id, &first).await.unwrap();
+    assert!(unknown_key(&report_with(&w, KEY).await));
+    assert!(w.engine.authenticate(KEY).await.unwrap().is_none());
+    let second_key = second.key.expose().to_owned();
+    assert_eq!(
+        w.engine
+            .authenticate(&second_key)
+            .await
+            .unwrap()
+            .map(|a| a.id),
+        Some(alice.id)
+    );
+
+    w.engine
+        .disable_account(alice.id, "chargeback".into())
+        .await
+        .unwrap();
+    assert!(unknown_key(&report_with(&w, &second_key).await));
+    assert!(w.engine.authenticate(&second_key).await.unwrap().is_none());
+    w.engine.enable_account(alice.id).await.unwrap();
+    assert!(!unknown_key(&report_with(&w, &second_key).await));
+    assert!(matches!(
+        w.engine
+            .revoke_key(alice.id, &verdict_domain::keys::KeyId::from_random([7; 6]))
+            .await,
+        Err(EngineError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_rotated_key_works_through_its_grace_and_not_after() {
+    let w = world().await;
+    let alice = w.engine.authenticate(KEY).await.unwrap().unwrap();
+    let grace = Duration::from_secs(3600);
+    w.clock.advance(Duration::from_secs(1));
+    let rotated_at = w.engine.now();
+    let (new, keys) = w.engine.rotate_keys(alice.id, None, grace).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].expires_at, Some(rotated_at.saturating_add(grace)));
+    assert_eq!(keys[1].id, new.record.id);
+    w.clock.advance(grace - Duration::from_millis(1));
+    assert!(w.engine.authenticate(KEY).await.unwrap().is_some());
+    w.clock.advance(Duration::from_millis(1));
+    assert!(w.engine.authenticate(KEY).await.unwrap().is_none());
+    assert!(unknown_key(&report_with(&w, KEY).await));
+    assert!(
+        w.engine
+            .authenticate(new.key.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        w.engine
+            .rotate_keys(alice.id, None, Duration::from_secs(31 * 86_400))
+            .await,
+        Err(EngineError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_imported_key_may_not_be_the_admin_token_or_a_weak_one() {
+    let w = world().await;
+    let admin = "Operator-Token-0123456789";
+    w.engine.admin_token(Some(admin)).await.unwrap();
+    for refused in [admin, "password"] {
+        let import = Some(ApiKey::parse(refused).unwrap());
+        assert!(
+            matches!(
+                w.engine.create_account("m".into(), false, import).await,
+                Err(EngineError::Invalid(_))
+            ),
+            "{refused}"
+        );
+    }
+    let alice = w.engine.authenticate(KEY).await.unwrap().unwrap();
+    let import = Some(ApiKey::parse(admin).unwrap());
+    assert!(matches!(
+        w.engine.add_key(alice.id, None, import).await,
+        Err(EngineError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn keys_open_their_accounts_after_a_restart_only_under_the_same_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let secret = KeySecret::parse("restart-secret-0123456789abcdef-0123456789").unwrap();
+    let other = KeySecret::parse("another-secret-0123456789abcdef-0123456789").unwrap();
+    let open = |secret: &KeySecret| {
+        let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        Engine::new(
+            Arc::new(store),
+            Default::default(),
+            Arc::new(ManualClock::at(T0)),
+        )
+        .with_key_secret(secret)
+    };
+    let (alice, key) = open(&secret)
+        .create_account("alice".into(), false, None)
+        .await
+        .unwrap();
+    let again = open(&secret).authenticate(key.expose()).await.unwrap();
+    assert_eq!(again.map(|a| a.id), Some(alice.id));
+    assert!(
+        open(&other)
+            .authenticate(key.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_key_stored_before_key_secrets_still_opens_its_account_and_is_rehashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(SqliteStore::open(dir.path().join("v.db"), SqliteOptions::default()).unwrap());
+    let legacy = "legacy-key-0123456789abcdef";
+    let account = store
+        .create_account(NewAccount {
+            name: "old".into(),
+            trusted: false,
+            key: NewKey {
+                id: verdict_domain::keys::KeyId::from_random([1; 6]),
+                hash: verdict_domain::KeyHash::unkeyed(legacy),
+                scheme: KeyScheme::Unkeyed,
+                label: None,
+                created_at: T0,
+            },
+            created_at: T0,
+        })
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        Default::default(),
+        Arc::new(ManualClock::at(T0)),
+    );
+    let found = engine.authenticate(legacy).await.unwrap();
+    assert_eq!(found.map(|a| a.id), Some(account.id));
+    let lookup = verdict_domain::keys::KeyHasher::new(
+        &KeySecret::parse("irrelevant-secret-0123456789abcdef-01234").unwrap(),
+    )
+    .lookup(&ApiKey::parse(legacy).unwrap());
+    let stored = store
+        .account_by_key(&verdict_domain::keys::KeyLookup {
+            keyed: lookup.keyed,
+            unkeyed: verdict_domain::KeyHash::unkeyed(legacy),
+        })
+        .await
+        .unwrap();
+    assert!(stored.is_none(), "the plain hash is gone once rehashed");
+    assert!(engine.authenticate(legacy).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use verdict_http::{AppState, Limits};
 use crate::platform::{Answer, InProcess, Judged, Platform, SimReport};
 use crate::scores::ShownScore;
 
-const ADMIN_TOKEN: &str = "simulation-admin-token";
+const ADMIN_TOKEN: &str = "Simulation-Admin-Token-7f3a9c2e";
 
 #[derive(Debug)]
 pub struct OverHttp {
@@ -83,7 +83,7 @@ impl OverHttp {
         let (engine, clock) = InProcess::engine_in(dir.path(), policy, start)?;
         let state = AppState {
             engine: engine.clone(),
-            admin: KeyHash::of(ADMIN_TOKEN),
+            admin: KeyHash::unkeyed(ADMIN_TOKEN),
             limits: Limits::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -9,6 +9,8 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use verdict_domain::account::Disabled;
+use verdict_domain::keys::{KeyId, KeyLookup, KeyRecord, KeyScheme};
 use verdict_domain::plan::{IngestWrites, ReportWrites, SettlementWrites};
 use verdict_domain::recheck::Precision;
 use verdict_domain::screen::{Activity, Baseline, CohortRecord, ScreenPolicy};
@@ -22,13 +24,41 @@ pub use migrations::MIGRATION_NAMES;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// An account to create, with the hash of its first API key.
+/// An account to create, with its first API key.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
     pub name: String,
     pub trusted: bool,
-    pub key_hash: KeyHash,
+    pub key: NewKey,
     pub created_at: Timestamp,
+}
+
+/// An API key to store: its public id, its hash and how the hash was made.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub id: KeyId,
+    pub hash: KeyHash,
+    pub scheme: KeyScheme,
+    pub label: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// The account a presented key belongs to and the key as stored, whatever its state: whether
+/// it still opens the account is the domain's to say (`KeyRecord::opens`, `Account::enabled`).
+#[derive(Debug, Clone)]
+pub struct KeyHolder {
+    pub account: Account,
+    pub key: KeyRecord,
+    /// How the stored hash was made; an unkeyed one is rewritten keyed.
+    pub scheme: KeyScheme,
+}
+
+/// A rotation: a new key, and when each key it replaces stops opening the account
+/// (`keys::rotation_expiry`), in one transaction.
+#[derive(Debug, Clone)]
+pub struct KeyRotation {
+    pub new: NewKey,
+    pub expire: Vec<(KeyId, Timestamp)>,
 }
 
 /// Everything judging a report needs, read in one call.
@@ -36,6 +66,9 @@ pub struct NewAccount {
 pub struct ReportContext {
     /// The account the presented key belongs to.
     pub account: Account,
+    /// The presented key as stored.
+    pub key: KeyRecord,
+    pub scheme: KeyScheme,
     /// The task with the requested id, whoever owns it; judging checks ownership.
     pub task: Option<Task>,
     /// The report already recorded for that task.
@@ -280,7 +313,41 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
 
-    async fn account_by_key(&self, key: &KeyHash) -> StoreResult<Option<Account>>;
+    /// The account a presented key belongs to, found by either of its possible hashes.
+    async fn account_by_key(&self, key: &KeyLookup) -> StoreResult<Option<KeyHolder>>;
+
+    /// Adds a key to an account. `NotFound` without the account, `Conflict` if the key is in use.
+    async fn add_key(&self, account: AccountId, key: NewKey) -> StoreResult<KeyRecord>;
+
+    /// Adds the rotation's new key and sets the expiry of the keys it replaces, in one
+    /// transaction. `NotFound` without the account, `Conflict` if the new key is in use.
+    async fn rotate_keys(
+        &self,
+        account: AccountId,
+        rotation: KeyRotation,
+    ) -> StoreResult<KeyRecord>;
+
+    /// Revokes one of an account's keys at `at` (a key revoked before stays revoked as it was).
+    /// `None` if the account has no key with that id.
+    async fn revoke_key(
+        &self,
+        account: AccountId,
+        key: &KeyId,
+        at: Timestamp,
+    ) -> StoreResult<Option<KeyRecord>>;
+
+    /// An account's keys, oldest first, whatever their state.
+    async fn keys(&self, account: AccountId) -> StoreResult<Vec<KeyRecord>>;
+
+    /// Rewrites a key stored under its unkeyed hash under its keyed one.
+    async fn rehash_key(&self, unkeyed: &KeyHash, keyed: &KeyHash) -> StoreResult<()>;
+
+    /// Disables an account (`Some`) or enables it again (`None`).
+    async fn set_disabled(
+        &self,
+        id: AccountId,
+        disabled: Option<Disabled>,
+    ) -> StoreResult<Option<Account>>;
 
     /// Tasks completed and reports received since `since`, per family with any activity.
     async fn account_activity(
@@ -310,7 +377,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The key's account, the task and its report. `None` when no account has the key.
     async fn report_context(
         &self,
-        key: &KeyHash,
+        key: &KeyLookup,
         task: &TaskId,
         history_hours: Option<i64>,
         now: Timestamp,

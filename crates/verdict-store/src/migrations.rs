@@ -16,6 +16,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261201000000_typed_fields",
     "20261202000000_real_world",
     "20261203000000_reversal_lane",
+    "20261207000000_key_lifecycle",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -51,6 +52,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261203000000_reversal_lane",
         include_str!("../migrations/sqlite/20261203000000_reversal_lane.sql"),
     ),
+    (
+        "20261207000000_key_lifecycle",
+        include_str!("../migrations/sqlite/20261207000000_key_lifecycle.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -85,6 +90,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261203000000_reversal_lane",
         include_str!("../migrations/postgres/20261203000000_reversal_lane.sql"),
+    ),
+    (
+        "20261207000000_key_lifecycle",
+        include_str!("../migrations/postgres/20261207000000_key_lifecycle.sql"),
     ),
 ];
 

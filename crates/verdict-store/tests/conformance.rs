@@ -9,18 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::TestStore;
+use verdict_domain::account::Disabled;
 use verdict_domain::decision::{Decision, Effect};
+use verdict_domain::keys::{KeyHasher, KeyId, KeyLookup, KeyScheme, KeySecret};
 use verdict_domain::plan::{IngestWrites, ReportWrites, SettlementWrites};
 use verdict_domain::recheck::{Precision, Settlement};
 use verdict_domain::screen::{CohortPrior, CohortRecord, Counts, ScreenPolicy, advance_baseline};
 use verdict_domain::timestamp::hour_of;
 use verdict_domain::{
-    AccountId, Amount, CaptchaType, EntryKind, Evidence, Family, KeyHash, Reason, Report,
+    AccountId, Amount, ApiKey, CaptchaType, EntryKind, Evidence, Family, KeyHash, Reason, Report,
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
 use verdict_store::{
-    EvidenceBucket, IngestResult, NewAccount, Recorded, ReporterSample, Resolution, Settled, Store,
-    StoreError, Whitelisted,
+    EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey, Recorded, ReporterSample,
+    Resolution, Settled, Store, StoreError, Whitelisted,
 };
 
 /// The reason a clawback in these cases gives its reversals.
@@ -38,11 +40,43 @@ async fn trusted_account(s: &TestStore, name: &str) -> verdict_domain::Account {
     .unwrap()
 }
 
+/// What hashes keys in these cases; any secret will do.
+fn hasher() -> KeyHasher {
+    KeyHasher::new(&KeySecret::parse("conformance-suite-key-secret-0123456789abcdef").unwrap())
+}
+
+/// The API key of the account named `name` in these cases (names may hold any text).
+fn key_of(name: &str) -> ApiKey {
+    ApiKey::parse(&format!(
+        "key-of-{}",
+        &KeyHash::unkeyed(name).to_hex()[..24]
+    ))
+    .unwrap()
+}
+
+/// How a client presenting the key of `name` is looked up.
+fn lookup(name: &str) -> KeyLookup {
+    hasher().lookup(&key_of(name))
+}
+
+/// A key to store for `name`'s key, with an id of its own.
+fn new_key(name: &str, created_at: Timestamp) -> NewKey {
+    let mut id = [0u8; 6];
+    id.copy_from_slice(&KeyHash::unkeyed(name).as_bytes()[..6]);
+    NewKey {
+        id: KeyId::from_random(id),
+        hash: hasher().hash(&key_of(name)),
+        scheme: KeyScheme::Keyed,
+        label: None,
+        created_at,
+    }
+}
+
 fn new_account(name: &str) -> NewAccount {
     NewAccount {
         name: name.into(),
         trusted: false,
-        key_hash: KeyHash::of(&format!("key-of-{name}-0123456789")),
+        key: new_key(name, T0),
         created_at: T0,
     }
 }
@@ -131,18 +165,154 @@ async fn account_created_with_key_is_found_by_id_and_key(s: TestStore) {
     assert_eq!(a.name, "alice");
     assert_eq!(a.balance, Amount::ZERO);
     assert_eq!(s.account(a.id).await.unwrap(), Some(a.clone()));
-    let by_key = s
-        .account_by_key(&new_account("alice").key_hash)
+    let by_key = s.account_by_key(&lookup("alice")).await.unwrap().unwrap();
+    assert_eq!(by_key.account, a);
+    assert_eq!(by_key.scheme, KeyScheme::Keyed);
+    assert_eq!(by_key.key.account, a.id);
+    assert!(s.account_by_key(&lookup("nobody")).await.unwrap().is_none());
+    assert_eq!(s.account(AccountId(9_999)).await.unwrap(), None);
+}
+
+async fn an_account_has_several_keys_each_with_its_own_id(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let later = T0.saturating_add(Duration::from_secs(60));
+    let second = NewKey {
+        label: Some("ci runner".into()),
+        ..new_key("alice-second", later)
+    };
+    let added = s.add_key(a.id, second.clone()).await.unwrap();
+    assert_eq!(added.id, second.id);
+    assert_eq!(added.label.as_deref(), Some("ci runner"));
+    for name in ["alice", "alice-second"] {
+        let holder = s.account_by_key(&lookup(name)).await.unwrap().unwrap();
+        assert_eq!(holder.account.id, a.id, "{name}");
+    }
+    let keys = s.keys(a.id).await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.id.clone()).collect::<Vec<_>>(),
+        vec![new_key("alice", T0).id, second.id.clone()],
+        "oldest first"
+    );
+    assert!(keys.iter().all(|k| k.opens(later)));
+    assert!(matches!(
+        s.add_key(a.id, new_key("alice", later)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.add_key(AccountId(9_999), new_key("nobody", later)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.account_by_key(&lookup("nobody")).await.unwrap().is_none());
+}
+
+async fn a_rotation_adds_a_key_and_sets_when_the_old_ones_expire(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let other = s.create_account(new_account("bob")).await.unwrap();
+    let t1 = T0.saturating_add(Duration::from_secs(3600));
+    let until = t1.saturating_add(Duration::from_secs(86_400));
+    let old = new_key("alice", T0).id;
+    let rotation = KeyRotation {
+        new: new_key("alice-rotated", t1),
+        expire: vec![(old.clone(), until), (new_key("bob", T0).id, until)],
+    };
+    let new = s.rotate_keys(a.id, rotation).await.unwrap();
+    let keys = s.keys(a.id).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].id, old);
+    assert_eq!(keys[0].expires_at, Some(until));
+    assert_eq!(keys[1], new);
+    assert_eq!(keys[1].expires_at, None);
+    // Another account's key named in the rotation is left alone.
+    assert_eq!(s.keys(other.id).await.unwrap()[0].expires_at, None);
+    assert!(matches!(
+        s.rotate_keys(
+            AccountId(9_999),
+            KeyRotation {
+                new: new_key("nobody", t1),
+                expire: Vec::new()
+            }
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_revoked_key_keeps_its_first_revocation(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let b = s.create_account(new_account("bob")).await.unwrap();
+    let id = new_key("alice", T0).id;
+    let t1 = T0.saturating_add(Duration::from_secs(10));
+    let t2 = T0.saturating_add(Duration::from_secs(20));
+    let revoked = s.revoke_key(a.id, &id, t1).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(t1));
+    let again = s.revoke_key(a.id, &id, t2).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(t1));
+    let holder = s.account_by_key(&lookup("alice")).await.unwrap().unwrap();
+    assert_eq!(holder.key.revoked_at, Some(t1));
+    assert!(!holder.key.opens(t1));
+    // Not bob's to revoke, and no such key.
+    assert_eq!(s.revoke_key(b.id, &id, t2).await.unwrap(), None);
+    let unknown = KeyId::from_random([9; 6]);
+    assert_eq!(s.revoke_key(a.id, &unknown, t2).await.unwrap(), None);
+    assert!(
+        s.account_by_key(&lookup("bob"))
+            .await
+            .unwrap()
+            .unwrap()
+            .key
+            .opens(t2)
+    );
+}
+
+async fn a_key_stored_unkeyed_is_found_and_rehashed_keyed(s: TestStore) {
+    let key = key_of("legacy");
+    let unkeyed = NewKey {
+        hash: KeyHash::unkeyed(key.expose()),
+        scheme: KeyScheme::Unkeyed,
+        ..new_key("legacy", T0)
+    };
+    let a = s
+        .create_account(NewAccount {
+            key: unkeyed,
+            ..new_account("legacy")
+        })
         .await
         .unwrap();
-    assert_eq!(by_key, Some(a));
+    let holder = s.account_by_key(&lookup("legacy")).await.unwrap().unwrap();
     assert_eq!(
-        s.account_by_key(&KeyHash::of("nobody-nobody-nobody"))
-            .await
-            .unwrap(),
-        None
+        (holder.account.id, holder.scheme),
+        (a.id, KeyScheme::Unkeyed)
     );
-    assert_eq!(s.account(AccountId(9_999)).await.unwrap(), None);
+    let found = lookup("legacy");
+    s.rehash_key(&found.unkeyed, &found.keyed).await.unwrap();
+    let holder = s.account_by_key(&lookup("legacy")).await.unwrap().unwrap();
+    assert_eq!((holder.account.id, holder.scheme), (a.id, KeyScheme::Keyed));
+    // The plain hash alone opens nothing any more.
+    let plain_only = KeyLookup {
+        keyed: KeyHash::unkeyed("something else entirely"),
+        unkeyed: found.unkeyed,
+    };
+    assert!(s.account_by_key(&plain_only).await.unwrap().is_none());
+}
+
+async fn a_disabled_account_says_when_and_why_until_enabled(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    assert!(a.enabled());
+    let disabled = Disabled {
+        at: T0,
+        reason: "chargeback".into(),
+    };
+    let changed = s
+        .set_disabled(a.id, Some(disabled.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.disabled, Some(disabled.clone()));
+    let holder = s.account_by_key(&lookup("alice")).await.unwrap().unwrap();
+    assert_eq!(holder.account.disabled, Some(disabled));
+    let enabled = s.set_disabled(a.id, None).await.unwrap().unwrap();
+    assert!(enabled.enabled());
+    assert_eq!(s.set_disabled(AccountId(9_999), None).await.unwrap(), None);
 }
 
 async fn a_key_in_use_cannot_be_given_to_a_second_account(s: TestStore) {
@@ -215,7 +385,7 @@ async fn report_context_carries_account_task_and_existing_report(s: TestStore) {
     let a = s.create_account(new_account("alice")).await.unwrap();
     let t = task("100", a.id, CaptchaType::Image, 2_000);
     s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
-    let key = new_account("alice").key_hash;
+    let key = lookup("alice");
 
     let ctx = s
         .report_context(&key, &t.id, None, T0)
@@ -223,6 +393,8 @@ async fn report_context_carries_account_task_and_existing_report(s: TestStore) {
         .unwrap()
         .unwrap();
     assert_eq!(ctx.account.id, a.id);
+    assert_eq!(ctx.key.id, new_key("alice", T0).id);
+    assert_eq!(ctx.scheme, KeyScheme::Keyed);
     assert_eq!(ctx.task, Some(t.clone()));
     assert_eq!(ctx.existing, None);
 
@@ -244,7 +416,7 @@ async fn report_context_carries_account_task_and_existing_report(s: TestStore) {
         .unwrap();
     assert_eq!((missing.task, missing.existing), (None, None));
     assert!(
-        s.report_context(&KeyHash::of("wrong-wrong-wrong"), &t.id, None, T0)
+        s.report_context(&lookup("wrong"), &t.id, None, T0)
             .await
             .unwrap()
             .is_none()
@@ -427,7 +599,7 @@ async fn activity_is_counted_per_family_and_hour(s: TestStore) {
     ))
     .await
     .unwrap();
-    let key = new_account("alice").key_hash;
+    let key = lookup("alice");
     let ctx = s
         .report_context(&key, &now_tasks[1].id, Some(72), T0)
         .await
@@ -620,7 +792,7 @@ async fn a_recheck_is_handed_out_once_per_lease_and_settled_once(s: TestStore) {
             .unwrap()
             .is_none()
     );
-    let key = new_account("alice").key_hash;
+    let key = lookup("alice");
     let ctx = s
         .report_context(&key, &t.id, Some(24), at)
         .await
@@ -818,7 +990,7 @@ async fn the_cohort_is_trusted_accounts_in_good_standing(s: TestStore) {
         s.cohorts().await.unwrap(),
         vec![(Family::Recaptcha, record)]
     );
-    let key = new_account("other").key_hash;
+    let key = lookup("other");
     let ctx = s
         .report_context(&key, &TaskId::parse("other-0").unwrap(), Some(72), T0)
         .await
@@ -865,7 +1037,7 @@ async fn baselines_fold_each_hour_once(s: TestStore) {
         "and never an earlier one"
     );
     assert_eq!(s.folded_through().await.unwrap(), Some(hour));
-    let key = new_account("alice").key_hash;
+    let key = lookup("alice");
     let ctx = s
         .report_context(&key, &tasks[1].id, Some(1), T0)
         .await
@@ -910,7 +1082,7 @@ async fn the_drift_sum_is_folded_with_the_baseline_and_restarts_after_an_ignored
         .unwrap();
     }
     let policy = ScreenPolicy::default();
-    let key = new_account("alice").key_hash;
+    let key = lookup("alice");
     let alices = tasks
         .iter()
         .find(|(t, _)| t.account == a.id)
@@ -1355,7 +1527,7 @@ async fn family_state_is_read_only_for_the_keys_own_task(s: TestStore) {
     let bobs = task("bobs", b.id, CaptchaType::Image, 1);
     s.ingest_tasks(vec![bobs.clone()], T0).await.unwrap();
     let ctx = s
-        .report_context(&new_account("alice").key_hash, &bobs.id, Some(24), T0)
+        .report_context(&lookup("alice"), &bobs.id, Some(24), T0)
         .await
         .unwrap()
         .unwrap();
@@ -1363,7 +1535,7 @@ async fn family_state_is_read_only_for_the_keys_own_task(s: TestStore) {
     assert_eq!(ctx.task, Some(bobs.clone()), "judging checks ownership");
     assert_eq!(ctx.family, None);
     let own = s
-        .report_context(&new_account("bob").key_hash, &bobs.id, Some(24), T0)
+        .report_context(&lookup("bob"), &bobs.id, Some(24), T0)
         .await
         .unwrap()
         .unwrap();
@@ -1555,7 +1727,7 @@ async fn hours_up_to_the_end_of_an_ignored_period_stay_out_of_baselines_and_the_
     let policy = ScreenPolicy::default();
     assert!(s.fold_baselines(hour_of(at_a), &policy).await.unwrap());
     assert!(s.fold_baselines(hour_of(at_b), &policy).await.unwrap());
-    let key = new_account("trusted").key_hash;
+    let key = lookup("trusted");
     let ctx = s
         .report_context(&key, &tasks[6].id, Some(1), T0)
         .await
@@ -1599,7 +1771,7 @@ async fn concurrent_folds_of_one_hour_fold_it_once(s: TestStore) {
     }
     assert_eq!(folded, 1);
     assert_eq!(s.folded_through().await.unwrap(), Some(hour));
-    let key = new_account("alice").key_hash;
+    let key = lookup("alice");
     let ctx = s
         .report_context(&key, &tasks[0].id, Some(1), T0)
         .await
@@ -2118,6 +2290,11 @@ all_backends!(
     a_screen_flag_on_a_trusted_account_is_noted_and_the_latest_kept,
     ingested_tasks_expose_their_solvers_and_a_report_takes_its_tasks_weight_back,
     account_created_with_key_is_found_by_id_and_key,
+    an_account_has_several_keys_each_with_its_own_id,
+    a_rotation_adds_a_key_and_sets_when_the_old_ones_expire,
+    a_revoked_key_keeps_its_first_revocation,
+    a_key_stored_unkeyed_is_found_and_rehashed_keyed,
+    a_disabled_account_says_when_and_why_until_enabled,
     a_key_in_use_cannot_be_given_to_a_second_account,
     ingest_inserts_new_tasks_and_never_overwrites,
     ingest_names_tasks_of_unknown_accounts,

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use verdict_domain::{AccountId, TaskId};
-use verdict_http::native::views;
+use verdict_domain::keys::KeyId;
+use verdict_domain::{AccountId, ApiKey, TaskId};
+use verdict_http::native::{KeyView, views};
 
 use crate::config::Config;
 use crate::server::open_engine;
@@ -27,6 +29,38 @@ pub enum Accounts {
     Show { id: i64 },
     /// Show an account's ledger.
     Ledger { id: i64 },
+    /// List an account's API keys (never the keys themselves).
+    Keys { id: i64 },
+    /// Give an account one more API key, printed once.
+    AddKey {
+        id: i64,
+        #[arg(long)]
+        label: Option<String>,
+        /// Import the key the client already uses, read from standard input (one line), instead
+        /// of generating one: kept off the command line and out of shell history.
+        #[arg(long)]
+        import_stdin: bool,
+    },
+    /// Issue a new API key (printed once); the account's other keys stop working after the
+    /// grace period.
+    RotateKey {
+        id: i64,
+        /// How long the replaced keys keep working ("0s": stop now).
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Revoke one API key now (by its id, as `keys` lists it).
+    RevokeKey { id: i64, key: String },
+    /// Disable an account: none of its keys opens anything until it is enabled.
+    Disable {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Enable a disabled account.
+    Enable { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,7 +106,78 @@ pub async fn accounts(cmd: Accounts, config: &Config) -> anyhow::Result<()> {
                 "entries": entries.iter().map(views::ledger_entry).collect::<Vec<_>>(),
             }))
         }
+        Accounts::Keys { id } => {
+            let keys = engine
+                .keys(AccountId(id))
+                .await
+                .context("no such account")?;
+            let now = engine.now();
+            print(&json!({
+                "account": id,
+                "keys": keys.iter().map(|k| KeyView::of(k, now)).collect::<Vec<_>>(),
+            }))
+        }
+        Accounts::AddKey {
+            id,
+            label,
+            import_stdin,
+        } => {
+            let import = if import_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(ApiKey::parse(line.trim()).map_err(|e| anyhow::anyhow!("the key read: {e}"))?)
+            } else {
+                None
+            };
+            remember_admin_token(&engine, config).await?;
+            let issued = engine.add_key(AccountId(id), label, import).await?;
+            print(&json!({
+                "account": id,
+                "key": KeyView::of(&issued.record, engine.now()),
+                "api_key": issued.key.expose(),
+            }))
+        }
+        Accounts::RotateKey { id, grace, label } => {
+            let (issued, keys) = engine.rotate_keys(AccountId(id), label, grace).await?;
+            let now = engine.now();
+            print(&json!({
+                "account": id,
+                "key": KeyView::of(&issued.record, now),
+                "api_key": issued.key.expose(),
+                "keys": keys.iter().map(|k| KeyView::of(k, now)).collect::<Vec<_>>(),
+            }))
+        }
+        Accounts::RevokeKey { id, key } => {
+            let key = KeyId::parse(&key).with_context(|| format!("{key:?} is not a key id"))?;
+            let record = engine
+                .revoke_key(AccountId(id), &key)
+                .await
+                .context("no such key on that account")?;
+            print(&json!({ "account": id, "key": KeyView::of(&record, engine.now()) }))
+        }
+        Accounts::Disable { id, reason } => {
+            engine.disable_account(AccountId(id), reason).await?;
+            let view = engine.account(AccountId(id)).await?;
+            print(&views::account(&view, engine.now()))
+        }
+        Accounts::Enable { id } => {
+            engine.enable_account(AccountId(id)).await?;
+            let view = engine.account(AccountId(id)).await?;
+            print(&views::account(&view, engine.now()))
+        }
     }
+}
+
+/// Registers a configured admin token with the engine, so that an imported key equal to it is
+/// refused (a generated one is found in the database).
+async fn remember_admin_token(
+    engine: &verdict_engine::Engine,
+    config: &Config,
+) -> anyhow::Result<()> {
+    if let Some(token) = &config.admin_token {
+        engine.admin_token(Some(token.expose_secret())).await?;
+    }
+    Ok(())
 }
 
 pub async fn tasks(cmd: Tasks, config: &Config) -> anyhow::Result<()> {

@@ -28,6 +28,15 @@ pub struct Config {
     /// shown once, stored as a hash.
     #[serde(skip_serializing, deserialize_with = "secret_from_scalar")]
     pub admin_token: Option<SecretString>,
+    /// The secret API keys are hashed under (`VERDICT_KEY_SECRET`, at least 32 characters), so
+    /// that a leaked database does not give up weak imported keys. Unset: read from
+    /// `key_secret_file`; else, on SQLite, from `<database>.key` beside the database (created
+    /// at first start, readable by its owner only); else, on PostgreSQL, kept in the database
+    /// (with a warning at start: set it on every node instead).
+    #[serde(skip_serializing, deserialize_with = "secret_from_scalar")]
+    pub key_secret: Option<SecretString>,
+    /// A file holding the key secret (`VERDICT_KEY_SECRET_FILE`), e.g. a mounted secret.
+    pub key_secret_file: Option<PathBuf>,
     /// A `tracing` filter, e.g. `info` or `verdict=debug,tower_http=info`.
     pub log: String,
     pub limits: LimitsConfig,
@@ -65,6 +74,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: DatabaseUrl::Sqlite(PathBuf::from("verdict.db")),
             admin_token: None,
+            key_secret: None,
+            key_secret_file: None,
             log: "info".into(),
             limits: LimitsConfig::default(),
             sqlite: SqliteConfig::default(),
@@ -457,12 +468,12 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// Written as `Display` writes it, without a password: nothing that serialises a
+/// configuration (a dump, a log line) can leak one. Only the code's own defaults are ever
+/// serialised to be read back (the first layer of [`load`]), and they are SQLite paths.
 impl Serialize for DatabaseUrl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            DatabaseUrl::Sqlite(path) => s.serialize_str(&format!("sqlite://{}", path.display())),
-            DatabaseUrl::Postgres(url) => s.serialize_str(url),
-        }
+        s.serialize_str(&self.to_string())
     }
 }
 
@@ -627,6 +638,8 @@ const SETTINGS: &[&str] = &[
     "listen",
     "database_url",
     "admin_token",
+    "key_secret",
+    "key_secret_file",
     "log",
     "limits",
     "sqlite",
@@ -691,6 +704,8 @@ mod tests {
             "DatabaseUrl(postgres://verdict:***@db:5432/verdict)"
         );
         assert!(!pg.to_string().contains("hunter2"));
+        let serialised = serde_json::to_string(&pg).unwrap();
+        assert!(!serialised.contains("hunter2"), "{serialised}");
         let in_query =
             DatabaseUrl::parse("postgresql://db/verdict?user=v&password=hunter2&sslmode=disable")
                 .unwrap();
@@ -906,7 +921,8 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        fields.push("admin_token"); // never serialised, being a secret
+        fields.push("admin_token"); // never serialised, being secrets
+        fields.push("key_secret");
         fields.sort_unstable();
         let mut listed = SETTINGS.to_vec();
         listed.sort_unstable();

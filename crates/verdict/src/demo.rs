@@ -220,12 +220,12 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     let (admin_token, admin_hash) = match &config.admin_token {
         Some(token) => {
             let token = secrecy::ExposeSecret::expose_secret(token).to_owned();
-            let hash = KeyHash::of(&token);
+            let hash = KeyHash::unkeyed(&token);
             (token, hash)
         }
         None => {
             let token = generate_secret();
-            let hash = KeyHash::of(&token);
+            let hash = KeyHash::unkeyed(&token);
             (token, hash)
         }
     };

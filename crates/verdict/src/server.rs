@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use axum_server::tls_rustls::RustlsConfig;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use verdict_domain::KeyHash;
-use verdict_engine::{Clock, Engine, SystemClock};
+use verdict_domain::keys::KeySecret;
+use verdict_engine::{Clock, Engine, SystemClock, generate_secret};
 use verdict_store::postgres::PostgresOptions;
 use verdict_store::sqlite::SqliteOptions;
 use verdict_store::{PostgresStore, SqliteStore, Store};
@@ -52,10 +54,109 @@ pub async fn open_engine_on(config: &Config, clock: Arc<dyn Clock>) -> anyhow::R
             Arc::new(store)
         }
     };
-    Ok(
-        Engine::new(store, config.judging.policy()?, clock)
-            .with_routing(config.routing.settings()?),
-    )
+    let secret = key_secret(config, store.as_ref()).await?;
+    Ok(Engine::new(store, config.judging.policy()?, clock)
+        .with_routing(config.routing.settings()?)
+        .with_key_secret(&secret))
+}
+
+/// Where the fingerprint of the key secret the database's keys are hashed under is kept.
+const KEY_SECRET_FINGERPRINT: &str = "key_secret_fingerprint";
+/// Where a PostgreSQL deployment without a configured key secret keeps the one it generated.
+const KEY_SECRET_IN_DATABASE: &str = "key_secret";
+
+/// The key secret, from the configuration, a file, or (first start) a new one; refused if the
+/// database's keys were hashed under another (every client would be locked out).
+async fn key_secret(config: &Config, store: &dyn Store) -> anyhow::Result<KeySecret> {
+    let fingerprint = store.meta(KEY_SECRET_FINGERPRINT).await?;
+    let secret = if let Some(text) = &config.key_secret {
+        KeySecret::parse(text.expose_secret()).context("VERDICT_KEY_SECRET is refused")?
+    } else if let Some(file) = &config.key_secret_file {
+        read_secret_file(file)?
+    } else {
+        match &config.database_url {
+            DatabaseUrl::Sqlite(path) => {
+                let file = secret_file_beside(path);
+                if file.exists() {
+                    read_secret_file(&file)?
+                } else if fingerprint.is_some() {
+                    anyhow::bail!(
+                        "{} holds keys hashed under a key secret, but {} is missing: restore it \
+                         beside the database, or set VERDICT_KEY_SECRET to its contents",
+                        path.display(),
+                        file.display()
+                    );
+                } else {
+                    create_secret_file(&file)?
+                }
+            }
+            DatabaseUrl::Postgres(_) => {
+                let generated = format!("{}{}", generate_secret(), generate_secret());
+                store
+                    .set_meta_if_absent(KEY_SECRET_IN_DATABASE, &generated)
+                    .await?;
+                let stored = store
+                    .meta(KEY_SECRET_IN_DATABASE)
+                    .await?
+                    .context("the key secret was stored and cannot be read back")?;
+                tracing::warn!(
+                    "API keys are hashed under a secret kept in the database: a leaked database \
+                     gives up weak imported keys. Set VERDICT_KEY_SECRET (the same on every node) \
+                     to the value of meta key {KEY_SECRET_IN_DATABASE:?}, then delete it there"
+                );
+                KeySecret::parse(&stored).context("the key secret stored in the database")?
+            }
+        }
+    };
+    let ours = secret.fingerprint();
+    let settled = match fingerprint {
+        Some(stored) => stored,
+        None => {
+            store
+                .set_meta_if_absent(KEY_SECRET_FINGERPRINT, &ours)
+                .await?;
+            store
+                .meta(KEY_SECRET_FINGERPRINT)
+                .await?
+                .context("the key secret's fingerprint was stored and cannot be read back")?
+        }
+    };
+    anyhow::ensure!(
+        settled == ours,
+        "the configured key secret is not the one this database's API keys were hashed under; \
+         every client would be refused. Use the secret the database was set up with"
+    );
+    Ok(secret)
+}
+
+/// `verdict.db` → `verdict.db.key`.
+fn secret_file_beside(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+fn read_secret_file(file: &Path) -> anyhow::Result<KeySecret> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the key secret from {}", file.display()))?;
+    KeySecret::parse(&text).with_context(|| format!("the key secret in {}", file.display()))
+}
+
+/// Writes a new secret to `file`, readable by its owner only.
+fn create_secret_file(file: &Path) -> anyhow::Result<KeySecret> {
+    use std::io::Write;
+    let text = format!("{}{}\n", generate_secret(), generate_secret());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options
+        .open(file)
+        .with_context(|| format!("creating the key secret file {}", file.display()))?;
+    out.write_all(text.as_bytes())?;
+    out.sync_all()?;
+    tracing::info!(file = %file.display(), "key secret created: back it up with the database");
+    KeySecret::parse(&text).context("a generated key secret")
 }
 
 /// The admin token hash to accept, printing a newly generated token once.

@@ -378,6 +378,107 @@ fn a_half_configured_tls_stops_start_up_with_a_reason() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tls.key_file"));
 }
 
+/// `verdict serve` with these variables, run until it exits (for start-ups that must fail).
+fn serve_until_exit(db: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .arg("serve")
+        .env_clear()
+        .env("VERDICT_LISTEN", "127.0.0.1:0")
+        .env("VERDICT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .envs(env.iter().copied())
+        .current_dir(db.parent().unwrap())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_weak_admin_token_stops_start_up_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = serve_until_exit(
+        &dir.path().join("v.db"),
+        &[("VERDICT_ADMIN_TOKEN", "change-me")],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("admin token is refused"), "{stderr}");
+    assert!(
+        !stderr.contains("change-me"),
+        "the token is not repeated: {stderr}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_key_secret_are_private_and_belong_together() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let secret = dir.path().join("v.db.key");
+    let http = Http::new();
+    let key = {
+        let server = Server::start(&db, Some(ADMIN));
+        let (status, body) = http.send(
+            http.client
+                .post(server.url("/v1/accounts"))
+                .bearer_auth(ADMIN)
+                .json(&json!({ "name": "alice" })),
+        );
+        assert_eq!(status, 201, "{body}");
+        let created: Value = serde_json::from_str(&body).unwrap();
+        created["api_key"].as_str().unwrap().to_owned()
+    };
+    for file in [&db, &secret] {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    let stored = std::fs::read_to_string(&secret).unwrap();
+    let raw = std::fs::read(&db).unwrap();
+    assert!(
+        !raw.windows(key.len()).any(|w| w == key.as_bytes()),
+        "the database never holds a key"
+    );
+
+    // Restarted with its secret, the key still opens the account.
+    {
+        let server = Server::start(&db, Some(ADMIN));
+        let (status, _) = http.send(
+            http.client
+                .get(server.url("/v1/accounts/1"))
+                .bearer_auth(&key),
+        );
+        assert_eq!(status, 200);
+    }
+    // Without it, or with another one, verdict refuses to start rather than lock everyone out.
+    std::fs::remove_file(&secret).unwrap();
+    let out = serve_until_exit(&db, &[("VERDICT_ADMIN_TOKEN", ADMIN)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("v.db.key is missing"));
+    let other = "another-secret-0123456789abcdef-0123456789";
+    let out = serve_until_exit(
+        &db,
+        &[
+            ("VERDICT_ADMIN_TOKEN", ADMIN),
+            ("VERDICT_KEY_SECRET", other),
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not the one this database"), "{stderr}");
+    assert!(!stderr.contains(other), "the secret is not repeated");
+    // The same secret, given by the environment, works.
+    let server = Server::start_with(
+        &db,
+        Some(ADMIN),
+        &[("VERDICT_KEY_SECRET", stored.trim().to_owned())],
+    );
+    let (status, _) = http.send(
+        http.client
+            .get(server.url("/v1/accounts/1"))
+            .bearer_auth(&key),
+    );
+    assert_eq!(status, 200);
+}
+
 /// `verdict simulate --served`: a day-one world (abuse from the first minute, no warm-up) run
 /// against a whole `verdict serve` on a clock 600 times real time, so that the service's own
 /// maintenance timers, not the simulation, refresh its statistics and settle re-checks. A

@@ -526,6 +526,7 @@ mod tests {
             standing: Standing::Good,
             ignores: Default::default(),
             screen_flag: None,
+            disabled: None,
             created_at: Timestamp::from_millis(0),
         }
     }

@@ -218,6 +218,7 @@ mod settle_tests {
             standing: Standing::Good,
             ignores: Default::default(),
             screen_flag: None,
+            disabled: None,
             created_at: NOW,
         }
     }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod ingest;
+mod keys;
 mod operator;
 mod rechecks;
 mod scores;
@@ -25,6 +26,7 @@ use crate::dialect::lenient::{Field, Loose, RawId, Text};
 use crate::dialect::{BodyProblem, parse_json, task_id};
 use crate::{ApiError, AppState, Limits};
 pub use auth::{Admin, Caller, Client};
+pub use keys::KeyView;
 
 pub const NAME: &str = "native";
 
@@ -40,6 +42,12 @@ pub fn routes(limits: Limits) -> Router<AppState> {
             axum::routing::put(operator::put_standing),
         )
         .route("/v1/accounts/{id}/ledger", get(ledger))
+        .route("/v1/accounts/{id}/keys", get(keys::list).post(keys::add))
+        .route("/v1/accounts/{id}/keys/rotate", post(keys::rotate))
+        .route(
+            "/v1/accounts/{id}/keys/{key}",
+            axum::routing::delete(keys::revoke),
+        )
         .route("/v1/cohort", get(operator::cohort))
         .route("/v1/providers", get(scores::providers))
         .route("/v1/route", post(scores::route))

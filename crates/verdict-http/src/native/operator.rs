@@ -21,9 +21,14 @@ use crate::{ApiError, AppState};
 pub(super) struct AccountPatch {
     #[serde(default)]
     trusted: Field<Flag>,
+    #[serde(default)]
+    disabled: Field<Flag>,
+    #[serde(default)]
+    reason: Field<Text>,
 }
 
-/// `PATCH /v1/accounts/{id}` (admin) `{"trusted": bool}`.
+/// `PATCH /v1/accounts/{id}` (admin) `{"trusted"?: bool, "disabled"?: bool, "reason"?: "…"}`:
+/// trust or distrust the account; disable it (a reason is required) or enable it again.
 pub(super) async fn patch_account(
     State(app): State<AppState>,
     _: Admin,
@@ -32,11 +37,30 @@ pub(super) async fn patch_account(
 ) -> Result<Response, ApiError> {
     let id = account_id(&id)?;
     let patch: AccountPatch = parse_json(body).map_err(body_error)?;
-    let Flag(trusted) = patch.trusted.require(
-        invalid("trusted is required"),
-        invalid("trusted must be true or false"),
-    )?;
-    app.engine.set_trusted(id, trusted).await?;
+    let trusted = patch
+        .trusted
+        .optional(invalid("trusted must be true or false"))?;
+    let disabled = patch
+        .disabled
+        .optional(invalid("disabled must be true or false"))?;
+    let reason = patch.reason.optional(invalid("reason must be a string"))?;
+    if trusted.is_none() && disabled.is_none() {
+        return Err(invalid("give trusted, disabled, or both"));
+    }
+    match (&disabled, reason) {
+        (Some(Flag(true)), Some(Text(reason))) => {
+            app.engine.disable_account(id, reason).await?;
+        }
+        (Some(Flag(true)), None) => return Err(invalid("disabling an account needs a reason")),
+        (Some(Flag(false)), None) => {
+            app.engine.enable_account(id).await?;
+        }
+        (_, Some(_)) => return Err(invalid("reason goes with \"disabled\": true")),
+        (None, None) => {}
+    }
+    if let Some(Flag(trusted)) = trusted {
+        app.engine.set_trusted(id, trusted).await?;
+    }
     let view = app.engine.account(id).await?;
     Ok(Json(views::account(&view, app.engine.now())).into_response())
 }
@@ -102,8 +126,11 @@ pub(super) async fn put_standing(
     Ok(Json(views::account(&view, app.engine.now())).into_response())
 }
 
-/// "90s", "15m", "72h", "3d".
-fn parse_duration(text: &str) -> Option<std::time::Duration> {
+/// Longest duration accepted anywhere: a century, so that no moment computed from one overflows.
+const MAX_DURATION_SECS: u64 = 100 * 365 * 86_400;
+
+/// "0s", "90s", "15m", "72h", "3d"; at most a century.
+pub(super) fn parse_duration(text: &str) -> Option<std::time::Duration> {
     let text = text.trim();
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
     let n: u64 = number.parse().ok()?;
@@ -114,7 +141,7 @@ fn parse_duration(text: &str) -> Option<std::time::Duration> {
         "d" => n.checked_mul(86_400)?,
         _ => return None,
     };
-    (secs > 0).then(|| std::time::Duration::from_secs(secs))
+    (secs <= MAX_DURATION_SECS).then(|| std::time::Duration::from_secs(secs))
 }
 
 /// `GET /v1/cohort` (admin): the trusted cohort's prior per family, as the screen uses it.
@@ -163,7 +190,20 @@ mod tests {
         assert_eq!(parse_duration("72h"), Some(Duration::from_secs(72 * 3600)));
         assert_eq!(parse_duration("3d"), Some(Duration::from_secs(3 * 86_400)));
         assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5_400)));
-        for bad in ["", "h", "0h", "3w", "-1h", "1.5h"] {
+        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_duration("36500d"),
+            Some(Duration::from_secs(36_500 * 86_400))
+        );
+        for bad in [
+            "",
+            "h",
+            "3w",
+            "-1h",
+            "1.5h",
+            "36501d",
+            "9000000000000000000s",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

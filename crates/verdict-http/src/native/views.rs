@@ -98,6 +98,10 @@ pub fn account(view: &AccountView, now: verdict_domain::Timestamp) -> Value {
         "screen_flag": a.screen_flag.as_ref().map(|f| json!({
             "at": f.at.to_rfc3339(), "lane": f.lane, "reason": f.reason,
         })),
+        // Set while an operator has the account switched off: none of its keys opens anything.
+        "disabled": a.disabled.as_ref().map(|d| json!({
+            "at": d.at.to_rfc3339(), "reason": d.reason,
+        })),
         "stats": stats,
         "stats_period": "24h",
         "created_at": a.created_at.to_rfc3339(),

@@ -292,7 +292,7 @@ async fn the_fixture_format_catches_a_wrong_body() {
     let file = dir.path().join("wrong.http");
     std::fs::write(
         &file,
-        "# deliberately wrong\nPOST /v1/report/1001\nAPI_KEY: a11ce000000000000000000000000001\n\n>>>\n200\n\n{\"message\": \"wrong\"}\n",
+        "# deliberately wrong\nPOST /v1/report/1001\nAPI_KEY: a11ce5f0d3c8b92e47a1f6e03d9c2b71\n\n>>>\n200\n\n{\"message\": \"wrong\"}\n",
     )
     .unwrap();
     let failures = run_file(&file).await;

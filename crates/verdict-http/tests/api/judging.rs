@@ -9,7 +9,7 @@ use verdict_domain::{Policy, TaskInput};
 
 use crate::support::{ADMIN, ALICE_KEY, T0, TestApp};
 
-const MALLORY_KEY: &str = "ma11ory0000000000000000000000003";
+const MALLORY_KEY: &str = "ma11ory8e2f4a9c1d7b3e5f60a8c2d4";
 
 /// A new account, mallory.
 async fn mallory(app: &TestApp) -> i64 {

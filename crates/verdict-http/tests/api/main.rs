@@ -5,6 +5,7 @@ mod concurrency;
 mod fixtures;
 mod forms;
 mod judging;
+mod keys;
 mod native;
 mod parity;
 mod robustness;

@@ -10,7 +10,7 @@ use verdict_engine::{ProviderProfile, RoutingSettings};
 
 use crate::support::{ADMIN, BOB, BOB_KEY, T0, TestApp};
 
-const CAROL_KEY: &str = "ca401000000000000000000000000003";
+const CAROL_KEY: &str = "ca401d9e3b7f2a1c8e4d6b0f5a3c7e9";
 
 fn profile(name: &str, cost: f64) -> ProviderProfile {
     ProviderProfile {

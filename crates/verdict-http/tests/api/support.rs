@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use verdict_domain::{AccountId, Amount, ApiKey, KeyHash, TaskInput, Timestamp, ledger};
+use verdict_domain::{AccountId, Amount, ApiKey, TaskInput, Timestamp, ledger};
 use verdict_engine::{Engine, ManualClock};
 use verdict_http::{AppState, Limits, app};
 use verdict_store::SqliteStore;
@@ -19,8 +19,8 @@ use verdict_store::sqlite::SqliteOptions;
 /// 2026-11-21T10:00:00Z, the world's "now".
 pub const T0: Timestamp = Timestamp::from_millis(1_795_255_200_000);
 pub const ADMIN: &str = "admin-token-for-tests-0000000000";
-pub const ALICE_KEY: &str = "a11ce000000000000000000000000001";
-pub const BOB_KEY: &str = "b0b00000000000000000000000000002";
+pub const ALICE_KEY: &str = "a11ce5f0d3c8b92e47a1f6e03d9c2b71";
+pub const BOB_KEY: &str = "b0b07e2c91f4d8a3b5c06e9f1a2d4c83";
 pub const ALICE: AccountId = AccountId(1);
 pub const BOB: AccountId = AccountId(2);
 
@@ -195,6 +195,8 @@ impl TestApp {
         .expect("open store");
         let clock = Arc::new(ManualClock::at(T0));
         let engine = Engine::new(Arc::new(store), policy, clock.clone()).with_routing(routing);
+        // As `verdict serve` does: the engine knows the admin token, so no client key may equal it.
+        let (admin, _) = engine.admin_token(Some(ADMIN)).await.expect("admin token");
         for (name, key) in [("alice", ALICE_KEY), ("bob", BOB_KEY)] {
             engine
                 .create_account(name.into(), false, Some(ApiKey::parse(key).unwrap()))
@@ -227,7 +229,7 @@ impl TestApp {
         );
         let router = app(AppState {
             engine: engine.clone(),
-            admin: KeyHash::of(ADMIN),
+            admin,
             limits,
         });
         Self {
@@ -289,6 +291,27 @@ impl TestApp {
             body.to_string(),
         )
         .await
+    }
+
+    /// Any method, with a bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Reply {
+        let builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {bearer}"));
+        let request = match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
     }
 
     pub async fn get(&self, path: &str, bearer: &str) -> Reply {

@@ -25,6 +25,8 @@ use futures_util::pin_mut;
 use tokio_postgres::NoTls;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
+use verdict_domain::account::Disabled;
+use verdict_domain::keys::{KeyId, KeyLookup, KeyRecord};
 use verdict_domain::plan::{Exposures, IngestWrites, ReportWrites, SettlementWrites, task_counts};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
@@ -34,11 +36,14 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
-    RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError, StoreResult,
-    Whitelisted,
+    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation, NewAccount,
+    NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store,
+    StoreError, StoreResult, Whitelisted,
 };
-use rows::{ACCOUNT_COLUMNS, ACCOUNT_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS, get};
+use rows::{
+    ACCOUNT_COLUMNS, ACCOUNT_WIDTH, KEY_COLUMNS, KEY_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS,
+    TASK_COLUMNS, get,
+};
 
 /// Serialization failures and deadlocks are retried this many times in all.
 const ATTEMPTS: u32 = 5;
@@ -172,6 +177,7 @@ macro_rules! statement {
     }};
 }
 
+mod keys;
 mod writer;
 
 /// The pool and what runs on it; shared by the store and its report writer.
@@ -464,16 +470,9 @@ impl Store for PostgresStore {
     }
 
     async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
-        let key = new.key_hash.as_bytes().as_slice();
-        let key_taken = || StoreError::conflict("API key already in use");
         transaction!(self.db, |tx| {
-            // Checked first so that a refused key does not use up an account id (a sequence
-            // does not roll back); the unique key still decides a race.
-            let taken = tx
-                .query_opt("SELECT 1 FROM api_keys WHERE key_hash = $1", &[&key])
-                .await?;
-            if taken.is_some() {
-                return Err(Fail::Store(key_taken()));
+            if keys::hash_taken(&tx, &new.key.hash).await? {
+                return Err(Fail::Store(StoreError::conflict("API key already in use")));
             }
             let sql = format!(
                 "INSERT INTO accounts AS a (name, trusted, created_at) VALUES ($1, $2, $3)
@@ -486,15 +485,7 @@ impl Store for PostgresStore {
                 )
                 .await?;
             let account = rows::account(&row)?;
-            tx.execute(
-                "INSERT INTO api_keys (key_hash, account_id, created_at) VALUES ($1, $2, $3)",
-                &[&key, &account.id.0, &new.created_at.as_millis()],
-            )
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict { .. } => Fail::Store(key_taken()),
-                other => Fail::Store(other),
-            })?;
+            keys::insert(&tx, account.id, &new.key).await?;
             account
         })
     }
@@ -504,20 +495,84 @@ impl Store for PostgresStore {
         Ok(account_by_id(&client, id).await?)
     }
 
-    async fn account_by_key(&self, key: &KeyHash) -> StoreResult<Option<Account>> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
-             WHERE k.key_hash = $1"
-        );
-        let Some(row) = self
+    async fn account_by_key(&self, key: &KeyLookup) -> StoreResult<Option<KeyHolder>> {
+        let row = self
             .db
-            .query_opt(&sql, &[&key.as_bytes().as_slice()])
+            .query_opt(
+                &keys::holder_sql(),
+                &[
+                    &key.keyed.as_bytes().as_slice(),
+                    &key.unkeyed.as_bytes().as_slice(),
+                ],
+            )
+            .await?;
+        match row {
+            Some(row) => keys::holder_of(&row, key),
+            None => Ok(None),
+        }
+    }
+
+    async fn add_key(&self, account: AccountId, key: NewKey) -> StoreResult<KeyRecord> {
+        transaction!(self.db, |tx| {
+            if !keys::lock_account(&tx, account).await? {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            keys::insert(&tx, account, &key).await?
+        })
+    }
+
+    async fn rotate_keys(
+        &self,
+        account: AccountId,
+        rotation: KeyRotation,
+    ) -> StoreResult<KeyRecord> {
+        transaction!(self.db, |tx| {
+            if !keys::lock_account(&tx, account).await? {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            for (id, at) in &rotation.expire {
+                keys::set_expiry(&tx, account, id, *at).await?;
+            }
+            keys::insert(&tx, account, &rotation.new).await?
+        })
+    }
+
+    async fn revoke_key(
+        &self,
+        account: AccountId,
+        key: &KeyId,
+        at: Timestamp,
+    ) -> StoreResult<Option<KeyRecord>> {
+        transaction!(self.db, |tx| { keys::revoke(&tx, account, key, at).await? })
+    }
+
+    async fn keys(&self, account: AccountId) -> StoreResult<Vec<KeyRecord>> {
+        let client = self.db.client().await?;
+        Ok(keys::of_account(&client, account).await?)
+    }
+
+    async fn rehash_key(&self, unkeyed: &KeyHash, keyed: &KeyHash) -> StoreResult<()> {
+        statement!(self.db, |client| {
+            keys::rehash(&client, unkeyed, keyed).await?
+        })
+    }
+
+    async fn set_disabled(
+        &self,
+        id: AccountId,
+        disabled: Option<Disabled>,
+    ) -> StoreResult<Option<Account>> {
+        let sql = format!(
+            "UPDATE accounts a SET disabled_at = $2, disabled_reason = $3 WHERE a.id = $1
+             RETURNING {ACCOUNT_COLUMNS}"
+        );
+        let at = disabled.as_ref().map(|d| d.at.as_millis());
+        let reason = disabled.as_ref().map(|d| d.reason.as_str());
+        self.db
+            .query_opt(&sql, &[&id.0, &at, &reason])
             .await?
-        else {
-            return Ok(None);
-        };
-        let account = rows::account(&row)?;
-        Ok(key_matches(&row, ACCOUNT_WIDTH, key)?.then_some(account))
+            .map(|row| rows::account(&row))
+            .transpose()
     }
 
     async fn account_activity(
@@ -660,7 +715,7 @@ impl Store for PostgresStore {
 
     async fn report_context(
         &self,
-        key: &KeyHash,
+        key: &KeyLookup,
         task: &TaskId,
         history_hours: Option<i64>,
         now: Timestamp,
@@ -669,25 +724,37 @@ impl Store for PostgresStore {
         // One round trip for the key's account and the task with its report, one more for the
         // account's state in the task's family when asked for.
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, k.key_hash, {TASK_COLUMNS}, {REPORT_COLUMNS}
+            "SELECT {ACCOUNT_COLUMNS}, {KEY_COLUMNS}, {TASK_COLUMNS}, {REPORT_COLUMNS}
              FROM api_keys k JOIN accounts a ON a.id = k.account_id
-             LEFT JOIN tasks t ON t.id = $2
+             LEFT JOIN tasks t ON t.id = $3
              LEFT JOIN reports r ON r.task_id = t.id
-             WHERE k.key_hash = $1"
+             WHERE k.key_hash IN ($1, $2) ORDER BY k.scheme LIMIT 1"
         );
         let stmt = client.prepare_cached(&sql).await?;
         let Some(row) = client
-            .query_opt(&stmt, &[&key.as_bytes().as_slice(), &task.as_str()])
+            .query_opt(
+                &stmt,
+                &[
+                    &key.keyed.as_bytes().as_slice(),
+                    &key.unkeyed.as_bytes().as_slice(),
+                    &task.as_str(),
+                ],
+            )
             .await?
         else {
             return Ok(None);
         };
-        if !key_matches(&row, ACCOUNT_WIDTH, key)? {
+        let Some(KeyHolder {
+            account,
+            key,
+            scheme,
+        }) = keys::holder_of(&row, key)?
+        else {
             return Ok(None);
-        }
-        let account = rows::account(&row)?;
-        let task = rows::task(&row, ACCOUNT_WIDTH + 1)?;
-        let existing = rows::report(&row, ACCOUNT_WIDTH + 9)?;
+        };
+        let task_at = ACCOUNT_WIDTH + KEY_WIDTH;
+        let task = rows::task(&row, task_at)?;
+        let existing = rows::report(&row, task_at + 8)?;
         let family = match (&task, history_hours) {
             (Some(t), Some(hours)) if t.account == account.id => Some(
                 statistics::family_record(
@@ -702,6 +769,8 @@ impl Store for PostgresStore {
         };
         Ok(Some(ReportContext {
             account,
+            key,
+            scheme,
             task,
             existing,
             family,
@@ -960,14 +1029,4 @@ impl Store for PostgresStore {
             .await?;
         Ok(client.execute(&stmt, &[&key, &value]).await? == 1)
     }
-}
-
-/// The index found the row; compare again in constant time so that the check itself does not
-/// depend on how much of the key matched.
-fn key_matches(row: &tokio_postgres::Row, column: usize, key: &KeyHash) -> StoreResult<bool> {
-    let stored: &[u8] = get(row, column)?;
-    let stored: [u8; 32] = stored
-        .try_into()
-        .map_err(|_| StoreError::other("stored key hash is not 32 bytes"))?;
-    Ok(KeyHash::from_bytes(stored).matches(key))
 }

@@ -4,20 +4,21 @@
 
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
-use verdict_domain::account::{IgnoreHistory, ScreenFlag};
+use verdict_domain::account::{Disabled, IgnoreHistory, ScreenFlag};
+use verdict_domain::keys::{KeyId, KeyRecord, KeyScheme};
 use verdict_domain::report::RecheckState;
 use verdict_domain::{
-    Account, AccountId, Amount, CaptchaType, EntryKind, Evidence, LedgerEntry, Reason, Report,
-    ReportKind, Standing, Task, TaskId, Timestamp, Verdict,
+    Account, AccountId, Amount, CaptchaType, EntryKind, Evidence, KeyHash, LedgerEntry, Reason,
+    Report, ReportKind, Standing, Task, TaskId, Timestamp, Verdict,
 };
 
 use crate::{StoreError, StoreResult};
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, \
      a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at, \
-     a.screen_flag_at, a.screen_flag_lane, a.screen_flag_reason";
+     a.screen_flag_at, a.screen_flag_lane, a.screen_flag_reason, a.disabled_at, a.disabled_reason";
 /// Columns read by [`account`], from the first.
-pub(crate) const ACCOUNT_WIDTH: usize = 13;
+pub(crate) const ACCOUNT_WIDTH: usize = 15;
 
 /// Reads an account from the first [`ACCOUNT_WIDTH`] columns.
 pub(crate) fn account(row: &Row) -> StoreResult<Account> {
@@ -48,8 +49,40 @@ pub(crate) fn account(row: &Row) -> StoreResult<Account> {
             }),
             None => None,
         },
+        disabled: match get::<Option<i64>>(row, 13)? {
+            Some(at) => Some(Disabled {
+                at: Timestamp::from_millis(at),
+                reason: get::<Option<String>>(row, 14)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
         created_at: Timestamp::from_millis(get(row, 7)?),
     })
+}
+
+pub(crate) const KEY_COLUMNS: &str = "k.key_id, k.account_id, k.label, k.created_at, k.expires_at, k.revoked_at, k.scheme, k.key_hash";
+
+/// Columns read by [`key`].
+pub(crate) const KEY_WIDTH: usize = 8;
+
+/// Reads a key from columns starting at `at`: the record, how its hash was made, and the hash.
+pub(crate) fn key(row: &Row, at: usize) -> StoreResult<(KeyRecord, KeyScheme, KeyHash)> {
+    let id: String = get(row, at)?;
+    let scheme: String = get(row, at + 6)?;
+    let hash: &[u8] = get(row, at + 7)?;
+    let hash: [u8; 32] = hash.try_into().map_err(|_| bad(at + 7, "not 32 bytes"))?;
+    Ok((
+        KeyRecord {
+            id: KeyId::parse(&id).ok_or_else(|| bad(at, "malformed key id"))?,
+            account: AccountId(get(row, at + 1)?),
+            label: get(row, at + 2)?,
+            created_at: Timestamp::from_millis(get(row, at + 3)?),
+            expires_at: get::<Option<i64>>(row, at + 4)?.map(Timestamp::from_millis),
+            revoked_at: get::<Option<i64>>(row, at + 5)?.map(Timestamp::from_millis),
+        },
+        KeyScheme::parse(&scheme).ok_or_else(|| bad(at + 6, "unknown key scheme"))?,
+        KeyHash::from_bytes(hash),
+    ))
 }
 
 pub(crate) const TASK_COLUMNS: &str = "t.id, t.account_id, t.captcha_type, t.provider, t.worker, t.answer, t.cost_micros, t.completed_at";

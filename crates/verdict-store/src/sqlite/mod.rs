@@ -2,6 +2,7 @@
 //! survives power loss; all writes go through the group-commit [`writer`]; reads use a small
 //! pool of connections, which WAL lets run beside the writer.
 
+mod keys;
 mod pending;
 mod rechecks;
 mod rows;
@@ -16,6 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
+use verdict_domain::account::Disabled;
+use verdict_domain::keys::{KeyId, KeyLookup, KeyRecord};
 use verdict_domain::plan::{Exposures, IngestWrites, ReportWrites, SettlementWrites, task_counts};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
 use verdict_domain::timestamp::{HOUR_MS, hour_of};
@@ -26,9 +29,9 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, NewAccount, RecheckItem,
-    RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store, StoreError, StoreResult,
-    Whitelisted,
+    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation, NewAccount,
+    NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store,
+    StoreError, StoreResult, Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::{Tx, Writer};
@@ -76,6 +79,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
         let mut conn = Connection::open(&path).map_err(|e| {
             StoreError::unavailable(format!("cannot open {}", path.display())).because(e)
         })?;
@@ -127,6 +131,27 @@ impl SqliteStore {
     }
 }
 
+/// Creates the database file readable and writable by its owner only, if it does not exist:
+/// it holds the ledger and every account's data. SQLite creates the `-wal` and `-shm` files
+/// beside it with the same permissions.
+fn create_private(path: &Path) -> StoreResult<()> {
+    if path.as_os_str() == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Created by someone else in between: theirs to have set up.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(StoreError::unavailable(format!("cannot create {}", path.display())).because(e))
+        }
+    }
+}
+
 fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
@@ -174,23 +199,6 @@ pub(super) fn account_by_id(conn: &Connection, id: AccountId) -> StoreResult<Opt
         .prepare_cached(&sql)?
         .query_row([id.0], rows::account)
         .optional()?)
-}
-
-fn account_by_key_hash(conn: &Connection, key: &KeyHash) -> StoreResult<Option<Account>> {
-    let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS}, k.key_hash FROM api_keys k JOIN accounts a ON a.id = k.account_id
-         WHERE k.key_hash = ?1"
-    );
-    let found = conn
-        .prepare_cached(&sql)?
-        .query_row([key.as_bytes().as_slice()], |row| {
-            let stored: [u8; 32] = row.get(rows::ACCOUNT_WIDTH)?;
-            Ok((rows::account(row)?, KeyHash::from_bytes(stored)))
-        })
-        .optional()?;
-    // The index found the row; compare again in constant time so that the check itself does not
-    // depend on how much of the key matched.
-    Ok(found.and_then(|(account, stored)| stored.matches(key).then_some(account)))
 }
 
 pub(super) fn task_with_report(
@@ -377,18 +385,7 @@ impl Store for SqliteStore {
                     new.created_at.as_millis()
                 ])?;
                 let id = AccountId(conn.last_insert_rowid());
-                conn.prepare_cached(
-                    "INSERT INTO api_keys (key_hash, account_id, created_at) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![
-                    new.key_hash.as_bytes().as_slice(),
-                    id.0,
-                    new.created_at.as_millis()
-                ])
-                .map_err(|e| match StoreError::from(e) {
-                    StoreError::Conflict { .. } => StoreError::conflict("API key already in use"),
-                    other => other,
-                })?;
+                keys::insert(conn, id, &new.key)?;
                 account_by_id(conn, id)?.ok_or(StoreError::NotFound)
             })
             .await
@@ -398,9 +395,81 @@ impl Store for SqliteStore {
         self.read(move |conn| account_by_id(conn, id)).await
     }
 
-    async fn account_by_key(&self, key: &KeyHash) -> StoreResult<Option<Account>> {
+    async fn account_by_key(&self, key: &KeyLookup) -> StoreResult<Option<KeyHolder>> {
         let key = *key;
-        self.read(move |conn| account_by_key_hash(conn, &key)).await
+        self.read(move |conn| keys::holder(conn, &key)).await
+    }
+
+    async fn add_key(&self, account: AccountId, key: NewKey) -> StoreResult<KeyRecord> {
+        self.writer
+            .write(move |conn| {
+                if !keys::account_exists(conn, account)? {
+                    return Err(StoreError::NotFound);
+                }
+                keys::insert(conn, account, &key)
+            })
+            .await
+    }
+
+    async fn rotate_keys(
+        &self,
+        account: AccountId,
+        rotation: KeyRotation,
+    ) -> StoreResult<KeyRecord> {
+        self.writer
+            .write(move |conn| {
+                if !keys::account_exists(conn, account)? {
+                    return Err(StoreError::NotFound);
+                }
+                for (id, at) in &rotation.expire {
+                    keys::set_expiry(conn, account, id, *at)?;
+                }
+                keys::insert(conn, account, &rotation.new)
+            })
+            .await
+    }
+
+    async fn revoke_key(
+        &self,
+        account: AccountId,
+        key: &KeyId,
+        at: Timestamp,
+    ) -> StoreResult<Option<KeyRecord>> {
+        let key = key.clone();
+        self.writer
+            .write(move |conn| keys::revoke(conn, account, &key, at))
+            .await
+    }
+
+    async fn keys(&self, account: AccountId) -> StoreResult<Vec<KeyRecord>> {
+        self.read(move |conn| keys::of_account(conn, account)).await
+    }
+
+    async fn rehash_key(&self, unkeyed: &KeyHash, keyed: &KeyHash) -> StoreResult<()> {
+        let (unkeyed, keyed) = (*unkeyed, *keyed);
+        self.writer
+            .write(move |conn| keys::rehash(conn, &unkeyed, &keyed))
+            .await
+    }
+
+    async fn set_disabled(
+        &self,
+        id: AccountId,
+        disabled: Option<Disabled>,
+    ) -> StoreResult<Option<Account>> {
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE accounts SET disabled_at = ?2, disabled_reason = ?3 WHERE id = ?1",
+                )?
+                .execute(params![
+                    id.0,
+                    disabled.as_ref().map(|d| d.at.as_millis()),
+                    disabled.as_ref().map(|d| d.reason.as_str()),
+                ])?;
+                account_by_id(conn, id)
+            })
+            .await
     }
 
     async fn account_activity(
@@ -504,14 +573,19 @@ impl Store for SqliteStore {
 
     async fn report_context(
         &self,
-        key: &KeyHash,
+        key: &KeyLookup,
         task: &TaskId,
         history_hours: Option<i64>,
         now: Timestamp,
     ) -> StoreResult<Option<ReportContext>> {
         let (key, task) = (*key, task.clone());
         self.read(move |conn| {
-            let Some(account) = account_by_key_hash(conn, &key)? else {
+            let Some(KeyHolder {
+                account,
+                key,
+                scheme,
+            }) = keys::holder(conn, &key)?
+            else {
                 return Ok(None);
             };
             let (task, existing) = match task_with_report(conn, &task)? {
@@ -531,6 +605,8 @@ impl Store for SqliteStore {
             };
             Ok(Some(ReportContext {
                 account,
+                key,
+                scheme,
                 task,
                 existing,
                 family,
@@ -769,5 +845,24 @@ impl Store for SqliteStore {
                 Ok(n == 1)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_database_and_its_wal_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("money.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        for file in [path.clone(), dir.path().join("money.db-wal")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+        drop(store);
     }
 }

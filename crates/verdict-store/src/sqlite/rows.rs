@@ -2,18 +2,19 @@
 //! query and its mapping cannot drift apart.
 
 use rusqlite::{Row, types::Type};
-use verdict_domain::account::{IgnoreHistory, ScreenFlag};
+use verdict_domain::account::{Disabled, IgnoreHistory, ScreenFlag};
+use verdict_domain::keys::{KeyId, KeyRecord, KeyScheme};
 use verdict_domain::report::RecheckState;
 use verdict_domain::{
-    Account, AccountId, Amount, CaptchaType, Evidence, Reason, Report, ReportKind, Standing, Task,
-    TaskId, Timestamp, Verdict,
+    Account, AccountId, Amount, CaptchaType, Evidence, KeyHash, Reason, Report, ReportKind,
+    Standing, Task, TaskId, Timestamp, Verdict,
 };
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.trusted, a.balance_micros, a.standing, \
      a.standing_until, a.standing_reason, a.created_at, a.ignore_count, a.last_ignored_at, \
-     a.screen_flag_at, a.screen_flag_lane, a.screen_flag_reason";
+     a.screen_flag_at, a.screen_flag_lane, a.screen_flag_reason, a.disabled_at, a.disabled_reason";
 /// Columns read by [`account`].
-pub(crate) const ACCOUNT_WIDTH: usize = 13;
+pub(crate) const ACCOUNT_WIDTH: usize = 15;
 
 pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     let standing = match row.get::<_, String>(4)?.as_str() {
@@ -43,8 +44,40 @@ pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
             }),
             None => None,
         },
+        disabled: match row.get::<_, Option<i64>>(13)? {
+            Some(at) => Some(Disabled {
+                at: Timestamp::from_millis(at),
+                reason: row.get::<_, Option<String>>(14)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
         created_at: Timestamp::from_millis(row.get(7)?),
     })
+}
+
+pub(crate) const KEY_COLUMNS: &str = "k.key_id, k.account_id, k.label, k.created_at, k.expires_at, k.revoked_at, k.scheme, k.key_hash";
+
+/// Reads a key from columns starting at `at`: the record, how its hash was made, and the hash.
+pub(crate) fn key(row: &Row<'_>, at: usize) -> rusqlite::Result<(KeyRecord, KeyScheme, KeyHash)> {
+    let id: String = row.get(at)?;
+    let scheme: String = row.get(at + 6)?;
+    let hash: [u8; 32] = row.get(at + 7)?;
+    Ok((
+        KeyRecord {
+            id: KeyId::parse(&id).ok_or_else(|| bad(at, "malformed key id"))?,
+            account: AccountId(row.get(at + 1)?),
+            label: row.get(at + 2)?,
+            created_at: Timestamp::from_millis(row.get(at + 3)?),
+            expires_at: row
+                .get::<_, Option<i64>>(at + 4)?
+                .map(Timestamp::from_millis),
+            revoked_at: row
+                .get::<_, Option<i64>>(at + 5)?
+                .map(Timestamp::from_millis),
+        },
+        KeyScheme::parse(&scheme).ok_or_else(|| bad(at + 6, "unknown key scheme"))?,
+        KeyHash::from_bytes(hash),
+    ))
 }
 
 pub(crate) const TASK_COLUMNS: &str = "t.id, t.account_id, t.captcha_type, t.provider, t.worker, t.answer, t.cost_micros, t.completed_at";

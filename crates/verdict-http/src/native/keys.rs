@@ -1,0 +1,210 @@
+//! An account's API keys: list, add, rotate (the old keys keep working for a grace period),
+//! revoke. The operator may do this for any account, a client for its own; only the operator
+//! imports a key chosen elsewhere. A new key appears in its answer once and never again.
+
+use axum::Json;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use verdict_domain::keys::{KeyId, KeyRecord};
+use verdict_domain::{AccountId, ApiKey, Timestamp};
+use verdict_engine::{DEFAULT_ROTATION_GRACE, IssuedKey};
+
+use super::operator::parse_duration;
+use super::{Caller, account_id, body_error, invalid};
+use crate::dialect::lenient::{Field, Text};
+use crate::dialect::parse_json;
+use crate::{ApiError, AppState};
+
+/// A key as operators and clients see it: never the key itself.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub id: String,
+    pub label: Option<String>,
+    /// `active`, `expiring` (replaced by a rotation, accepted until `expires_at`), `expired` or
+    /// `revoked`.
+    pub state: &'static str,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl KeyView {
+    pub fn of(key: &KeyRecord, now: Timestamp) -> Self {
+        Self {
+            id: key.id.to_string(),
+            label: key.label.clone(),
+            state: key.state(now).as_str(),
+            created_at: key.created_at.to_rfc3339(),
+            expires_at: key.expires_at.map(|t| t.to_rfc3339()),
+            revoked_at: key.revoked_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct KeyList {
+    account: i64,
+    keys: Vec<KeyView>,
+}
+
+/// A newly issued key: `api_key` is shown this once.
+#[derive(Debug, Serialize)]
+struct Issued {
+    account: i64,
+    key: KeyView,
+    api_key: String,
+    /// After a rotation: every key of the account as it now stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<Vec<KeyView>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Revoked {
+    account: i64,
+    key: KeyView,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NewKeyBody {
+    #[serde(default)]
+    label: Field<Text>,
+    #[serde(default)]
+    api_key: Field<Text>,
+    #[serde(default)]
+    grace: Field<Text>,
+}
+
+/// The caller's account, if the caller may manage its keys: the operator any, a client its own
+/// (another account's is "no such account", as everywhere).
+fn own(caller: &Caller, raw: &str) -> Result<AccountId, ApiError> {
+    let id = account_id(raw)?;
+    if caller.may_see(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::not_found("account"))
+    }
+}
+
+/// An optional JSON object body: an empty one is `{}`.
+fn optional_body(body: Result<Bytes, BytesRejection>) -> Result<NewKeyBody, ApiError> {
+    if let Ok(bytes) = &body
+        && bytes.iter().all(u8::is_ascii_whitespace)
+    {
+        return Ok(NewKeyBody::default());
+    }
+    parse_json(body).map_err(body_error)
+}
+
+fn label(body: &mut NewKeyBody) -> Result<Option<String>, ApiError> {
+    Ok(std::mem::take(&mut body.label)
+        .optional(invalid("label must be a string"))?
+        .map(|Text(l)| l))
+}
+
+/// `GET /v1/accounts/{id}/keys`.
+pub(super) async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = own(&caller, &id)?;
+    let now = app.engine.now();
+    let keys = app.engine.keys(id).await?;
+    Ok(Json(KeyList {
+        account: id.0,
+        keys: keys.iter().map(|k| KeyView::of(k, now)).collect(),
+    })
+    .into_response())
+}
+
+/// `POST /v1/accounts/{id}/keys` `{"label"?, "api_key"?}`: one more key beside the others.
+pub(super) async fn add(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = own(&caller, &id)?;
+    let mut body = optional_body(body)?;
+    let label = label(&mut body)?;
+    let import = match body.api_key.optional(invalid("api_key must be a string"))? {
+        Some(_) if !matches!(caller, Caller::Admin) => {
+            return Err(ApiError::forbidden());
+        }
+        Some(Text(k)) => Some(ApiKey::parse(&k).map_err(|e| invalid(format!("api_key: {e}")))?),
+        None => None,
+    };
+    if !matches!(body.grace, Field::Missing) {
+        return Err(invalid("grace applies to a rotation: POST …/keys/rotate"));
+    }
+    let issued = app.engine.add_key(id, label, import).await?;
+    Ok(issued_response(&app, id, issued, None))
+}
+
+/// `POST /v1/accounts/{id}/keys/rotate` `{"label"?, "grace"?: "24h"}`: a new key; every key the
+/// account had expires after the grace ("0s": at once).
+pub(super) async fn rotate(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = own(&caller, &id)?;
+    let mut body = optional_body(body)?;
+    let label = label(&mut body)?;
+    if !matches!(body.api_key, Field::Missing) {
+        return Err(invalid(
+            "a rotation issues a new random key; import one with POST …/keys",
+        ));
+    }
+    let grace = match body
+        .grace
+        .optional(invalid("grace must be a duration such as \"24h\""))?
+    {
+        Some(Text(text)) => parse_duration(&text).ok_or_else(|| {
+            invalid("grace must be a duration such as \"0s\", \"90m\", \"24h\" or \"7d\"")
+        })?,
+        None => DEFAULT_ROTATION_GRACE,
+    };
+    let (issued, keys) = app.engine.rotate_keys(id, label, grace).await?;
+    Ok(issued_response(&app, id, issued, Some(keys)))
+}
+
+fn issued_response(
+    app: &AppState,
+    account: AccountId,
+    issued: IssuedKey,
+    keys: Option<Vec<KeyRecord>>,
+) -> Response {
+    let now = app.engine.now();
+    let body = Issued {
+        account: account.0,
+        key: KeyView::of(&issued.record, now),
+        api_key: issued.key.expose().to_owned(),
+        keys: keys.map(|keys| keys.iter().map(|k| KeyView::of(k, now)).collect()),
+    };
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `DELETE /v1/accounts/{id}/keys/{key}`: the key opens nothing from now on.
+pub(super) async fn revoke(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = own(&caller, &id)?;
+    let key = KeyId::parse(&key).ok_or_else(|| ApiError::not_found("key"))?;
+    let record = app.engine.revoke_key(id, &key).await.map_err(|e| match e {
+        verdict_engine::EngineError::NotFound => ApiError::not_found("key"),
+        other => other.into(),
+    })?;
+    Ok(Json(Revoked {
+        account: id.0,
+        key: KeyView::of(&record, app.engine.now()),
+    })
+    .into_response())
+}

@@ -1,0 +1,15 @@
+-- Keys over their life: a public id that names a key (never part of it), how its hash was made
+-- (plain SHA-256 before key secrets; HMAC-SHA-256 under the server's key secret since), an
+-- optional label, the end of a rotation's grace period, and a revocation. Accounts an operator
+-- switched off. The id's default gives one to keys that nodes still on the previous version
+-- create during a rolling deploy (and to every existing key).
+ALTER TABLE api_keys ADD COLUMN key_id TEXT NOT NULL
+    DEFAULT ('k_' || substr(md5(random()::text || clock_timestamp()::text), 1, 12));
+ALTER TABLE api_keys ADD COLUMN scheme TEXT NOT NULL DEFAULT 'sha256';
+ALTER TABLE api_keys ADD COLUMN label TEXT;
+ALTER TABLE api_keys ADD COLUMN expires_at BIGINT;
+ALTER TABLE api_keys ADD COLUMN revoked_at BIGINT;
+CREATE UNIQUE INDEX api_keys_key_id ON api_keys (key_id);
+
+ALTER TABLE accounts ADD COLUMN disabled_at BIGINT;
+ALTER TABLE accounts ADD COLUMN disabled_reason TEXT;
