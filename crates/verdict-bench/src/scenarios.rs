@@ -817,6 +817,7 @@ async fn ingest(
                 created_at: now(),
             },
             created_at: now(),
+            idempotency: None,
         })
         .await?;
     let completed_at = now_rfc3339();

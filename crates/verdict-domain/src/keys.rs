@@ -112,6 +112,35 @@ impl KeyHasher {
         self.mac(key.expose().as_bytes())
     }
 
+    /// The key an account created under idempotency key `creation` is given: derived from it
+    /// under the secret, so that a retry of the creation can answer with the same key without
+    /// the key ever being stored. As unguessable as a random key without the secret.
+    pub fn key_for_creation(&self, creation: &str) -> ApiKey {
+        let mut data = b"verdict generated key v1\0".to_vec();
+        data.extend_from_slice(creation.as_bytes());
+        let hex = self.mac(&data).to_hex();
+        ApiKey::parse(&hex[..32]).expect("32 hex characters are a valid key")
+    }
+
+    /// A fingerprint of an account creation request, to tell a retry from a different request
+    /// sent under the same idempotency key (the imported key enters only as its keyed hash).
+    pub fn creation_fingerprint(
+        &self,
+        name: &str,
+        trusted: bool,
+        import: Option<&ApiKey>,
+    ) -> String {
+        let mut data = b"verdict account creation v1\0".to_vec();
+        for part in [name.as_bytes(), if trusted { b"1" } else { b"0" }] {
+            data.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            data.extend_from_slice(part);
+        }
+        if let Some(key) = import {
+            data.extend_from_slice(self.hash(key).as_bytes());
+        }
+        self.mac(&data).to_hex()
+    }
+
     /// The hashes a presented key may be stored under: keyed, and unkeyed for keys stored before
     /// key secrets.
     pub fn lookup(&self, key: &ApiKey) -> KeyLookup {
@@ -396,6 +425,26 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, KeyHash::unkeyed(key.expose()));
         assert_eq!(a, KeyHasher::new(&secret(SECRET)).hash(&key));
+    }
+
+    #[test]
+    fn a_creation_key_derives_one_key_and_requests_are_told_apart() {
+        let hasher = KeyHasher::new(&secret(SECRET));
+        let key = hasher.key_for_creation("order-1");
+        assert_eq!(key.expose().len(), 32);
+        assert_eq!(key, hasher.key_for_creation("order-1"));
+        assert_ne!(key, hasher.key_for_creation("order-2"));
+        let other = KeyHasher::new(&secret(&SECRET.replace('0', "9")));
+        assert_ne!(key, other.key_for_creation("order-1"));
+        let fp = |name: &str, trusted: bool| hasher.creation_fingerprint(name, trusted, None);
+        assert_eq!(fp("acme", false), fp("acme", false));
+        assert_ne!(fp("acme", false), fp("acme", true));
+        assert_ne!(fp("acme", false), fp("acme2", false));
+        let import = ApiKey::parse("CAPFUN-7d1f0a3b9c").unwrap();
+        assert_ne!(
+            fp("acme", false),
+            hasher.creation_fingerprint("acme", false, Some(&import))
+        );
     }
 
     #[test]

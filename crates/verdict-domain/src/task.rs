@@ -14,6 +14,9 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_ANSWER_LEN: usize = 32 * 1024;
 /// How far in the future a completion time may lie, to tolerate clock skew between hosts.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+/// The earliest completion time accepted, 2000-01-01T00:00:00Z: anything before is a wrong
+/// clock or a placeholder (year 0, the Unix epoch), not a solve anyone can report.
+pub const EARLIEST_COMPLETION: Timestamp = Timestamp::from_millis(946_684_800_000);
 
 /// One completed solve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +80,9 @@ impl TaskInput {
             Timestamp::parse_rfc3339(&completed_at).map_err(|e| format!("completed_at: {e}"))?;
         if completed_at > now.saturating_add(MAX_CLOCK_SKEW) {
             return Err("completed_at: lies in the future".into());
+        }
+        if completed_at < EARLIEST_COMPLETION {
+            return Err("completed_at: before 2000-01-01, so not a real completion time".into());
         }
         Ok(Task {
             id,
@@ -146,6 +152,8 @@ mod tests {
     #[case::bad_time(TaskInput { completed_at: Some("today".into()), ..input() }, "completed_at: ")]
     #[case::nul_in_answer(TaskInput { answer: Some("a\0b".into()), ..input() }, "answer: must not contain NUL")]
     #[case::future(TaskInput { completed_at: Some("2026-11-22T00:00:00Z".into()), ..input() }, "completed_at: lies in the future")]
+    #[case::year_zero(TaskInput { completed_at: Some("0000-01-01T00:00:00Z".into()), ..input() }, "completed_at: before 2000-01-01")]
+    #[case::epoch(TaskInput { completed_at: Some("1970-01-01T00:00:00Z".into()), ..input() }, "completed_at: before 2000-01-01")]
     fn each_bad_field_is_named(#[case] input: TaskInput, #[case] prefix: &str) {
         let err = input.validate(now()).unwrap_err();
         assert!(

@@ -4,13 +4,38 @@
 use std::time::Duration;
 
 use verdict_domain::{Account, AccountId, ApiKey, KeyHash, LedgerEntry, Standing, Timestamp};
-use verdict_store::{FamilyActivity, NewAccount};
+use verdict_store::{CreationKey, FamilyActivity, NewAccount};
 
 use crate::secrets::generate_secret;
 use crate::{Engine, EngineError};
 
 /// How far back account statistics look.
 pub const ACTIVITY_PERIOD: Duration = Duration::from_secs(24 * 3600);
+
+/// An account just created (or found again by its creation's idempotency key) and its key,
+/// shown this once.
+#[derive(Debug, Clone)]
+pub struct CreatedAccount {
+    pub account: Account,
+    pub key: ApiKey,
+    /// Created by an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+fn check_idempotency_key(key: &str) -> Result<(), EngineError> {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY_LEN
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(EngineError::Invalid(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters"
+        )));
+    }
+    Ok(())
+}
 
 /// Where the generated admin token's hash is stored.
 pub(crate) const ADMIN_TOKEN_META: &str = "admin_token_sha256";
@@ -42,23 +67,123 @@ impl Engine {
         trusted: bool,
         import: Option<ApiKey>,
     ) -> Result<(Account, ApiKey), EngineError> {
+        let created = self
+            .create_account_once(name, trusted, import, None)
+            .await?;
+        Ok((created.account, created.key))
+    }
+
+    /// [`Engine::create_account`] that a client can retry: the first request with an
+    /// idempotency key creates the account; a retry of the same request answers with the same
+    /// account and key (`replayed`), a different request under the same key is refused. The
+    /// generated key is derived from the idempotency key under the key secret, so it is never
+    /// stored, yet the retry can show it.
+    pub async fn create_account_once(
+        &self,
+        name: String,
+        trusted: bool,
+        import: Option<ApiKey>,
+        idempotency: Option<&str>,
+    ) -> Result<CreatedAccount, EngineError> {
         verdict_domain::account::validate_account_name(&name)
             .map_err(|e| EngineError::Invalid(e.into()))?;
-        let key = self.key_to_issue(import).await?;
+        let Some(creation) = idempotency else {
+            let key = self.key_to_issue(import).await?;
+            let account = self.insert_account(name, trusted, &key, None).await?;
+            return Ok(CreatedAccount {
+                account,
+                key,
+                replayed: false,
+            });
+        };
+        check_idempotency_key(creation)?;
+        let hasher = &self.keys.hasher;
+        let fingerprint = hasher.creation_fingerprint(&name, trusted, import.as_ref());
+        let key = match import {
+            Some(key) => self.key_to_issue(Some(key)).await?,
+            None => hasher.key_for_creation(creation),
+        };
+        if let Some(replay) = self.replay_creation(creation, &fingerprint, &key).await? {
+            return Ok(replay);
+        }
+        let stored = CreationKey {
+            key: creation.to_owned(),
+            fingerprint: fingerprint.clone(),
+        };
+        match self.insert_account(name, trusted, &key, Some(stored)).await {
+            Ok(account) => Ok(CreatedAccount {
+                account,
+                key,
+                replayed: false,
+            }),
+            // Another request with the same key won the race: answer as its retry.
+            Err(EngineError::Conflict { .. }) => self
+                .replay_creation(creation, &fingerprint, &key)
+                .await?
+                .ok_or_else(|| EngineError::conflict("API key already in use")),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn insert_account(
+        &self,
+        name: String,
+        trusted: bool,
+        key: &ApiKey,
+        idempotency: Option<CreationKey>,
+    ) -> Result<Account, EngineError> {
         let account = self
             .store
             .create_account(NewAccount {
                 name,
                 trusted,
-                key: self.new_key(&key, None),
+                key: self.new_key(key, None),
                 created_at: self.clock.now(),
+                idempotency,
             })
             .await?;
         if trusted {
             self.silence.set_trusted(account.id, true);
         }
         tracing::info!(account = %account.id, trusted, "account created");
-        Ok((account, key))
+        Ok(account)
+    }
+
+    /// The answer to a retried creation, if the idempotency key was used before.
+    async fn replay_creation(
+        &self,
+        creation: &str,
+        fingerprint: &str,
+        key: &ApiKey,
+    ) -> Result<Option<CreatedAccount>, EngineError> {
+        let Some((account, stored)) = self.store.account_by_creation_key(creation).await? else {
+            return Ok(None);
+        };
+        if stored != fingerprint {
+            return Err(EngineError::conflict(
+                "This Idempotency-Key was used for a different request; use a new key.",
+            ));
+        }
+        let lookup = self.key_lookup(key);
+        let still_opens = match self.store.account_by_key(&lookup).await? {
+            Some(holder) => {
+                holder.account.id == account.id
+                    && verdict_domain::keys::admits(&holder.account, &holder.key, self.clock.now())
+            }
+            None => false,
+        };
+        if !still_opens {
+            return Err(EngineError::conflict(format!(
+                "Account {} was created by this request, but the key it was given has been \
+                 rotated or revoked since; issue a new one with POST /v1/accounts/{}/keys.",
+                account.id, account.id
+            )));
+        }
+        Ok(Some(CreatedAccount {
+            account,
+            key: key.clone(),
+            replayed: true,
+        }))
     }
 
     fn remember_admin(&self, hash: KeyHash) -> KeyHash {

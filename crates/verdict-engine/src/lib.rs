@@ -23,7 +23,7 @@ use std::sync::Arc;
 use verdict_domain::{Policy, Timestamp};
 use verdict_store::Store;
 
-pub use accounts::{ACTIVITY_PERIOD, AccountView};
+pub use accounts::{ACTIVITY_PERIOD, AccountView, CreatedAccount};
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use error::{EngineError, chain};
 pub use keys::{DEFAULT_ROTATION_GRACE, IssuedKey, MAX_ROTATION_GRACE};

@@ -354,6 +354,7 @@ async fn a_key_stored_before_key_secrets_still_opens_its_account_and_is_rehashed
                 created_at: T0,
             },
             created_at: T0,
+            idempotency: None,
         })
         .await
         .unwrap();

@@ -31,6 +31,16 @@ pub struct NewAccount {
     pub trusted: bool,
     pub key: NewKey,
     pub created_at: Timestamp,
+    /// The creating request's idempotency key and a fingerprint of the request, so that a
+    /// retry finds this account instead of creating another.
+    pub idempotency: Option<CreationKey>,
+}
+
+/// An idempotency key a client sent with an account creation, and what it was sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreationKey {
+    pub key: String,
+    pub fingerprint: String,
 }
 
 /// An API key to store: its public id, its hash and how the hash was made.
@@ -312,6 +322,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn create_account(&self, new: NewAccount) -> StoreResult<Account>;
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
+
+    /// The account created with this idempotency key, and that request's fingerprint.
+    async fn account_by_creation_key(&self, key: &str) -> StoreResult<Option<(Account, String)>>;
 
     /// The account a presented key belongs to, found by either of its possible hashes.
     async fn account_by_key(&self, key: &KeyLookup) -> StoreResult<Option<KeyHolder>>;

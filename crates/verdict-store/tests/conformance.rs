@@ -21,8 +21,8 @@ use verdict_domain::{
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
 use verdict_store::{
-    EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey, Recorded, ReporterSample,
-    Resolution, Settled, Store, StoreError, Whitelisted,
+    CreationKey, EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey, Recorded,
+    ReporterSample, Resolution, Settled, Store, StoreError, Whitelisted,
 };
 
 /// The reason a clawback in these cases gives its reversals.
@@ -78,6 +78,7 @@ fn new_account(name: &str) -> NewAccount {
         trusted: false,
         key: new_key(name, T0),
         created_at: T0,
+        idempotency: None,
     }
 }
 
@@ -313,6 +314,45 @@ async fn a_disabled_account_says_when_and_why_until_enabled(s: TestStore) {
     let enabled = s.set_disabled(a.id, None).await.unwrap().unwrap();
     assert!(enabled.enabled());
     assert_eq!(s.set_disabled(AccountId(9_999), None).await.unwrap(), None);
+}
+
+async fn an_idempotency_key_creates_one_account_and_finds_it_again(s: TestStore) {
+    let creation = CreationKey {
+        key: "order-4711".into(),
+        fingerprint: "fp-1".into(),
+    };
+    let first = s
+        .create_account(NewAccount {
+            idempotency: Some(creation.clone()),
+            ..new_account("alice")
+        })
+        .await
+        .unwrap();
+    let again = s
+        .create_account(NewAccount {
+            idempotency: Some(creation.clone()),
+            ..new_account("alice-again")
+        })
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    // The refused creation took nothing with it: its key opens no account.
+    assert!(
+        s.account_by_key(&lookup("alice-again"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        s.account_by_creation_key("order-4711").await.unwrap(),
+        Some((first, "fp-1".to_owned()))
+    );
+    assert_eq!(s.account_by_creation_key("order-4712").await.unwrap(), None);
+    // Accounts created without one never clash.
+    s.create_account(new_account("bob")).await.unwrap();
+    s.create_account(new_account("carol")).await.unwrap();
 }
 
 async fn a_key_in_use_cannot_be_given_to_a_second_account(s: TestStore) {
@@ -2296,6 +2336,7 @@ all_backends!(
     a_key_stored_unkeyed_is_found_and_rehashed_keyed,
     a_disabled_account_says_when_and_why_until_enabled,
     a_key_in_use_cannot_be_given_to_a_second_account,
+    an_idempotency_key_creates_one_account_and_finds_it_again,
     ingest_inserts_new_tasks_and_never_overwrites,
     ingest_names_tasks_of_unknown_accounts,
     the_largest_integer_ids_round_trip,

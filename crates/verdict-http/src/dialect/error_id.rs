@@ -18,7 +18,7 @@ use verdict_domain::{Eligibility, Refusal, Report, ReportKind, ReportRequest};
 use verdict_engine::{EngineError, ReportOutcome};
 
 use crate::AppState;
-use crate::dialect::lenient::{Field, RawId, Text};
+use crate::dialect::lenient::{Field, RawId, SecretText};
 use crate::dialect::{BodyProblem, is_unavailable, json, log_failure, parse_json, task_id};
 
 /// An `errorId` with its `errorCode`.
@@ -83,7 +83,7 @@ pub trait ErrorIdDialect: Send + Sync + 'static {
 #[derive(Debug, Deserialize)]
 pub struct Body {
     #[serde(default, rename = "clientKey")]
-    client_key: Field<Text>,
+    client_key: Field<SecretText>,
     #[serde(default, rename = "taskId")]
     task_id: Field<RawId>,
 }
@@ -118,7 +118,7 @@ fn to_command<D: ErrorIdDialect>(
     body: Result<Body, BodyProblem>,
 ) -> Result<(String, ReportRequest), BadRequest> {
     let body = body.map_err(BadRequest::Body)?;
-    let Text(key) = body
+    let SecretText(key) = body
         .client_key
         .require(BadRequest::MissingKey, BadRequest::MissingKey)?;
     let raw = body

@@ -21,7 +21,7 @@ use verdict_domain::{Eligibility, Refusal, Report, ReportKind, ReportRequest};
 use verdict_engine::{EngineError, ReportOutcome};
 
 use crate::AppState;
-use crate::dialect::lenient::{Field, Flag, Lenient, Object, RawId, Text};
+use crate::dialect::lenient::{Field, Flag, Lenient, Object, RawId, SecretText};
 use crate::dialect::{
     BodyProblem, capsolver, is_unavailable, json, log_failure, parse_json, regotcha, task_id,
     ucaptcha,
@@ -109,7 +109,7 @@ impl Flavor {
 #[derive(Debug, Deserialize)]
 pub struct Body {
     #[serde(default, rename = "clientKey")]
-    client_key: Field<Text>,
+    client_key: Field<SecretText>,
     #[serde(default, rename = "taskId")]
     task_id: Field<RawId>,
     #[serde(default, rename = "appId")]
@@ -203,7 +203,7 @@ fn to_command<D: FeedbackDialect>(
     body: Result<Body, BodyProblem>,
 ) -> Result<(String, ReportRequest), BadRequest> {
     let body = body.map_err(BadRequest::Body)?;
-    let Text(key) = body
+    let SecretText(key) = body
         .client_key
         .require(BadRequest::MissingKey, BadRequest::MissingKey)?;
     let raw = body

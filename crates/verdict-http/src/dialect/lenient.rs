@@ -122,6 +122,23 @@ impl Lenient for Text {
     }
 }
 
+/// A string field that holds a secret (an API key, a password): `Debug` never shows it, so a
+/// wire struct can be logged or printed in a test failure without leaking one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl Lenient for SecretText {
+    fn from_str(s: &str) -> Option<Self> {
+        Some(SecretText(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}
+
 /// A free-text field that clients fill with strings or numbers (capsolver's integer `code`,
 /// uCaptcha's string `code`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,5 +284,24 @@ mod tests {
             panic!()
         };
         assert_eq!(inner.code, Field::Present(Loose("1001".into())));
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::{Field, SecretText};
+
+    #[test]
+    fn a_secret_field_never_shows_its_value() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Body {
+            #[serde(rename = "clientKey")]
+            client_key: Field<SecretText>,
+        }
+        let body: Body = serde_json::from_str(r#"{"clientKey": "0f1e2d3c4b5a6978"}"#).unwrap();
+        assert!(
+            matches!(&body.client_key, Field::Present(SecretText(k)) if k == "0f1e2d3c4b5a6978")
+        );
+        assert!(!format!("{body:?}").contains("0f1e2d3c"));
     }
 }

@@ -2,9 +2,10 @@
 //! revoke. The operator may do this for any account, a client for its own; only the operator
 //! imports a key chosen elsewhere. A new key appears in its answer once and never again.
 
+use super::extract::Path;
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use verdict_engine::{DEFAULT_ROTATION_GRACE, IssuedKey};
 
 use super::operator::parse_duration;
 use super::{Caller, account_id, body_error, invalid};
-use crate::dialect::lenient::{Field, Text};
+use crate::dialect::lenient::{Field, SecretText, Text};
 use crate::dialect::parse_json;
 use crate::{ApiError, AppState};
 
@@ -51,8 +52,8 @@ struct KeyList {
     keys: Vec<KeyView>,
 }
 
-/// A newly issued key: `api_key` is shown this once.
-#[derive(Debug, Serialize)]
+/// A newly issued key: `api_key` is shown this once (and never by `Debug`).
+#[derive(Serialize)]
 struct Issued {
     account: i64,
     key: KeyView,
@@ -60,6 +61,16 @@ struct Issued {
     /// After a rotation: every key of the account as it now stands.
     #[serde(skip_serializing_if = "Option::is_none")]
     keys: Option<Vec<KeyView>>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("account", &self.account)
+            .field("key", &self.key)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -73,7 +84,7 @@ struct NewKeyBody {
     #[serde(default)]
     label: Field<Text>,
     #[serde(default)]
-    api_key: Field<Text>,
+    api_key: Field<SecretText>,
     #[serde(default)]
     grace: Field<Text>,
 }
@@ -135,7 +146,9 @@ pub(super) async fn add(
         Some(_) if !matches!(caller, Caller::Admin) => {
             return Err(ApiError::forbidden());
         }
-        Some(Text(k)) => Some(ApiKey::parse(&k).map_err(|e| invalid(format!("api_key: {e}")))?),
+        Some(SecretText(k)) => {
+            Some(ApiKey::parse(&k).map_err(|e| invalid(format!("api_key: {e}")))?)
+        }
         None => None,
     };
     if !matches!(body.grace, Field::Missing) {

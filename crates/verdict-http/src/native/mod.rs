@@ -2,6 +2,7 @@
 //! that tools, the dashboard and tests depend on.
 
 mod auth;
+mod extract;
 mod ingest;
 mod keys;
 mod operator;
@@ -11,8 +12,8 @@ pub use ingest::parse_batch;
 pub mod views;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,10 +23,11 @@ use serde_json::json;
 use verdict_domain::{AccountId, ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId};
 use verdict_engine::ReportOutcome;
 
-use crate::dialect::lenient::{Field, Loose, RawId, Text};
+use crate::dialect::lenient::{Field, Loose, RawId, SecretText, Text};
 use crate::dialect::{BodyProblem, parse_json, task_id};
 use crate::{ApiError, AppState, Limits};
 pub use auth::{Admin, Caller, Client};
+use extract::Path;
 pub use keys::KeyView;
 
 pub const NAME: &str = "native";
@@ -88,13 +90,16 @@ struct NewAccountBody {
     #[serde(default)]
     trusted: Field<crate::dialect::lenient::Flag>,
     #[serde(default)]
-    api_key: Field<Text>,
+    api_key: Field<SecretText>,
 }
 
-/// `POST /v1/accounts` (admin): creates an account; its API key is in this answer only.
+/// `POST /v1/accounts` (admin): creates an account; its API key is in this answer only. With an
+/// `Idempotency-Key` header, a retry of the same request answers with the same account and key
+/// (and `Idempotent-Replayed: true`) instead of creating a second account.
 async fn create_account(
     State(app): State<AppState>,
     _: Admin,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body: NewAccountBody = parse_json(body).map_err(body_error)?;
@@ -109,17 +114,35 @@ async fn create_account(
     let import = body
         .api_key
         .optional(invalid("api_key must be a string"))?
-        .map(|Text(k)| ApiKey::parse(&k))
+        .map(|SecretText(k)| ApiKey::parse(&k))
         .transpose()
         .map_err(|e| invalid(format!("api_key: {e}")))?;
-    let (account, key) = app.engine.create_account(name, trusted, import).await?;
+    let idempotency = match headers.get("idempotency-key") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| invalid("Idempotency-Key must be printable ASCII"))?,
+        ),
+        None => None,
+    };
+    let created = app
+        .engine
+        .create_account_once(name, trusted, import, idempotency)
+        .await?;
     let body = json!({
-        "id": account.id.0,
-        "name": account.name,
-        "trusted": account.trusted,
-        "api_key": key.expose(),
+        "id": created.account.id.0,
+        "name": created.account.name,
+        "trusted": created.account.trusted,
+        "api_key": created.key.expose(),
     });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if created.replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
 }
 
 /// `GET /v1/accounts/{id}` (admin, or the account's own key).

@@ -1,9 +1,10 @@
 //! What operators change and inspect by hand: an account's membership of the trusted cohort,
 //! its standing (impose or lift an ignore period), and the cohort's current priors.
 
+use super::extract::Path;
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;

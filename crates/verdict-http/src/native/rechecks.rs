@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use super::extract::{Path, Query};
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;

@@ -2,9 +2,10 @@
 //! `GET /v1/providers?type=T`, `GET /v1/workers/{id}`, `POST /v1/route`. Every number a
 //! decision rests on is in the answer.
 
+use super::extract::{Path, Query};
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;

@@ -254,3 +254,62 @@ async fn an_imported_key_equal_to_the_admin_token_or_weak_is_refused() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_retried_account_creation_with_an_idempotency_key_creates_one_account() {
+    let app = TestApp::new().await;
+    let create = |key: &'static str, name: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/v1/accounts",
+                &[
+                    ("authorization", &format!("Bearer {ADMIN}")),
+                    ("content-type", "application/json"),
+                    ("idempotency-key", key),
+                ],
+                json!({ "name": name }).to_string(),
+            )
+            .await
+        }
+    };
+    let first = create("signup-81", "carol").await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let retry = create("signup-81", "carol").await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.json(), first.json(), "the same account and key");
+    let key = first.json()["api_key"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/v1/accounts/3", &key).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/accounts/4", ADMIN).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The same key for a different request is refused; a new key creates a new account.
+    let different = create("signup-81", "dave").await;
+    assert_eq!(different.status, StatusCode::CONFLICT);
+    assert!(different.text().contains("different request"));
+    assert_eq!(
+        create("signup-82", "dave").await.status,
+        StatusCode::CREATED
+    );
+
+    // Once the key it gave is rotated away, a replay says so instead of showing a dead key.
+    app.call(
+        "POST",
+        "/v1/accounts/3/keys/rotate",
+        ADMIN,
+        Some(&json!({ "grace": "0s" })),
+    )
+    .await;
+    let late = create("signup-81", "carol").await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert!(
+        late.text().contains("rotated or revoked"),
+        "{}",
+        late.text()
+    );
+    assert!(!late.text().contains(&key));
+}

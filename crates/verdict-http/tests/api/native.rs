@@ -568,6 +568,20 @@ async fn health_probes_and_unknown_routes_answer_json() {
 }
 
 #[tokio::test]
+async fn unreadable_paths_and_query_strings_get_json_errors() {
+    let app = TestApp::new().await;
+    let query = app.get("/v1/rechecks/next?lease=soon", ADMIN).await;
+    assert_eq!(query.status, StatusCode::BAD_REQUEST);
+    assert_eq!(query.json()["error"]["code"], "invalid_request");
+    assert!(query.text().contains("lease"), "{}", query.text());
+    for path in ["/v1/accounts/%FF", "/v1/tasks/%C3%28"] {
+        let reply = app.get(path, ADMIN).await;
+        assert!(reply.status.is_client_error(), "{path}");
+        assert_eq!(reply.json()["error"]["code"], "invalid_path", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn the_window_closes_as_the_clock_moves() {
     let app = TestApp::new().await;
     // Task 1006 (hCaptcha) was completed 10 s before T0: 50 s of its 60 s window remain.

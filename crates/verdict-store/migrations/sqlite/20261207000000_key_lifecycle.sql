@@ -12,3 +12,9 @@ CREATE UNIQUE INDEX api_keys_key_id ON api_keys (key_id);
 
 ALTER TABLE accounts ADD COLUMN disabled_at INTEGER;
 ALTER TABLE accounts ADD COLUMN disabled_reason TEXT;
+
+-- POST /v1/accounts with an Idempotency-Key: a retry finds the account the first request
+-- created (and a fingerprint of that request, so a different one under the same key is refused).
+ALTER TABLE accounts ADD COLUMN idempotency_key TEXT;
+ALTER TABLE accounts ADD COLUMN creation_fingerprint TEXT;
+CREATE UNIQUE INDEX accounts_idempotency_key ON accounts (idempotency_key);

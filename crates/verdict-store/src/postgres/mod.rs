@@ -475,15 +475,30 @@ impl Store for PostgresStore {
                 return Err(Fail::Store(StoreError::conflict("API key already in use")));
             }
             let sql = format!(
-                "INSERT INTO accounts AS a (name, trusted, created_at) VALUES ($1, $2, $3)
+                "INSERT INTO accounts AS a (name, trusted, created_at, idempotency_key,
+                                            creation_fingerprint)
+                 VALUES ($1, $2, $3, $4, $5)
                  RETURNING {ACCOUNT_COLUMNS}"
             );
+            let creation = new.idempotency.as_ref();
             let row = tx
                 .query_one(
                     &sql,
-                    &[&new.name, &new.trusted, &new.created_at.as_millis()],
+                    &[
+                        &new.name,
+                        &new.trusted,
+                        &new.created_at.as_millis(),
+                        &creation.map(|c| c.key.as_str()),
+                        &creation.map(|c| c.fingerprint.as_str()),
+                    ],
                 )
-                .await?;
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict { .. } => {
+                        Fail::Store(StoreError::conflict("idempotency key already used"))
+                    }
+                    other => Fail::Store(other),
+                })?;
             let account = rows::account(&row)?;
             keys::insert(&tx, account.id, &new.key).await?;
             account
@@ -493,6 +508,20 @@ impl Store for PostgresStore {
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         let client = self.db.client().await?;
         Ok(account_by_id(&client, id).await?)
+    }
+
+    async fn account_by_creation_key(&self, key: &str) -> StoreResult<Option<(Account, String)>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS}, a.creation_fingerprint FROM accounts a
+             WHERE a.idempotency_key = $1"
+        );
+        match self.db.query_opt(&sql, &[&key]).await? {
+            Some(row) => Ok(Some((
+                rows::account(&row)?,
+                get::<Option<String>>(&row, ACCOUNT_WIDTH)?.unwrap_or_default(),
+            ))),
+            None => Ok(None),
+        }
     }
 
     async fn account_by_key(&self, key: &KeyLookup) -> StoreResult<Option<KeyHolder>> {

@@ -377,13 +377,23 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 conn.prepare_cached(
-                    "INSERT INTO accounts (name, trusted, created_at) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO accounts (name, trusted, created_at, idempotency_key,
+                                           creation_fingerprint)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![
                     new.name,
                     new.trusted,
-                    new.created_at.as_millis()
-                ])?;
+                    new.created_at.as_millis(),
+                    new.idempotency.as_ref().map(|c| c.key.as_str()),
+                    new.idempotency.as_ref().map(|c| c.fingerprint.as_str()),
+                ])
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict { .. } => {
+                        StoreError::conflict("idempotency key already used")
+                    }
+                    other => other,
+                })?;
                 let id = AccountId(conn.last_insert_rowid());
                 keys::insert(conn, id, &new.key)?;
                 account_by_id(conn, id)?.ok_or(StoreError::NotFound)
@@ -393,6 +403,27 @@ impl Store for SqliteStore {
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         self.read(move |conn| account_by_id(conn, id)).await
+    }
+
+    async fn account_by_creation_key(&self, key: &str) -> StoreResult<Option<(Account, String)>> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {ACCOUNT_COLUMNS}, a.creation_fingerprint FROM accounts a
+                 WHERE a.idempotency_key = ?1"
+            );
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([key], |row| {
+                    Ok((
+                        rows::account(row)?,
+                        row.get::<_, Option<String>>(rows::ACCOUNT_WIDTH)?
+                            .unwrap_or_default(),
+                    ))
+                })
+                .optional()?)
+        })
+        .await
     }
 
     async fn account_by_key(&self, key: &KeyLookup) -> StoreResult<Option<KeyHolder>> {

@@ -18,10 +18,23 @@ use verdict_engine::{EngineError, ReportOutcome};
 use super::NAME;
 use crate::dialect::{is_unavailable, json, log_failure};
 
-#[derive(Debug)]
 pub(super) enum Credentials {
     Token(String),
     Login { username: String, password: String },
+}
+
+/// Names who is logging in, never with what.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Token(_) => f.write_str("Token(<redacted>)"),
+            Credentials::Login { username, .. } => f
+                .debug_struct("Login")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,4 +161,26 @@ pub(super) fn render_bad_request(bad: BadRequest) -> Response {
 
 pub(super) fn render_method_not_allowed() -> Response {
     error(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Credentials;
+
+    #[test]
+    fn credentials_never_show_the_secret() {
+        let token = format!("{:?}", Credentials::Token("s3cret-token-value".into()));
+        let login = format!(
+            "{:?}",
+            Credentials::Login {
+                username: "alice".into(),
+                password: "s3cret-password-value".into()
+            }
+        );
+        assert!(!token.contains("s3cret"), "{token}");
+        assert!(
+            !login.contains("s3cret") && login.contains("alice"),
+            "{login}"
+        );
+    }
 }

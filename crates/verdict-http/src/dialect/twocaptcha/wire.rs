@@ -24,13 +24,26 @@ use super::NAME;
 use crate::dialect::log_failure;
 
 /// The parameters 2captcha reads; later sources (the form) win over earlier (the query).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Params {
     key: Option<String>,
     action: Option<String>,
     id: Option<String>,
     json: bool,
     header_acao: bool,
+}
+
+/// Everything but the key.
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Params")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("action", &self.action)
+            .field("id", &self.id)
+            .field("json", &self.json)
+            .field("header_acao", &self.header_acao)
+            .finish()
+    }
 }
 
 impl Params {
@@ -188,4 +201,21 @@ pub(super) fn render_bad_request(params: &Params, bad: BadRequest) -> Response {
         BadRequest::WrongCaptchaId => "ERROR_WRONG_CAPTCHA_ID",
     };
     answer(params, StatusCode::OK, token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Params;
+
+    #[test]
+    fn params_never_show_the_key() {
+        let params = Params {
+            key: Some("0f1e2d3c4b5a69788796a5b4c3d2e1f0".into()),
+            action: Some("reportbad".into()),
+            ..Params::default()
+        };
+        let shown = format!("{params:?}");
+        assert!(!shown.contains("0f1e2d3c"), "{shown}");
+        assert!(shown.contains("reportbad"), "{shown}");
+    }
 }
