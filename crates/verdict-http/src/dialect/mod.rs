@@ -16,6 +16,8 @@ pub mod deathbycaptcha;
 pub mod decaptcha;
 pub mod error_id;
 pub mod feedback_task;
+pub mod form;
+pub mod imagetyperz;
 pub mod lenient;
 pub mod registry;
 pub mod regotcha;
@@ -51,6 +53,7 @@ pub const DIALECTS: &[&registry::Dialect] = &[
     &capsolver::DIALECT,
     &regotcha::DIALECT,
     &deathbycaptcha::DIALECT,
+    &imagetyperz::DIALECT,
     &crate::native::DIALECT,
 ];
 

@@ -287,6 +287,11 @@ async fn deathbycaptcha_fixtures() {
 }
 
 #[tokio::test]
+async fn imagetyperz_fixtures() {
+    run_dialect("imagetyperz").await;
+}
+
+#[tokio::test]
 async fn the_fixture_format_catches_a_wrong_body() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wrong.http");
