@@ -9,6 +9,7 @@
 //! checks, the parity and outage tests, the demo) reads [`DIALECTS`].
 
 pub mod anticaptcha;
+pub mod bestcaptchasolver;
 pub mod capmonster;
 pub mod capsolver;
 pub mod captchafun;
@@ -54,6 +55,7 @@ pub const DIALECTS: &[&registry::Dialect] = &[
     &regotcha::DIALECT,
     &deathbycaptcha::DIALECT,
     &imagetyperz::DIALECT,
+    &bestcaptchasolver::DIALECT,
     &crate::native::DIALECT,
 ];
 

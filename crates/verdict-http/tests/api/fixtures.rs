@@ -292,6 +292,11 @@ async fn imagetyperz_fixtures() {
 }
 
 #[tokio::test]
+async fn bestcaptchasolver_fixtures() {
+    run_dialect("bestcaptchasolver").await;
+}
+
+#[tokio::test]
 async fn the_fixture_format_catches_a_wrong_body() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wrong.http");
