@@ -20,6 +20,7 @@ pub mod feedback_task;
 pub mod form;
 pub mod imagetyperz;
 pub mod lenient;
+pub mod ninekw;
 pub mod registry;
 pub mod regotcha;
 pub mod twocaptcha;
@@ -56,6 +57,7 @@ pub const DIALECTS: &[&registry::Dialect] = &[
     &deathbycaptcha::DIALECT,
     &imagetyperz::DIALECT,
     &bestcaptchasolver::DIALECT,
+    &ninekw::DIALECT,
     &crate::native::DIALECT,
 ];
 
