@@ -42,6 +42,9 @@ pub struct Dialect {
     pub recorded: fn(u16, &str) -> bool,
     /// What it answers, status and exact body, while storage is unavailable.
     pub unavailable: (u16, &'static str),
+    /// Whether an answer, success or error, is in its shape (its envelope, its status
+    /// conventions): what the robustness tests hold every answer to, whatever the request.
+    pub shaped: fn(u16, &str) -> bool,
 }
 
 impl fmt::Debug for Dialect {
@@ -140,6 +143,11 @@ impl Dialect {
         }
     }
 
+    /// Whether `(status, body)` is in this dialect's shape, success or error.
+    pub fn is_shaped(&self, status: u16, body: &str) -> bool {
+        (self.shaped)(status, body)
+    }
+
     /// Whether `(status, body)` is this dialect's success answer.
     pub fn is_recorded(&self, status: u16, body: &str) -> bool {
         (self.recorded)(status, body)
@@ -157,6 +165,11 @@ pub fn json_id(task: &str) -> serde_json::Value {
     task.parse::<u64>()
         .map(serde_json::Value::from)
         .unwrap_or_else(|_| serde_json::Value::from(task))
+}
+
+/// Whether a JSON body has every one of these keys.
+pub fn has_keys(json: &serde_json::Value, keys: &[&str]) -> bool {
+    keys.iter().all(|k| json.get(k).is_some())
 }
 
 /// The dialect of that name.

@@ -52,6 +52,10 @@ pub const DIALECT: crate::dialect::registry::Dialect = crate::dialect::registry:
         503,
         r#"{"error":{"code":"unavailable","message":"Storage is temporarily unavailable; retry shortly."}}"#,
     ),
+    shaped: |status, body| {
+        (200..300).contains(&status)
+            || crate::dialect::registry::json_of(body)["error"]["code"].is_string()
+    },
 };
 
 pub fn routes(limits: Limits) -> Router<AppState> {

@@ -48,6 +48,7 @@ pub const DIALECT: Dialect = Dialect {
         Some(error_id::example(method, r))
     },
     recorded: error_id::is_success,
+    shaped: error_id::is_shaped,
     unavailable: (
         200,
         r#"{"errorId":2,"errorCode":"ERROR_NO_SLOT_AVAILABLE","errorDescription":"Service temporarily unavailable; retry in a few seconds."}"#,

@@ -60,6 +60,12 @@ pub const DIALECT: Dialect = Dialect {
         503,
         r#"{"status":"error","error":"service temporarily unavailable, retry shortly"}"#,
     ),
+    // `{"status":"updated"}` with 200, or `{"status":"error","error"}` with an error status.
+    shaped: |status, body| {
+        let json = json_of(body);
+        (status == 200 && json["status"] == "updated")
+            || (status >= 400 && json["status"] == "error" && json["error"].is_string())
+    },
 };
 
 pub fn routes() -> Router<AppState> {

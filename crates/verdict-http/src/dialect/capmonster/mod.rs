@@ -38,6 +38,7 @@ pub const DIALECT: Dialect = Dialect {
             .then(|| error_id::example("reportIncorrectTokenCaptcha", r))
     },
     recorded: error_id::is_success,
+    shaped: error_id::is_shaped,
     // CapMonster documents errorId 1 for every error.
     unavailable: (
         200,

@@ -32,6 +32,11 @@ pub const DIALECT: Dialect = Dialect {
     },
     recorded: |status, body| status == 200 && json_of(body)["message"] == wire::SUCCESS,
     unavailable: (503, r#"{"message": "Service temporarily unavailable"}"#),
+    // `{"message": "…"}` and nothing else.
+    shaped: |_, body| {
+        let json = json_of(body);
+        json.as_object().is_some_and(|o| o.len() == 1) && json["message"].is_string()
+    },
 };
 
 pub fn routes() -> Router<AppState> {

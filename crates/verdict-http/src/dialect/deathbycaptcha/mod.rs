@@ -52,6 +52,12 @@ pub const DIALECT: Dialect = Dialect {
         status == 200 && json["captcha"].is_u64() && json["is_correct"] == false
     },
     unavailable: (503, r#"{"error":"service-overload"}"#),
+    // The captcha object, or `{"error"}` with a real HTTP error status.
+    shaped: |status, body| {
+        let json = json_of(body);
+        (status == 200 && json["is_correct"] == false)
+            || (status >= 400 && json["error"].is_string())
+    },
 };
 
 pub fn routes() -> Router<AppState> {

@@ -15,7 +15,7 @@ use verdict_domain::ReportKind;
 
 use crate::AppState;
 use crate::dialect::parse_json;
-use crate::dialect::registry::{Dialect, WireRequest, json_of};
+use crate::dialect::registry::{Dialect, WireRequest, has_keys, json_of};
 
 pub const NAME: &str = "decaptcha";
 
@@ -45,6 +45,12 @@ pub const DIALECT: Dialect = Dialect {
         503,
         r#"{"isSuccess":false,"statusCode":503,"errorMessage":"Service temporarily unavailable.","data":null}"#,
     ),
+    // All four envelope fields, the status mirrored in `statusCode`.
+    shaped: |status, body| {
+        let json = json_of(body);
+        has_keys(&json, &["isSuccess", "statusCode", "errorMessage", "data"])
+            && json["statusCode"].as_u64() == Some(u64::from(status))
+    },
 };
 
 pub fn routes() -> Router<AppState> {

@@ -65,6 +65,10 @@ pub const DIALECT: Dialect = Dialect {
     },
     recorded: |status, body| status == 200 && body == wire::SUCCESS,
     unavailable: (503, "ERROR: LIMIT_EXCEED"),
+    // `SUCCESS` or `ERROR: <TOKEN>`, one line.
+    shaped: |_, body| {
+        (body == wire::SUCCESS || body.starts_with("ERROR: ")) && !body.contains('\n')
+    },
 };
 
 pub fn routes() -> Router<AppState> {

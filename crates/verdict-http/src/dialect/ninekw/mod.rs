@@ -35,7 +35,7 @@ use verdict_domain::{Eligibility, ReportKind};
 
 use crate::AppState;
 use crate::dialect::form::Fields;
-use crate::dialect::registry::{Dialect, WireRequest};
+use crate::dialect::registry::{Dialect, WireRequest, json_of};
 
 pub const NAME: &str = "9kw";
 
@@ -64,6 +64,18 @@ pub const DIALECT: Dialect = Dialect {
         503,
         "0000 Vorübergehend nicht verfügbar. / Temporarily unavailable.",
     ),
+    // `OK` or `NNNN text`, bare or in the json=1 envelope.
+    shaped: |_, body| {
+        let json = json_of(body);
+        let text = json["message"]
+            .as_str()
+            .or_else(|| json["error"].as_str())
+            .unwrap_or(body);
+        let coded = text.len() > 5
+            && text.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+            && text.as_bytes()[4] == b' ';
+        (text == "OK" || coded) && !text.contains('\n')
+    },
 };
 
 pub fn routes() -> Router<AppState> {

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use verdict_domain::{Eligibility, ReportKind};
 
 use crate::AppState;
-use crate::dialect::registry::{Dialect, WireRequest};
+use crate::dialect::registry::{Dialect, WireRequest, json_of};
 
 pub const NAME: &str = "twocaptcha";
 
@@ -45,6 +45,15 @@ pub const DIALECT: Dialect = Dialect {
     },
     recorded: |status, body| status == 200 && body == "OK_REPORT_RECORDED",
     unavailable: (503, "ERROR_NO_SLOT_AVAILABLE"),
+    // A bare token (or with json=1 `{"status":0|1,"request":token}`), HTTP 200 but in an
+    // outage.
+    shaped: |status, body| {
+        let json = json_of(body);
+        let token = json["request"].as_str().unwrap_or(body);
+        (status == 200 || status == 503)
+            && (token.starts_with("OK_") || token.starts_with("ERROR_"))
+            && !token.contains(char::is_whitespace)
+    },
 };
 
 pub fn routes() -> Router<AppState> {
