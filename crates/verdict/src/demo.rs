@@ -305,7 +305,10 @@ async fn every_dialect(c: &mut Client) -> anyhow::Result<()> {
             wire.method,
             wire.path.split('?').next().unwrap_or_default()
         );
-        let about = format!("carol: a {} answer was wrong", captcha_type.as_str());
+        let about = format!(
+            "carol: the answer to her {} task was wrong",
+            captcha_type.as_str()
+        );
         let request = request(&c.http, &c.base, wire);
         c.send(
             Exchange {
