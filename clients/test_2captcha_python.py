@@ -143,3 +143,20 @@ def test_wrong_key(report, native):
         report(unknown_key(), int(task), False)
     assert e.value.args == ("ERROR_KEY_DOES_NOT_EXIST",)
     native.assert_unreported(task)
+
+
+def test_a_client_that_sends_host_2captcha_com_is_answered(native, server, tls):
+    # CaptchaSharp's custom 2captcha services and the hosts-file "gates" keep the original Host
+    # header while connecting to another server; verdict answers whatever the Host says.
+    import requests
+
+    acct = native.account("tc")
+    task = native.task(acct, "image")
+    r = requests.get(
+        f"{server.base_url}/res.php",
+        params={"key": acct.key, "action": "reportbad", "id": task, "json": 1},
+        headers={"Host": "2captcha.com"},
+        verify=tls.cert,
+    )
+    assert (r.status_code, r.json()) == (200, {"status": 1, "request": "OK_REPORT_RECORDED"})
+    native.assert_accepted(acct, task, DIALECT)

@@ -49,8 +49,8 @@ pub struct AppState {
 /// is applied on top.
 pub fn default_policy() -> verdict_domain::Policy {
     let mut policy = verdict_domain::Policy::default();
-    for (dialect, window) in dialect::documented_windows() {
-        policy.windows.set_dialect(dialect, None, window);
+    for (dialect, family, window) in dialect::documented_windows() {
+        policy.windows.set_dialect(dialect, family, window);
     }
     policy
 }

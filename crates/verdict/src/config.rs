@@ -301,6 +301,13 @@ impl JudgingConfig {
             policy.windows.set_family(family(name)?, *window);
         }
         for (dialect, windows) in &self.dialect_windows {
+            if verdict_http::dialect::registry::find(dialect).is_none() {
+                let known: Vec<&str> = verdict_http::dialect::registry::names().collect();
+                bail!(
+                    "unknown dialect {dialect:?} in [judging.dialect_windows]; known: {}",
+                    known.join(", ")
+                );
+            }
             for (name, window) in &windows.0 {
                 let f = if name == "all" {
                     None

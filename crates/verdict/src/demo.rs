@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use verdict_domain::{KeyHash, Timestamp};
+use verdict_domain::{CaptchaType, Family, KeyHash, ReportKind, Timestamp};
 use verdict_engine::generate_secret;
+use verdict_http::dialect::DIALECTS;
+use verdict_http::dialect::registry::{self, WireRequest};
 
 use crate::config::Config;
 use crate::server;
@@ -18,6 +20,30 @@ struct Client {
     base: String,
     admin: String,
     step: usize,
+}
+
+/// A report as the named dialect's clients send it (the registry's request builder).
+fn wire(
+    http: &reqwest::Client,
+    base: &str,
+    dialect: &str,
+    report: &registry::Report<'_>,
+) -> anyhow::Result<reqwest::RequestBuilder> {
+    let entry = registry::find(dialect).with_context(|| format!("no dialect {dialect}"))?;
+    let wire = entry
+        .request(report)
+        .with_context(|| format!("{dialect} cannot carry {report:?}"))?;
+    Ok(request(http, base, wire))
+}
+
+fn request(http: &reqwest::Client, base: &str, wire: WireRequest) -> reqwest::RequestBuilder {
+    let mut request = http
+        .request(wire.method, format!("{base}{}", wire.path))
+        .body(wire.body);
+    for (name, value) in wire.headers {
+        request = request.header(name, value);
+    }
+    request
 }
 
 /// What the demo prints for one exchange.
@@ -53,6 +79,15 @@ impl Client {
             .send()
             .await?;
         Ok(resp.json().await?)
+    }
+
+    /// A report as the named dialect's clients send it (the registry's request builder).
+    fn wire(
+        &self,
+        dialect: &str,
+        report: &registry::Report<'_>,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        wire(&self.http, &self.base, dialect, report)
     }
 
     async fn send(
@@ -128,9 +163,16 @@ async fn always_report_script(c: &mut Client) -> anyhow::Result<Value> {
         )
         .await?;
         let wire = c
-            .http
-            .post(format!("{}/reportIncorrectRecaptcha", c.base))
-            .json(&json!({ "clientKey": key, "taskId": task.parse::<u64>().unwrap_or(0) }))
+            .wire(
+                "anticaptcha",
+                &registry::Report {
+                    key: &key,
+                    account: "mallory",
+                    task: &task,
+                    family: Family::Recaptcha,
+                    kind: ReportKind::Incorrect,
+                },
+            )?
             .send()
             .await?
             .text()
@@ -187,10 +229,16 @@ async fn always_report_script(c: &mut Client) -> anyhow::Result<Value> {
     )
     .await?;
     drop(out);
-    let base = c.base.clone();
-    let request = c.http.get(format!(
-        "{base}/res.php?key={key}&action=reportbad&id={late}"
-    ));
+    let request = c.wire(
+        "twocaptcha",
+        &registry::Report {
+            key: &key,
+            account: "mallory",
+            task: &late,
+            family: Family::Recaptcha,
+            kind: ReportKind::Incorrect,
+        },
+    )?;
     writeln!(std::io::stdout().lock())?;
     c.send(
         Exchange {
@@ -203,6 +251,77 @@ async fn always_report_script(c: &mut Client) -> anyhow::Result<Value> {
     )
     .await?;
     Ok(id)
+}
+
+/// One report through every dialect of the registry, each from carol on a fresh task of a family
+/// it takes: a dialect added to the registry shows up here without a line of its own.
+async fn every_dialect(c: &mut Client) -> anyhow::Result<()> {
+    let carol = c
+        .admin_post(
+            "/v1/accounts",
+            json!({ "name": format!("carol-{}", &generate_secret()[..6]), "trusted": true }),
+        )
+        .await?;
+    let (id, key, name) = (
+        carol["id"].clone(),
+        carol["api_key"].as_str().unwrap_or_default().to_owned(),
+        carol["name"].as_str().unwrap_or_default().to_owned(),
+    );
+    writeln!(
+        std::io::stdout().lock(),
+        "carol (account {id}, trusted) reports one wrong answer through every dialect verdict speaks:\n"
+    )?;
+    for dialect in DIALECTS {
+        let family = dialect.some_family();
+        let captcha_type = CaptchaType::ALL
+            .into_iter()
+            .find(|t| t.family() == family)
+            .context("a captcha type of the family")?;
+        let task = numeric_id();
+        let now = Timestamp::from_millis(i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis(),
+        )?);
+        c.admin_post(
+            "/v1/tasks",
+            json!([{ "id": task, "account": id, "type": captcha_type.as_str(), "provider": "provider-a",
+                     "answer": "X7", "cost": "0.0010", "completed_at": ago(now, 2) }]),
+        )
+        .await?;
+        let report = registry::Report {
+            key: &key,
+            account: &name,
+            task: &task,
+            family,
+            kind: ReportKind::Incorrect,
+        };
+        let wire = dialect
+            .request(&report)
+            .with_context(|| format!("{} cannot carry {report:?}", dialect.name))?;
+        // The path only: res.php-style query strings carry the key.
+        let call = format!(
+            "{} {}",
+            wire.method,
+            wire.path.split('?').next().unwrap_or_default()
+        );
+        let about = format!(
+            "carol: the answer to her {} task was wrong",
+            captcha_type.as_str()
+        );
+        let request = request(&c.http, &c.base, wire);
+        c.send(
+            Exchange {
+                dialect: dialect.service,
+                call,
+                about: &about,
+                task: Some(&task),
+            },
+            request,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn ago(now: Timestamp, secs: u64) -> String {
@@ -284,9 +403,10 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             json!({ "name": format!("bob-{}", &generate_secret()[..6]) }),
         )
         .await?;
-    let (alice_id, alice_key) = (
+    let (alice_id, alice_key, alice_name) = (
         alice["id"].clone(),
         alice["api_key"].as_str().unwrap_or_default().to_owned(),
+        alice["name"].as_str().unwrap_or_default().to_owned(),
     );
     let (bob_id, bob_key) = (
         bob["id"].clone(),
@@ -426,6 +546,14 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
 
     let base = c.base.clone();
     let http = c.http.clone();
+    // Alice's reports in the words of each dialect's clients, from the registry.
+    let alice_says = registry::Report {
+        key: &alice_key,
+        account: &alice_name,
+        task: "",
+        family: Family::Image,
+        kind: ReportKind::Incorrect,
+    };
     c.send(
         Exchange {
             dialect: "captcha.fun",
@@ -433,9 +561,17 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: image task solved an hour ago was wrong",
             task: Some(&image),
         },
-        http.post(format!("{base}/v1/report/{image}"))
-            .header("API_KEY", &alice_key)
-            .header("Accept", "application/json"),
+        wire(
+            &http,
+            &base,
+            "captchafun",
+            &registry::Report {
+                task: &image,
+                family: Family::Image,
+                kind: ReportKind::Incorrect,
+                ..alice_says
+            },
+        )?,
     )
     .await?;
     c.send(
@@ -462,9 +598,19 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             .json(&json!({ "captchaGUID": image_right, "correction": "kwg90" })),
     )
     .await?;
-    let anti = |method: &str, key: &str, id: &str| {
-        http.post(format!("{base}/{method}"))
-            .json(&json!({ "clientKey": key, "taskId": id.parse::<u64>().unwrap_or(0) }))
+    let anti = |key: &str, task: &str, family: Family, kind: ReportKind| {
+        wire(
+            &http,
+            &base,
+            "anticaptcha",
+            &registry::Report {
+                key,
+                account: "",
+                task,
+                family,
+                kind,
+            },
+        )
     };
     c.send(
         Exchange {
@@ -473,7 +619,12 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: reCAPTCHA token solved 15 s ago was rejected by the site",
             task: Some(&recaptcha),
         },
-        anti("reportIncorrectRecaptcha", &alice_key, &recaptcha),
+        anti(
+            &alice_key,
+            &recaptcha,
+            Family::Recaptcha,
+            ReportKind::Incorrect,
+        )?,
     )
     .await?;
     c.send(
@@ -483,7 +634,12 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: confirms a reCAPTCHA v3 token worked",
             task: Some(&recaptcha_good),
         },
-        anti("reportCorrectRecaptcha", &alice_key, &recaptcha_good),
+        anti(
+            &alice_key,
+            &recaptcha_good,
+            Family::Recaptcha,
+            ReportKind::Correct,
+        )?,
     )
     .await?;
     c.send(
@@ -493,7 +649,12 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: reports a token solved 5 minutes ago (window: 60 s)",
             task: Some(&recaptcha_late),
         },
-        anti("reportIncorrectRecaptcha", &alice_key, &recaptcha_late),
+        anti(
+            &alice_key,
+            &recaptcha_late,
+            Family::Recaptcha,
+            ReportKind::Incorrect,
+        )?,
     )
     .await?;
     c.send(
@@ -503,7 +664,7 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "bob: reports alice's task (answered exactly as an unknown task)",
             task: Some(&hcaptcha),
         },
-        anti("reportIncorrectHcaptcha", &bob_key, &hcaptcha),
+        anti(&bob_key, &hcaptcha, Family::Hcaptcha, ReportKind::Incorrect)?,
     )
     .await?;
     c.send(
@@ -513,14 +674,21 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: sends an hCaptcha task to the image endpoint",
             task: Some(&hcaptcha),
         },
-        anti("reportIncorrectImageCaptcha", &alice_key, &hcaptcha),
+        anti(&alice_key, &hcaptcha, Family::Image, ReportKind::Incorrect)?,
     )
     .await?;
-    let feedback = |invalid: bool| {
-        http.post(format!("{base}/feedbackTask")).json(&json!({
-            "clientKey": alice_key, "taskId": turnstile,
-            "result": { "invalid": invalid, "message": if invalid { "Token was rejected by the target site" } else { "Solution accepted successfully" } }
-        }))
+    let feedback = |kind: ReportKind| {
+        wire(
+            &http,
+            &base,
+            "ucaptcha",
+            &registry::Report {
+                task: &turnstile,
+                family: Family::Turnstile,
+                kind,
+                ..alice_says
+            },
+        )
     };
     c.send(
         Exchange {
@@ -529,7 +697,7 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: Turnstile token was rejected",
             task: Some(&turnstile),
         },
-        feedback(true),
+        feedback(ReportKind::Incorrect)?,
     )
     .await?;
     c.send(
@@ -539,7 +707,7 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: the same feedback again (a client retry): same answer, no second refund",
             task: Some(&turnstile),
         },
-        feedback(true),
+        feedback(ReportKind::Incorrect)?,
     )
     .await?;
     c.send(
@@ -549,12 +717,12 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: now says the same token worked: the first report stands",
             task: Some(&turnstile),
         },
-        feedback(false),
+        feedback(ReportKind::Correct)?,
     )
     .await?;
     c.send(
         Exchange { dialect: "2captcha", call: "GET /res.php?action=reportbad".into(), about: "alice: the token refused at step 6 again, through 2captcha, whose window is 15 minutes", task: Some(&recaptcha_late) },
-        http.get(format!("{base}/res.php?key={alice_key}&action=reportbad&id={recaptcha_late}")),
+        wire(&http, &base, "twocaptcha", &registry::Report { task: &recaptcha_late, family: Family::Recaptcha, kind: ReportKind::Incorrect, ..alice_says })?,
     ).await?;
     c.send(
         Exchange { dialect: "2captcha", call: "GET /res.php?action=reportbad&json=1 (again)".into(), about: "alice: a second report of the same captcha gets 2captcha's documented duplicate answer", task: Some(&recaptcha_late) },
@@ -567,10 +735,17 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: the hCaptcha token of step 8, through CapMonster's token method",
             task: Some(&hcaptcha),
         },
-        http.post(format!("{base}/reportIncorrectTokenCaptcha"))
-            .json(
-                &json!({ "clientKey": alice_key, "taskId": hcaptcha.parse::<u64>().unwrap_or(0) }),
-            ),
+        wire(
+            &http,
+            &base,
+            "capmonster",
+            &registry::Report {
+                task: &hcaptcha,
+                family: Family::Hcaptcha,
+                kind: ReportKind::Incorrect,
+                ..alice_says
+            },
+        )?,
     )
     .await?;
     c.send(
@@ -587,16 +762,22 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
             about: "alice: a FunCaptcha token worked (regotcha's flag is 'valid')",
             task: Some(&funcaptcha),
         },
-        http.post(format!("{base}/feedbackTask")).json(
-            &json!({ "clientKey": alice_key, "taskId": funcaptcha, "result": { "valid": true } }),
-        ),
+        wire(
+            &http,
+            &base,
+            "regotcha",
+            &registry::Report {
+                task: &funcaptcha,
+                family: Family::Funcaptcha,
+                kind: ReportKind::Correct,
+                ..alice_says
+            },
+        )?,
     )
     .await?;
     c.send(
-        Exchange { dialect: "DBC", call: format!("POST /api/captcha/{image_numeric}/report"), about: "alice: an image answer was wrong, as DeathByCaptcha's client reports it (authtoken form)", task: Some(&image_numeric) },
-        http.post(format!("{base}/api/captcha/{image_numeric}/report"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(format!("authtoken={alice_key}")),
+        Exchange { dialect: "DBC", call: format!("POST /api/captcha/{image_numeric}/report"), about: "alice: an image answer was wrong, as DeathByCaptcha's client reports it (username and key as password)", task: Some(&image_numeric) },
+        wire(&http, &base, "deathbycaptcha", &registry::Report { task: &image_numeric, family: Family::Image, kind: ReportKind::Incorrect, ..alice_says })?,
     ).await?;
     c.send(
         Exchange {
@@ -611,6 +792,7 @@ async fn scenario(c: &mut Client) -> anyhow::Result<()> {
     )
     .await?;
 
+    every_dialect(c).await?;
     let mallory = always_report_script(c).await?;
 
     let mut out = std::io::stdout().lock();

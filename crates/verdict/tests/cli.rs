@@ -275,6 +275,25 @@ fn demo_reports_through_every_dialect_and_exits() {
             "demo output lacks {needle:?}:\n{stdout}"
         );
     }
+    // One report through every dialect of the registry, each answered with its success.
+    for dialect in verdict_http::dialect::DIALECTS {
+        let line = stdout
+            .lines()
+            .skip_while(|l| !l.contains("reports one wrong answer through every dialect"))
+            .skip_while(|l| !l.contains(dialect.service))
+            .nth(2)
+            .unwrap_or_else(|| panic!("no exchange through {}:\n{stdout}", dialect.name));
+        let answer = line
+            .trim_start()
+            .strip_prefix("wire answer  ")
+            .unwrap_or_else(|| panic!("{line:?}"));
+        let (status, body) = answer.split_once(' ').unwrap_or((answer, ""));
+        assert!(
+            dialect.is_recorded(status.parse().unwrap(), body),
+            "{}: {answer}",
+            dialect.name
+        );
+    }
     // Clawback (the default) reverses every refund mallory's burst got.
     let script = &stdout[stdout.find("runs a script").expect("mallory's script")..];
     let refunded = script
@@ -477,6 +496,36 @@ fn the_database_and_its_key_secret_are_private_and_belong_together() {
             .bearer_auth(&key),
     );
     assert_eq!(status, 200);
+}
+
+#[test]
+fn a_misspelled_dialect_in_the_windows_stops_start_up_naming_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("verdict.toml"),
+        "[judging.dialect_windows.twocapcha]\nall = \"15m\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .arg("serve")
+        .env_clear()
+        .env(
+            "VERDICT_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("v.db").display()),
+        )
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started despite the typo: {stderr}");
+    assert!(stderr.contains("\"twocapcha\""), "{stderr}");
+    for name in verdict_http::dialect::registry::names() {
+        assert!(stderr.contains(name), "{name} not listed: {stderr}");
+    }
+    assert!(
+        !dir.path().join("v.db").exists(),
+        "nothing was created before the configuration was read"
+    );
 }
 
 /// `verdict simulate --served`: a day-one world (abuse from the first minute, no warm-up) run

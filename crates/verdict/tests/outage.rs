@@ -18,6 +18,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use support::{Answer, Dialect, Node, PgSchema, admin_get, client, create_account, ingest, send};
+use verdict_domain::CaptchaType;
+use verdict_http::dialect::DIALECTS;
 
 /// A TCP proxy in front of PostgreSQL (the idea of crates.io's ChaosProxy): `cut` closes every
 /// open connection and turns new ones away; `restore` lets them through again.
@@ -82,124 +84,39 @@ impl ChaosProxy {
     }
 }
 
-/// Every dialect with its own task: (dialect, task id, captcha type).
+/// Every dialect of the registry with its own task: (dialect, task id, captcha type). Each
+/// reports a task of a family it takes (image where it can).
 fn dialect_tasks() -> Vec<(Dialect, String, &'static str)> {
-    vec![
-        (
-            Dialect::AntiCaptchaIncorrect,
-            "910001".into(),
-            "recaptcha_v2",
-        ),
-        (Dialect::AntiCaptchaImage, "910002".into(), "image"),
-        (Dialect::CapMonster, "910003".into(), "hcaptcha"),
-        (Dialect::TwoCaptchaV2, "910004".into(), "image"),
-        (Dialect::TwoCaptcha, "910005".into(), "image"),
-        (
-            Dialect::UCaptcha { invalid: true },
-            "910006".into(),
-            "image",
-        ),
-        (Dialect::Capsolver, "910007".into(), "image"),
-        (Dialect::Regotcha, "910008".into(), "recaptcha_v2"),
-        (Dialect::Decaptcha, "910009".into(), "image"),
-        (
-            Dialect::CaptchaFun,
-            "0d6c2a4e-0000-4000-8000-000000000010".into(),
-            "image",
-        ),
-        (Dialect::DeathByCaptcha, "910011".into(), "image"),
-        (
-            Dialect::Native { incorrect: true },
-            "910012".into(),
-            "image",
-        ),
-    ]
+    DIALECTS
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let family = d.some_family();
+            let captcha_type = CaptchaType::ALL
+                .into_iter()
+                .find(|t| t.family() == family)
+                .expect("every family has a type");
+            (
+                Dialect::Registered(d.name, family),
+                (910_001 + i).to_string(),
+                captcha_type.as_str(),
+            )
+        })
+        .collect()
 }
 
-/// What each dialect answers while storage is unavailable: status and exact body.
-fn unavailable_shape(dialect: Dialect) -> (u16, &'static str) {
-    match dialect {
-        Dialect::AntiCaptchaIncorrect
-        | Dialect::AntiCaptchaCorrect
-        | Dialect::AntiCaptchaImage
-        | Dialect::TwoCaptchaV2 => (
-            200,
-            r#"{"errorId":2,"errorCode":"ERROR_NO_SLOT_AVAILABLE","errorDescription":"Service temporarily unavailable; retry in a few seconds."}"#,
-        ),
-        // CapMonster documents errorId 1 for every error.
-        Dialect::CapMonster => (
-            200,
-            r#"{"errorId":1,"errorCode":"ERROR_NO_SLOT_AVAILABLE","errorDescription":"Service temporarily unavailable; retry in a few seconds."}"#,
-        ),
-        Dialect::TwoCaptcha => (503, "ERROR_NO_SLOT_AVAILABLE"),
-        Dialect::UCaptcha { .. } => (
-            503,
-            r#"{"errorId":1,"errorCode":"ERROR_SERVICE_UNAVAILABLE","errorDescription":"The service is temporarily unavailable; retry shortly."}"#,
-        ),
-        Dialect::Capsolver => (
-            503,
-            r#"{"errorId":1,"errorCode":"ERROR_SERVICE_UNAVALIABLE","errorDescription":"Service is temporarily unavailable"}"#,
-        ),
-        Dialect::Regotcha => (
-            503,
-            r#"{"errorId":1,"errorCode":"ERROR_SERVICE_UNAVAILABLE","errorDescription":"The service is temporarily unavailable; retry shortly"}"#,
-        ),
-        Dialect::Decaptcha => (
-            503,
-            r#"{"isSuccess":false,"statusCode":503,"errorMessage":"Service temporarily unavailable.","data":null}"#,
-        ),
-        Dialect::CaptchaFun => (503, r#"{"message": "Service temporarily unavailable"}"#),
-        Dialect::DeathByCaptcha => (503, r#"{"error":"service-overload"}"#),
-        Dialect::Native { .. } => (
-            503,
-            r#"{"error":{"code":"unavailable","message":"Storage is temporarily unavailable; retry shortly."}}"#,
-        ),
-    }
+/// What each dialect answers while storage is unavailable: status and exact body, as its
+/// registry entry states it.
+fn shape_answer(dialect: Dialect) -> Answer {
+    dialect.unavailable()
 }
 
 /// Whether an answer is the dialect's own success answer (the report was recorded), as its
-/// fixtures in crates/verdict-http/tests/fixtures/<dialect>/ show it: an error the dialect
-/// answers with HTTP 200 (anti-captcha's `errorId` 16, 2captcha's `ERROR_WRONG_CAPTCHA_ID`)
-/// is not a success.
+/// registry entry and its fixtures in crates/verdict-http/tests/fixtures/<dialect>/ show it: an
+/// error the dialect answers with HTTP 200 (anti-captcha's `errorId` 16, 2captcha's
+/// `ERROR_WRONG_CAPTCHA_ID`) is not a success.
 fn recorded(dialect: Dialect, answer: &Answer) -> bool {
-    let json = || serde_json::from_str::<serde_json::Value>(&answer.body).unwrap_or_default();
-    match dialect {
-        // `{"errorId":0,"status":"success"}`
-        Dialect::AntiCaptchaIncorrect
-        | Dialect::AntiCaptchaCorrect
-        | Dialect::AntiCaptchaImage
-        | Dialect::TwoCaptchaV2
-        | Dialect::CapMonster => {
-            let json = json();
-            answer.status == 200 && json["errorId"] == 0 && json["status"] == "success"
-        }
-        // `{"errorId":0,"message":"Feedback recorded"}` and the like.
-        Dialect::UCaptcha { .. } | Dialect::Capsolver | Dialect::Regotcha => {
-            answer.status == 200 && json()["errorId"] == 0
-        }
-        Dialect::TwoCaptcha => answer.status == 200 && answer.body == "OK_REPORT_RECORDED",
-        Dialect::Decaptcha => {
-            let json = json();
-            answer.status == 200 && json["isSuccess"] == true && json["statusCode"] == 200
-        }
-        Dialect::CaptchaFun => {
-            answer.status == 200 && json()["message"] == "Report submitted successfully"
-        }
-        // The captcha object, `{"captcha":1006,"text":"","is_correct":false,"status":0}`.
-        Dialect::DeathByCaptcha => {
-            let json = json();
-            answer.status == 200 && json["captcha"].is_u64() && json["is_correct"] == false
-        }
-        Dialect::Native { .. } => answer.status == 201,
-    }
-}
-
-fn shape_answer(dialect: Dialect) -> Answer {
-    let (status, body) = unavailable_shape(dialect);
-    Answer {
-        status,
-        body: body.to_owned(),
-    }
+    dialect.recorded(answer)
 }
 
 /// Polls `/readyz` until it answers `want` (at most 60 s; a bound, not a timing assertion).

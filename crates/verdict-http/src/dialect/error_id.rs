@@ -19,6 +19,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 
 use crate::AppState;
 use crate::dialect::lenient::{Field, RawId, SecretText};
+use crate::dialect::registry::{Report as RegistryReport, WireRequest, has_keys, json_id, json_of};
 use crate::dialect::{BodyProblem, is_unavailable, json, log_failure, parse_json, task_id};
 
 /// An `errorId` with its `errorCode`.
@@ -185,4 +186,28 @@ pub fn no_such_method() -> Response {
         NO_SUCH_METHOD,
         "Request to API made with method which does not exist",
     )
+}
+
+/// `{clientKey, taskId}` posted to `/<method>`, the id a JSON number where it is one: the
+/// registry's example request for the dialects of this family.
+pub fn example(method: &str, report: &RegistryReport<'_>) -> WireRequest {
+    WireRequest::json(
+        format!("/{method}"),
+        &serde_json::json!({ "clientKey": report.key, "taskId": json_id(report.task) }),
+    )
+}
+
+/// Whether an answer is in this family's shape: HTTP 200 always, success or all three error
+/// fields.
+pub fn is_shaped(status: u16, body: &str) -> bool {
+    let json = json_of(body);
+    status == 200
+        && (is_success(status, body)
+            || has_keys(&json, &["errorId", "errorCode", "errorDescription"]))
+}
+
+/// Whether an answer is this family's `{"errorId":0,"status":"success"}`.
+pub fn is_success(status: u16, body: &str) -> bool {
+    let json = json_of(body);
+    status == 200 && json["errorId"] == 0 && json["status"] == "success"
 }

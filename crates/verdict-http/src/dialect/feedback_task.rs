@@ -22,6 +22,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 
 use crate::AppState;
 use crate::dialect::lenient::{Field, Flag, Lenient, Object, RawId, SecretText};
+use crate::dialect::registry::{has_keys, json_of};
 use crate::dialect::{
     BodyProblem, capsolver, is_unavailable, json, log_failure, parse_json, regotcha, task_id,
     ucaptcha,
@@ -68,6 +69,12 @@ struct Failure<'a> {
     error_id: u32,
     error_code: &'a str,
     error_description: &'a str,
+}
+
+/// Whether an answer is in the shape all three share: `errorId` 0, or the three error fields.
+pub fn is_shaped(_status: u16, body: &str) -> bool {
+    let json = json_of(body);
+    json["errorId"] == 0 || has_keys(&json, &["errorId", "errorCode", "errorDescription"])
 }
 
 /// The error envelope all three share: `{"errorId":1,"errorCode","errorDescription"}`.

@@ -3,10 +3,13 @@
 //! bytes; `mod.rs` holds routes and a few lines per handler. Adapters decide nothing: every rule
 //! lives in `verdict-domain`.
 //!
-//! Adding a dialect: a module with `NAME`, `routes()` and `wire.rs`, a line in [`routes`], and
-//! fixtures under `tests/fixtures/<name>/`.
+//! Adding a dialect: a module with `NAME`, `routes()`, `wire.rs` and its registry entry
+//! `DIALECT` (a [`registry::Dialect`]), one line in [`DIALECTS`], and fixtures under
+//! `tests/fixtures/<name>/`. Everything else (the router, the default windows, configuration
+//! checks, the parity and outage tests, the demo) reads [`DIALECTS`].
 
 pub mod anticaptcha;
+pub mod bestcaptchasolver;
 pub mod capmonster;
 pub mod capsolver;
 pub mod captchafun;
@@ -14,7 +17,11 @@ pub mod deathbycaptcha;
 pub mod decaptcha;
 pub mod error_id;
 pub mod feedback_task;
+pub mod form;
+pub mod imagetyperz;
 pub mod lenient;
+pub mod ninekw;
+pub mod registry;
 pub mod regotcha;
 pub mod twocaptcha;
 pub mod twocaptcha_v2;
@@ -28,37 +35,48 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use verdict_domain::TaskId;
 use verdict_domain::ids::TaskIdError;
+use verdict_domain::{Family, TaskId};
 use verdict_engine::EngineError;
 
 use crate::AppState;
 use lenient::RawId;
 
+/// Every dialect verdict speaks, the native API's reports included. The one list to add a
+/// dialect to.
+pub const DIALECTS: &[&registry::Dialect] = &[
+    &captchafun::DIALECT,
+    &decaptcha::DIALECT,
+    &anticaptcha::DIALECT,
+    &twocaptcha::DIALECT,
+    &twocaptcha_v2::DIALECT,
+    &capmonster::DIALECT,
+    &ucaptcha::DIALECT,
+    &capsolver::DIALECT,
+    &regotcha::DIALECT,
+    &deathbycaptcha::DIALECT,
+    &imagetyperz::DIALECT,
+    &bestcaptchasolver::DIALECT,
+    &ninekw::DIALECT,
+    &crate::native::DIALECT,
+];
+
 /// Every dialect's routes, all at the root paths the original services use (clients built on
 /// `urljoin` drop any prefix).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(captchafun::routes())
-        .merge(decaptcha::routes())
-        .merge(anticaptcha::routes())
-        .merge(twocaptcha::routes())
-        .merge(twocaptcha_v2::routes())
-        .merge(capmonster::routes())
-        .merge(feedback_task::routes())
-        .merge(deathbycaptcha::routes())
+    DIALECTS
+        .iter()
+        .filter_map(|d| d.routes)
+        .fold(Router::new(), |router, routes| router.merge(routes()))
 }
 
-/// Report windows that services document for themselves, beyond the per-family defaults:
-/// anti-captcha's 60 seconds for every method (images included), 2captcha's 15 minutes
-/// (legacy and, assumed, v2) and regotcha's 24 hours.
-pub fn documented_windows() -> [(&'static str, Duration); 4] {
-    [
-        (anticaptcha::NAME, anticaptcha::WINDOW),
-        (twocaptcha::NAME, twocaptcha::WINDOW),
-        (twocaptcha_v2::NAME, twocaptcha_v2::WINDOW),
-        (regotcha::NAME, regotcha::WINDOW),
-    ]
+/// Report windows that services document for themselves, beyond the per-family defaults (for
+/// example anti-captcha's 60 seconds for every method, images included, and 2captcha's 15
+/// minutes): (dialect, family or every family, window).
+pub fn documented_windows() -> impl Iterator<Item = (&'static str, Option<Family>, Duration)> {
+    DIALECTS
+        .iter()
+        .flat_map(|d| d.windows.iter().map(|(family, w)| (d.name, *family, *w)))
 }
 
 /// A JSON response with exactly these bytes.

@@ -32,6 +32,36 @@ pub use keys::KeyView;
 
 pub const NAME: &str = "native";
 
+/// The registry's entry for reports made through `POST /v1/reports` (its routes are the native
+/// API's, mounted with the rest of it).
+pub const DIALECT: crate::dialect::registry::Dialect = crate::dialect::registry::Dialect {
+    name: NAME,
+    service: "verdict's native API",
+    endpoints: &["POST /v1/reports"],
+    routes: None,
+    windows: &[],
+    families: Eligibility::ALL,
+    integer_ids: false,
+    example: |r| {
+        Some(
+            crate::dialect::registry::WireRequest::json(
+                "/v1/reports".into(),
+                &json!({ "task": r.task, "kind": r.kind.as_str() }),
+            )
+            .header("authorization", format!("Bearer {}", r.key)),
+        )
+    },
+    recorded: |status, _| status == 201,
+    unavailable: (
+        503,
+        r#"{"error":{"code":"unavailable","message":"Storage is temporarily unavailable; retry shortly."}}"#,
+    ),
+    shaped: |status, body| {
+        (200..300).contains(&status)
+            || crate::dialect::registry::json_of(body)["error"]["code"].is_string()
+    },
+};
+
 pub fn routes(limits: Limits) -> Router<AppState> {
     Router::new()
         .route("/v1/accounts", post(create_account))

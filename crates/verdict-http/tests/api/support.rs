@@ -262,6 +262,16 @@ impl TestApp {
         }
     }
 
+    /// A request built by a dialect's registry entry.
+    pub async fn send_wire(&self, wire: verdict_http::dialect::registry::WireRequest) -> Reply {
+        let mut builder = Request::builder().method(wire.method).uri(wire.path);
+        for (name, value) in wire.headers {
+            builder = builder.header(name, value);
+        }
+        self.send(builder.body(Body::from(wire.body)).unwrap())
+            .await
+    }
+
     pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {
         let mut builder = Request::post(path);
         for (name, value) in headers {

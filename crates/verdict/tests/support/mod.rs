@@ -8,6 +8,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use verdict_domain::{Family, ReportKind};
+use verdict_http::dialect::registry;
 
 pub const ADMIN: &str = "test-admin-token-0123456789";
 
@@ -383,38 +385,55 @@ pub fn now_rfc3339() -> String {
     verdict_domain::Timestamp::from_millis(i64::try_from(ms).unwrap()).to_rfc3339()
 }
 
-/// One report request, in one dialect's wire format.
+/// A report in one dialect's wire format; the request itself is the dialect's registry entry's
+/// (`verdict_http::dialect::DIALECTS`). The variants name the ones the tests here use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// anti-captcha `/reportIncorrectRecaptcha` (integer ids, reCAPTCHA).
     AntiCaptchaIncorrect,
     /// anti-captcha `/reportCorrectRecaptcha`.
     AntiCaptchaCorrect,
-    /// anti-captcha `/reportIncorrectImageCaptcha` (integer ids, image).
-    AntiCaptchaImage,
     /// uCaptcha `/feedbackTask` with `invalid`.
     UCaptcha { invalid: bool },
-    /// capsolver `/feedbackTask` (with `appId`).
-    Capsolver,
-    /// regotcha `/feedbackTask` with `valid: false`.
-    Regotcha,
     /// captcha.fun `POST /v1/report/{uuid}`.
     CaptchaFun,
     /// The text/audio Reporting API `POST /api/report`.
     Decaptcha,
-    /// 2captcha `res.php?action=reportbad`.
-    TwoCaptcha,
     /// 2captcha API v2 `/reportIncorrect`.
     TwoCaptchaV2,
     /// CapMonster `/reportIncorrectTokenCaptcha`.
     CapMonster,
-    /// DeathByCaptcha `POST /api/captcha/{id}/report` with username and password.
-    DeathByCaptcha,
     /// The native API `POST /v1/reports`.
     Native { incorrect: bool },
+    /// Any dialect of the registry, reporting a task of this family as incorrect.
+    Registered(&'static str, Family),
 }
 
 impl Dialect {
+    /// The registry's entry, the family the report is about and what it says.
+    pub fn spec(self) -> (&'static registry::Dialect, Family, ReportKind) {
+        let kind = |incorrect: bool| {
+            if incorrect {
+                ReportKind::Incorrect
+            } else {
+                ReportKind::Correct
+            }
+        };
+        let (name, family, kind) = match self {
+            Dialect::AntiCaptchaIncorrect => ("anticaptcha", Family::Recaptcha, kind(true)),
+            Dialect::AntiCaptchaCorrect => ("anticaptcha", Family::Recaptcha, kind(false)),
+            Dialect::UCaptcha { invalid } => ("ucaptcha", Family::Image, kind(invalid)),
+            Dialect::CaptchaFun => ("captchafun", Family::Image, kind(true)),
+            Dialect::Decaptcha => ("decaptcha", Family::Image, kind(true)),
+            Dialect::TwoCaptchaV2 => ("twocaptcha_v2", Family::Recaptcha, kind(true)),
+            Dialect::CapMonster => ("capmonster", Family::Recaptcha, kind(true)),
+            Dialect::Native { incorrect } => ("native", Family::Image, kind(incorrect)),
+            Dialect::Registered(name, family) => (name, family, kind(true)),
+        };
+        let entry = registry::find(name).unwrap_or_else(|| panic!("no dialect {name}"));
+        (entry, family, kind)
+    }
+
     pub fn request(
         self,
         http: &reqwest::Client,
@@ -423,57 +442,37 @@ impl Dialect {
         account_name: &str,
         task: &str,
     ) -> reqwest::RequestBuilder {
-        let url = |path: &str| format!("{base}{path}");
-        // Integer ids travel as JSON numbers where the vendor sends numbers.
-        let number = || {
-            task.parse::<u64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::from(task))
+        let (entry, family, kind) = self.spec();
+        let report = registry::Report {
+            key,
+            account: account_name,
+            task,
+            family,
+            kind,
         };
-        match self {
-            Dialect::AntiCaptchaIncorrect => http
-                .post(url("/reportIncorrectRecaptcha"))
-                .json(&json!({ "clientKey": key, "taskId": number() })),
-            Dialect::AntiCaptchaCorrect => http
-                .post(url("/reportCorrectRecaptcha"))
-                .json(&json!({ "clientKey": key, "taskId": number() })),
-            Dialect::AntiCaptchaImage => http
-                .post(url("/reportIncorrectImageCaptcha"))
-                .json(&json!({ "clientKey": key, "taskId": number() })),
-            Dialect::UCaptcha { invalid } => http.post(url("/feedbackTask")).json(
-                &json!({ "clientKey": key, "taskId": task, "result": { "invalid": invalid } }),
-            ),
-            Dialect::Capsolver => http.post(url("/feedbackTask")).json(&json!({
-                "clientKey": key, "appId": "APP_ID", "taskId": task,
-                "result": { "invalid": true, "code": 1001, "message": "invalid token" }
-            })),
-            Dialect::Regotcha => http
-                .post(url("/feedbackTask"))
-                .json(&json!({ "clientKey": key, "taskId": task, "result": { "valid": false } })),
-            Dialect::CaptchaFun => http
-                .post(url(&format!("/v1/report/{task}")))
-                .header("API_KEY", key),
-            Dialect::Decaptcha => http
-                .post(url("/api/report"))
-                .header("x-api-key", key)
-                .json(&json!({ "captchaGUID": task })),
-            Dialect::TwoCaptcha => http.get(url(&format!(
-                "/res.php?key={key}&action=reportbad&id={task}"
-            ))),
-            Dialect::TwoCaptchaV2 => http
-                .post(url("/reportIncorrect"))
-                .json(&json!({ "clientKey": key, "taskId": number() })),
-            Dialect::CapMonster => http
-                .post(url("/reportIncorrectTokenCaptcha"))
-                .json(&json!({ "clientKey": key, "taskId": number() })),
-            Dialect::DeathByCaptcha => http
-                .post(url(&format!("/api/captcha/{task}/report")))
-                .header("Accept", "application/json")
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(format!("username={account_name}&password={key}")),
-            Dialect::Native { incorrect } => http.post(url("/v1/reports")).bearer_auth(key).json(
-                &json!({ "task": task, "kind": if incorrect { "incorrect" } else { "correct" } }),
-            ),
+        let wire = entry
+            .request(&report)
+            .unwrap_or_else(|| panic!("{} cannot carry {report:?}", entry.name));
+        let mut request = http
+            .request(wire.method, format!("{base}{}", wire.path))
+            .body(wire.body);
+        for (name, value) in wire.headers {
+            request = request.header(name, value);
+        }
+        request
+    }
+
+    /// Whether an answer is the dialect's own success answer (the report was recorded).
+    pub fn recorded(self, answer: &Answer) -> bool {
+        self.spec().0.is_recorded(answer.status, &answer.body)
+    }
+
+    /// What the dialect answers while storage is unavailable.
+    pub fn unavailable(self) -> Answer {
+        let (status, body) = self.spec().0.unavailable;
+        Answer {
+            status,
+            body: body.to_owned(),
         }
     }
 }

@@ -13,7 +13,8 @@ use axum::Router;
 use verdict_domain::{Eligibility, Family, ReportKind};
 
 use crate::AppState;
-use crate::dialect::error_id::method;
+use crate::dialect::error_id::{self, method};
+use crate::dialect::registry::Dialect;
 use wire::AntiCaptcha;
 
 pub const NAME: &str = "anticaptcha";
@@ -21,6 +22,38 @@ pub const NAME: &str = "anticaptcha";
 /// "Reports must be sent within 60 seconds of task completion" — on every report method's
 /// page, reportIncorrectImageCaptcha's included; later: ERROR_NO_SUCH_CAPCHA_ID.
 pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The registry's entry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    service: "anti-captcha",
+    endpoints: &[
+        "POST /reportIncorrectImageCaptcha",
+        "POST /reportIncorrectRecaptcha",
+        "POST /reportCorrectRecaptcha",
+        "POST /reportIncorrectHcaptcha",
+    ],
+    routes: Some(routes),
+    windows: &[(None, WINDOW)],
+    families: Eligibility::only(&[Family::Image, Family::Recaptcha, Family::Hcaptcha]),
+    integer_ids: false,
+    example: |r| {
+        let method = match (r.family, r.kind) {
+            (Family::Image, ReportKind::Incorrect) => "reportIncorrectImageCaptcha",
+            (Family::Recaptcha, ReportKind::Incorrect) => "reportIncorrectRecaptcha",
+            (Family::Recaptcha, ReportKind::Correct) => "reportCorrectRecaptcha",
+            (Family::Hcaptcha, ReportKind::Incorrect) => "reportIncorrectHcaptcha",
+            _ => return None,
+        };
+        Some(error_id::example(method, r))
+    },
+    recorded: error_id::is_success,
+    shaped: error_id::is_shaped,
+    unavailable: (
+        200,
+        r#"{"errorId":2,"errorCode":"ERROR_NO_SLOT_AVAILABLE","errorDescription":"Service temporarily unavailable; retry in a few seconds."}"#,
+    ),
+};
 
 pub fn routes() -> Router<AppState> {
     let image = Eligibility::only(&[Family::Image]);

@@ -10,9 +10,34 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 
+use verdict_domain::{Eligibility, ReportKind};
+
 use crate::AppState;
+use crate::dialect::registry::{Dialect, WireRequest, json_of};
 
 pub const NAME: &str = "captchafun";
+
+/// The registry's entry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    service: "captcha.fun",
+    endpoints: &["POST /v1/report/{id}"],
+    routes: Some(routes),
+    windows: &[],
+    families: Eligibility::ALL,
+    integer_ids: false,
+    example: |r| {
+        (r.kind == ReportKind::Incorrect)
+            .then(|| WireRequest::post(format!("/v1/report/{}", r.task)).header("API_KEY", r.key))
+    },
+    recorded: |status, body| status == 200 && json_of(body)["message"] == wire::SUCCESS,
+    unavailable: (503, r#"{"message": "Service temporarily unavailable"}"#),
+    // `{"message": "…"}` and nothing else.
+    shaped: |_, body| {
+        let json = json_of(body);
+        json.as_object().is_some_and(|o| o.len() == 1) && json["message"].is_string()
+    },
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(

@@ -19,10 +19,46 @@ use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
 
+use verdict_domain::{Eligibility, ReportKind};
+
 use crate::AppState;
+use crate::dialect::registry::{Dialect, WireRequest, json_of};
 use wire::Credentials;
 
 pub const NAME: &str = "deathbycaptcha";
+
+/// The registry's entry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    service: "DeathByCaptcha",
+    endpoints: &["POST /api/captcha/{id}/report"],
+    routes: Some(routes),
+    windows: &[],
+    families: Eligibility::ALL,
+    integer_ids: true,
+    // The official client's login: the account's name and its key as the password.
+    example: |r| {
+        (r.kind == ReportKind::Incorrect).then(|| {
+            WireRequest::form(
+                format!("/api/captcha/{}/report", r.task),
+                &[("username", r.account), ("password", r.key)],
+            )
+            .header("accept", "application/json")
+        })
+    },
+    // The captcha object, `{"captcha":1006,"text":"","is_correct":false,"status":0}`.
+    recorded: |status, body| {
+        let json = json_of(body);
+        status == 200 && json["captcha"].is_u64() && json["is_correct"] == false
+    },
+    unavailable: (503, r#"{"error":"service-overload"}"#),
+    // The captcha object, or `{"error"}` with a real HTTP error status.
+    shaped: |status, body| {
+        let json = json_of(body);
+        (status == 200 && json["is_correct"] == false)
+            || (status >= 400 && json["error"].is_string())
+    },
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(

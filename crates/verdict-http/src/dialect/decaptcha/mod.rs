@@ -11,10 +11,47 @@ use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
 
+use verdict_domain::ReportKind;
+
 use crate::AppState;
 use crate::dialect::parse_json;
+use crate::dialect::registry::{Dialect, WireRequest, has_keys, json_of};
 
 pub const NAME: &str = "decaptcha";
+
+/// The registry's entry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    service: "decaptcha.net (the text/audio Reporting API)",
+    endpoints: &["POST /api/report"],
+    routes: Some(routes),
+    windows: &[],
+    families: wire::TEXT_AND_AUDIO,
+    integer_ids: false,
+    example: |r| {
+        (r.kind == ReportKind::Incorrect).then(|| {
+            WireRequest::json(
+                "/api/report".into(),
+                &serde_json::json!({ "captchaGUID": r.task }),
+            )
+            .header("x-api-key", r.key)
+        })
+    },
+    recorded: |status, body| {
+        let json = json_of(body);
+        status == 200 && json["isSuccess"] == true && json["statusCode"] == 200
+    },
+    unavailable: (
+        503,
+        r#"{"isSuccess":false,"statusCode":503,"errorMessage":"Service temporarily unavailable.","data":null}"#,
+    ),
+    // All four envelope fields, the status mirrored in `statusCode`.
+    shaped: |status, body| {
+        let json = json_of(body);
+        has_keys(&json, &["isSuccess", "statusCode", "errorMessage", "data"])
+            && json["statusCode"].as_u64() == Some(u64::from(status))
+    },
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(

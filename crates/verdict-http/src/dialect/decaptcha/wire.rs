@@ -15,7 +15,7 @@ use crate::dialect::lenient::{Field, RawId, Text};
 use crate::dialect::{BodyProblem, human_duration, is_unavailable, json, log_failure, task_id};
 
 const NOT_FOUND: &str = "CAPTCHA with the specified GUID not found.";
-const TEXT_AND_AUDIO: Eligibility = Eligibility::only(&[Family::Image, Family::Audio]);
+pub(super) const TEXT_AND_AUDIO: Eligibility = Eligibility::only(&[Family::Image, Family::Audio]);
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Body {

@@ -14,12 +14,47 @@ use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 
+use verdict_domain::{Eligibility, ReportKind};
+
 use crate::AppState;
+use crate::dialect::registry::{Dialect, WireRequest, json_of};
 
 pub const NAME: &str = "twocaptcha";
 
 /// "ERROR_REPORT_NOT_RECORDED: … more than 15 minutes passed since the captcha was submitted."
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The registry's entry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    service: "2captcha (legacy res.php), rucaptcha, solvecaptcha",
+    endpoints: &["GET|POST /res.php?action=reportbad|reportgood"],
+    routes: Some(routes),
+    windows: &[(None, WINDOW)],
+    families: Eligibility::ALL,
+    integer_ids: true,
+    example: |r| {
+        let action = match r.kind {
+            ReportKind::Incorrect => "reportbad",
+            ReportKind::Correct => "reportgood",
+        };
+        Some(WireRequest::get(format!(
+            "/res.php?key={}&action={action}&id={}",
+            r.key, r.task
+        )))
+    },
+    recorded: |status, body| status == 200 && body == "OK_REPORT_RECORDED",
+    unavailable: (503, "ERROR_NO_SLOT_AVAILABLE"),
+    // A bare token (or with json=1 `{"status":0|1,"request":token}`), HTTP 200 but in an
+    // outage.
+    shaped: |status, body| {
+        let json = json_of(body);
+        let token = json["request"].as_str().unwrap_or(body);
+        (status == 200 || status == 503)
+            && (token.starts_with("OK_") || token.starts_with("ERROR_"))
+            && !token.contains(char::is_whitespace)
+    },
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/res.php", get(res).post(res))
