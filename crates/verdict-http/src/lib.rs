@@ -2,6 +2,7 @@
 //! (`native/`), health probes, and the app that puts them on one port. Handlers translate and
 //! delegate to the engine; nothing here decides a report.
 
+mod deadline;
 pub mod dialect;
 mod error;
 mod health;
@@ -25,6 +26,9 @@ pub struct Limits {
     pub report_body: usize,
     /// Task ingest batches.
     pub ingest_body: usize,
+    /// How long a report's whole body, or the gap between two pieces of an ingest batch, may
+    /// take to arrive.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -32,6 +36,7 @@ impl Default for Limits {
         Self {
             report_body: 64 * 1024,
             ingest_body: 256 * 1024 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -59,7 +64,13 @@ pub fn default_policy() -> verdict_domain::Policy {
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
     Router::new()
-        .merge(dialect::routes().layer(DefaultBodyLimit::max(limits.report_body)))
+        .merge(
+            dialect::routes()
+                .layer(DefaultBodyLimit::max(limits.report_body))
+                .layer(axum::middleware::from_fn(move |r, n| {
+                    deadline::body_deadline(limits.body_timeout, r, n)
+                })),
+        )
         .merge(native::routes(limits))
         .merge(health::routes())
         .fallback(fallback)

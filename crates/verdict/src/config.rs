@@ -40,6 +40,7 @@ pub struct Config {
     /// A `tracing` filter, e.g. `info` or `verdict=debug,tower_http=info`.
     pub log: String,
     pub limits: LimitsConfig,
+    pub connections: ConnectionsConfig,
     pub sqlite: SqliteConfig,
     pub postgres: PostgresConfig,
     pub judging: JudgingConfig,
@@ -78,6 +79,7 @@ impl Default for Config {
             key_secret_file: None,
             log: "info".into(),
             limits: LimitsConfig::default(),
+            connections: ConnectionsConfig::default(),
             sqlite: SqliteConfig::default(),
             postgres: PostgresConfig::default(),
             judging: JudgingConfig::default(),
@@ -100,6 +102,55 @@ impl Default for LimitsConfig {
         Self {
             report_body_bytes: d.report_body,
             ingest_body_bytes: d.ingest_body,
+        }
+    }
+}
+
+/// How connections are accepted and ended (`listen.rs`).
+///
+/// ```toml
+/// [connections]
+/// max = 10000                # open connections at most; more wait in the kernel's backlog
+/// header_timeout = "10s"     # to send a request's headers, and idle time between requests
+/// body_timeout = "30s"       # to send a report's body; ingest: between two pieces of it
+/// handshake_timeout = "10s"  # a TLS handshake
+/// drain = "30s"              # after SIGTERM, for in-flight requests to finish
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    pub max: usize,
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub drain: Duration,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        let d = crate::listen::Listening::default();
+        Self {
+            max: d.max_connections,
+            header_timeout: d.header_timeout,
+            body_timeout: verdict_http::Limits::default().body_timeout,
+            handshake_timeout: d.handshake_timeout,
+            drain: d.drain,
+        }
+    }
+}
+
+impl Config {
+    /// How `serve` accepts and ends connections; a zero cap or timeout is refused at load.
+    pub fn listening(&self) -> crate::listen::Listening {
+        crate::listen::Listening {
+            max_connections: self.connections.max,
+            header_timeout: self.connections.header_timeout,
+            handshake_timeout: self.connections.handshake_timeout,
+            drain: self.connections.drain,
         }
     }
 }
@@ -649,6 +700,7 @@ const SETTINGS: &[&str] = &[
     "key_secret_file",
     "log",
     "limits",
+    "connections",
     "sqlite",
     "postgres",
     "judging",
@@ -685,6 +737,19 @@ pub fn load(file: Option<&Path>, overrides: Overrides, base: Config) -> anyhow::
     let config: Config = figment.extract().context("invalid configuration")?;
     config.judging.policy()?;
     config.tls.files()?;
+    let c = &config.connections;
+    if c.max == 0 {
+        bail!("connections.max must be at least 1");
+    }
+    for (name, value) in [
+        ("header_timeout", c.header_timeout),
+        ("body_timeout", c.body_timeout),
+        ("handshake_timeout", c.handshake_timeout),
+    ] {
+        if value.is_zero() {
+            bail!("connections.{name} must be longer than zero");
+        }
+    }
     Ok(config)
 }
 

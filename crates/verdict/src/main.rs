@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod demo;
+mod listen;
 mod server;
 mod simulate;
 

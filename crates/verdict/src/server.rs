@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use verdict_domain::KeyHash;
@@ -216,10 +214,7 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-/// How long in-flight requests get to finish once shutdown starts.
-const DRAIN: Duration = Duration::from_secs(30);
-
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish within the drain period.
 pub async fn run(
     engine: Engine,
     admin: KeyHash,
@@ -230,6 +225,7 @@ pub async fn run(
     let limits = verdict_http::Limits {
         report_body: config.limits.report_body_bytes,
         ingest_body: config.limits.ingest_body_bytes,
+        body_timeout: config.connections.body_timeout,
     };
     let app = verdict_http::app(verdict_http::AppState {
         engine,
@@ -237,40 +233,12 @@ pub async fn run(
         limits,
     });
     let addr = listener.local_addr()?;
-    match config.tls.files()? {
-        None => {
-            tracing::info!(%addr, tls = false, database = %config.database_url, "verdict serving");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .context("server failed")?;
-        }
-        Some((cert, key)) => {
-            // One process-wide choice of crypto: ring. Installing twice is harmless.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = RustlsConfig::from_pem_file(cert, key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "loading TLS certificate {} and key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
-            let handle = Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                stopper.graceful_shutdown(Some(DRAIN));
-            });
-            tracing::info!(%addr, tls = true, database = %config.database_url, "verdict serving");
-            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-                .context("server failed")?;
-        }
-    }
+    let tls = match config.tls.files()? {
+        None => None,
+        Some((cert, key)) => Some(crate::listen::tls_acceptor(cert, key)?),
+    };
+    tracing::info!(%addr, tls = tls.is_some(), database = %config.database_url, "verdict serving");
+    crate::listen::serve(listener, app, tls, config.listening(), shutdown).await?;
     tracing::info!("verdict stopped");
     Ok(())
 }

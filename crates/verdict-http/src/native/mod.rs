@@ -20,6 +20,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use verdict_domain::{AccountId, ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId};
 use verdict_engine::ReportOutcome;
 
@@ -89,9 +90,15 @@ pub fn routes(limits: Limits) -> Router<AppState> {
         .route("/v1/reports", post(report))
         .route("/v1/tasks/{id}", get(task))
         .layer(DefaultBodyLimit::max(limits.report_body))
+        .layer(axum::middleware::from_fn(move |r, n| {
+            crate::deadline::body_deadline(limits.body_timeout, r, n)
+        }))
         // The ingest handler reads its body as a stream and counts it against
-        // `limits.ingest_body` itself.
-        .route("/v1/tasks", post(ingest::ingest))
+        // `limits.ingest_body` itself; a batch may take long to arrive, but never stall.
+        .route(
+            "/v1/tasks",
+            post(ingest::ingest).layer(RequestBodyTimeoutLayer::new(limits.body_timeout)),
+        )
 }
 
 fn body_error(problem: BodyProblem) -> ApiError {

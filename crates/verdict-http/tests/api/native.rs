@@ -319,6 +319,7 @@ async fn an_ingest_over_the_limit_is_refused_whether_its_length_is_declared_or_n
     let app = TestApp::with_limits(verdict_http::Limits {
         report_body: 64 * 1024,
         ingest_body: 4096,
+        ..verdict_http::Limits::default()
     })
     .await;
     let at = T0.to_rfc3339();

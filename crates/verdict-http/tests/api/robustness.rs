@@ -257,6 +257,7 @@ async fn oversized_bodies_get_each_dialects_error() {
     let app = TestApp::with_limits(Limits {
         report_body: 256,
         ingest_body: 1024,
+        ..Limits::default()
     })
     .await;
     let huge = format!(
@@ -287,6 +288,61 @@ async fn oversized_bodies_get_each_dialects_error() {
             let refused =
                 reply.status == StatusCode::PAYLOAD_TOO_LARGE || reply.json()["errorId"] == 1;
             assert!(refused, "{at} accepted an oversized body: {}", reply.text());
+        }
+    }
+}
+
+/// A client that sends half a body and stalls is answered once the body deadline passes, in
+/// its dialect's shape, and nothing is recorded from the half it sent.
+#[tokio::test]
+async fn a_body_that_stalls_gets_each_dialects_error_at_the_deadline() {
+    let app = TestApp::with_limits(Limits {
+        body_timeout: std::time::Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let half = format!("{{\"clientKey\":\"{ALICE_KEY}\",");
+    for endpoint in endpoints() {
+        let mut request = Request::builder()
+            .method(endpoint.method.clone())
+            .uri(endpoint.path.as_str());
+        for (name, value) in &endpoint.headers {
+            request = request.header(*name, value.as_str());
+        }
+        let first = half.clone();
+        let stalled = futures_util::stream::unfold(0u8, move |sent| {
+            let first = first.clone();
+            async move {
+                if sent == 0 {
+                    Some((Ok::<_, std::io::Error>(first.into_bytes()), 1))
+                } else {
+                    // Far longer than the deadline: only the deadline ends this request.
+                    tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                    None
+                }
+            }
+        });
+        let at = format!("{} {}", endpoint.method, endpoint.path);
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            app.send(request.body(Body::from_stream(stalled)).unwrap()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{at}: no answer; the body deadline did not end it"));
+        assert!(
+            in_shape(&endpoint, reply.status, &reply.body).is_ok(),
+            "{at}: {} {}",
+            reply.status,
+            reply.text()
+        );
+        if endpoint.sends_json() {
+            assert!(
+                !endpoint
+                    .dialect
+                    .is_recorded(reply.status.as_u16(), &reply.text()),
+                "{at} recorded a report from half a body: {}",
+                reply.text()
+            );
         }
     }
 }
