@@ -95,6 +95,12 @@ impl Server {
             .env("VERDICT_DATABASE_URL", database_url)
             .env("VERDICT_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("VERDICT_LOG", "warn")
+            // One load generator stands for many clients: the guard runs (its cost is part of
+            // what is measured) with rates no benchmark reaches.
+            .env("VERDICT_LIMITS__PER_ADDRESS__PER_SECOND", "1e9")
+            .env("VERDICT_LIMITS__PER_ADDRESS__BURST", "1000000000")
+            .env("VERDICT_LIMITS__PER_KEY__PER_SECOND", "1e9")
+            .env("VERDICT_LIMITS__PER_KEY__BURST", "1000000000")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&stderr)?)

@@ -12,6 +12,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Option<Value>,
+    /// Seconds for `Retry-After`, on throttled requests.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -21,7 +23,13 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -72,7 +80,14 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             error["details"] = details;
         }
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

@@ -5,6 +5,7 @@
 mod deadline;
 pub mod dialect;
 mod error;
+pub mod guard;
 mod health;
 pub mod native;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     /// Hash of the operator's admin token.
     pub admin: KeyHash,
     pub limits: Limits,
+    /// Rate limits and failed-login blocks (`guard.rs`).
+    pub guard: std::sync::Arc<guard::Guard>,
 }
 
 /// The judging policy with the report windows the dialects' services document; configuration
@@ -65,13 +68,18 @@ pub fn app(state: AppState) -> Router {
     let limits = state.limits;
     Router::new()
         .merge(
-            dialect::routes()
+            dialect::routes(&state)
                 .layer(DefaultBodyLimit::max(limits.report_body))
                 .layer(axum::middleware::from_fn(move |r, n| {
                     deadline::body_deadline(limits.body_timeout, r, n)
                 })),
         )
-        .merge(native::routes(limits))
+        .merge(
+            native::routes(limits).route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), &native::DIALECT),
+                guard::guard_requests,
+            )),
+        )
         .merge(health::routes())
         .fallback(fallback)
         .with_state(state)

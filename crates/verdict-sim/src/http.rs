@@ -82,6 +82,7 @@ impl OverHttp {
         let dir = tempfile::tempdir().context("temporary directory for the simulation")?;
         let (engine, clock) = InProcess::engine_in(dir.path(), policy, start)?;
         let state = AppState {
+            guard: std::sync::Arc::new(verdict_http::guard::Guard::off()),
             engine: engine.clone(),
             admin: KeyHash::unkeyed(ADMIN_TOKEN),
             limits: Limits::default(),
@@ -142,6 +143,8 @@ impl OverHttp {
             .env("VERDICT_LISTEN", format!("127.0.0.1:{port}"))
             .env("VERDICT_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("VERDICT_LOG", "warn")
+            // Every simulated client calls from this one address: limit per key only.
+            .env("VERDICT_LIMITS__PER_ADDRESS__PER_SECOND", "0")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -89,20 +89,111 @@ impl Default for Config {
     }
 }
 
+/// Body sizes and request rates (`verdict_http::guard`).
+///
+/// ```toml
+/// [limits]
+/// report_body_bytes = 65536
+/// ingest_body_bytes = 268435456
+/// per_address = { per_second = 1000, burst = 2000 }   # requests from one client address
+/// per_key = { per_second = 200, burst = 400 }          # requests presenting one key
+/// failed_logins = { per_second = 0.34, burst = 20 }    # wrong keys or passwords from one address
+/// block_for = "60s"          # an address past its failed logins is refused this long
+/// trusted_proxies = []       # e.g. ["10.0.0.0/8"]: take the client from their X-Forwarded-For
+/// ```
+/// A rate of `per_second = 0` turns that limit off.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     pub report_body_bytes: usize,
     pub ingest_body_bytes: usize,
+    pub per_address: RateConfig,
+    pub per_key: RateConfig,
+    pub failed_logins: RateConfig,
+    #[serde(with = "humantime_serde")]
+    pub block_for: Duration,
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A token bucket.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl RateConfig {
+    fn of(rate: Option<verdict_http::guard::Rate>) -> Self {
+        rate.map_or(
+            Self {
+                per_second: 0.0,
+                burst: 1,
+            },
+            |r| Self {
+                per_second: r.per_second,
+                burst: r.burst,
+            },
+        )
+    }
+
+    fn rate(self, name: &str) -> anyhow::Result<Option<verdict_http::guard::Rate>> {
+        if !(self.per_second.is_finite() && self.per_second >= 0.0) {
+            bail!(
+                "limits.{name}.per_second must be a number of requests per second, 0 for no limit"
+            );
+        }
+        if self.burst == 0 {
+            bail!("limits.{name}.burst must be at least 1");
+        }
+        Ok(
+            (self.per_second > 0.0).then_some(verdict_http::guard::Rate {
+                per_second: self.per_second,
+                burst: self.burst,
+            }),
+        )
+    }
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         let d = verdict_http::Limits::default();
+        let rates = verdict_http::guard::RateLimits::default();
         Self {
             report_body_bytes: d.report_body,
             ingest_body_bytes: d.ingest_body,
+            per_address: RateConfig::of(rates.per_address),
+            per_key: RateConfig::of(rates.per_key),
+            failed_logins: RateConfig::of(rates.failed_logins),
+            block_for: rates.block_for,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl LimitsConfig {
+    /// The rate limits, checked: a bad rate or proxy network stops start-up with its name.
+    pub fn rates(&self) -> anyhow::Result<verdict_http::guard::RateLimits> {
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|net| {
+                net.parse::<ipnet::IpNet>()
+                    .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "limits.trusted_proxies: {net:?} is not an address or a network such as 10.0.0.0/8"
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(verdict_http::guard::RateLimits {
+            per_address: self.per_address.rate("per_address")?,
+            per_key: self.per_key.rate("per_key")?,
+            failed_logins: self.failed_logins.rate("failed_logins")?,
+            block_for: self.block_for,
+            trusted_proxies,
+        })
     }
 }
 
@@ -737,6 +828,7 @@ pub fn load(file: Option<&Path>, overrides: Overrides, base: Config) -> anyhow::
     let config: Config = figment.extract().context("invalid configuration")?;
     config.judging.policy()?;
     config.tls.files()?;
+    config.limits.rates()?;
     let c = &config.connections;
     if c.max == 0 {
         bail!("connections.max must be at least 1");

@@ -227,10 +227,13 @@ pub async fn run(
         ingest_body: config.limits.ingest_body_bytes,
         body_timeout: config.connections.body_timeout,
     };
+    let guard = Arc::new(verdict_http::guard::Guard::new(&config.limits.rates()?));
+    spawn_guard_housekeeping(guard.clone());
     let app = verdict_http::app(verdict_http::AppState {
         engine,
         admin,
         limits,
+        guard,
     });
     let addr = listener.local_addr()?;
     let tls = match config.tls.files()? {
@@ -241,6 +244,19 @@ pub async fn run(
     crate::listen::serve(listener, app, tls, config.listening(), shutdown).await?;
     tracing::info!("verdict stopped");
     Ok(())
+}
+
+/// Forgets idle clients' buckets every minute, so the guard's memory follows the clients active
+/// now.
+fn spawn_guard_housekeeping(guard: Arc<verdict_http::guard::Guard>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            guard.housekeep();
+        }
+    });
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::dialect::lenient::{Field, RawId, SecretText};
 use crate::dialect::registry::{Report as RegistryReport, WireRequest, has_keys, json_id, json_of};
 use crate::dialect::{BodyProblem, is_unavailable, json, log_failure, parse_json, task_id};
+use crate::guard::{Cause, Throttle};
 
 /// An `errorId` with its `errorCode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub const NO_SUCH_CAPCHA_ID: ErrorCode = ErrorCode(16, "ERROR_NO_SUCH_CAPCHA_ID"
 pub const KEY_DOES_NOT_EXIST: ErrorCode = ErrorCode(1, "ERROR_KEY_DOES_NOT_EXIST");
 pub const NO_SLOT_AVAILABLE: ErrorCode = ErrorCode(2, "ERROR_NO_SLOT_AVAILABLE");
 pub const NO_SUCH_METHOD: ErrorCode = ErrorCode(14, "ERROR_NO_SUCH_METHOD");
+/// "IP blocked for improper API use".
+pub const IP_BLOCKED: ErrorCode = ErrorCode(21, "ERROR_IP_BLOCKED");
 
 /// What a dialect of this family says for each outcome.
 pub trait ErrorIdDialect: Send + Sync + 'static {
@@ -41,6 +44,11 @@ pub trait ErrorIdDialect: Send + Sync + 'static {
     const TASK_ERROR: ErrorCode = NO_SUCH_CAPCHA_ID;
     /// For a storage outage: a code clients already retry on.
     const RETRY_ERROR: ErrorCode = NO_SLOT_AVAILABLE;
+    /// For a client over its request rate: anti-captcha documents no rate code, so the one its
+    /// clients already back off and retry on.
+    const RATE_ERROR: ErrorCode = NO_SLOT_AVAILABLE;
+    /// For an address blocked after too many wrong keys.
+    const BLOCKED_ERROR: ErrorCode = IP_BLOCKED;
 
     /// A report was recorded (or an identical one repeated): usually `success()`.
     fn recorded(report: &Report) -> Response {
@@ -105,7 +113,10 @@ pub fn method<D: ErrorIdDialect>(
     post(
         move |State(app): State<AppState>, body: Result<Bytes, BytesRejection>| async move {
             match to_command::<D>(kind, eligibility, parse_json(body)) {
-                Ok((key, request)) => render::<D>(app.engine.submit_report(&key, request).await),
+                Ok((key, request)) => {
+                    app.report(throttled::<D>, None, &key, request, render::<D>)
+                        .await
+                }
                 Err(bad) => D::bad_request(&bad),
             }
         },
@@ -210,4 +221,21 @@ pub fn is_shaped(status: u16, body: &str) -> bool {
 pub fn is_success(status: u16, body: &str) -> bool {
     let json = json_of(body);
     status == 200 && json["errorId"] == 0 && json["status"] == "success"
+}
+
+/// A throttled request, in the family's envelope (HTTP 200, as every answer).
+pub fn throttled<D: ErrorIdDialect>(throttle: &Throttle, _query: Option<&str>) -> Response {
+    let seconds = throttle.retry_after_secs();
+    match throttle.cause {
+        Cause::TooManyRequests => failure(
+            D::RATE_ERROR,
+            &format!("Too many requests; retry in {seconds} seconds."),
+        ),
+        Cause::TooManyFailedLogins => failure(
+            D::BLOCKED_ERROR,
+            &format!(
+                "Too many requests with a wrong key from this address; blocked for {seconds} seconds."
+            ),
+        ),
+    }
 }

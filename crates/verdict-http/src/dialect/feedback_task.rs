@@ -27,6 +27,7 @@ use crate::dialect::{
     BodyProblem, capsolver, is_unavailable, json, log_failure, parse_json, regotcha, task_id,
     ucaptcha,
 };
+use crate::guard::{Cause, Throttle};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -191,13 +192,20 @@ pub enum BadRequest {
 
 async fn handle<D: FeedbackDialect>(app: &AppState, body: Result<Body, BodyProblem>) -> Response {
     match to_command::<D>(body) {
-        Ok((key, request)) => match app.engine.submit_report(&key, request).await {
-            Ok(ReportOutcome::Recorded(report)) => D::recorded(&report, false),
-            Ok(ReportOutcome::Repeated(report)) => D::recorded(&report, true),
-            Ok(ReportOutcome::Refused(refusal)) => D::refused(&refusal),
-            Err(e) => failed::<D>(&e),
-        },
+        Ok((key, request)) => {
+            app.report(throttled, None, &key, request, render::<D>)
+                .await
+        }
         Err(bad) => D::bad_request(&bad),
+    }
+}
+
+fn render<D: FeedbackDialect>(result: Result<ReportOutcome, EngineError>) -> Response {
+    match result {
+        Ok(ReportOutcome::Recorded(report)) => D::recorded(&report, false),
+        Ok(ReportOutcome::Repeated(report)) => D::recorded(&report, true),
+        Ok(ReportOutcome::Refused(refusal)) => D::refused(&refusal),
+        Err(e) => failed::<D>(&e),
     }
 }
 
@@ -235,4 +243,25 @@ fn to_command<D: FeedbackDialect>(
     let request = ReportRequest::new(task, kind, D::NAME, Eligibility::ALL)
         .with_note(text(result.code), text(result.message));
     Ok((key, request))
+}
+
+/// A throttled request, for all three (HTTP 429): capsolver's documented `ERROR_RATE_LIMIT`, and
+/// `ERROR_IP_BANNED` (CapMonster's name for it; none of the three documents one) for an address
+/// blocked after too many wrong keys.
+pub fn throttled(throttle: &Throttle, _query: Option<&str>) -> Response {
+    let seconds = throttle.retry_after_secs();
+    match throttle.cause {
+        Cause::TooManyRequests => failure(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ERROR_RATE_LIMIT",
+            &format!("Too many requests; retry in {seconds} seconds."),
+        ),
+        Cause::TooManyFailedLogins => failure(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ERROR_IP_BANNED",
+            &format!(
+                "Too many requests with a wrong key from this address; blocked for {seconds} seconds."
+            ),
+        ),
+    }
 }

@@ -62,12 +62,18 @@ pub const DIALECTS: &[&registry::Dialect] = &[
 ];
 
 /// Every dialect's routes, all at the root paths the original services use (clients built on
-/// `urljoin` drop any prefix).
-pub fn routes() -> Router<AppState> {
+/// `urljoin` drop any prefix), each behind the guard with its own throttling answer.
+pub fn routes(state: &AppState) -> Router<AppState> {
     DIALECTS
         .iter()
-        .filter_map(|d| d.routes)
-        .fold(Router::new(), |router, routes| router.merge(routes()))
+        .copied()
+        .filter_map(|d| Some((d, d.routes?)))
+        .fold(Router::new(), |router, (dialect, routes)| {
+            router.merge(routes().route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), dialect),
+                crate::guard::guard_requests,
+            )))
+        })
 }
 
 /// Report windows that services document for themselves, beyond the per-family defaults (for

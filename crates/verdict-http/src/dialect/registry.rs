@@ -15,6 +15,7 @@ use axum::http::Method;
 use verdict_domain::{Eligibility, Family, ReportKind};
 
 use crate::AppState;
+use crate::guard::Throttled;
 
 /// One dialect: a service's report endpoints as verdict speaks them.
 pub struct Dialect {
@@ -42,6 +43,10 @@ pub struct Dialect {
     pub recorded: fn(u16, &str) -> bool,
     /// What it answers, status and exact body, while storage is unavailable.
     pub unavailable: (u16, &'static str),
+    /// What it answers to a client over its rate or blocked for failed logins (the query
+    /// string, for dialects whose answer format it chooses); `Throttle::respond` adds
+    /// `Retry-After`.
+    pub throttled: Throttled,
     /// Whether an answer, success or error, is in its shape (its envelope, its status
     /// conventions): what the robustness tests hold every answer to, whatever the request.
     pub shaped: fn(u16, &str) -> bool,

@@ -42,7 +42,12 @@ impl FromRequestParts<AppState> for Caller {
         if KeyHash::unkeyed(token).matches(&app.admin) {
             return Ok(Caller::Admin);
         }
-        match app.engine.authenticate(token).await? {
+        if let Err(throttle) = app.guard.admit_key(token) {
+            return Err(super::throttled(&throttle));
+        }
+        // A wrong admin token and an unknown key both count as a failed login (noted by
+        // `authenticate`).
+        match app.authenticate(token).await? {
             Some(account) => Ok(Caller::Client(Box::new(account))),
             None => Err(ApiError::unauthorized()),
         }

@@ -53,6 +53,7 @@ pub const DIALECT: crate::dialect::registry::Dialect = crate::dialect::registry:
         )
     },
     recorded: |status, _| status == 201,
+    throttled: |throttle, _| throttled(throttle).into_response(),
     unavailable: (
         503,
         r#"{"error":{"code":"unavailable","message":"Storage is temporarily unavailable; retry shortly."}}"#,
@@ -99,6 +100,26 @@ pub fn routes(limits: Limits) -> Router<AppState> {
             "/v1/tasks",
             post(ingest::ingest).layer(RequestBodyTimeoutLayer::new(limits.body_timeout)),
         )
+}
+
+/// 429 with the throttle's cause and wait (`Throttle::respond` adds `Retry-After`).
+pub(crate) fn throttled(throttle: &crate::guard::Throttle) -> ApiError {
+    let seconds = throttle.retry_after_secs();
+    let (code, message) = match throttle.cause {
+        crate::guard::Cause::TooManyRequests => (
+            "rate_limited",
+            format!("Too many requests; retry in {seconds} seconds."),
+        ),
+        crate::guard::Cause::TooManyFailedLogins => (
+            "blocked",
+            format!(
+                "Too many requests with wrong credentials from this address; blocked for {seconds} seconds."
+            ),
+        ),
+    };
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        .with_details(json!({ "retry_after_s": seconds }))
+        .with_retry_after(seconds)
 }
 
 fn body_error(problem: BodyProblem) -> ApiError {

@@ -6,6 +6,7 @@ mod fixtures;
 mod forms;
 mod judging;
 mod keys;
+mod limits;
 mod native;
 mod parity;
 mod robustness;

@@ -175,6 +175,17 @@ impl TestApp {
         Self::build_with(Limits::default(), policy, routing).await
     }
 
+    /// With rate limits (every other app has none).
+    pub async fn with_rates(rates: verdict_http::guard::RateLimits) -> Self {
+        Self::build_full(
+            Limits::default(),
+            verdict_http::default_policy(),
+            Default::default(),
+            rates,
+        )
+        .await
+    }
+
     async fn build(limits: Limits, policy: verdict_domain::Policy) -> Self {
         Self::build_with(limits, policy, Default::default()).await
     }
@@ -183,6 +194,21 @@ impl TestApp {
         limits: Limits,
         policy: verdict_domain::Policy,
         routing: verdict_engine::RoutingSettings,
+    ) -> Self {
+        Self::build_full(
+            limits,
+            policy,
+            routing,
+            verdict_http::guard::RateLimits::off(),
+        )
+        .await
+    }
+
+    async fn build_full(
+        limits: Limits,
+        policy: verdict_domain::Policy,
+        routing: verdict_engine::RoutingSettings,
+        rates: verdict_http::guard::RateLimits,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(
@@ -228,6 +254,7 @@ impl TestApp {
             history.rejected
         );
         let router = app(AppState {
+            guard: std::sync::Arc::new(verdict_http::guard::Guard::new(&rates)),
             engine: engine.clone(),
             admin,
             limits,
@@ -238,6 +265,15 @@ impl TestApp {
             clock,
             _dir: dir,
         }
+    }
+
+    /// A request as if it came over a connection from `peer`.
+    pub async fn send_from(&self, peer: &str, mut request: Request<Body>) -> Reply {
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            peer.parse::<std::net::SocketAddr>()
+                .expect("a socket address"),
+        ));
+        self.send(request).await
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

@@ -49,6 +49,7 @@ pub const DIALECT: Dialect = Dialect {
     },
     recorded: error_id::is_success,
     shaped: error_id::is_shaped,
+    throttled: crate::dialect::error_id::throttled::<AntiCaptcha>,
     unavailable: (
         200,
         r#"{"errorId":2,"errorCode":"ERROR_NO_SLOT_AVAILABLE","errorDescription":"Service temporarily unavailable; retry in a few seconds."}"#,

@@ -56,6 +56,7 @@ pub const DIALECT: Dialect = Dialect {
         })
     },
     recorded: |status, body| status == 200 && json_of(body)["status"] == "updated",
+    throttled: wire::throttled,
     unavailable: (
         503,
         r#"{"status":"error","error":"service temporarily unavailable, retry shortly"}"#,
@@ -93,7 +94,16 @@ async fn set_captcha_bad(
 ) -> Response {
     let id = id.ok().map(|Path(id)| id);
     match wire::to_command(id, query.as_deref(), &headers, body.ok()).await {
-        Ok((token, request)) => wire::render(app.engine.submit_report(&token, request).await),
+        Ok((token, request)) => {
+            app.report(
+                wire::throttled,
+                query.as_deref(),
+                &token,
+                request,
+                wire::render,
+            )
+            .await
+        }
         Err(bad) => wire::render_bad_request(bad),
     }
 }

@@ -12,6 +12,7 @@ use super::NAME;
 use crate::dialect::form::Fields;
 use crate::dialect::lenient::{Field, SecretText};
 use crate::dialect::{is_unavailable, json, log_failure};
+use crate::guard::{Cause, Throttle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum BadRequest {
@@ -146,4 +147,16 @@ pub(super) fn render_bad_request(bad: BadRequest) -> Response {
             "method not allowed, use POST",
         ),
     }
+}
+
+/// 429 `{"status":"error","error":…}`.
+pub(super) fn throttled(throttle: &Throttle, _query: Option<&str>) -> Response {
+    let seconds = throttle.retry_after_secs();
+    let text = match throttle.cause {
+        Cause::TooManyRequests => format!("too many requests, retry in {seconds} seconds"),
+        Cause::TooManyFailedLogins => {
+            format!("too many invalid tokens from this address, blocked for {seconds} seconds")
+        }
+    };
+    error(StatusCode::TOO_MANY_REQUESTS, &text)
 }

@@ -40,6 +40,7 @@ pub const DIALECT: Dialect = Dialect {
     recorded: error_id::is_success,
     shaped: error_id::is_shaped,
     // CapMonster documents errorId 1 for every error.
+    throttled: crate::dialect::error_id::throttled::<CapMonster>,
     unavailable: (
         200,
         r#"{"errorId":1,"errorCode":"ERROR_NO_SLOT_AVAILABLE","errorDescription":"Service temporarily unavailable; retry in a few seconds."}"#,

@@ -11,6 +11,10 @@ use crate::dialect::error_id::{ErrorCode, ErrorIdDialect, failure};
 const KEY_DOES_NOT_EXIST: ErrorCode = ErrorCode(1, "ERROR_KEY_DOES_NOT_EXIST");
 const NO_SUCH_CAPCHA_ID: ErrorCode = ErrorCode(1, "ERROR_NO_SUCH_CAPCHA_ID");
 const NO_SLOT_AVAILABLE: ErrorCode = ErrorCode(1, "ERROR_NO_SLOT_AVAILABLE");
+/// "You have exceeded the limit of requests…" and "…the limit of requests with the wrong api
+/// key" (CapMonster Cloud's error types page).
+const TOO_MUCH_REQUESTS: ErrorCode = ErrorCode(1, "ERROR_TOO_MUCH_REQUESTS");
+const IP_BANNED: ErrorCode = ErrorCode(1, "ERROR_IP_BANNED");
 
 #[derive(Debug)]
 pub struct CapMonster;
@@ -20,6 +24,8 @@ impl ErrorIdDialect for CapMonster {
     const KEY_ERROR: ErrorCode = KEY_DOES_NOT_EXIST;
     const TASK_ERROR: ErrorCode = NO_SUCH_CAPCHA_ID;
     const RETRY_ERROR: ErrorCode = NO_SLOT_AVAILABLE;
+    const RATE_ERROR: ErrorCode = TOO_MUCH_REQUESTS;
+    const BLOCKED_ERROR: ErrorCode = IP_BANNED;
 
     fn refused(refusal: &Refusal) -> Response {
         match refusal {

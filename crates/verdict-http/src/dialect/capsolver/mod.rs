@@ -34,6 +34,7 @@ pub const DIALECT: Dialect = Dialect {
     },
     recorded: |status, body| status == 200 && json_of(body)["errorId"] == 0,
     shaped: crate::dialect::feedback_task::is_shaped,
+    throttled: crate::dialect::feedback_task::throttled,
     unavailable: (
         503,
         r#"{"errorId":1,"errorCode":"ERROR_SERVICE_UNAVALIABLE","errorDescription":"Service is temporarily unavailable"}"#,

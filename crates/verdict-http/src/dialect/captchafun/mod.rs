@@ -31,6 +31,7 @@ pub const DIALECT: Dialect = Dialect {
             .then(|| WireRequest::post(format!("/v1/report/{}", r.task)).header("API_KEY", r.key))
     },
     recorded: |status, body| status == 200 && json_of(body)["message"] == wire::SUCCESS,
+    throttled: wire::throttled,
     unavailable: (503, r#"{"message": "Service temporarily unavailable"}"#),
     // `{"message": "…"}` and nothing else.
     shaped: |_, body| {
@@ -53,7 +54,10 @@ async fn report(
     headers: HeaderMap,
 ) -> Response {
     match wire::to_command(id.map(|Path(id)| id), &headers) {
-        Ok((key, request)) => wire::render(app.engine.submit_report(&key, request).await),
+        Ok((key, request)) => {
+            app.report(wire::throttled, None, &key, request, wire::render)
+                .await
+        }
         Err(bad) => wire::render_bad_request(bad),
     }
 }

@@ -10,6 +10,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 
 use super::NAME;
 use crate::dialect::{is_unavailable, json, log_failure};
+use crate::guard::{Cause, Throttle};
 
 pub(super) const SUCCESS: &str = "Report submitted successfully";
 pub(super) const INVALID_ID: &str = "Invalid request ID";
@@ -90,4 +91,16 @@ pub(super) fn render_method_not_allowed() -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed; use POST",
     )
+}
+
+/// 429 with the one `message` field, as every captcha.fun answer.
+pub(super) fn throttled(throttle: &Throttle, _query: Option<&str>) -> Response {
+    let seconds = throttle.retry_after_secs();
+    let text = match throttle.cause {
+        Cause::TooManyRequests => format!("Too many requests, retry in {seconds} seconds"),
+        Cause::TooManyFailedLogins => {
+            format!("Too many invalid API keys from this address, blocked for {seconds} seconds")
+        }
+    };
+    message(StatusCode::TOO_MANY_REQUESTS, &text)
 }

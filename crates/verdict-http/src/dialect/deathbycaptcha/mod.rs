@@ -51,6 +51,7 @@ pub const DIALECT: Dialect = Dialect {
         let json = json_of(body);
         status == 200 && json["captcha"].is_u64() && json["is_correct"] == false
     },
+    throttled: wire::throttled,
     unavailable: (503, r#"{"error":"service-overload"}"#),
     // The captcha object, or `{"error"}` with a real HTTP error status.
     shaped: |status, body| {
@@ -79,10 +80,17 @@ async fn report(
         Ok(command) => command,
         Err(bad) => return wire::render_bad_request(bad),
     };
+    let secret = match &credentials {
+        Credentials::Token(key) => key,
+        Credentials::Login { password, .. } => password,
+    };
+    if let Err(throttle) = app.guard.admit_key(secret) {
+        return throttle.respond(wire::throttled, None);
+    }
     let account = match &credentials {
-        Credentials::Token(key) => app.engine.authenticate(key).await,
+        Credentials::Token(key) => app.authenticate(key).await,
         Credentials::Login { username, password } => {
-            app.engine.authenticate_login(username, password).await
+            app.authenticate_login(username, password).await
         }
     };
     match account {

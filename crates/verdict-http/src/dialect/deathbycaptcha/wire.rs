@@ -17,6 +17,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 
 use super::NAME;
 use crate::dialect::{is_unavailable, json, log_failure};
+use crate::guard::{Cause, Throttle};
 
 pub(super) enum Credentials {
     Token(String),
@@ -161,6 +162,16 @@ pub(super) fn render_bad_request(bad: BadRequest) -> Response {
 
 pub(super) fn render_method_not_allowed() -> Response {
     error(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
+}
+
+/// Over the rate: 503 `service-overload`, which the official client raises as OverflowError
+/// ("service overload, try again later"). Blocked after wrong logins: 403, its
+/// AccessDeniedException ("check your credentials").
+pub(super) fn throttled(throttle: &Throttle, _query: Option<&str>) -> Response {
+    match throttle.cause {
+        Cause::TooManyRequests => error(StatusCode::SERVICE_UNAVAILABLE, "service-overload"),
+        Cause::TooManyFailedLogins => error(StatusCode::FORBIDDEN, "banned"),
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub const DIALECT: Dialect = Dialect {
         let json = json_of(body);
         status == 200 && json["isSuccess"] == true && json["statusCode"] == 200
     },
+    throttled: wire::throttled,
     unavailable: (
         503,
         r#"{"isSuccess":false,"statusCode":503,"errorMessage":"Service temporarily unavailable.","data":null}"#,
@@ -67,7 +68,10 @@ async fn report(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match wire::to_command(&headers, parse_json(body)) {
-        Ok((key, request)) => wire::render(app.engine.submit_report(&key, request).await),
+        Ok((key, request)) => {
+            app.report(wire::throttled, None, &key, request, wire::render)
+                .await
+        }
         Err(bad) => wire::render_bad_request(bad),
     }
 }

@@ -13,6 +13,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 use super::NAME;
 use crate::dialect::lenient::{Field, RawId, Text};
 use crate::dialect::{BodyProblem, human_duration, is_unavailable, json, log_failure, task_id};
+use crate::guard::{Cause, Throttle};
 
 const NOT_FOUND: &str = "CAPTCHA with the specified GUID not found.";
 pub(super) const TEXT_AND_AUDIO: Eligibility = Eligibility::only(&[Family::Image, Family::Audio]);
@@ -175,4 +176,16 @@ pub(super) fn render_bad_request(bad: BadRequest) -> Response {
 
 pub(super) fn render_method_not_allowed() -> Response {
     error(StatusCode::METHOD_NOT_ALLOWED, "Invalid request: use POST.")
+}
+
+/// 429 in the envelope.
+pub(super) fn throttled(throttle: &Throttle, _query: Option<&str>) -> Response {
+    let seconds = throttle.retry_after_secs();
+    let text = match throttle.cause {
+        Cause::TooManyRequests => format!("Too many requests. Retry in {seconds} seconds."),
+        Cause::TooManyFailedLogins => format!(
+            "Too many requests with an invalid API key from this address. Blocked for {seconds} seconds."
+        ),
+    };
+    error(StatusCode::TOO_MANY_REQUESTS, &text)
 }

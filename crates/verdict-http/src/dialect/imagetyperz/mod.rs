@@ -64,6 +64,7 @@ pub const DIALECT: Dialect = Dialect {
         })
     },
     recorded: |status, body| status == 200 && body == wire::SUCCESS,
+    throttled: wire::throttled,
     unavailable: (503, "ERROR: LIMIT_EXCEED"),
     // `SUCCESS` or `ERROR: <TOKEN>`, one line.
     shaped: |_, body| {
@@ -87,7 +88,16 @@ async fn set_bad_image_token(
 ) -> Response {
     let fields = Fields::read(query.as_deref(), &headers, body.ok()).await;
     match wire::token_command(&method, &fields) {
-        Ok((token, request)) => wire::render(app.engine.submit_report(&token, request).await),
+        Ok((token, request)) => {
+            app.report(
+                wire::throttled,
+                query.as_deref(),
+                &token,
+                request,
+                wire::render,
+            )
+            .await
+        }
         Err(bad) => wire::render_bad_request(bad),
     }
 }
@@ -105,7 +115,10 @@ async fn set_bad_image(
         Ok(command) => command,
         Err(bad) => return wire::render_bad_request(bad),
     };
-    match app.engine.authenticate_login(username, password).await {
+    if let Err(throttle) = app.guard.admit_key(password) {
+        return throttle.respond(wire::throttled, query.as_deref());
+    }
+    match app.authenticate_login(username, password).await {
         Ok(Some(account)) => wire::render(app.engine.submit_report_for(&account, request).await),
         Ok(None) => wire::render_bad_request(wire::BadRequest::AuthenticationFailed),
         Err(e) => wire::render(Err(e)),

@@ -14,6 +14,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 use super::NAME;
 use crate::dialect::form::Fields;
 use crate::dialect::{is_unavailable, log_failure};
+use crate::guard::{Cause, Throttle};
 
 pub(super) const SUCCESS: &str = "SUCCESS";
 
@@ -115,4 +116,14 @@ pub(super) fn render_bad_request(bad: BadRequest) -> Response {
         BadRequest::InvalidImageId => "ERROR: INVALID_IMAGE_ID",
     };
     text(StatusCode::OK, body)
+}
+
+/// 429 with an `ERROR:` token (verdict's, in ImageTyperz's style; its clients read any
+/// `ERROR:` as a failure).
+pub(super) fn throttled(throttle: &Throttle, _query: Option<&str>) -> Response {
+    let token = match throttle.cause {
+        Cause::TooManyRequests => "ERROR: TOO_MANY_REQUESTS",
+        Cause::TooManyFailedLogins => "ERROR: IP_BLOCKED",
+    };
+    text(StatusCode::TOO_MANY_REQUESTS, token)
 }

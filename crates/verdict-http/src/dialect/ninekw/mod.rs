@@ -60,6 +60,7 @@ pub const DIALECT: Dialect = Dialect {
         )))
     },
     recorded: |status, body| status == 200 && body == "OK",
+    throttled: wire::throttled,
     unavailable: (
         503,
         "0000 Vorübergehend nicht verfügbar. / Temporarily unavailable.",
@@ -94,11 +95,14 @@ async fn usercaptchacorrectback(
     let json = fields.get("json") == Some("1");
     match wire::to_command(&method, &fields) {
         Ok(wire::Command::Report(key, request)) => {
-            wire::render(json, app.engine.submit_report(&key, request).await)
+            let render = |result| wire::render(json, result);
+            app.report(wire::throttled, query.as_deref(), &key, request, render)
+                .await
         }
-        Ok(wire::Command::NotUsed(key)) => {
-            wire::render_not_used(json, app.engine.authenticate(&key).await)
-        }
+        Ok(wire::Command::NotUsed(key)) => match app.guard.admit_key(&key) {
+            Ok(()) => wire::render_not_used(json, app.authenticate(&key).await),
+            Err(throttle) => throttle.respond(wire::throttled, query.as_deref()),
+        },
         Err(bad) => wire::render_bad_request(json, bad),
     }
 }

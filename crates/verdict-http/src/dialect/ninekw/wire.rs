@@ -10,6 +10,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 use super::NAME;
 use crate::dialect::form::Fields;
 use crate::dialect::{is_unavailable, log_failure};
+use crate::guard::{Cause, Throttle};
 
 const OK: &str = "OK";
 const NO_KEY: &str = "0001 API-Key existiert nicht. / API key doesn't exist.";
@@ -20,6 +21,8 @@ const NO_CAPTCHA: &str = "0008 Kein Captcha gefunden. / No captcha found.";
 const ALREADY_DONE: &str = "0012 Bereits erledigt. / Already done.";
 const UNAVAILABLE: &str = "0000 Vorübergehend nicht verfügbar. / Temporarily unavailable.";
 const INTERNAL: &str = "0000 Interner Fehler. / Internal error.";
+const TOO_MANY: &str = "0024 Zu viele Anfragen. / Too many requests.";
+const BLOCKED: &str = "0025 IP gesperrt. / IP blocked.";
 
 pub(super) enum Command {
     /// Feedback on the solution (`correct` 1 or 2).
@@ -151,4 +154,14 @@ pub(super) fn render_bad_request(json: bool, bad: BadRequest) -> Response {
         BadRequest::Id => NO_ID,
     };
     answer(json, StatusCode::OK, text)
+}
+
+/// 429 with a code in 9kw's style (`json=1` from the query string chooses the envelope).
+pub(super) fn throttled(throttle: &Throttle, query: Option<&str>) -> Response {
+    let json = query.is_some_and(|q| q.split('&').any(|p| p == "json=1"));
+    let text = match throttle.cause {
+        Cause::TooManyRequests => TOO_MANY,
+        Cause::TooManyFailedLogins => BLOCKED,
+    };
+    answer(json, StatusCode::TOO_MANY_REQUESTS, text)
 }

@@ -44,15 +44,21 @@ pub const DIALECT: Dialect = Dialect {
         )))
     },
     recorded: |status, body| status == 200 && body == "OK_REPORT_RECORDED",
+    throttled: wire::throttled,
     unavailable: (503, "ERROR_NO_SLOT_AVAILABLE"),
     // A bare token (or with json=1 `{"status":0|1,"request":token}`), HTTP 200 but in an
     // outage.
     shaped: |status, body| {
         let json = json_of(body);
         let token = json["request"].as_str().unwrap_or(body);
+        // `ERROR: 1004`/`ERROR: 1005`: its numbered throttling tokens.
+        let numbered = token
+            .strip_prefix("ERROR: ")
+            .is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()));
         (status == 200 || status == 503)
-            && (token.starts_with("OK_") || token.starts_with("ERROR_"))
-            && !token.contains(char::is_whitespace)
+            && (numbered
+                || ((token.starts_with("OK_") || token.starts_with("ERROR_"))
+                    && !token.contains(char::is_whitespace)))
     },
 };
 
@@ -69,7 +75,11 @@ async fn res(
 ) -> Response {
     let params = wire::Params::read(query.as_deref(), &headers, body.ok()).await;
     match wire::to_command(&params) {
-        Ok((key, request)) => wire::render(&params, app.engine.submit_report(&key, request).await),
+        Ok((key, request)) => {
+            let render = |result| wire::render(&params, result);
+            app.report(wire::throttled, query.as_deref(), &key, request, render)
+                .await
+        }
         Err(bad) => wire::render_bad_request(&params, bad),
     }
 }

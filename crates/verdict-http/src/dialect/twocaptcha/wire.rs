@@ -22,6 +22,7 @@ use verdict_engine::{EngineError, ReportOutcome};
 
 use super::NAME;
 use crate::dialect::log_failure;
+use crate::guard::{Cause, Throttle};
 
 /// The parameters 2captcha reads; later sources (the form) win over earlier (the query).
 #[derive(Default)]
@@ -201,6 +202,21 @@ pub(super) fn render_bad_request(params: &Params, bad: BadRequest) -> Response {
         BadRequest::WrongCaptchaId => "ERROR_WRONG_CAPTCHA_ID",
     };
     answer(params, StatusCode::OK, token)
+}
+
+/// `ERROR: 1005` (too many res.php requests) or `ERROR: 1004` (the address is banned after
+/// requests with a wrong key), HTTP 200 as every answer; `json=1` from the query string chooses
+/// the envelope.
+pub(super) fn throttled(throttle: &Throttle, query: Option<&str>) -> Response {
+    let params = Params {
+        json: query.is_some_and(|q| q.split('&').any(|p| p == "json=1")),
+        ..Params::default()
+    };
+    let token = match throttle.cause {
+        Cause::TooManyRequests => "ERROR: 1005",
+        Cause::TooManyFailedLogins => "ERROR: 1004",
+    };
+    answer(&params, StatusCode::OK, token)
 }
 
 #[cfg(test)]
