@@ -528,6 +528,108 @@ fn a_misspelled_dialect_in_the_windows_stops_start_up_naming_the_valid_ones() {
     );
 }
 
+/// A whole run logged at trace level, every dialect, imports, rotations, wrong keys and a
+/// DeathByCaptcha password: no secret appears in the logs.
+#[test]
+fn no_secret_reaches_the_logs_even_at_trace_level() {
+    use verdict_http::dialect::DIALECTS;
+    use verdict_http::dialect::registry::Report;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let mut server = Server::start_with(&db, Some(ADMIN), &[("VERDICT_LOG", "trace".to_owned())]);
+    let http = Http::new();
+    let imported = "Imported-Key-7f3a9c2e5b";
+    let (status, created) = http.post(
+        &server.url("/v1/accounts"),
+        Some(ADMIN),
+        &json!({ "name": "alice", "api_key": imported }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let (_, created) = http.post(
+        &server.url("/v1/accounts"),
+        Some(ADMIN),
+        &json!({ "name": "bob" }),
+    );
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let generated = created["api_key"].as_str().unwrap().to_owned();
+    let (_, rotated) = http.post(
+        &server.url("/v1/accounts/1/keys/rotate"),
+        Some(imported),
+        &json!({ "grace": "1h" }),
+    );
+    let rotated: Value = serde_json::from_str(&rotated).unwrap();
+    let rotated = rotated["api_key"].as_str().unwrap().to_owned();
+    let at = now_rfc3339();
+    let tasks: Vec<Value> = (0..DIALECTS.len())
+        .flat_map(|n| {
+            [
+                json!({ "id": format!("{}", 800 + n), "account": 1, "type": "image", "provider": "p", "answer": "QX7PL", "cost": "0.001", "completed_at": at }),
+                json!({ "id": format!("{}", 900 + n), "account": 1, "type": "hcaptcha", "provider": "p", "cost": "0.001", "completed_at": at }),
+            ]
+        })
+        .collect();
+    let (status, body) = http.post(&server.url("/v1/tasks"), Some(ADMIN), &Value::from(tasks));
+    assert_eq!(status, 200, "{body}");
+    let wrong = "Wrong-Key-0c1d2e3f4a5b6c";
+    for (n, dialect) in DIALECTS.iter().enumerate() {
+        for (key, task) in [
+            (imported, 800 + n),
+            (rotated.as_str(), 900 + n),
+            (wrong, 800 + n),
+        ] {
+            let family = if task < 900 {
+                verdict_domain::Family::Image
+            } else {
+                verdict_domain::Family::Hcaptcha
+            };
+            let report = Report {
+                key,
+                account: "alice",
+                task: &task.to_string(),
+                family,
+                kind: verdict_domain::ReportKind::Incorrect,
+            };
+            let Some(wire) = dialect.request(&report) else {
+                continue;
+            };
+            let mut req = http
+                .client
+                .request(wire.method.clone(), server.url(&wire.path))
+                .body(wire.body.clone());
+            for (name, value) in &wire.headers {
+                req = req.header(*name, value.as_str());
+            }
+            http.send(req);
+        }
+    }
+    http.get(&server.url("/v1/accounts/2"), &generated);
+    http.get(
+        &server.url("/v1/accounts/1"),
+        "not-the-admin-token-0123456789",
+    );
+    let key_secret = std::fs::read_to_string(dir.path().join("v.db.key")).unwrap();
+
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let mut logs = server.startup.join("\n");
+    while let Ok(line) = server.stderr.recv_timeout(Duration::from_secs(5)) {
+        logs.push_str(&line);
+        logs.push('\n');
+    }
+    assert!(logs.contains("report judged"), "the run was logged: {logs}");
+    assert!(logs.lines().count() > 100, "trace level logs plenty");
+    for (name, secret) in [
+        ("admin token", ADMIN),
+        ("imported key", imported),
+        ("generated key", generated.as_str()),
+        ("rotated key", rotated.as_str()),
+        ("wrong key", wrong),
+        ("key secret", key_secret.trim()),
+    ] {
+        assert!(!logs.contains(secret), "the {name} is in the logs");
+    }
+}
+
 /// `verdict simulate --served`: a day-one world (abuse from the first minute, no warm-up) run
 /// against a whole `verdict serve` on a clock 600 times real time, so that the service's own
 /// maintenance timers, not the simulation, refresh its statistics and settle re-checks. A

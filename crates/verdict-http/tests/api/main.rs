@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP surface, compiled into one binary: the real router over a real
 //! SQLite store, called in-process.
 
+mod authz;
 mod concurrency;
 mod fixtures;
 mod forms;
