@@ -69,11 +69,35 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .copied()
         .filter_map(|d| Some((d, d.routes?)))
         .fold(Router::new(), |router, (dialect, routes)| {
-            router.merge(routes().route_layer(axum::middleware::from_fn_with_state(
-                (state.clone(), dialect),
-                crate::guard::guard_requests,
-            )))
+            router.merge(
+                routes()
+                    .route_layer(axum::middleware::from_fn_with_state(
+                        (state.clone(), dialect),
+                        crate::guard::guard_requests,
+                    ))
+                    .layer(catch_panic(dialect)),
+            )
         })
+}
+
+/// A handler that panics is answered as the dialect answers a failure it should retry (its
+/// `unavailable` answer), not in the native API's shape; the panic is logged where it happens.
+pub fn catch_panic(
+    dialect: &'static registry::Dialect,
+) -> tower_http::catch_panic::CatchPanicLayer<
+    impl Fn(Box<dyn std::any::Any + Send + 'static>) -> Response + Clone,
+> {
+    tower_http::catch_panic::CatchPanicLayer::custom(move |_| {
+        tracing::error!(dialect = dialect.name, "a request handler panicked");
+        let (status, body) = dialect.unavailable;
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let content_type = if body.starts_with('{') {
+            "application/json"
+        } else {
+            "text/plain; charset=utf-8"
+        };
+        (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    })
 }
 
 /// Report windows that services document for themselves, beyond the per-family defaults (for

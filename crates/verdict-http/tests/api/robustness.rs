@@ -346,3 +346,36 @@ async fn a_body_that_stalls_gets_each_dialects_error_at_the_deadline() {
         }
     }
 }
+
+/// A handler that panics behind a dialect's routes is answered in that dialect's shape (its
+/// retry-later answer), never in the native API's.
+#[tokio::test]
+async fn a_panic_behind_a_dialect_is_answered_in_its_shape() {
+    use tower::ServiceExt;
+    for dialect in DIALECTS.iter().filter(|d| d.routes.is_some()) {
+        let router: axum::Router = axum::Router::new()
+            .route(
+                "/boom",
+                axum::routing::post(|| async {
+                    if true {
+                        panic!("a bug");
+                    }
+                    ""
+                }),
+            )
+            .layer(verdict_http::dialect::catch_panic(dialect));
+        let reply = router
+            .oneshot(
+                Request::post("/boom")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = reply.status();
+        let body = axum::body::to_bytes(reply.into_body(), 1 << 16).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(dialect.is_shaped(status.as_u16(), &text), "{}: {status} {text}", dialect.name);
+        assert!(!text.contains("\"error\":{"), "{}: native shape: {text}", dialect.name);
+    }
+}
