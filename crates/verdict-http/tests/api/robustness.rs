@@ -365,17 +365,273 @@ async fn a_panic_behind_a_dialect_is_answered_in_its_shape() {
             )
             .layer(verdict_http::dialect::catch_panic(dialect));
         let reply = router
-            .oneshot(
-                Request::post("/boom")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
+            .oneshot(Request::post("/boom").body(Body::empty()).unwrap())
             .await
             .unwrap();
         let status = reply.status();
-        let body = axum::body::to_bytes(reply.into_body(), 1 << 16).await.unwrap();
+        let body = axum::body::to_bytes(reply.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let text = String::from_utf8_lossy(&body);
-        assert!(dialect.is_shaped(status.as_u16(), &text), "{}: {status} {text}", dialect.name);
-        assert!(!text.contains("\"error\":{"), "{}: native shape: {text}", dialect.name);
+        assert!(
+            dialect.is_shaped(status.as_u16(), &text),
+            "{}: {status} {text}",
+            dialect.name
+        );
+        assert!(
+            !text.contains("\"error\":{"),
+            "{}: native shape: {text}",
+            dialect.name
+        );
+    }
+}
+
+/// How each dialect's request can be malformed, beside the property tests' arbitrary bodies: the
+/// key and the task id replaced by values of every wrong kind wherever the dialect carries
+/// them (JSON, form, query string, path, header), and the body emptied, cut, made a non-object,
+/// made invalid UTF-8, sent with duplicate keys or under the other content type. Every answer is
+/// in the dialect's shape and records nothing, and the database is unchanged after them all.
+#[tokio::test]
+async fn malformed_requests_get_each_dialects_error_and_change_nothing() {
+    use verdict_domain::Family;
+    let app = TestApp::new().await;
+    let at = crate::support::T0
+        .saturating_sub(std::time::Duration::from_secs(5))
+        .to_rfc3339();
+    // JSON literals for values carried in JSON, text for anything else.
+    const BAD_IDS_JSON: [&str; 10] = [
+        "-1",
+        "9223372036854775808",
+        "18446744073709551616",
+        "1.5",
+        "\"\"",
+        "[]",
+        "{}",
+        "true",
+        "null",
+        "\"1 OR 1=1\"",
+    ];
+    const BAD_IDS_TEXT: [&str; 7] = [
+        "-1",
+        "18446744073709551616",
+        "1.5",
+        "",
+        "%FF%FE",
+        "abc%20def",
+        "99999999999999999999999",
+    ];
+    const BAD_KEYS_JSON: [&str; 6] = ["123", "\"\"", "[]", "{}", "null", "\"short\""];
+    const BAD_KEYS_TEXT: [&str; 4] = ["", "short", "%FF%FE%FD%FC%FB%FA%F9%F8", "a%00b0123456789"];
+
+    let mut cases = 0;
+    let mut before = Vec::new();
+    for (n, dialect) in DIALECTS.iter().enumerate() {
+        let family = if dialect.families.allows(Family::Image) {
+            Family::Image
+        } else {
+            dialect.some_family()
+        };
+        let task = format!("{}", 7300 + n);
+        let captcha_type = match family {
+            Family::Image => "image",
+            Family::Recaptcha => "recaptcha_v2",
+            other => other.as_str(),
+        };
+        app.engine
+            .ingest(vec![Ok(verdict_domain::TaskInput {
+                id: Some(task.clone()),
+                account: Some("1".into()),
+                captcha_type: Some(captcha_type.into()),
+                provider: Some("prov-a".into()),
+                worker: Some("w-1".into()),
+                answer: Some("QX7PL".into()),
+                cost: Some("0.001".into()),
+                completed_at: Some(at.clone()),
+            })])
+            .await
+            .unwrap();
+        before.push(task.clone());
+        let base = dialect
+            .request(&Report {
+                key: ALICE_KEY,
+                account: "alice",
+                task: &task,
+                family,
+                kind: ReportKind::Incorrect,
+            })
+            .expect("a report");
+        let json_body = base.headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("content-type") && v.starts_with("application/json")
+        });
+        let mut variants: Vec<(String, WireCase)> = Vec::new();
+        // The id and the key, replaced where they are carried.
+        let replace = |from: &str, json_set: &[&str], text_set: &[&str], what: &str| {
+            let mut out = Vec::new();
+            for bad in text_set {
+                let path = base.path.replace(from, bad);
+                let headers = base
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (*k, v.replace(from, bad)))
+                    .collect::<Vec<_>>();
+                let body = if json_body {
+                    base.body.clone()
+                } else {
+                    base.body.replace(from, bad)
+                };
+                if path != base.path || headers != base.headers || body != base.body {
+                    out.push((
+                        format!("{what} as text {bad:?}"),
+                        WireCase::new(&base, path, headers, body.into_bytes()),
+                    ));
+                }
+            }
+            if json_body {
+                for bad in json_set {
+                    let body = base
+                        .body
+                        .replace(&format!("\"{from}\""), bad)
+                        .replace(&format!(":{from}"), &format!(":{bad}"));
+                    if body != base.body {
+                        out.push((
+                            format!("{what} as JSON {bad}"),
+                            WireCase::new(
+                                &base,
+                                base.path.clone(),
+                                base.headers.clone(),
+                                body.into_bytes(),
+                            ),
+                        ));
+                    }
+                }
+            }
+            out
+        };
+        variants.extend(replace(&task, &BAD_IDS_JSON, &BAD_IDS_TEXT, "id"));
+        variants.extend(replace(ALICE_KEY, &BAD_KEYS_JSON, &BAD_KEYS_TEXT, "key"));
+        // The body itself.
+        if !base.body.is_empty() {
+            let with_body =
+                |body: Vec<u8>| WireCase::new(&base, base.path.clone(), base.headers.clone(), body);
+            for (name, body) in [
+                ("empty body", Vec::new()),
+                (
+                    "cut body",
+                    base.body.as_bytes()[..base.body.len() / 2].to_vec(),
+                ),
+                (
+                    "invalid UTF-8",
+                    [base.body.as_bytes(), &[0xff, 0xfe, 0x80]].concat(),
+                ),
+                ("array body", b"[1,2,3]".to_vec()),
+                ("null body", b"null".to_vec()),
+            ] {
+                variants.push((name.into(), with_body(body)));
+            }
+            if json_body {
+                // The id given twice, the second time wrong.
+                let dup =
+                    base.body
+                        .replacen('{', "{\"taskId\":-1,\"task\":-1,\"captchaGUID\":-1,", 1);
+                let dup = format!("{},\"taskId\":-1}}", dup.trim_end_matches('}'));
+                variants.push(("duplicate keys".into(), with_body(dup.into_bytes())));
+            }
+            // The other content type: a dialect may read its body whatever the label says (the
+            // request is then a valid report), so these go to a task that does not exist, and
+            // only their shape is held.
+            let elsewhere = WireCase::new(
+                &base,
+                base.path.replace(&task, "9999999"),
+                base.headers.clone(),
+                base.body.replace(&task, "9999999").into_bytes(),
+            );
+            let mut relabelled = elsewhere;
+            relabelled.set_content_type(if json_body {
+                "application/x-www-form-urlencoded"
+            } else {
+                "application/json"
+            });
+            if base.method == axum::http::Method::POST {
+                variants.push(("the other content type".into(), relabelled));
+            }
+        }
+        for (name, case) in variants {
+            cases += 1;
+            let reply = app.send(case.request()).await;
+            let text = reply.text();
+            assert!(
+                !reply.status.is_server_error() || reply.status == StatusCode::SERVICE_UNAVAILABLE,
+                "{} {name}: {} {text}",
+                dialect.name,
+                reply.status
+            );
+            assert!(
+                dialect.is_shaped(reply.status.as_u16(), &text),
+                "{} {name}: not its shape: {} {text}",
+                dialect.name,
+                reply.status
+            );
+            assert!(
+                !dialect.is_recorded(reply.status.as_u16(), &text),
+                "{} {name}: recorded from a malformed request: {text}",
+                dialect.name
+            );
+        }
+    }
+    assert!(cases > 200, "{cases} cases");
+    // Nothing was stored: no report on any of the tasks, and no money moved.
+    for task in before {
+        let view = app
+            .get(&format!("/v1/tasks/{task}"), crate::support::ADMIN)
+            .await;
+        assert_eq!(
+            view.json()["report"],
+            Value::Null,
+            "task {task}: {}",
+            view.text()
+        );
+    }
+    assert_eq!(app.ledger(crate::support::ALICE).await, Vec::new());
+}
+
+/// One malformed request.
+struct WireCase {
+    method: Method,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl WireCase {
+    fn new(
+        base: &verdict_http::dialect::registry::WireRequest,
+        path: String,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    ) -> Self {
+        Self {
+            method: base.method.clone(),
+            path,
+            headers,
+            body,
+        }
+    }
+
+    fn set_content_type(&mut self, value: &str) {
+        self.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        self.headers.push(("content-type", value.to_owned()));
+    }
+
+    fn request(&self) -> Request<Body> {
+        let mut builder = Request::builder()
+            .method(self.method.clone())
+            .uri(self.path.as_str());
+        for (name, value) in &self.headers {
+            if let Ok(value) = axum::http::HeaderValue::from_str(value) {
+                builder = builder.header(*name, value);
+            }
+        }
+        builder.body(Body::from(self.body.clone())).unwrap()
     }
 }

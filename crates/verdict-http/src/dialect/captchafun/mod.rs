@@ -41,10 +41,16 @@ pub const DIALECT: Dialect = Dialect {
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/v1/report/{id}",
-        post(report).fallback(|| async { wire::render_method_not_allowed() }),
-    )
+    Router::new()
+        .route(
+            "/v1/report/{id}",
+            post(report).fallback(|| async { wire::render_method_not_allowed() }),
+        )
+        // An empty id: answered "invalid id" here, not by the service-wide 404.
+        .route(
+            "/v1/report/",
+            post(report).fallback(|| async { wire::render_method_not_allowed() }),
+        )
 }
 
 /// Report Failure: the solve was wrong.

@@ -62,10 +62,17 @@ pub const DIALECT: Dialect = Dialect {
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/captcha/{id}/report",
-        post(report).fallback(|| async { wire::render_method_not_allowed() }),
-    )
+    Router::new()
+        .route(
+            "/api/captcha/{id}/report",
+            post(report).fallback(|| async { wire::render_method_not_allowed() }),
+        )
+        // An empty id (`/api/captcha//report`): answered "invalid captcha" here, not by the
+        // service-wide 404.
+        .route(
+            "/api/captcha//report",
+            post(report).fallback(|| async { wire::render_method_not_allowed() }),
+        )
 }
 
 /// Report an incorrectly solved captcha.
