@@ -72,8 +72,9 @@ pub const DIALECT: Dialect = Dialect {
 pub fn routes() -> Router<AppState> {
     let method_not_allowed = || async { wire::render_bad_request(wire::BadRequest::Method) };
     Router::new()
+        // Any id, even one with slashes in it, is answered here.
         .route(
-            "/api/captcha/bad/{id}",
+            "/api/captcha/bad/{*id}",
             post(set_captcha_bad).fallback(method_not_allowed),
         )
         // What the Python client sends for an empty id.

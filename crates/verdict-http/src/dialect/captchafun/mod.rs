@@ -42,11 +42,12 @@ pub const DIALECT: Dialect = Dialect {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        // Any id, even one with slashes in it: answered here ("invalid id"), not by the
+        // service-wide 404.
         .route(
-            "/v1/report/{id}",
+            "/v1/report/{*id}",
             post(report).fallback(|| async { wire::render_method_not_allowed() }),
         )
-        // An empty id: answered "invalid id" here, not by the service-wide 404.
         .route(
             "/v1/report/",
             post(report).fallback(|| async { wire::render_method_not_allowed() }),

@@ -62,17 +62,13 @@ pub const DIALECT: Dialect = Dialect {
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/captcha/{id}/report",
-            post(report).fallback(|| async { wire::render_method_not_allowed() }),
-        )
-        // An empty id (`/api/captcha//report`): answered "invalid captcha" here, not by the
-        // service-wide 404.
-        .route(
-            "/api/captcha//report",
-            post(report).fallback(|| async { wire::render_method_not_allowed() }),
-        )
+    // `/api/captcha/{id}/report`, matched by hand so that any path under `/api/captcha/` (an
+    // empty id, one with slashes) is answered here as an invalid captcha, not by the
+    // service-wide 404; BestCaptchaSolver's `/api/captcha/bad/…` is matched before it.
+    Router::new().route(
+        "/api/captcha/{*path}",
+        post(report).fallback(|| async { wire::render_method_not_allowed() }),
+    )
 }
 
 /// Report an incorrectly solved captcha.
@@ -82,7 +78,10 @@ async fn report(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let command = wire::to_command(id.ok().map(|Path(id)| id), &headers, body.ok());
+    let id = id
+        .ok()
+        .and_then(|Path(path): Path<String>| path.strip_suffix("/report").map(str::to_owned));
+    let command = wire::to_command(id, &headers, body.ok());
     let (credentials, request) = match command {
         Ok(command) => command,
         Err(bad) => return wire::render_bad_request(bad),
