@@ -98,6 +98,11 @@ impl Node {
         self.url("")
     }
 
+    /// The process id, to read its memory from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill_9(&mut self) {
         self.child.kill().unwrap();
