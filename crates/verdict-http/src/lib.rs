@@ -4,7 +4,7 @@
 
 mod deadline;
 pub mod dialect;
-mod error;
+pub mod error;
 pub mod guard;
 mod health;
 pub mod native;
@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 use verdict_domain::KeyHash;
 use verdict_engine::Engine;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 /// Request body limits, in bytes.
 #[derive(Debug, Clone, Copy)]
@@ -63,9 +63,32 @@ pub fn default_policy() -> verdict_domain::Policy {
     policy
 }
 
+/// The native API's OpenAPI document (`/openapi.json`), as the router serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented(native::routes(Limits::default()))
+        .split_for_parts()
+        .1
+}
+
+/// The native API's routes and the probes, with the document describing them.
+fn documented(
+    native: utoipa_axum::router::OpenApiRouter<AppState>,
+) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(native::ApiDoc::openapi())
+        .merge(native)
+        .merge(health::routes())
+}
+
 /// The whole service on one router.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
+    let guarded = native::routes(limits).route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), &native::DIALECT),
+        guard::guard_requests,
+    ));
+    let (api, document) = documented(guarded).split_for_parts();
+    let document = std::sync::Arc::new(document.to_json().unwrap_or_default());
     Router::new()
         .merge(
             dialect::routes(&state)
@@ -74,13 +97,19 @@ pub fn app(state: AppState) -> Router {
                     deadline::body_deadline(limits.body_timeout, r, n)
                 })),
         )
-        .merge(
-            native::routes(limits).route_layer(axum::middleware::from_fn_with_state(
-                (state.clone(), &native::DIALECT),
-                guard::guard_requests,
-            )),
+        .merge(api)
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document.as_str().to_owned(),
+                    )
+                }
+            }),
         )
-        .merge(health::routes())
         .fallback(fallback)
         .with_state(state)
         .layer(CatchPanicLayer::custom(|_| {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use secrecy::ExposeSecret;
-use serde_json::{Value, json};
+use serde_json::json;
 use verdict_domain::keys::KeyId;
 use verdict_domain::{AccountId, ApiKey, TaskId};
 use verdict_http::native::{KeyView, views};
@@ -71,7 +71,7 @@ pub enum Tasks {
     Show { id: String },
 }
 
-fn print(value: &Value) -> anyhow::Result<()> {
+fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
@@ -92,7 +92,7 @@ pub async fn accounts(cmd: Accounts, config: &Config) -> anyhow::Result<()> {
                 .account(AccountId(id))
                 .await
                 .context("no such account")?;
-            print(&views::account(&view, engine.now()))
+            print(&views::Account::of(&view, engine.now()))
         }
         Accounts::Ledger { id } => {
             let view = engine
@@ -103,7 +103,7 @@ pub async fn accounts(cmd: Accounts, config: &Config) -> anyhow::Result<()> {
             print(&json!({
                 "account": id,
                 "balance": view.account.balance.to_string(),
-                "entries": entries.iter().map(views::ledger_entry).collect::<Vec<_>>(),
+                "entries": entries.iter().map(views::Entry::of).collect::<Vec<_>>(),
             }))
         }
         Accounts::Keys { id } => {
@@ -158,12 +158,12 @@ pub async fn accounts(cmd: Accounts, config: &Config) -> anyhow::Result<()> {
         Accounts::Disable { id, reason } => {
             engine.disable_account(AccountId(id), reason).await?;
             let view = engine.account(AccountId(id)).await?;
-            print(&views::account(&view, engine.now()))
+            print(&views::Account::of(&view, engine.now()))
         }
         Accounts::Enable { id } => {
             engine.enable_account(AccountId(id)).await?;
             let view = engine.account(AccountId(id)).await?;
-            print(&views::account(&view, engine.now()))
+            print(&views::Account::of(&view, engine.now()))
         }
     }
 }
@@ -206,7 +206,7 @@ pub async fn tasks(cmd: Tasks, config: &Config) -> anyhow::Result<()> {
             let Some(story) = engine.task_story(&id).await? else {
                 bail!("no task {id}");
             };
-            print(&views::task_story(&story))
+            print(&views::TaskStoryView::of(&story))
         }
     }
 }

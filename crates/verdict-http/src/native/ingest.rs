@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
-use serde_json::json;
 use serde_json::value::RawValue;
 use verdict_domain::TaskInput;
 use verdict_engine::{Engine, EngineError, INGEST_STEP, IngestSummary, ValidatedStep};
@@ -19,23 +18,38 @@ use super::Admin;
 use crate::dialect::lenient::{Field, Loose, RawId, Text};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
-struct Record {
+/// One task record of a batch: every field read on its own, so that a bad one names itself.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = TaskRecord)]
+pub struct Record {
+    /// A string, or an integer.
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     id: Field<RawId>,
+    /// The account's id (an integer, or a string of one).
     #[serde(default)]
+    #[schema(value_type = i64, required = true)]
     account: Field<RawId>,
+    /// The canonical captcha type (`image`, `recaptcha_v2`, …).
     #[serde(default, rename = "type")]
+    #[schema(value_type = String, required = true, rename = "type")]
     captcha_type: Field<Text>,
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     provider: Field<Text>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     worker: Field<Text>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     answer: Field<Text>,
+    /// Decimal string, e.g. `"0.0020"`.
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     cost: Field<Loose>,
+    /// RFC 3339.
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     completed_at: Field<Text>,
 }
 
@@ -273,6 +287,39 @@ fn is_ndjson(headers: &HeaderMap) -> bool {
         })
 }
 
+/// A record that was not stored, and why.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Rejected {
+    /// Its position in the batch (from 0; NDJSON: its line, from 1).
+    pub index: usize,
+    pub error: String,
+}
+
+/// What a batch did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct IngestAnswer {
+    pub inserted: usize,
+    /// Ids seen before: counted, never overwritten.
+    pub duplicates: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+/// `POST /v1/tasks` (admin): a JSON array of task records, or NDJSON with
+/// `Content-Type: application/x-ndjson`, stored in steps as it arrives.
+#[utoipa::path(
+    post, path = "/v1/tasks", tag = "tasks",
+    request_body(content(
+        (Vec<Record> = "application/json"),
+        (Record = "application/x-ndjson"),
+    )),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = IngestAnswer),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody, description = "over `ingest_body_bytes`"),
+    ),
+)]
 pub(super) async fn ingest(
     State(app): State<AppState>,
     _: Admin,
@@ -293,16 +340,18 @@ pub(super) async fn ingest(
     } else {
         ingest_array(&app.engine, body, limit).await?
     };
-    let rejected: Vec<_> = summary
-        .rejected
-        .iter()
-        .map(|(index, error)| json!({ "index": index, "error": error }))
-        .collect();
-    Ok(Json(json!({
-        "inserted": summary.inserted,
-        "duplicates": summary.duplicates,
-        "rejected": rejected,
-    }))
+    Ok(Json(IngestAnswer {
+        inserted: summary.inserted,
+        duplicates: summary.duplicates,
+        rejected: summary
+            .rejected
+            .iter()
+            .map(|(index, error)| Rejected {
+                index: *index,
+                error: error.clone(),
+            })
+            .collect(),
+    })
     .into_response())
 }
 

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use verdict_domain::keys::{KeyId, KeyRecord};
 use verdict_domain::{AccountId, ApiKey, Timestamp};
 use verdict_engine::{DEFAULT_ROTATION_GRACE, IssuedKey};
@@ -18,10 +19,11 @@ use super::operator::parse_duration;
 use super::{Caller, account_id, body_error, invalid};
 use crate::dialect::lenient::{Field, SecretText, Text};
 use crate::dialect::parse_json;
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// A key as operators and clients see it: never the key itself.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub label: Option<String>,
@@ -46,15 +48,15 @@ impl KeyView {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct KeyList {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
     account: i64,
     keys: Vec<KeyView>,
 }
 
 /// A newly issued key: `api_key` is shown this once (and never by `Debug`).
-#[derive(Serialize)]
-struct Issued {
+#[derive(Serialize, ToSchema)]
+pub struct Issued {
     account: i64,
     key: KeyView,
     api_key: String,
@@ -73,19 +75,26 @@ impl std::fmt::Debug for Issued {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct Revoked {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
     account: i64,
     key: KeyView,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct NewKeyBody {
+/// A new key: `label`, and (operator, adding) `api_key` to import or (rotating) `grace`. The
+/// body may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NewKeyBody {
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     label: Field<Text>,
+    /// A key the client already uses, to import (operator only, adding a key).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     api_key: Field<SecretText>,
+    /// How long the keys a rotation replaces keep working: `0s` to `30d`, default `24h`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     grace: Field<Text>,
 }
 
@@ -117,6 +126,15 @@ fn label(body: &mut NewKeyBody) -> Result<Option<String>, ApiError> {
 }
 
 /// `GET /v1/accounts/{id}/keys`.
+#[utoipa::path(
+    get, path = "/v1/accounts/{id}/keys", tag = "keys",
+    params(("id" = i64, Path)),
+    security(("admin_token" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = KeyList),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -133,6 +151,19 @@ pub(super) async fn list(
 }
 
 /// `POST /v1/accounts/{id}/keys` `{"label"?, "api_key"?}`: one more key beside the others.
+#[utoipa::path(
+    post, path = "/v1/accounts/{id}/keys", tag = "keys",
+    params(("id" = i64, Path)),
+    request_body = NewKeyBody,
+    security(("admin_token" = []), ("api_key" = [])),
+    responses(
+        (status = 201, body = Issued),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "only the operator imports a key"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+)]
 pub(super) async fn add(
     State(app): State<AppState>,
     caller: Caller,
@@ -160,6 +191,17 @@ pub(super) async fn add(
 
 /// `POST /v1/accounts/{id}/keys/rotate` `{"label"?, "grace"?: "24h"}`: a new key; every key the
 /// account had expires after the grace ("0s": at once).
+#[utoipa::path(
+    post, path = "/v1/accounts/{id}/keys/rotate", tag = "keys",
+    params(("id" = i64, Path)),
+    request_body = NewKeyBody,
+    security(("admin_token" = []), ("api_key" = [])),
+    responses(
+        (status = 201, body = Issued),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+)]
 pub(super) async fn rotate(
     State(app): State<AppState>,
     caller: Caller,
@@ -204,6 +246,15 @@ fn issued_response(
 }
 
 /// `DELETE /v1/accounts/{id}/keys/{key}`: the key opens nothing from now on.
+#[utoipa::path(
+    delete, path = "/v1/accounts/{id}/keys/{key}", tag = "keys",
+    params(("id" = i64, Path), ("key" = String, Path, description = "The key's id, `k_…`")),
+    security(("admin_token" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = Revoked),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn revoke(
     State(app): State<AppState>,
     caller: Caller,

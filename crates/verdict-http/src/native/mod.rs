@@ -5,31 +5,36 @@ mod auth;
 mod extract;
 mod ingest;
 mod keys;
+mod openapi;
 mod operator;
 mod rechecks;
 mod scores;
 pub use ingest::parse_batch;
 pub mod views;
 
+use axum::Json;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use verdict_domain::{AccountId, ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId};
 use verdict_engine::ReportOutcome;
 
 use crate::dialect::lenient::{Field, Loose, RawId, SecretText, Text};
 use crate::dialect::{BodyProblem, parse_json, task_id};
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState, Limits};
 pub use auth::{Admin, Caller, Client};
 use extract::Path;
 pub use keys::KeyView;
+pub use openapi::ApiDoc;
 
 pub const NAME: &str = "native";
 
@@ -64,42 +69,34 @@ pub const DIALECT: crate::dialect::registry::Dialect = crate::dialect::registry:
     },
 };
 
-pub fn routes(limits: Limits) -> Router<AppState> {
-    Router::new()
-        .route("/v1/accounts", post(create_account))
-        .route(
-            "/v1/accounts/{id}",
-            get(account).patch(operator::patch_account),
-        )
-        .route(
-            "/v1/accounts/{id}/standing",
-            axum::routing::put(operator::put_standing),
-        )
-        .route("/v1/accounts/{id}/ledger", get(ledger))
-        .route("/v1/accounts/{id}/keys", get(keys::list).post(keys::add))
-        .route("/v1/accounts/{id}/keys/rotate", post(keys::rotate))
-        .route(
-            "/v1/accounts/{id}/keys/{key}",
-            axum::routing::delete(keys::revoke),
-        )
-        .route("/v1/cohort", get(operator::cohort))
-        .route("/v1/providers", get(scores::providers))
-        .route("/v1/route", post(scores::route))
-        .route("/v1/workers/{id}", get(scores::worker))
-        .route("/v1/rechecks/next", get(rechecks::next))
-        .route("/v1/rechecks/{task}", post(rechecks::answer))
-        .route("/v1/reports", post(report))
-        .route("/v1/tasks/{id}", get(task))
+/// The native API's routes and their OpenAPI description, built from the same handlers.
+pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
+    let bounded = OpenApiRouter::new()
+        .routes(routes!(create_account))
+        .routes(routes!(account, operator::patch_account))
+        .routes(routes!(operator::put_standing))
+        .routes(routes!(ledger))
+        .routes(routes!(keys::list, keys::add))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(operator::cohort))
+        .routes(routes!(scores::providers))
+        .routes(routes!(scores::route))
+        .routes(routes!(scores::worker))
+        .routes(routes!(rechecks::next))
+        .routes(routes!(rechecks::answer))
+        .routes(routes!(report))
+        .routes(routes!(task))
         .layer(DefaultBodyLimit::max(limits.report_body))
         .layer(axum::middleware::from_fn(move |r, n| {
             crate::deadline::body_deadline(limits.body_timeout, r, n)
-        }))
-        // The ingest handler reads its body as a stream and counts it against
-        // `limits.ingest_body` itself; a batch may take long to arrive, but never stall.
-        .route(
-            "/v1/tasks",
-            post(ingest::ingest).layer(RequestBodyTimeoutLayer::new(limits.body_timeout)),
-        )
+        }));
+    // The ingest handler reads its body as a stream and counts it against
+    // `limits.ingest_body` itself; a batch may take long to arrive, but never stall.
+    let ingest = OpenApiRouter::new()
+        .routes(routes!(ingest::ingest))
+        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+    bounded.merge(ingest)
 }
 
 /// 429 with the throttle's cause and wait (`Throttle::respond` adds `Retry-After`).
@@ -141,19 +138,58 @@ fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(raw).ok_or_else(|| ApiError::not_found("account"))
 }
 
-#[derive(Debug, Deserialize)]
-struct NewAccountBody {
+/// `POST /v1/accounts`: the account to create. Every field is read on its own, so that each
+/// wrong one gets its own message.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewAccountBody {
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     name: Field<Text>,
+    /// Member of the trusted cohort (default false).
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     trusted: Field<crate::dialect::lenient::Flag>,
+    /// A key the client already uses elsewhere, to import; absent: a new random key.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     api_key: Field<SecretText>,
+}
+
+/// A new account and its key, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedAccount {
+    pub id: i64,
+    pub name: String,
+    pub trusted: bool,
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for CreatedAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedAccount")
+            .field("id", &self.id)
+            .field("api_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /v1/accounts` (admin): creates an account; its API key is in this answer only. With an
 /// `Idempotency-Key` header, a retry of the same request answers with the same account and key
 /// (and `Idempotent-Replayed: true`) instead of creating a second account.
+#[utoipa::path(
+    post, path = "/v1/accounts", tag = "accounts",
+    request_body = NewAccountBody,
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "A retry with the same key and request gets the same account and key")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, body = CreatedAccount),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the key is in use, or the Idempotency-Key was used for another request"),
+        (status = 422, body = ErrorBody),
+    ),
+)]
 async fn create_account(
     State(app): State<AppState>,
     _: Admin,
@@ -187,12 +223,12 @@ async fn create_account(
         .engine
         .create_account_once(name, trusted, import, idempotency)
         .await?;
-    let body = json!({
-        "id": created.account.id.0,
-        "name": created.account.name,
-        "trusted": created.account.trusted,
-        "api_key": created.key.expose(),
-    });
+    let body = CreatedAccount {
+        id: created.account.id.0,
+        name: created.account.name.clone(),
+        trusted: created.account.trusted,
+        api_key: created.key.expose().to_owned(),
+    };
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if created.replayed {
         response.headers_mut().insert(
@@ -204,69 +240,127 @@ async fn create_account(
 }
 
 /// `GET /v1/accounts/{id}` (admin, or the account's own key).
+#[utoipa::path(
+    get, path = "/v1/accounts/{id}", tag = "accounts",
+    params(("id" = i64, Path)),
+    security(("admin_token" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = views::Account),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such account, or another client's"),
+    ),
+)]
 async fn account(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<views::Account>, ApiError> {
     let id = account_id(&id)?;
     if !caller.may_see(id) {
         return Err(ApiError::not_found("account"));
     }
     let view = app.engine.account(id).await?;
-    Ok(Json(views::account(&view, app.engine.now())).into_response())
+    Ok(Json(views::Account::of(&view, app.engine.now())))
 }
 
 /// `GET /v1/accounts/{id}/ledger` (admin, or the account's own key): every refund and reversal.
+#[utoipa::path(
+    get, path = "/v1/accounts/{id}/ledger", tag = "accounts",
+    params(("id" = i64, Path)),
+    security(("admin_token" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = views::Ledger),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+)]
 async fn ledger(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<views::Ledger>, ApiError> {
     let id = account_id(&id)?;
     if !caller.may_see(id) {
         return Err(ApiError::not_found("account"));
     }
     let view = app.engine.account(id).await?;
     let entries = app.engine.ledger(id).await?;
-    let body = json!({
-        "account": id.0,
-        "balance": view.account.balance.to_string(),
-        "entries": entries.iter().map(views::ledger_entry).collect::<Vec<_>>(),
-    });
-    Ok(Json(body).into_response())
+    Ok(Json(views::Ledger {
+        account: id.0,
+        balance: view.account.balance.to_string(),
+        entries: entries.iter().map(views::Entry::of).collect(),
+    }))
 }
 
 /// `GET /v1/tasks/{id}` (admin, or the owning account's key): the task, its report and verdict.
+#[utoipa::path(
+    get, path = "/v1/tasks/{id}", tag = "tasks",
+    params(("id" = String, Path)),
+    security(("admin_token" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = views::TaskStoryView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such task, or another client's"),
+    ),
+)]
 async fn task(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<views::TaskStoryView>, ApiError> {
     let not_found = || ApiError::not_found("task");
     let id = TaskId::parse(&id).map_err(|_| not_found())?;
     let story = app.engine.task_story(&id).await?.ok_or_else(not_found)?;
     if !caller.may_see(story.task.account) {
         return Err(not_found());
     }
-    Ok(Json(views::task_story(&story)).into_response())
+    Ok(Json(views::TaskStoryView::of(&story)))
 }
 
-#[derive(Debug, Deserialize)]
-struct ReportBody {
+/// `POST /v1/reports`: a report in verdict's own terms.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReportBody {
+    /// The task id (a string, or an integer).
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     task: Field<RawId>,
+    /// `incorrect` or `correct`.
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     kind: Field<Text>,
+    /// The right answer, for text and audio captchas.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     correction: Field<Text>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     code: Field<Loose>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     message: Field<Loose>,
 }
 
+/// A report's verdict: recorded now, or an identical one recorded before (`repeat`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportAnswer {
+    pub task: String,
+    pub repeat: bool,
+    pub report: views::Report,
+}
+
 /// `POST /v1/reports` (client key): a report in verdict's own terms, answered with its verdict.
+#[utoipa::path(
+    post, path = "/v1/reports", tag = "reports",
+    request_body = ReportBody,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, body = ReportAnswer, description = "recorded now"),
+        (status = 200, body = ReportAnswer, description = "an identical report was recorded before"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "a different report was recorded before"),
+        (status = 422, body = ErrorBody),
+    ),
+)]
 async fn report(
     State(app): State<AppState>,
     Client(account): Client,
@@ -304,16 +398,21 @@ async fn report(
     match outcome {
         ReportOutcome::Recorded(r) => Ok((
             StatusCode::CREATED,
-            Json(json!({ "task": r.task.as_str(), "repeat": false, "report": views::report(&r) })),
+            Json(ReportAnswer {
+                task: r.task.as_str().to_owned(),
+                repeat: false,
+                report: views::Report::of(&r),
+            }),
         )
             .into_response()),
         // A repeat may come after a clawback: it shows what the account keeps now.
         ReportOutcome::Repeated(r) => {
             let money = app.engine.task_money(&r.task).await?;
-            Ok(Json(json!({
-                "task": r.task.as_str(), "repeat": true,
-                "report": views::report_with_money(&r, &money),
-            }))
+            Ok(Json(ReportAnswer {
+                task: r.task.as_str().to_owned(),
+                repeat: true,
+                report: views::Report::with_money(&r, &money),
+            })
             .into_response())
         }
         ReportOutcome::Refused(refusal) => Err(refusal_error(&refusal)),
@@ -336,7 +435,7 @@ fn refusal_error(refusal: &Refusal) -> ApiError {
             elapsed_ms,
         } => error.with_details(json!({ "window_ms": window_ms, "elapsed_ms": elapsed_ms })),
         Refusal::Conflict { existing } => {
-            error.with_details(json!({ "existing": views::report(existing) }))
+            error.with_details(json!({ "existing": views::Report::of(existing) }))
         }
         _ => error,
     }

@@ -5,10 +5,10 @@ use super::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 use verdict_domain::Timestamp;
 use verdict_domain::screen::CohortBasis;
 use verdict_engine::FamilyCohort;
@@ -16,26 +16,45 @@ use verdict_engine::FamilyCohort;
 use super::{Admin, account_id, body_error, invalid, views};
 use crate::dialect::lenient::{Field, Flag, Text};
 use crate::dialect::parse_json;
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
-pub(super) struct AccountPatch {
+/// What an operator changes about an account: give at least one of `trusted` and `disabled`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AccountPatch {
+    /// Member of the trusted cohort.
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     trusted: Field<Flag>,
+    /// Switch the account off (needs `reason`) or on.
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     disabled: Field<Flag>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     reason: Field<Text>,
 }
 
 /// `PATCH /v1/accounts/{id}` (admin) `{"trusted"?: bool, "disabled"?: bool, "reason"?: "…"}`:
 /// trust or distrust the account; disable it (a reason is required) or enable it again.
+#[utoipa::path(
+    patch, path = "/v1/accounts/{id}", tag = "accounts",
+    params(("id" = i64, Path)),
+    request_body = AccountPatch,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = views::Account),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+)]
 pub(super) async fn patch_account(
     State(app): State<AppState>,
     _: Admin,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<views::Account>, ApiError> {
     let id = account_id(&id)?;
     let patch: AccountPatch = parse_json(body).map_err(body_error)?;
     let trusted = patch
@@ -63,29 +82,48 @@ pub(super) async fn patch_account(
         app.engine.set_trusted(id, trusted).await?;
     }
     let view = app.engine.account(id).await?;
-    Ok(Json(views::account(&view, app.engine.now())).into_response())
+    Ok(Json(views::Account::of(&view, app.engine.now())))
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct StandingBody {
+/// `{"state": "good"}`, or `{"state": "ignored", "for": "72h" | "until": RFC 3339, "reason"}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StandingBody {
+    /// `good` or `ignored`.
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     state: Field<Text>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     until: Field<Text>,
+    /// A duration such as `72h`, `3d`, `90m`.
     #[serde(default, rename = "for")]
+    #[schema(value_type = Option<String>, rename = "for")]
     period: Field<Text>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     reason: Field<Text>,
 }
 
 /// `PUT /v1/accounts/{id}/standing` (admin): `{"state": "good"}` lifts an ignore period;
 /// `{"state": "ignored", "for": "72h" | "until": RFC 3339, "reason": "…"}` imposes one.
+#[utoipa::path(
+    put, path = "/v1/accounts/{id}/standing", tag = "accounts",
+    params(("id" = i64, Path)),
+    request_body = StandingBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = views::Account),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+)]
 pub(super) async fn put_standing(
     State(app): State<AppState>,
     _: Admin,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<views::Account>, ApiError> {
     let id = account_id(&id)?;
     let body: StandingBody = parse_json(body).map_err(body_error)?;
     let Text(state) = body.state.require(
@@ -124,7 +162,7 @@ pub(super) async fn put_standing(
         _ => return Err(invalid("state must be good or ignored")),
     }
     let view = app.engine.account(id).await?;
-    Ok(Json(views::account(&view, app.engine.now())).into_response())
+    Ok(Json(views::Account::of(&view, app.engine.now())))
 }
 
 /// Longest duration accepted anywhere: a century, so that no moment computed from one overflows.
@@ -145,20 +183,49 @@ pub(super) fn parse_duration(text: &str) -> Option<std::time::Duration> {
     (secs <= MAX_DURATION_SECS).then(|| std::time::Duration::from_secs(secs))
 }
 
+/// The cohort's prior in one family, as the screen uses it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FamilyPrior {
+    /// Whether the prior rests on data (measured, or pooled with the configured spread).
+    pub fitted: bool,
+    /// `fitted`, `pooled_trusted`, `pooled_good_standing` or `default`.
+    pub basis: &'static str,
+    pub a: f64,
+    pub b: f64,
+    pub mean: f64,
+    pub cap_rate: f64,
+    pub accounts: u32,
+    pub pooled_rate: Option<f64>,
+    /// Why the prior is not fitted on the trusted cohort's spread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fitted_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cohorts {
+    pub families: BTreeMap<String, FamilyPrior>,
+}
+
 /// `GET /v1/cohort` (admin): the trusted cohort's prior per family, as the screen uses it.
-pub(super) async fn cohort(State(app): State<AppState>, _: Admin) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get, path = "/v1/cohort", tag = "accounts",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = Cohorts),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+)]
+pub(super) async fn cohort(
+    State(app): State<AppState>,
+    _: Admin,
+) -> Result<Json<Cohorts>, ApiError> {
     let cohorts = app.engine.cohorts().await?;
-    let families: serde_json::Map<String, serde_json::Value> = cohorts
+    let families = cohorts
         .into_iter()
         .map(|FamilyCohort { family, cohort, stored }| {
             let prior = cohort.prior;
-            // `fitted`: the prior rests on data (measured, or pooled with the configured
-            // spread); `basis` says which.
-            let mut value = json!({
-                "fitted": cohort.fitted(), "basis": prior.basis.as_str(),
-                "a": prior.a, "b": prior.b, "mean": prior.mean(), "cap_rate": prior.cap_rate,
-                "accounts": prior.accounts, "pooled_rate": stored.map(|c| c.rate),
-            });
             let why = match prior.basis {
                 CohortBasis::Fitted => None,
                 CohortBasis::PooledTrusted => Some(
@@ -169,16 +236,24 @@ pub(super) async fn cohort(State(app): State<AppState>, _: Admin) -> Result<Resp
                 ),
                 CohortBasis::Default => Some("no data yet: the default prior"),
             };
-            if let Some(why) = why {
-                value["why"] = why.into();
-            }
-            if let Some(c) = stored.filter(|_| cohort.fitted()) {
-                value["fitted_at"] = c.fitted_at.to_rfc3339().into();
-            }
-            (family.as_str().to_owned(), value)
+            let shown = FamilyPrior {
+                fitted: cohort.fitted(),
+                basis: prior.basis.as_str(),
+                a: prior.a,
+                b: prior.b,
+                mean: prior.mean(),
+                cap_rate: prior.cap_rate,
+                accounts: prior.accounts,
+                pooled_rate: stored.map(|c| c.rate),
+                why,
+                fitted_at: stored
+                    .filter(|_| cohort.fitted())
+                    .map(|c| c.fitted_at.to_rfc3339()),
+            };
+            (family.as_str().to_owned(), shown)
         })
         .collect();
-    Ok(Json(json!({ "families": families })).into_response())
+    Ok(Json(Cohorts { families }))
 }
 
 #[cfg(test)]
