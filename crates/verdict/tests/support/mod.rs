@@ -455,16 +455,8 @@ impl Dialect {
             family,
             kind,
         };
-        let wire = entry
-            .request(&report)
-            .unwrap_or_else(|| panic!("{} cannot carry {report:?}", entry.name));
-        let mut request = http
-            .request(wire.method, format!("{base}{}", wire.path))
-            .body(wire.body);
-        for (name, value) in wire.headers {
-            request = request.header(name, value);
-        }
-        request
+        wire_request(http, base, entry, &report)
+            .unwrap_or_else(|| panic!("{} cannot carry {report:?}", entry.name))
     }
 
     /// Whether an answer is the dialect's own success answer (the report was recorded).
@@ -480,6 +472,24 @@ impl Dialect {
             body: body.to_owned(),
         }
     }
+}
+
+/// A report in a registry dialect's wire format, sent to `base`; `None` if the dialect cannot
+/// carry it (its family, its kind or its id).
+pub fn wire_request(
+    http: &reqwest::Client,
+    base: &str,
+    entry: &registry::Dialect,
+    report: &registry::Report<'_>,
+) -> Option<reqwest::RequestBuilder> {
+    let wire = entry.request(report)?;
+    let mut request = http
+        .request(wire.method, format!("{base}{}", wire.path))
+        .body(wire.body);
+    for (name, value) in wire.headers {
+        request = request.header(name, value);
+    }
+    Some(request)
 }
 
 /// A decimal money string ("0.0020") in micro-units.
