@@ -35,7 +35,9 @@ pub use scores::{
 };
 pub use secrets::generate_secret;
 pub use statistics::{FamilyCohort, Refresh};
-pub use tasks::{INGEST_STEP, Ingest, IngestSummary, TaskStory, ValidatedStep};
+pub use tasks::{INGEST_STEP, Ingest, IngestSummary, MAX_REPORTS_PAGE, TaskStory, ValidatedStep};
+/// What `Engine::reports` lists: storage's query, as handlers build it.
+pub use verdict_store::ReportQuery;
 
 #[derive(Debug, Clone)]
 pub struct Engine {

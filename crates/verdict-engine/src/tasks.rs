@@ -27,6 +27,9 @@ pub struct TaskStory {
     pub money: TaskMoney,
 }
 
+/// The most reports one page of [`Engine::reports`] holds.
+pub const MAX_REPORTS_PAGE: u32 = 1_000;
+
 impl Engine {
     pub async fn task(&self, id: &TaskId) -> Result<Option<(Task, Option<Report>)>, EngineError> {
         Ok(self.store.task(id).await?)
@@ -44,6 +47,27 @@ impl Engine {
             report,
             ledger,
         }))
+    }
+
+    /// Reports matching `query`, newest first, each as its task's story (what its account keeps
+    /// of the refund included). `query.limit` is capped at [`MAX_REPORTS_PAGE`].
+    pub async fn reports(
+        &self,
+        mut query: verdict_store::ReportQuery,
+    ) -> Result<Vec<TaskStory>, EngineError> {
+        query.limit = query.limit.clamp(1, MAX_REPORTS_PAGE);
+        Ok(self
+            .store
+            .reports(&query)
+            .await?
+            .into_iter()
+            .map(|listed| TaskStory {
+                money: TaskMoney::of(&listed.ledger),
+                task: listed.task,
+                report: Some(listed.report),
+                ledger: listed.ledger,
+            })
+            .collect())
     }
 
     /// What a task's account keeps of its refund, from the task's ledger entries.

@@ -4,6 +4,7 @@
 //! Both pass `tests/conformance.rs`. This crate knows nothing of HTTP.
 
 mod error;
+mod listing;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -69,6 +70,33 @@ pub struct KeyHolder {
 pub struct KeyRotation {
     pub new: NewKey,
     pub expire: Vec<(KeyId, Timestamp)>,
+}
+
+/// Which reports to list, newest first (by when they arrived, then task id), and where to start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportQuery {
+    pub account: Option<AccountId>,
+    pub verdict: Option<verdict_domain::Verdict>,
+    /// A reason code (`Reason::code`).
+    pub reason: Option<String>,
+    pub captcha_type: Option<CaptchaType>,
+    pub dialect: Option<String>,
+    /// Received at or after.
+    pub since: Option<Timestamp>,
+    /// Received before.
+    pub until: Option<Timestamp>,
+    /// Only reports after this one in the list's order (a page's last): `(received_at, task)`.
+    pub after: Option<(Timestamp, TaskId)>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A listed report with its task and the task's ledger entries (what its account keeps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedReport {
+    pub task: Task,
+    pub report: Report,
+    pub ledger: Vec<LedgerEntry>,
 }
 
 /// Everything judging a report needs, read in one call.
@@ -410,6 +438,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// evidence about the task's solver, the re-check and the changes to the account), in one
     /// transaction, unless the task has a report already.
     async fn record_report(&self, writes: ReportWrites) -> StoreResult<Recorded>;
+
+    /// Reports matching `query`, newest first, with their tasks and ledger entries.
+    async fn reports(&self, query: &ReportQuery) -> StoreResult<Vec<ListedReport>>;
 
     /// An account's ledger entries, oldest first.
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>>;

@@ -17,6 +17,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261202000000_real_world",
     "20261203000000_reversal_lane",
     "20261207000000_key_lifecycle",
+    "20261207010000_report_listing",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -56,6 +57,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261207000000_key_lifecycle",
         include_str!("../migrations/sqlite/20261207000000_key_lifecycle.sql"),
     ),
+    (
+        "20261207010000_report_listing",
+        include_str!("../migrations/sqlite/20261207010000_report_listing.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -94,6 +99,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261207000000_key_lifecycle",
         include_str!("../migrations/postgres/20261207000000_key_lifecycle.sql"),
+    ),
+    (
+        "20261207010000_report_listing",
+        include_str!("../migrations/postgres/20261207010000_report_listing.sql"),
     ),
 ];
 

@@ -22,7 +22,7 @@ use verdict_domain::{
 };
 use verdict_store::{
     CreationKey, EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey, Recorded,
-    ReporterSample, Resolution, Settled, Store, StoreError, Whitelisted,
+    ReportQuery, ReporterSample, Resolution, Settled, Store, StoreError, Whitelisted,
 };
 
 /// The reason a clawback in these cases gives its reversals.
@@ -353,6 +353,137 @@ async fn an_idempotency_key_creates_one_account_and_finds_it_again(s: TestStore)
     // Accounts created without one never clash.
     s.create_account(new_account("bob")).await.unwrap();
     s.create_account(new_account("carol")).await.unwrap();
+}
+
+async fn reports_list_newest_first_filtered_and_in_pages(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let b = s.create_account(new_account("bob")).await.unwrap();
+    let mut tasks = Vec::new();
+    for (n, (owner, t)) in [
+        (a.id, CaptchaType::Image),
+        (a.id, CaptchaType::Hcaptcha),
+        (b.id, CaptchaType::Image),
+        (a.id, CaptchaType::Image),
+        (b.id, CaptchaType::RecaptchaV2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        tasks.push(task(&format!("{}", 500 + n), owner, t, 1_000 + n as i64));
+    }
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    // Two reports arrive in the same millisecond: the task id orders them.
+    let at = [10, 20, 20, 30, 40];
+    for (n, t) in tasks.iter().enumerate() {
+        let received = T0.saturating_add(Duration::from_secs(at[n]));
+        let report = if n == 1 {
+            Report {
+                dialect: "twocaptcha".into(),
+                ..confirmed(t, received)
+            }
+        } else {
+            accepted(t, received)
+        };
+        s.record_report(ReportWrites::plan(plain(report), family_of(t)))
+            .await
+            .unwrap();
+    }
+    let ids = |listed: &[verdict_store::ListedReport]| -> Vec<String> {
+        listed
+            .iter()
+            .map(|l| l.task.id.as_str().to_owned())
+            .collect()
+    };
+    let all = ReportQuery {
+        limit: 100,
+        ..ReportQuery::default()
+    };
+    let everything = s.reports(&all).await.unwrap();
+    assert_eq!(ids(&everything), ["504", "503", "502", "501", "500"]);
+    let refunded = &everything[0];
+    assert_eq!(
+        refunded.report,
+        accepted(&tasks[4], T0.saturating_add(Duration::from_secs(40)))
+    );
+    assert_eq!(refunded.ledger.len(), 1, "its refund entry comes with it");
+    assert!(
+        everything[3].ledger.is_empty(),
+        "a confirmation moved no money"
+    );
+
+    let only = |q: ReportQuery| {
+        let s = &s;
+        async move { ids(&s.reports(&q).await.unwrap()) }
+    };
+    assert_eq!(
+        only(ReportQuery {
+            account: Some(b.id),
+            ..all.clone()
+        })
+        .await,
+        ["504", "502"]
+    );
+    assert_eq!(
+        only(ReportQuery {
+            verdict: Some(Verdict::Acknowledged),
+            ..all.clone()
+        })
+        .await,
+        ["501"]
+    );
+    assert_eq!(
+        only(ReportQuery {
+            reason: Some(Reason::PositiveFeedback.code().into()),
+            ..all.clone()
+        })
+        .await,
+        ["501"]
+    );
+    assert_eq!(
+        only(ReportQuery {
+            captcha_type: Some(CaptchaType::Image),
+            ..all.clone()
+        })
+        .await,
+        ["503", "502", "500"]
+    );
+    assert_eq!(
+        only(ReportQuery {
+            dialect: Some("twocaptcha".into()),
+            ..all.clone()
+        })
+        .await,
+        ["501"]
+    );
+    assert_eq!(
+        only(ReportQuery {
+            since: Some(T0.saturating_add(Duration::from_secs(20))),
+            until: Some(T0.saturating_add(Duration::from_secs(40))),
+            ..all.clone()
+        })
+        .await,
+        ["503", "502", "501"]
+    );
+    // Pages of two, each continuing after the last of the one before, make the whole list.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .reports(&ReportQuery {
+                after: after.clone(),
+                limit: 2,
+                ..ReportQuery::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some((last.report.received_at, last.task.id.clone()));
+        paged.extend(ids(&page));
+    }
+    assert_eq!(paged, ids(&everything));
 }
 
 async fn a_key_in_use_cannot_be_given_to_a_second_account(s: TestStore) {
@@ -2336,6 +2467,7 @@ all_backends!(
     a_key_stored_unkeyed_is_found_and_rehashed_keyed,
     a_disabled_account_says_when_and_why_until_enabled,
     a_key_in_use_cannot_be_given_to_a_second_account,
+    reports_list_newest_first_filtered_and_in_pages,
     an_idempotency_key_creates_one_account_and_finds_it_again,
     ingest_inserts_new_tasks_and_never_overwrites,
     ingest_names_tasks_of_unknown_accounts,

@@ -5,6 +5,7 @@ mod auth;
 mod extract;
 mod ingest;
 mod keys;
+mod listing;
 mod openapi;
 mod operator;
 mod rechecks;
@@ -85,7 +86,7 @@ pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
         .routes(routes!(scores::worker))
         .routes(routes!(rechecks::next))
         .routes(routes!(rechecks::answer))
-        .routes(routes!(report))
+        .routes(routes!(report, listing::list))
         .routes(routes!(task))
         .layer(DefaultBodyLimit::max(limits.report_body))
         .layer(axum::middleware::from_fn(move |r, n| {

@@ -10,6 +10,7 @@ mod keys;
 mod limits;
 mod native;
 mod parity;
+mod reports;
 mod robustness;
 mod scores;
 mod seed_replay;

@@ -36,9 +36,9 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation, NewAccount,
-    NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store,
-    StoreError, StoreResult, Whitelisted,
+    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation,
+    ListedReport, NewAccount, NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext,
+    ReportQuery, Resolution, Settled, Store, StoreError, StoreResult, Whitelisted,
 };
 use rows::{
     ACCOUNT_COLUMNS, ACCOUNT_WIDTH, KEY_COLUMNS, KEY_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS,
@@ -861,6 +861,56 @@ impl Store for PostgresStore {
             .iter()
             .map(rows::ledger_entry)
             .collect()
+    }
+
+    async fn reports(&self, query: &ReportQuery) -> StoreResult<Vec<ListedReport>> {
+        let (from, params) = crate::listing::from_where(query, |n| format!("${n}"));
+        let sql = format!("SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} {from}");
+        let values: Vec<Box<dyn ToSql + Sync + Send>> = params
+            .into_iter()
+            .map(|p| -> Box<dyn ToSql + Sync + Send> {
+                match p {
+                    crate::listing::Param::Int(n) => Box::new(n),
+                    crate::listing::Param::Text(t) => Box::new(t),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let client = self.db.client().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        let rows = client.query(&stmt, &refs).await?;
+        let mut listed = Vec::with_capacity(rows.len());
+        let mut tasks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (Some(task), Some(report)) = (rows::task(row, 0)?, rows::report(row, 8)?) else {
+                continue;
+            };
+            tasks.push(task.id.as_str().to_owned());
+            listed.push(ListedReport {
+                task,
+                report,
+                ledger: Vec::new(),
+            });
+        }
+        // The page's ledger entries in one round trip.
+        let entries = client
+            .query(
+                &format!(
+                    "SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE task_id = ANY($1) ORDER BY id"
+                ),
+                &[&tasks],
+            )
+            .await?;
+        for row in &entries {
+            let entry = rows::ledger_entry(row)?;
+            if let Some(listed) = listed.iter_mut().find(|l| l.task.id == entry.task) {
+                listed.ledger.push(entry);
+            }
+        }
+        Ok(listed)
     }
 
     async fn task_ledger(&self, task: &TaskId) -> StoreResult<Vec<LedgerEntry>> {

@@ -29,9 +29,9 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation, NewAccount,
-    NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext, Resolution, Settled, Store,
-    StoreError, StoreResult, Whitelisted,
+    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation,
+    ListedReport, NewAccount, NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext,
+    ReportQuery, Resolution, Settled, Store, StoreError, StoreResult, Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::{Tx, Writer};
@@ -685,6 +685,46 @@ impl Store for SqliteStore {
                 .query_map([account.0], entry_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().map(entry_from_row).collect()
+        })
+        .await
+    }
+
+    async fn reports(&self, query: &ReportQuery) -> StoreResult<Vec<ListedReport>> {
+        let query = query.clone();
+        self.read(move |conn| {
+            let (from, params) = crate::listing::from_where(&query, |n| format!("?{n}"));
+            let sql = format!("SELECT {TASK_COLUMNS}, {REPORT_COLUMNS} {from}");
+            let values: Vec<rusqlite::types::Value> = params
+                .into_iter()
+                .map(|p| match p {
+                    crate::listing::Param::Int(n) => rusqlite::types::Value::Integer(n),
+                    crate::listing::Param::Text(t) => rusqlite::types::Value::Text(t),
+                })
+                .collect();
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let found = stmt
+                .query_map(rusqlite::params_from_iter(values), |row| {
+                    Ok((rows::task(row, 0)?, rows::report(row, 8)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut listed = Vec::with_capacity(found.len());
+            let mut entries =
+                conn.prepare_cached(&format!("{ENTRY_SELECT} WHERE task_id = ?1 ORDER BY id"))?;
+            for (task, report) in found {
+                let Some(report) = report else { continue };
+                let ledger = entries
+                    .query_map([task.id.as_str()], entry_row)?
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .map(entry_from_row)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                listed.push(ListedReport {
+                    task,
+                    report,
+                    ledger,
+                });
+            }
+            Ok(listed)
         })
         .await
     }
