@@ -130,8 +130,8 @@ class Server:
         return "\n".join(self.log[-n:])
 
 
-@pytest.fixture(scope="session")
-def server(tls) -> Server:
+def start_server(tls: Tls) -> Server:
+    """A `verdict serve` of its own over TLS on a fresh database; stop it with stop_server."""
     binary = os.environ.get("VERDICT_BIN") or str(DEFAULT_BIN)
     if not os.access(binary, os.X_OK):
         pytest.exit(f"verdict binary not found at {binary} (set VERDICT_BIN or build it)", 2)
@@ -177,20 +177,30 @@ def server(tls) -> Server:
         proc.kill()
         proc.wait()
         pytest.exit("verdict did not start:\n" + "\n".join(log[-40:]), 2)
-
     srv = Server(proc, found["port"], token, log)
-    yield srv
+    srv.stdout = stdout
+    return srv
 
-    proc.send_signal(signal.SIGTERM)
+
+def stop_server(srv: Server) -> None:
+    """SIGTERM, and the server must exit 0 within 20 s."""
+    srv.proc.send_signal(signal.SIGTERM)
     try:
-        rc = proc.wait(timeout=20)
+        rc = srv.proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        srv.proc.kill()
+        srv.proc.wait()
         raise AssertionError("verdict did not stop on SIGTERM:\n" + srv.log_tail())
     finally:
-        stdout.close()
+        srv.stdout.close()
     assert rc == 0, f"verdict exited with {rc} on SIGTERM:\n{srv.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def server(tls) -> Server:
+    srv = start_server(tls)
+    yield srv
+    stop_server(srv)
 
 
 # --------------------------------------------------------------------------------------------

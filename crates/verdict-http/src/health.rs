@@ -32,15 +32,15 @@ pub struct Readiness {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(get, operation_id = "healthz", path = "/healthz", tag = "health", responses((status = 200, body = Health, description = "OK")))]
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// The process is up and its database answers.
 #[utoipa::path(
-    get, path = "/readyz", tag = "health",
-    responses((status = 200, body = Readiness), (status = 503, body = Readiness)),
+    get, operation_id = "readyz", path = "/readyz", tag = "health",
+    responses((status = 200, body = Readiness, description = "OK"), (status = 503, body = Readiness, description = "Unavailable")),
 )]
 async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let storage = app.engine.backend();

@@ -307,16 +307,16 @@ pub struct IngestAnswer {
 /// `POST /v1/tasks` (admin): a JSON array of task records, or NDJSON with
 /// `Content-Type: application/x-ndjson`, stored in steps as it arrives.
 #[utoipa::path(
-    post, path = "/v1/tasks", tag = "tasks",
+    post, operation_id = "ingest_tasks", path = "/v1/tasks", tag = "tasks",
     request_body(content(
         (Vec<Record> = "application/json"),
         (Record = "application/x-ndjson"),
     )),
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = IngestAnswer),
-        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
+        (status = 200, body = IngestAnswer, description = "OK"),
+        (status = 400, body = crate::error::ErrorBody, description = "The request cannot be read"), (status = 401, body = crate::error::ErrorBody, description = "No valid credentials"),
+        (status = 403, body = crate::error::ErrorBody, description = "Not allowed with these credentials"),
         (status = 413, body = crate::error::ErrorBody, description = "over `ingest_body_bytes`"),
     ),
 )]

@@ -127,12 +127,12 @@ fn label(body: &mut NewKeyBody) -> Result<Option<String>, ApiError> {
 
 /// `GET /v1/accounts/{id}/keys`.
 #[utoipa::path(
-    get, path = "/v1/accounts/{id}/keys", tag = "keys",
+    get, operation_id = "list_keys", path = "/v1/accounts/{id}/keys", tag = "keys",
     params(("id" = i64, Path)),
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 200, body = KeyList),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 200, body = KeyList, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"), (status = 404, body = ErrorBody, description = "Not found"),
     ),
 )]
 pub(super) async fn list(
@@ -152,16 +152,16 @@ pub(super) async fn list(
 
 /// `POST /v1/accounts/{id}/keys` `{"label"?, "api_key"?}`: one more key beside the others.
 #[utoipa::path(
-    post, path = "/v1/accounts/{id}/keys", tag = "keys",
+    post, operation_id = "add_key", path = "/v1/accounts/{id}/keys", tag = "keys",
     params(("id" = i64, Path)),
     request_body = NewKeyBody,
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 201, body = Issued),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 201, body = Issued, description = "Created"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
         (status = 403, body = ErrorBody, description = "only the operator imports a key"),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "Not found"), (status = 409, body = ErrorBody, description = "Conflict"),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 pub(super) async fn add(
@@ -192,14 +192,14 @@ pub(super) async fn add(
 /// `POST /v1/accounts/{id}/keys/rotate` `{"label"?, "grace"?: "24h"}`: a new key; every key the
 /// account had expires after the grace ("0s": at once).
 #[utoipa::path(
-    post, path = "/v1/accounts/{id}/keys/rotate", tag = "keys",
+    post, operation_id = "rotate_keys", path = "/v1/accounts/{id}/keys/rotate", tag = "keys",
     params(("id" = i64, Path)),
     request_body = NewKeyBody,
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 201, body = Issued),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 201, body = Issued, description = "Created"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 404, body = ErrorBody, description = "Not found"), (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 pub(super) async fn rotate(
@@ -247,12 +247,12 @@ fn issued_response(
 
 /// `DELETE /v1/accounts/{id}/keys/{key}`: the key opens nothing from now on.
 #[utoipa::path(
-    delete, path = "/v1/accounts/{id}/keys/{key}", tag = "keys",
+    delete, operation_id = "revoke_key", path = "/v1/accounts/{id}/keys/{key}", tag = "keys",
     params(("id" = i64, Path), ("key" = String, Path, description = "The key's id, `k_…`")),
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 200, body = Revoked),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 200, body = Revoked, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"), (status = 404, body = ErrorBody, description = "Not found"),
     ),
 )]
 pub(super) async fn revoke(

@@ -79,14 +79,14 @@ fn time(text: &str, name: &str) -> Result<Timestamp, ApiError> {
 
 /// `GET /v1/reports` (admin: any account's; a client: its own).
 #[utoipa::path(
-    get, path = "/v1/reports", tag = "reports",
+    get, operation_id = "list_reports", path = "/v1/reports", tag = "reports",
     params(ReportsQuery),
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 200, body = ReportPage),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 200, body = ReportPage, description = "OK"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
         (status = 404, body = ErrorBody, description = "another client's account"),
-        (status = 422, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 pub(super) async fn list(

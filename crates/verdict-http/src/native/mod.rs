@@ -178,17 +178,17 @@ impl std::fmt::Debug for CreatedAccount {
 /// `Idempotency-Key` header, a retry of the same request answers with the same account and key
 /// (and `Idempotent-Replayed: true`) instead of creating a second account.
 #[utoipa::path(
-    post, path = "/v1/accounts", tag = "accounts",
+    post, operation_id = "create_account", path = "/v1/accounts", tag = "accounts",
     request_body = NewAccountBody,
     params(("Idempotency-Key" = Option<String>, Header,
             description = "A retry with the same key and request gets the same account and key")),
     security(("admin_token" = [])),
     responses(
-        (status = 201, body = CreatedAccount),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 201, body = CreatedAccount, description = "Created"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 403, body = ErrorBody, description = "Not allowed with these credentials"),
         (status = 409, body = ErrorBody, description = "the key is in use, or the Idempotency-Key was used for another request"),
-        (status = 422, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 async fn create_account(
@@ -242,12 +242,12 @@ async fn create_account(
 
 /// `GET /v1/accounts/{id}` (admin, or the account's own key).
 #[utoipa::path(
-    get, path = "/v1/accounts/{id}", tag = "accounts",
+    get, operation_id = "get_account", path = "/v1/accounts/{id}", tag = "accounts",
     params(("id" = i64, Path)),
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 200, body = views::Account),
-        (status = 401, body = ErrorBody),
+        (status = 200, body = views::Account, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"),
         (status = 404, body = ErrorBody, description = "no such account, or another client's"),
     ),
 )]
@@ -266,12 +266,12 @@ async fn account(
 
 /// `GET /v1/accounts/{id}/ledger` (admin, or the account's own key): every refund and reversal.
 #[utoipa::path(
-    get, path = "/v1/accounts/{id}/ledger", tag = "accounts",
+    get, operation_id = "get_ledger", path = "/v1/accounts/{id}/ledger", tag = "accounts",
     params(("id" = i64, Path)),
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 200, body = views::Ledger),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 200, body = views::Ledger, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"), (status = 404, body = ErrorBody, description = "Not found"),
     ),
 )]
 async fn ledger(
@@ -294,12 +294,12 @@ async fn ledger(
 
 /// `GET /v1/tasks/{id}` (admin, or the owning account's key): the task, its report and verdict.
 #[utoipa::path(
-    get, path = "/v1/tasks/{id}", tag = "tasks",
+    get, operation_id = "get_task", path = "/v1/tasks/{id}", tag = "tasks",
     params(("id" = String, Path)),
     security(("admin_token" = []), ("api_key" = [])),
     responses(
-        (status = 200, body = views::TaskStoryView),
-        (status = 401, body = ErrorBody),
+        (status = 200, body = views::TaskStoryView, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"),
         (status = 404, body = ErrorBody, description = "no such task, or another client's"),
     ),
 )]
@@ -350,16 +350,16 @@ pub struct ReportAnswer {
 
 /// `POST /v1/reports` (client key): a report in verdict's own terms, answered with its verdict.
 #[utoipa::path(
-    post, path = "/v1/reports", tag = "reports",
+    post, operation_id = "submit_report", path = "/v1/reports", tag = "reports",
     request_body = ReportBody,
     security(("api_key" = [])),
     responses(
         (status = 201, body = ReportAnswer, description = "recorded now"),
         (status = 200, body = ReportAnswer, description = "an identical report was recorded before"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 404, body = ErrorBody, description = "Not found"),
         (status = 409, body = ErrorBody, description = "a different report was recorded before"),
-        (status = 422, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 async fn report(

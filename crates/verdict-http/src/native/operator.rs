@@ -38,15 +38,15 @@ pub struct AccountPatch {
 /// `PATCH /v1/accounts/{id}` (admin) `{"trusted"?: bool, "disabled"?: bool, "reason"?: "…"}`:
 /// trust or distrust the account; disable it (a reason is required) or enable it again.
 #[utoipa::path(
-    patch, path = "/v1/accounts/{id}", tag = "accounts",
+    patch, operation_id = "patch_account", path = "/v1/accounts/{id}", tag = "accounts",
     params(("id" = i64, Path)),
     request_body = AccountPatch,
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = views::Account),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 200, body = views::Account, description = "OK"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 403, body = ErrorBody, description = "Not allowed with these credentials"), (status = 404, body = ErrorBody, description = "Not found"),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 pub(super) async fn patch_account(
@@ -107,15 +107,15 @@ pub struct StandingBody {
 /// `PUT /v1/accounts/{id}/standing` (admin): `{"state": "good"}` lifts an ignore period;
 /// `{"state": "ignored", "for": "72h" | "until": RFC 3339, "reason": "…"}` imposes one.
 #[utoipa::path(
-    put, path = "/v1/accounts/{id}/standing", tag = "accounts",
+    put, operation_id = "put_standing", path = "/v1/accounts/{id}/standing", tag = "accounts",
     params(("id" = i64, Path)),
     request_body = StandingBody,
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = views::Account),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 200, body = views::Account, description = "OK"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 403, body = ErrorBody, description = "Not allowed with these credentials"), (status = 404, body = ErrorBody, description = "Not found"),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 pub(super) async fn put_standing(
@@ -210,11 +210,11 @@ pub struct Cohorts {
 
 /// `GET /v1/cohort` (admin): the trusted cohort's prior per family, as the screen uses it.
 #[utoipa::path(
-    get, path = "/v1/cohort", tag = "accounts",
+    get, operation_id = "cohort", path = "/v1/cohort", tag = "accounts",
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = Cohorts),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, body = Cohorts, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"), (status = 403, body = ErrorBody, description = "Not allowed with these credentials"),
     ),
 )]
 pub(super) async fn cohort(

@@ -60,14 +60,14 @@ pub struct RecheckItem {
 /// caller; 204 when there is none. The first answer is deliberately not shown: the second solve
 /// must be independent.
 #[utoipa::path(
-    get, path = "/v1/rechecks/next", tag = "rechecks",
+    get, operation_id = "next_recheck", path = "/v1/rechecks/next", tag = "rechecks",
     params(NextQuery),
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = RecheckItem),
+        (status = 200, body = RecheckItem, description = "OK"),
         (status = 204, description = "nothing is waiting"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 403, body = ErrorBody, description = "Not allowed with these credentials"),
     ),
 )]
 pub(super) async fn next(
@@ -121,17 +121,17 @@ pub struct RecheckAnswer {
 /// reports are suspect, in which case the task goes back in the queue for one more solve
 /// (202, `another_solve: true`).
 #[utoipa::path(
-    post, path = "/v1/rechecks/{task}", tag = "rechecks",
+    post, operation_id = "answer_recheck", path = "/v1/rechecks/{task}", tag = "rechecks",
     params(("task" = String, Path)),
     request_body = AnswerBody,
     security(("admin_token" = [])),
     responses(
         (status = 200, body = RecheckAnswer, description = "settled"),
         (status = 202, body = RecheckAnswer, description = "one more solve is needed"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 403, body = ErrorBody, description = "Not allowed with these credentials"), (status = 404, body = ErrorBody, description = "Not found"),
         (status = 409, body = ErrorBody, description = "settled before"),
-        (status = 422, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 pub(super) async fn answer(

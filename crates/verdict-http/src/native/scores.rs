@@ -187,13 +187,13 @@ pub(super) struct ProvidersQuery {
 /// credible interval widened by what complaints and silence cannot tell apart
 /// (`ReportingBounds`); `reliability.lower`/`upper` are the credible interval alone.
 #[utoipa::path(
-    get, path = "/v1/providers", tag = "scores",
+    get, operation_id = "providers", path = "/v1/providers", tag = "scores",
     params(ProvidersQuery),
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = ProvidersAnswer),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 200, body = ProvidersAnswer, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"), (status = 403, body = ErrorBody, description = "Not allowed with these credentials"),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
     ),
 )]
 pub(super) async fn providers(
@@ -278,13 +278,13 @@ pub struct WorkerScores {
 /// `GET /v1/workers/{id}` (admin): a worker's score at each provider and type it has evidence
 /// for, and how many accounts whitelisted it.
 #[utoipa::path(
-    get, path = "/v1/workers/{id}", tag = "scores",
+    get, operation_id = "worker", path = "/v1/workers/{id}", tag = "scores",
     params(("id" = String, Path, description = "The worker's name")),
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = WorkerScores),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 200, body = WorkerScores, description = "OK"),
+        (status = 401, body = ErrorBody, description = "No valid credentials"), (status = 403, body = ErrorBody, description = "Not allowed with these credentials"),
+        (status = 404, body = ErrorBody, description = "Not found"),
     ),
 )]
 pub(super) async fn worker(
@@ -388,13 +388,13 @@ pub struct RouteAnswer {
 /// `POST /v1/route` (admin) `{"type", "candidates"?, "max_cost"?, "max_latency_ms"?,
 /// "account"?}`: the provider to send the next task to, and why.
 #[utoipa::path(
-    post, path = "/v1/route", tag = "scores",
+    post, operation_id = "route", path = "/v1/route", tag = "scores",
     request_body = RouteBody,
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = RouteAnswer),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 200, body = RouteAnswer, description = "OK"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 403, body = ErrorBody, description = "Not allowed with these credentials"),
         (status = 404, body = ErrorBody, description = "no provider is known for the type"),
         (status = 422, body = ErrorBody, description = "a field is wrong, or no provider fits the limits"),
     ),
