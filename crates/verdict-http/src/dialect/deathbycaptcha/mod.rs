@@ -65,10 +65,15 @@ pub fn routes() -> Router<AppState> {
     // `/api/captcha/{id}/report`, matched by hand so that any path under `/api/captcha/` (an
     // empty id, one with slashes) is answered here as an invalid captcha, not by the
     // service-wide 404; BestCaptchaSolver's `/api/captcha/bad/…` is matched before it.
-    Router::new().route(
-        "/api/captcha/{*path}",
-        post(report).fallback(|| async { wire::render_method_not_allowed() }),
-    )
+    Router::new()
+        .route(
+            "/api/captcha/{*path}",
+            post(report).fallback(|| async { wire::render_method_not_allowed() }),
+        )
+        .route(
+            "/api/captcha/",
+            post(report).fallback(|| async { wire::render_method_not_allowed() }),
+        )
 }
 
 /// Report an incorrectly solved captcha.
