@@ -62,6 +62,14 @@ impl Account {
     pub fn enabled(&self) -> bool {
         self.disabled.is_none()
     }
+
+    /// Whether an operator should look at the account now: its reports are ignored, the screen
+    /// flagged it while its trust stood, or it is disabled.
+    pub fn needs_attention(&self, now: Timestamp) -> bool {
+        matches!(self.standing.at(now), Standing::Ignored { .. })
+            || self.screen_flag.is_some()
+            || self.disabled.is_some()
+    }
 }
 
 /// When and why an operator disabled an account.

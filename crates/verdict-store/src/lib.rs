@@ -99,6 +99,50 @@ pub struct ListedReport {
     pub ledger: Vec<LedgerEntry>,
 }
 
+/// Reports in one time bucket, dialect, captcha type and verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowCount {
+    /// When the bucket begins.
+    pub bucket: Timestamp,
+    pub dialect: String,
+    pub captcha_type: CaptchaType,
+    pub verdict: verdict_domain::Verdict,
+    pub count: u64,
+}
+
+/// Ledger entries of one kind written in one time bucket, and their sum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoneyCount {
+    pub bucket: Timestamp,
+    pub kind: verdict_domain::EntryKind,
+    pub count: u64,
+    pub amount: verdict_domain::Amount,
+}
+
+/// Which accounts to list, by id, and where to start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountQuery {
+    /// Only accounts an operator should look at now: ignored at this moment, flagged by the
+    /// screen while trusted, or disabled (`Account::needs_attention`).
+    pub attention_at: Option<Timestamp>,
+    /// Only accounts with a larger id.
+    pub after: Option<AccountId>,
+    pub limit: u32,
+}
+
+/// The re-check queue at a moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecheckQueue {
+    /// Reports waiting for a second solve.
+    pub open: u64,
+    /// Of those, past their deadline (settled by the default on the next timer).
+    pub overdue: u64,
+    /// Of those, held by a re-solving worker now.
+    pub held: u64,
+    /// When the oldest open one was queued.
+    pub oldest: Option<Timestamp>,
+}
+
 /// Everything judging a report needs, read in one call.
 #[derive(Debug, Clone)]
 pub struct ReportContext {
@@ -288,6 +332,33 @@ pub struct Whitelisted {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A row of `listing::report_flow`, as both backends read it.
+pub(crate) fn flow_count(
+    (bucket, dialect, captcha_type, verdict, count): (i64, String, String, String, i64),
+) -> StoreResult<FlowCount> {
+    Ok(FlowCount {
+        bucket: Timestamp::from_millis(bucket),
+        dialect,
+        captcha_type: CaptchaType::parse(&captcha_type).map_err(StoreError::stored_value)?,
+        verdict: verdict_domain::Verdict::parse(&verdict)
+            .ok_or_else(|| StoreError::other(format!("unknown verdict {verdict}")))?,
+        count: count.max(0) as u64,
+    })
+}
+
+/// A row of `listing::money_flow`, as both backends read it.
+pub(crate) fn money_count(
+    (bucket, kind, count, micros): (i64, String, i64, i64),
+) -> StoreResult<MoneyCount> {
+    Ok(MoneyCount {
+        bucket: Timestamp::from_millis(bucket),
+        kind: verdict_domain::EntryKind::parse(&kind)
+            .ok_or_else(|| StoreError::other(format!("unknown entry kind {kind}")))?,
+        count: count.max(0) as u64,
+        amount: verdict_domain::Amount::from_micros(micros),
+    })
+}
+
 /// A refund a clawback is offered, from the columns both backends select for it.
 pub(crate) fn granted_refund(
     task: &str,
@@ -441,6 +512,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Reports matching `query`, newest first, with their tasks and ledger entries.
     async fn reports(&self, query: &ReportQuery) -> StoreResult<Vec<ListedReport>>;
+
+    /// Reports received since `since`, counted per `bucket_ms`, dialect, type and verdict.
+    async fn report_flow(&self, since: Timestamp, bucket_ms: i64) -> StoreResult<Vec<FlowCount>>;
+
+    /// Ledger entries written since `since`, counted and summed per `bucket_ms` and kind.
+    async fn money_flow(&self, since: Timestamp, bucket_ms: i64) -> StoreResult<Vec<MoneyCount>>;
+
+    /// Accounts in id order.
+    async fn accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>>;
+
+    /// The re-check queue at `now`.
+    async fn recheck_queue(&self, now: Timestamp) -> StoreResult<RecheckQueue>;
 
     /// An account's ledger entries, oldest first.
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>>;

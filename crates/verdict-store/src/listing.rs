@@ -90,6 +90,76 @@ pub(crate) fn from_where(
     )
 }
 
+/// Reports since `$1`, counted per bucket of `$2` ms, dialect, type and verdict (placeholders as
+/// `placeholder` spells them).
+pub(crate) fn report_flow(placeholder: impl Fn(usize) -> String) -> String {
+    let (since, width) = (placeholder(1), placeholder(2));
+    format!(
+        "SELECT (r.received_at / {width}) * {width} AS bucket, r.dialect, t.captcha_type, \
+                r.verdict, COUNT(*) \
+         FROM reports r JOIN tasks t ON t.id = r.task_id \
+         WHERE r.received_at >= {since} \
+         GROUP BY bucket, r.dialect, t.captcha_type, r.verdict ORDER BY bucket"
+    )
+}
+
+/// Ledger entries since `$1`, counted and summed per bucket of `$2` ms and kind.
+pub(crate) fn money_flow(placeholder: impl Fn(usize) -> String) -> String {
+    let (since, width) = (placeholder(1), placeholder(2));
+    format!(
+        "SELECT (created_at / {width}) * {width} AS bucket, kind, COUNT(*), CAST(SUM(amount_micros) AS BIGINT) \
+         FROM ledger_entries WHERE created_at >= {since} \
+         GROUP BY bucket, kind ORDER BY bucket"
+    )
+}
+
+/// The accounts of an [`AccountQuery`](crate::AccountQuery), `account_columns` selected; with
+/// `attention_at`, those `Account::needs_attention` may hold for (the caller decides each).
+pub(crate) fn accounts(
+    query: &crate::AccountQuery,
+    account_columns: &str,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<Param>) {
+    let mut conditions = Vec::new();
+    let mut params = Vec::new();
+    if let Some(now) = query.attention_at {
+        params.push(Param::Int(now.as_millis()));
+        conditions.push(format!(
+            "((a.standing = 'ignored' AND a.standing_until > {}) \
+              OR a.screen_flag_at IS NOT NULL OR a.disabled_at IS NOT NULL)",
+            placeholder(params.len())
+        ));
+    }
+    if let Some(after) = query.after {
+        params.push(Param::Int(after.0));
+        conditions.push(format!("a.id > {}", placeholder(params.len())));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    (
+        format!(
+            "SELECT {account_columns} FROM accounts a{filter} ORDER BY a.id LIMIT {}",
+            query.limit
+        ),
+        params,
+    )
+}
+
+/// The re-check queue at `$1`: open, overdue, held, and the oldest open one's creation.
+pub(crate) fn recheck_queue(placeholder: impl Fn(usize) -> String) -> String {
+    let now = placeholder(1);
+    format!(
+        "SELECT COUNT(*), \
+                COALESCE(SUM(CASE WHEN deadline <= {now} THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN claimed_until > {now} THEN 1 ELSE 0 END), 0), \
+                MIN(created_at) \
+         FROM rechecks WHERE resolved_at IS NULL"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261203000000_reversal_lane",
     "20261207000000_key_lifecycle",
     "20261207010000_report_listing",
+    "20261207020000_dashboard",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -61,6 +62,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261207010000_report_listing",
         include_str!("../migrations/sqlite/20261207010000_report_listing.sql"),
     ),
+    (
+        "20261207020000_dashboard",
+        include_str!("../migrations/sqlite/20261207020000_dashboard.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -103,6 +108,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261207010000_report_listing",
         include_str!("../migrations/postgres/20261207010000_report_listing.sql"),
+    ),
+    (
+        "20261207020000_dashboard",
+        include_str!("../migrations/postgres/20261207020000_dashboard.sql"),
     ),
 ];
 

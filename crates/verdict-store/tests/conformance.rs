@@ -2434,6 +2434,260 @@ async fn ingested_tasks_expose_their_solvers_and_a_report_takes_its_tasks_weight
     );
 }
 
+async fn report_flow_counts_per_bucket_dialect_type_and_verdict(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let hour = 3_600_000;
+    let types = [
+        CaptchaType::Image,
+        CaptchaType::Image,
+        CaptchaType::Image,
+        CaptchaType::Hcaptcha,
+        CaptchaType::RecaptchaV2,
+    ];
+    let tasks: Vec<Task> = types
+        .iter()
+        .enumerate()
+        .map(|(n, t)| task(&format!("flow{n}"), a.id, *t, 1_000))
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    let at = |secs: i64| Timestamp::from_millis(T0.as_millis() + secs * 1_000);
+    let reports = [
+        accepted(&tasks[0], at(10)),
+        accepted(&tasks[1], at(20)),
+        Report {
+            dialect: "twocaptcha".into(),
+            ..confirmed(&tasks[2], at(30))
+        },
+        accepted(&tasks[3], at(3_700)),
+        // Before the window: not counted.
+        accepted(&tasks[4], at(-1)),
+    ];
+    for (report, t) in reports.into_iter().zip(&tasks) {
+        s.record_report(ReportWrites::plan(plain(report), family_of(t)))
+            .await
+            .unwrap();
+    }
+    let mut flow = s.report_flow(T0, hour).await.unwrap();
+    flow.sort_by(|x, y| {
+        (x.bucket, &x.dialect, x.verdict.as_str()).cmp(&(y.bucket, &y.dialect, y.verdict.as_str()))
+    });
+    let row = |bucket: Timestamp, dialect: &str, t, verdict, count| verdict_store::FlowCount {
+        bucket,
+        dialect: dialect.into(),
+        captcha_type: t,
+        verdict,
+        count,
+    };
+    assert_eq!(
+        flow,
+        [
+            row(T0, "test", CaptchaType::Image, Verdict::Accepted, 2),
+            row(
+                T0,
+                "twocaptcha",
+                CaptchaType::Image,
+                Verdict::Acknowledged,
+                1
+            ),
+            row(
+                at(3_600),
+                "test",
+                CaptchaType::Hcaptcha,
+                Verdict::Accepted,
+                1
+            ),
+        ]
+    );
+    assert!(
+        s.report_flow(at(7_200), hour).await.unwrap().is_empty(),
+        "nothing since"
+    );
+}
+
+async fn money_flow_counts_and_sums_entries_per_bucket_and_kind(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let token = task("mtok", a.id, CaptchaType::Turnstile, 1_500);
+    let image = task("mimg", a.id, CaptchaType::Image, 1_000);
+    let last = task("mlast", a.id, CaptchaType::Turnstile, 1_500);
+    let early = task("mearly", a.id, CaptchaType::Image, 700);
+    s.ingest_tasks(
+        vec![token.clone(), image.clone(), last.clone(), early.clone()],
+        T0,
+    )
+    .await
+    .unwrap();
+    let later = T0.saturating_add(Duration::from_secs(3_600));
+    s.record_report(ReportWrites::plan(
+        plain(accepted(&early, T0.saturating_sub(Duration::from_secs(1)))),
+        Family::Image,
+    ))
+    .await
+    .unwrap();
+    s.record_report(ReportWrites::plan(
+        plain(accepted(&token, T0)),
+        Family::Turnstile,
+    ))
+    .await
+    .unwrap();
+    s.record_report(ReportWrites::plan(
+        plain(accepted(&image, T0)),
+        Family::Image,
+    ))
+    .await
+    .unwrap();
+    s.record_report(ReportWrites::plan(
+        Decision {
+            report: rejected(&last, later),
+            effects: vec![Effect::Clawback {
+                since: T0,
+                reason: FLAGGED.into(),
+                lane: "fast",
+            }],
+        },
+        Family::Turnstile,
+    ))
+    .await
+    .unwrap();
+    let mut flow = s.money_flow(T0, 3_600_000).await.unwrap();
+    flow.sort_by_key(|m| (m.bucket, m.kind.as_str()));
+    let row = |bucket, kind, count, micros| verdict_store::MoneyCount {
+        bucket,
+        kind,
+        count,
+        amount: Amount::from_micros(micros),
+    };
+    assert_eq!(
+        flow,
+        [
+            row(T0, EntryKind::Refund, 2, 2_500),
+            row(later, EntryKind::Reversal, 1, -1_500),
+        ],
+        "the refund before the window is left out; the reversal counts when it was written"
+    );
+}
+
+async fn accounts_list_in_id_order_and_those_needing_attention(s: TestStore) {
+    let names = ["alice", "bob", "carol", "dave", "erin"];
+    let mut accounts = Vec::new();
+    for name in names {
+        accounts.push(trusted_account(&s, name).await);
+    }
+    let ids = |listed: &[verdict_domain::Account]| -> Vec<AccountId> {
+        listed.iter().map(|a| a.id).collect()
+    };
+    let all = s
+        .accounts(&verdict_store::AccountQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&all), accounts.iter().map(|a| a.id).collect::<Vec<_>>());
+    let page = s
+        .accounts(&verdict_store::AccountQuery {
+            after: Some(accounts[1].id),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), [accounts[2].id, accounts[3].id]);
+
+    // bob ignored for a day, carol flagged by the screen, dave disabled, erin ignored until T0.
+    let day = T0.saturating_add(Duration::from_secs(86_400));
+    let ignore = |until| Standing::Ignored {
+        until,
+        reason: "review".into(),
+    };
+    s.set_standing(accounts[1].id, ignore(day), T0)
+        .await
+        .unwrap();
+    s.set_standing(accounts[4].id, ignore(T0), T0)
+        .await
+        .unwrap();
+    let t = task("att", accounts[2].id, CaptchaType::RecaptchaV2, 1_000);
+    s.ingest_tasks(vec![t.clone()], T0).await.unwrap();
+    s.record_report(ReportWrites::plan(
+        Decision {
+            report: accepted(&t, T0),
+            effects: vec![Effect::NoteScreenFlag {
+                lane: "slow".into(),
+                reason: "slow: 9 of 10 reported".into(),
+            }],
+        },
+        Family::Recaptcha,
+    ))
+    .await
+    .unwrap();
+    s.set_disabled(
+        accounts[3].id,
+        Some(Disabled {
+            at: T0,
+            reason: "chargeback".into(),
+        }),
+    )
+    .await
+    .unwrap();
+    let now = T0.saturating_add(Duration::from_secs(60));
+    let attention = s
+        .accounts(&verdict_store::AccountQuery {
+            attention_at: Some(now),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&attention),
+        [accounts[1].id, accounts[2].id, accounts[3].id],
+        "an ignored period that has ended needs no attention"
+    );
+    assert!(attention.iter().all(|a| a.needs_attention(now)));
+    for left_out in [accounts[0].id, accounts[4].id] {
+        let account = s.account(left_out).await.unwrap().unwrap();
+        assert!(
+            !account.needs_attention(now),
+            "the store and the domain agree on {left_out:?}"
+        );
+    }
+}
+
+async fn the_recheck_queue_counts_open_overdue_and_held(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    assert_eq!(
+        s.recheck_queue(T0).await.unwrap(),
+        verdict_store::RecheckQueue::default(),
+        "empty"
+    );
+    let tasks: Vec<Task> = (0..3)
+        .map(|n| task(&format!("rq{n}"), a.id, CaptchaType::Image, 1_000))
+        .collect();
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    let mut deadline = T0;
+    for t in &tasks {
+        deadline = record_pending(&s, t).await.1;
+    }
+    s.claim_recheck(T0, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("one to hold");
+    assert_eq!(
+        s.recheck_queue(T0).await.unwrap(),
+        verdict_store::RecheckQueue {
+            open: 3,
+            overdue: 0,
+            held: 1,
+            oldest: Some(T0),
+        }
+    );
+    let queue = s.recheck_queue(deadline).await.unwrap();
+    assert_eq!(
+        (queue.open, queue.overdue, queue.held),
+        (3, 3, 0),
+        "past the deadline and the lease"
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -2505,6 +2759,10 @@ all_backends!(
     hours_up_to_the_end_of_an_ignored_period_stay_out_of_baselines_and_the_cohort,
     concurrent_folds_of_one_hour_fold_it_once,
     concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refund,
+    report_flow_counts_per_bucket_dialect_type_and_verdict,
+    money_flow_counts_and_sums_entries_per_bucket_and_kind,
+    accounts_list_in_id_order_and_those_needing_attention,
+    the_recheck_queue_counts_open_overdue_and_held,
 );
 
 /// The (table, column) pairs a migrated database has, without the backend's own tables.

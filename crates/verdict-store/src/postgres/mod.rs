@@ -36,9 +36,10 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation,
-    ListedReport, NewAccount, NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext,
-    ReportQuery, Resolution, Settled, Store, StoreError, StoreResult, Whitelisted,
+    AccountQuery, EvidenceBucket, FamilyActivity, FamilyRecord, FlowCount, IngestResult, KeyHolder,
+    KeyRotation, ListedReport, MoneyCount, NewAccount, NewKey, RecheckItem, RecheckQueue,
+    RecheckSubject, Recorded, ReportContext, ReportQuery, Resolution, Settled, Store, StoreError,
+    StoreResult, Whitelisted,
 };
 use rows::{
     ACCOUNT_COLUMNS, ACCOUNT_WIDTH, KEY_COLUMNS, KEY_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS,
@@ -911,6 +912,63 @@ impl Store for PostgresStore {
             }
         }
         Ok(listed)
+    }
+
+    async fn report_flow(&self, since: Timestamp, bucket_ms: i64) -> StoreResult<Vec<FlowCount>> {
+        let sql = crate::listing::report_flow(|n| format!("${n}::BIGINT"));
+        self.db
+            .query(&sql, &[&since.as_millis(), &bucket_ms.max(1)])
+            .await?
+            .iter()
+            .map(|r| {
+                crate::flow_count((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?, get(r, 4)?))
+            })
+            .collect()
+    }
+
+    async fn money_flow(&self, since: Timestamp, bucket_ms: i64) -> StoreResult<Vec<MoneyCount>> {
+        let sql = crate::listing::money_flow(|n| format!("${n}::BIGINT"));
+        self.db
+            .query(&sql, &[&since.as_millis(), &bucket_ms.max(1)])
+            .await?
+            .iter()
+            .map(|r| crate::money_count((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
+            .collect()
+    }
+
+    async fn accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>> {
+        let (sql, params) = crate::listing::accounts(query, ACCOUNT_COLUMNS, |n| format!("${n}"));
+        // The account filters bind integers only (a moment, an id).
+        let values: Vec<i64> = params
+            .into_iter()
+            .filter_map(|p| match p {
+                crate::listing::Param::Int(n) => Some(n),
+                crate::listing::Param::Text(_) => None,
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        self.db
+            .query(&sql, &refs)
+            .await?
+            .iter()
+            .map(rows::account)
+            .collect()
+    }
+
+    async fn recheck_queue(&self, now: Timestamp) -> StoreResult<RecheckQueue> {
+        let sql = crate::listing::recheck_queue(|n| format!("${n}::BIGINT"));
+        let row = self
+            .db
+            .query_opt(&sql, &[&now.as_millis()])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(RecheckQueue {
+            open: get::<i64>(&row, 0)?.max(0) as u64,
+            overdue: get::<i64>(&row, 1)?.max(0) as u64,
+            held: get::<i64>(&row, 2)?.max(0) as u64,
+            oldest: get::<Option<i64>>(&row, 3)?.map(Timestamp::from_millis),
+        })
     }
 
     async fn task_ledger(&self, task: &TaskId) -> StoreResult<Vec<LedgerEntry>> {

@@ -29,9 +29,10 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    EvidenceBucket, FamilyActivity, FamilyRecord, IngestResult, KeyHolder, KeyRotation,
-    ListedReport, NewAccount, NewKey, RecheckItem, RecheckSubject, Recorded, ReportContext,
-    ReportQuery, Resolution, Settled, Store, StoreError, StoreResult, Whitelisted,
+    AccountQuery, EvidenceBucket, FamilyActivity, FamilyRecord, FlowCount, IngestResult, KeyHolder,
+    KeyRotation, ListedReport, MoneyCount, NewAccount, NewKey, RecheckItem, RecheckQueue,
+    RecheckSubject, Recorded, ReportContext, ReportQuery, Resolution, Settled, Store, StoreError,
+    StoreResult, Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::{Tx, Writer};
@@ -725,6 +726,83 @@ impl Store for SqliteStore {
                 });
             }
             Ok(listed)
+        })
+        .await
+    }
+
+    async fn report_flow(&self, since: Timestamp, bucket_ms: i64) -> StoreResult<Vec<FlowCount>> {
+        self.read(move |conn| {
+            let sql = crate::listing::report_flow(|n| format!("?{n}"));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params![since.as_millis(), bucket_ms.max(1)], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(crate::flow_count).collect()
+        })
+        .await
+    }
+
+    async fn money_flow(&self, since: Timestamp, bucket_ms: i64) -> StoreResult<Vec<MoneyCount>> {
+        self.read(move |conn| {
+            let sql = crate::listing::money_flow(|n| format!("?{n}"));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params![since.as_millis(), bucket_ms.max(1)], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(crate::money_count).collect()
+        })
+        .await
+    }
+
+    async fn accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>> {
+        let query = *query;
+        self.read(move |conn| {
+            let (sql, params) =
+                crate::listing::accounts(&query, ACCOUNT_COLUMNS, |n| format!("?{n}"));
+            let values: Vec<rusqlite::types::Value> = params
+                .into_iter()
+                .map(|p| match p {
+                    crate::listing::Param::Int(n) => rusqlite::types::Value::Integer(n),
+                    crate::listing::Param::Text(t) => rusqlite::types::Value::Text(t),
+                })
+                .collect();
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let accounts = stmt
+                .query_map(rusqlite::params_from_iter(values), rows::account)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(accounts)
+        })
+        .await
+    }
+
+    async fn recheck_queue(&self, now: Timestamp) -> StoreResult<RecheckQueue> {
+        self.read(move |conn| {
+            let sql = crate::listing::recheck_queue(|n| format!("?{n}"));
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([now.as_millis()], |r| {
+                    Ok(RecheckQueue {
+                        open: r.get::<_, i64>(0)?.max(0) as u64,
+                        overdue: r.get::<_, i64>(1)?.max(0) as u64,
+                        held: r.get::<_, i64>(2)?.max(0) as u64,
+                        oldest: r.get::<_, Option<i64>>(3)?.map(Timestamp::from_millis),
+                    })
+                })?)
         })
         .await
     }
