@@ -10,6 +10,7 @@ mod accounts;
 mod clock;
 mod error;
 mod keys;
+mod overview;
 mod rechecks;
 mod reports;
 mod scores;
@@ -27,17 +28,19 @@ pub use accounts::{ACTIVITY_PERIOD, AccountView, CreatedAccount};
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use error::{EngineError, chain};
 pub use keys::{DEFAULT_ROTATION_GRACE, IssuedKey, MAX_ROTATION_GRACE};
+pub use overview::{ATTENTION_LISTED, Overview, Period};
 pub use rechecks::RecheckOutcome;
 pub use reports::ReportOutcome;
 pub use scores::{
     HOURS_KEPT, MINUTES_KEPT, ProviderProfile, ProviderScore, RouteOutcome, RouteRequest, Router,
-    RoutingSettings, WorkerScore,
+    RoutingSettings, ScoreHistory, WorkerScore,
 };
 pub use secrets::generate_secret;
 pub use statistics::{FamilyCohort, Refresh};
 pub use tasks::{INGEST_STEP, Ingest, IngestSummary, MAX_REPORTS_PAGE, TaskStory, ValidatedStep};
 /// What `Engine::reports` lists: storage's query, as handlers build it.
 pub use verdict_store::ReportQuery;
+pub use verdict_store::{FlowCount, MoneyCount, RecheckQueue};
 
 #[derive(Debug, Clone)]
 pub struct Engine {

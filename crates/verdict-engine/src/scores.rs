@@ -73,6 +73,14 @@ pub struct ProviderScore {
     pub profile: Option<ProviderProfile>,
 }
 
+/// A provider's published score at one type, at moments over a window, oldest first.
+#[derive(Debug, Clone)]
+pub struct ScoreHistory {
+    pub captcha_type: CaptchaType,
+    pub provider: String,
+    pub points: Vec<(Timestamp, Score)>,
+}
+
 /// One worker's published score at one provider and type.
 #[derive(Debug, Clone)]
 pub struct WorkerScore {
@@ -456,49 +464,18 @@ impl Engine {
         if let Err(e) = self.refresh_router().await {
             tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
-        let mut by_subject: HashMap<(CaptchaType, String), Vec<Observed>> = HashMap::new();
-        for b in buckets
-            .iter()
-            .filter(|b| only.is_none_or(|t| t == b.captcha_type))
-        {
-            by_subject
-                .entry((b.captcha_type, b.provider.clone()))
-                .or_default()
-                .push(observed(b, Resolution::Hour, now, lags));
-        }
-        // Configured providers without evidence yet are listed at their prior.
-        for p in &self.router.settings.providers {
-            for t in &p.types {
-                if only.is_none_or(|o| o == *t) {
-                    by_subject.entry((*t, p.name.clone())).or_default();
-                }
-            }
-        }
-        let mut pooled: HashMap<CaptchaType, Weighed> = HashMap::new();
-        for ((t, _), observed) in &by_subject {
-            let sum = aged_sum(observed, now, PUBLISHED_HALF_LIFE);
-            let p = pooled.entry(*t).or_default();
-            p.good += sum.good;
-            p.bad += sum.bad;
-        }
+        let published = self.published_scores(&buckets, only, now, lags);
         let state = self.router.lock();
-        let mut scores: Vec<ProviderScore> = by_subject
+        let mut scores: Vec<ProviderScore> = published
             .into_iter()
-            .map(|((t, provider), observed)| {
-                let prior = type_prior(pooled.get(&t).copied().unwrap_or_default());
+            .map(|(t, provider, score)| {
                 let routing = state
                     .tables
                     .get(&t)
                     .and_then(|table| table.index_of(&provider).map(|i| table.belief(i, now)));
                 ProviderScore {
                     profile: self.router.profile(&provider).cloned(),
-                    score: score(
-                        prior,
-                        &observed,
-                        now,
-                        PUBLISHED_HALF_LIFE,
-                        &self.policy.reporting,
-                    ),
+                    score,
                     provider,
                     captcha_type: t,
                     routing,
@@ -514,6 +491,128 @@ impl Engine {
                 .then_with(|| a.provider.cmp(&b.provider))
         });
         Ok(scores)
+    }
+
+    /// Every provider's published score as it stood at `at`, from the hour buckets that had
+    /// begun by then (configured providers without evidence at their prior).
+    fn published_scores(
+        &self,
+        buckets: &[EvidenceBucket],
+        only: Option<CaptchaType>,
+        at: Timestamp,
+        lags: &HashMap<Family, LagDistribution>,
+    ) -> Vec<(CaptchaType, String, Score)> {
+        let mut by_subject: HashMap<(CaptchaType, String), Vec<Observed>> = HashMap::new();
+        for b in buckets.iter().filter(|b| {
+            only.is_none_or(|t| t == b.captcha_type) && Resolution::Hour.start(b.bucket) <= at
+        }) {
+            by_subject
+                .entry((b.captcha_type, b.provider.clone()))
+                .or_default()
+                .push(observed(b, Resolution::Hour, at, lags));
+        }
+        for p in &self.router.settings.providers {
+            for t in &p.types {
+                if only.is_none_or(|o| o == *t) {
+                    by_subject.entry((*t, p.name.clone())).or_default();
+                }
+            }
+        }
+        let mut pooled: HashMap<CaptchaType, Weighed> = HashMap::new();
+        for ((t, _), observed) in &by_subject {
+            let sum = aged_sum(observed, at, PUBLISHED_HALF_LIFE);
+            let p = pooled.entry(*t).or_default();
+            p.good += sum.good;
+            p.bad += sum.bad;
+        }
+        by_subject
+            .into_iter()
+            .map(|((t, provider), observed)| {
+                let prior = type_prior(pooled.get(&t).copied().unwrap_or_default());
+                let score = score(
+                    prior,
+                    &observed,
+                    at,
+                    PUBLISHED_HALF_LIFE,
+                    &self.policy.reporting,
+                );
+                (t, provider, score)
+            })
+            .collect()
+    }
+
+    /// Each provider's published score at `points` moments evenly spread over the `window`
+    /// up to now (the last one now), per type (or at one type): how reliability moved.
+    pub async fn provider_history(
+        &self,
+        only: Option<CaptchaType>,
+        window: Duration,
+        points: usize,
+    ) -> Result<Vec<ScoreHistory>, EngineError> {
+        let points = points.clamp(2, 500);
+        let now = self.clock.now();
+        let start = now.saturating_sub(window);
+        let from = Resolution::Hour.bucket(start.saturating_sub(HOURS_KEPT));
+        let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
+        let lags = self.lag_distributions().await?;
+        let step = window.as_millis() as i64 / (points as i64 - 1);
+        let mut history: HashMap<(CaptchaType, String), Vec<(Timestamp, Score)>> = HashMap::new();
+        for n in 0..points {
+            let at = Timestamp::from_millis(start.as_millis() + step * n as i64).min(now);
+            for (t, provider, score) in self.published_scores(&buckets, only, at, &lags) {
+                history.entry((t, provider)).or_default().push((at, score));
+            }
+        }
+        let mut history: Vec<ScoreHistory> = history
+            .into_iter()
+            .map(|((captcha_type, provider), points)| ScoreHistory {
+                captcha_type,
+                provider,
+                points,
+            })
+            .collect();
+        history.sort_by(|a, b| {
+            (a.captcha_type.as_str(), a.provider.as_str())
+                .cmp(&(b.captcha_type.as_str(), b.provider.as_str()))
+        });
+        Ok(history)
+    }
+
+    /// The share of tasks of `captcha_type` the router would send to each provider now, from
+    /// `draws` decisions on a copy of its table (the live router's draws are left alone).
+    /// Best share first; `NotFound` when no provider serves the type.
+    pub async fn router_shares(
+        &self,
+        captcha_type: CaptchaType,
+        draws: u32,
+    ) -> Result<Vec<(String, f64)>, EngineError> {
+        if let Err(e) = self.refresh_router().await {
+            tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
+        }
+        let now = self.clock.now();
+        let mut table = {
+            let mut state = self.router.lock();
+            self.router.table(&mut state.tables, captcha_type).clone()
+        };
+        if table.is_empty() {
+            return Err(EngineError::NotFound);
+        }
+        // A fixed seed: the same beliefs always show the same shares.
+        let mut rng = Pcg64Mcg::seed_from_u64(0x5ba1e5);
+        let mut counts = vec![0u32; table.len()];
+        let draws = draws.max(1);
+        for _ in 0..draws {
+            if let Some(d) = table.route(|_| true, &RouteLimits::default(), now, &mut rng) {
+                counts[d.index] += 1;
+            }
+        }
+        let mut shares: Vec<(String, f64)> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (table.name(i).to_owned(), f64::from(n) / f64::from(draws)))
+            .collect();
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(shares)
     }
 
     /// A worker's published scores, per provider and type. `NotFound` without any evidence.

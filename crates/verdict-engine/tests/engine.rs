@@ -573,3 +573,155 @@ async fn a_type_without_any_evidence_has_no_provider() {
         .unwrap();
     assert_eq!(routed.provider, "p");
 }
+
+/// Ingests `n` image tasks of `provider` for alice, ids `<provider>-<i>`, completed at `at`.
+async fn ingest_images(w: &World, provider: &str, n: usize, at: Timestamp) {
+    let alice = w.engine.authenticate(KEY).await.unwrap().unwrap();
+    let records = (0..n)
+        .map(|i| {
+            Ok(TaskInput {
+                id: Some(format!("{provider}-{i}")),
+                account: Some(alice.id.to_string()),
+                captcha_type: Some("image".into()),
+                provider: Some(provider.into()),
+                worker: None,
+                answer: Some("KWG90".into()),
+                cost: Some("0.0010".into()),
+                completed_at: Some(at.to_rfc3339()),
+            })
+        })
+        .collect();
+    let summary = w.engine.ingest(records).await.unwrap();
+    assert_eq!(summary.inserted, n);
+}
+
+/// A provider whose solutions start drawing complaints is seen falling over the window, below
+/// the one nobody complains about, and the router's shares follow.
+#[tokio::test]
+async fn provider_history_shows_a_provider_falling_and_the_router_shares_follow() {
+    let w = world().await;
+    ingest_images(&w, "steady", 40, T0).await;
+    ingest_images(&w, "failing", 40, T0).await;
+    w.clock
+        .set(T0.saturating_add(Duration::from_secs(4 * 3600)));
+    for i in 0..30 {
+        let outcome = w
+            .engine
+            .submit_report(KEY, request(&format!("failing-{i}"), ReportKind::Incorrect))
+            .await
+            .unwrap();
+        assert!(!matches!(outcome, ReportOutcome::Refused(_)), "{outcome:?}");
+    }
+    w.clock
+        .set(T0.saturating_add(Duration::from_secs(6 * 3600)));
+    let history = w
+        .engine
+        .provider_history(
+            Some(verdict_domain::CaptchaType::Image),
+            Duration::from_secs(6 * 3600),
+            7,
+        )
+        .await
+        .unwrap();
+    let of = |name: &str| {
+        history
+            .iter()
+            .find(|h| h.provider == name)
+            .unwrap_or_else(|| panic!("{name} in {history:?}"))
+    };
+    let (steady, failing) = (of("steady"), of("failing"));
+    assert_eq!(failing.points.len(), 7);
+    let mean = |p: &(Timestamp, verdict_domain::scoring::Score)| p.1.reliability.mean;
+    let (first, last) = (
+        mean(&failing.points[0]),
+        mean(failing.points.last().unwrap()),
+    );
+    assert!(last < first, "failing went from {first} to {last}");
+    assert!(
+        last < mean(steady.points.last().unwrap()),
+        "failing ends below steady"
+    );
+    for (at, score) in &failing.points {
+        assert!(
+            score.interval.lower <= score.reliability.mean
+                && score.reliability.mean <= score.interval.upper,
+            "at {at:?} the interval holds the mean"
+        );
+    }
+
+    let shares = w
+        .engine
+        .router_shares(verdict_domain::CaptchaType::Image, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(shares[0].0, "steady", "{shares:?}");
+    assert!(shares[0].1 > shares[1].1);
+    let total: f64 = shares.iter().map(|s| s.1).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{shares:?}");
+    assert_eq!(
+        w.engine
+            .router_shares(verdict_domain::CaptchaType::Image, 1_000)
+            .await
+            .unwrap(),
+        shares,
+        "the same beliefs show the same shares"
+    );
+}
+
+/// The overview counts what arrived in its period, the money it moved, and lists an account
+/// an operator put on ignored standing with its numbers.
+#[tokio::test]
+async fn the_overview_counts_the_period_and_lists_accounts_needing_attention() {
+    let w = world().await;
+    w.clock.set(T0.saturating_add(Duration::from_secs(30)));
+    let outcome = w
+        .engine
+        .submit_report(KEY, request("1", ReportKind::Incorrect))
+        .await
+        .unwrap();
+    assert!(!matches!(outcome, ReportOutcome::Refused(_)));
+    w.engine
+        .submit_report(KEY, request("2", ReportKind::Correct))
+        .await
+        .unwrap();
+    let overview = w
+        .engine
+        .overview(verdict_engine::Period::Hour)
+        .await
+        .unwrap();
+    let reports: u64 = overview.flow.iter().map(|f| f.count).sum();
+    assert_eq!(reports, 2);
+    assert!(overview.since <= T0 && overview.now.millis_since(overview.since) <= 3_600_000);
+    let refunded: i64 = overview.money.iter().map(|m| m.amount.micros()).sum();
+    let balance = w
+        .engine
+        .authenticate(KEY)
+        .await
+        .unwrap()
+        .unwrap()
+        .balance
+        .micros();
+    assert_eq!(refunded, balance, "the period holds every entry so far");
+    assert!(overview.attention.is_empty());
+
+    let alice = w.engine.authenticate(KEY).await.unwrap().unwrap();
+    w.engine
+        .impose_ignore(
+            alice.id,
+            T0.saturating_add(Duration::from_secs(86_400)),
+            "refund farming".into(),
+        )
+        .await
+        .unwrap();
+    let overview = w
+        .engine
+        .overview(verdict_engine::Period::Day)
+        .await
+        .unwrap();
+    assert_eq!(overview.attention.len(), 1);
+    let listed = &overview.attention[0];
+    assert_eq!(listed.account.id, alice.id);
+    let tasks: u64 = listed.activity.iter().map(|a| a.tasks).sum();
+    assert_eq!(tasks, 2, "{:?}", listed.activity);
+    assert_eq!(overview.rechecks.open, 0);
+}
