@@ -73,12 +73,13 @@ pub struct ProviderScore {
     pub profile: Option<ProviderProfile>,
 }
 
-/// A provider's published score at one type, at moments over a window, oldest first.
+/// A provider's published score at one type, at moments over a window, oldest first: every
+/// moment of the window, with no score where the provider had none yet.
 #[derive(Debug, Clone)]
 pub struct ScoreHistory {
     pub captcha_type: CaptchaType,
     pub provider: String,
-    pub points: Vec<(Timestamp, Score)>,
+    pub points: Vec<(Timestamp, Option<Score>)>,
 }
 
 /// One worker's published score at one provider and type.
@@ -556,11 +557,16 @@ impl Engine {
         let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
         let lags = self.lag_distributions().await?;
         let step = window.as_millis() as i64 / (points as i64 - 1);
-        let mut history: HashMap<(CaptchaType, String), Vec<(Timestamp, Score)>> = HashMap::new();
-        for n in 0..points {
-            let at = Timestamp::from_millis(start.as_millis() + step * n as i64).min(now);
-            for (t, provider, score) in self.published_scores(&buckets, only, at, &lags) {
-                history.entry((t, provider)).or_default().push((at, score));
+        let moments: Vec<Timestamp> = (0..points)
+            .map(|n| Timestamp::from_millis(start.as_millis() + step * n as i64).min(now))
+            .collect();
+        let mut history: HashMap<(CaptchaType, String), Vec<_>> = HashMap::new();
+        for (n, at) in moments.iter().enumerate() {
+            for (t, provider, score) in self.published_scores(&buckets, only, *at, &lags) {
+                let points = history
+                    .entry((t, provider))
+                    .or_insert_with(|| moments.iter().map(|m| (*m, None)).collect());
+                points[n].1 = Some(score);
             }
         }
         let mut history: Vec<ScoreHistory> = history

@@ -631,7 +631,12 @@ async fn provider_history_shows_a_provider_falling_and_the_router_shares_follow(
     };
     let (steady, failing) = (of("steady"), of("failing"));
     assert_eq!(failing.points.len(), 7);
-    let mean = |p: &(Timestamp, verdict_domain::scoring::Score)| p.1.reliability.mean;
+    let mean = |p: &(Timestamp, Option<verdict_domain::scoring::Score>)| {
+        p.1.as_ref()
+            .expect("scored at every moment")
+            .reliability
+            .mean
+    };
     let (first, last) = (
         mean(&failing.points[0]),
         mean(failing.points.last().unwrap()),
@@ -642,6 +647,7 @@ async fn provider_history_shows_a_provider_falling_and_the_router_shares_follow(
         "failing ends below steady"
     );
     for (at, score) in &failing.points {
+        let score = score.as_ref().expect("scored at every moment");
         assert!(
             score.interval.lower <= score.reliability.mean
                 && score.reliability.mean <= score.interval.upper,

@@ -1,7 +1,8 @@
 //! verdict's HTTP surface: every wire dialect (`dialect/<vendor>/`), the native API
-//! (`native/`), health probes, and the app that puts them on one port. Handlers translate and
+//! (`native/`), the dashboard (`dashboard/`), health probes, and the app that puts them on one port. Handlers translate and
 //! delegate to the engine; nothing here decides a report.
 
+pub mod dashboard;
 mod deadline;
 pub mod dialect;
 pub mod error;
@@ -88,6 +89,10 @@ pub fn app(state: AppState) -> Router {
         guard::guard_requests,
     ));
     let (api, document) = documented(guarded).split_for_parts();
+    let dashboard = dashboard::routes().route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), &native::DIALECT),
+        guard::guard_requests,
+    ));
     let document = std::sync::Arc::new(document.to_json().unwrap_or_default());
     Router::new()
         .merge(
@@ -98,6 +103,7 @@ pub fn app(state: AppState) -> Router {
                 })),
         )
         .merge(api)
+        .merge(dashboard)
         .route(
             "/openapi.json",
             axum::routing::get(move || {

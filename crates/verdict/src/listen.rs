@@ -115,8 +115,10 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         // The router as hyper calls it, every request carrying the peer's address.
+        let transport = verdict_http::dashboard::Transport { tls: tls.is_some() };
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(transport);
             app.clone().call(request)
         });
         let http = http.clone();

@@ -59,11 +59,11 @@ pub struct ReportPage {
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(at: Timestamp, task: &TaskId) -> String {
+pub(crate) fn encode_cursor(at: Timestamp, task: &TaskId) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}.{}", at.as_millis(), task.as_str()))
 }
 
-fn decode_cursor(text: &str) -> Option<(Timestamp, TaskId)> {
+pub(crate) fn decode_cursor(text: &str) -> Option<(Timestamp, TaskId)> {
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (at, task) = text.split_once('.')?;

@@ -2,7 +2,7 @@
 //! that tools, the dashboard and tests depend on.
 
 mod auth;
-mod extract;
+pub(crate) mod extract;
 mod ingest;
 mod keys;
 mod listing;
@@ -11,6 +11,7 @@ mod operator;
 mod rechecks;
 mod scores;
 pub use ingest::parse_batch;
+pub(crate) use listing::{decode_cursor, encode_cursor};
 pub mod views;
 
 use axum::Json;

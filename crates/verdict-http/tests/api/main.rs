@@ -3,6 +3,7 @@
 
 mod authz;
 mod concurrency;
+mod dashboard;
 mod fixtures;
 mod forms;
 mod judging;
