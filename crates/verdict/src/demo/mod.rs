@@ -1,6 +1,9 @@
 //! `verdict demo`: a server on its own SQLite file, and a client that creates three accounts,
 //! ingests tasks and reports through every dialect, printing each wire answer next to the
-//! verdict verdict reached (which the wire alone never shows).
+//! verdict verdict reached (which the wire alone never shows). Then, unless told to exit,
+//! it keeps serving with live traffic (`traffic.rs`) for the dashboard at `/`.
+
+mod traffic;
 
 use std::io::Write;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use verdict_http::dialect::registry::{self, WireRequest};
 use crate::config::Config;
 use crate::server;
 
+#[derive(Clone)]
 struct Client {
     http: reqwest::Client,
     base: String,
@@ -380,11 +384,18 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
         let _ = stop.send(());
     } else {
         let hint = format!(
-            "Still serving on http://{addr}. Look around, for example:\n  \
-             curl -s -H 'Authorization: Bearer {admin_token}' http://{addr}/v1/accounts/1\n\
-             Ctrl-C stops.\n"
+            "Still serving on http://{addr}.\n\
+             Dashboard: open http://{addr}/ and sign in with the admin token above.\n\
+             API: curl -s -H 'Authorization: Bearer {admin_token}' http://{addr}/v1/reports\n\
+             Ctrl-C stops.\n\n"
         );
         std::io::stdout().lock().write_all(hint.as_bytes())?;
+        let traffic = client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = traffic::run(traffic).await {
+                eprintln!("demo traffic stopped: {e:#}");
+            }
+        });
     }
     serving.await??;
     Ok(())
