@@ -7,7 +7,7 @@
 //! comes first; the rules build on it without cycles (`tests/layering.rs` checks): `screen` and
 //! `recheck` weigh evidence, `judging` decides a report with them under a `policy`, `decision`
 //! is what it decided and `plan` what that writes, `scoring` weighs verdicts into solvers'
-//! scores and `routing` chooses a provider.
+//! scores and `routing` chooses a provider; `retention` says which old tasks may be deleted.
 
 pub mod account;
 pub mod captcha;
@@ -21,6 +21,7 @@ pub mod plan;
 pub mod policy;
 pub mod recheck;
 pub mod report;
+pub mod retention;
 pub mod routing;
 pub mod scoring;
 pub mod screen;
