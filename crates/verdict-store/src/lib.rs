@@ -359,6 +359,94 @@ pub(crate) fn money_count(
     })
 }
 
+/// Where a task-retention pass has got to: the last task it looked at, in (completion, id)
+/// order. Kept tasks are passed over, not looked at again in the same pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskCursor {
+    pub completed_at: Timestamp,
+    pub id: TaskId,
+}
+
+/// What one batch of task retention ([`Store::prune_tasks`]) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrunedTasks {
+    /// Tasks looked at.
+    pub examined: u64,
+    /// Deleted: tasks, their reports, their settled re-checks.
+    pub tasks: u64,
+    pub reports: u64,
+    pub rechecks: u64,
+    /// Looked at and kept because money moved on them (`retention::Kept::Money`).
+    pub kept_money: u64,
+    /// Looked at and kept because a re-check on them is still open.
+    pub kept_open_recheck: u64,
+    /// Where the next batch starts; `None` when no older task is left after this batch.
+    pub next: Option<TaskCursor>,
+}
+
+/// A task completed before a retention cut-off, as both backends select it: id, completion,
+/// whether its report records a refund, its ledger entries, whether a re-check on it is open.
+pub(crate) type OldTaskRow = (String, i64, bool, i64, bool);
+
+/// Looks at up to `limit` tasks completed before `before`, after the cursor `(at, id)`, with
+/// what [`verdict_domain::retention::fate`] needs to know about each. Row values compare in
+/// (completion, id) order on both backends, which the index `tasks_completed` serves. The
+/// statement only selects; the rule is the domain's, applied by [`judge_old_tasks`].
+pub(crate) const OLD_TASKS: &str = "
+    SELECT t.id, t.completed_at, r.refund_micros IS NOT NULL,
+           (SELECT COUNT(*) FROM ledger_entries l WHERE l.task_id = t.id),
+           EXISTS (SELECT 1 FROM rechecks c WHERE c.task_id = t.id AND c.resolved_at IS NULL)
+    FROM tasks t LEFT JOIN reports r ON r.task_id = t.id
+    WHERE t.completed_at < $1 AND (t.completed_at, t.id) > ($2, $3)
+    ORDER BY t.completed_at, t.id
+    LIMIT $4";
+
+/// The cursor's position as `OLD_TASKS` takes it: before every task when there is none.
+pub(crate) fn cursor_position(after: Option<&TaskCursor>) -> (i64, String) {
+    match after {
+        Some(c) => (c.completed_at.as_millis(), c.id.as_str().to_owned()),
+        None => (i64::MIN, String::new()),
+    }
+}
+
+/// Asks the domain about each old task of a batch: the ids to delete, and the batch's tally
+/// (deletion counts are the caller's to fill in).
+pub(crate) fn judge_old_tasks(
+    rows: Vec<OldTaskRow>,
+    before: Timestamp,
+    limit: u32,
+) -> StoreResult<(Vec<String>, PrunedTasks)> {
+    use verdict_domain::retention::{Fate, Kept, OldTask, fate};
+    let mut tally = PrunedTasks {
+        examined: rows.len() as u64,
+        ..PrunedTasks::default()
+    };
+    if rows.len() >= limit as usize
+        && let Some((id, at, ..)) = rows.last()
+    {
+        tally.next = Some(TaskCursor {
+            completed_at: Timestamp::from_millis(*at),
+            id: TaskId::parse(id).map_err(StoreError::stored_value)?,
+        });
+    }
+    let mut doomed = Vec::new();
+    for (id, completed_at, refunded, ledger_entries, open_recheck) in rows {
+        let task = OldTask {
+            completed_at: Timestamp::from_millis(completed_at),
+            refunded,
+            ledger_entries: ledger_entries.max(0) as u64,
+            open_recheck,
+        };
+        match fate(&task, before) {
+            Fate::Prune => doomed.push(id),
+            Fate::Keep(Kept::Money) => tally.kept_money += 1,
+            Fate::Keep(Kept::OpenRecheck) => tally.kept_open_recheck += 1,
+            Fate::Keep(Kept::Young) => {}
+        }
+    }
+    Ok((doomed, tally))
+}
+
 /// A refund a clawback is offered, from the columns both backends select for it.
 pub(crate) fn granted_refund(
     task: &str,
@@ -615,6 +703,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Drops evidence buckets older than these (minute, hour, day) buckets; returns how many.
     async fn prune_evidence(&self, minute: i64, hour: i64, day: i64) -> StoreResult<u64>;
+
+    /// One batch of task retention, in one transaction (on SQLite one writer job, so that a
+    /// report waits for one batch at most): looks at up to `limit` tasks completed before
+    /// `before`, in (completion, id) order after `after`, asks
+    /// [`verdict_domain::retention::fate`] about each, and deletes those it prunes with their
+    /// report and settled re-check. Never deletes a ledger entry. Several nodes may run it at
+    /// once: on PostgreSQL a task another node is looking at is passed over.
+    async fn prune_tasks(
+        &self,
+        before: Timestamp,
+        after: Option<TaskCursor>,
+        limit: u32,
+    ) -> StoreResult<PrunedTasks>;
 
     /// The workers an account whitelisted, oldest first.
     async fn whitelist(&self, account: AccountId) -> StoreResult<Vec<Whitelisted>>;

@@ -19,6 +19,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261207000000_key_lifecycle",
     "20261207010000_report_listing",
     "20261207020000_dashboard",
+    "20261207030000_retention",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -66,6 +67,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261207020000_dashboard",
         include_str!("../migrations/sqlite/20261207020000_dashboard.sql"),
     ),
+    (
+        "20261207030000_retention",
+        include_str!("../migrations/sqlite/20261207030000_retention.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -112,6 +117,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261207020000_dashboard",
         include_str!("../migrations/postgres/20261207020000_dashboard.sql"),
+    ),
+    (
+        "20261207030000_retention",
+        include_str!("../migrations/postgres/20261207030000_retention.sql"),
     ),
 ];
 

@@ -21,8 +21,8 @@ use verdict_domain::{
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
 use verdict_store::{
-    CreationKey, EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey, Recorded,
-    ReportQuery, ReporterSample, Resolution, Settled, Store, StoreError, Whitelisted,
+    CreationKey, EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey, PrunedTasks,
+    Recorded, ReportQuery, ReporterSample, Resolution, Settled, Store, StoreError, Whitelisted,
 };
 
 /// The reason a clawback in these cases gives its reversals.
@@ -2688,6 +2688,168 @@ async fn the_recheck_queue_counts_open_overdue_and_held(s: TestStore) {
     );
 }
 
+/// Runs a whole retention pass of `limit`-task batches; the batches' tallies, in order.
+async fn prune_pass(s: &TestStore, before: Timestamp, limit: u32) -> Vec<PrunedTasks> {
+    let mut batches = Vec::new();
+    let mut after = None;
+    loop {
+        let batch = s.prune_tasks(before, after.take(), limit).await.unwrap();
+        after = batch.next.clone();
+        batches.push(batch);
+        if after.is_none() {
+            return batches;
+        }
+    }
+}
+
+fn totals(batches: &[PrunedTasks]) -> [u64; 6] {
+    batches.iter().fold([0; 6], |t, b| {
+        [
+            t[0] + b.examined,
+            t[1] + b.tasks,
+            t[2] + b.reports,
+            t[3] + b.rechecks,
+            t[4] + b.kept_money,
+            t[5] + b.kept_open_recheck,
+        ]
+    })
+}
+
+async fn retention_deletes_old_tasks_nothing_holds_and_keeps_every_money_record(s: TestStore) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let old = |id: &str| task(id, a.id, CaptchaType::Image, 1_000);
+    let young = Task {
+        completed_at: T0.saturating_add(Duration::from_secs(86_400)),
+        ..old("young")
+    };
+    let bare: Vec<Task> = (0..7).map(|i| old(&format!("bare{i}"))).collect();
+    let (refunded, rejected_one, confirmed_one) =
+        (old("refunded"), old("rejected"), old("confirmed"));
+    // Upheld on a task that cost nothing: a refund of zero on the report, no ledger entry.
+    let free = Task {
+        cost: Amount::ZERO,
+        ..old("free")
+    };
+    let (pending, settled_rejected, settled_accepted) =
+        (old("pending"), old("settled-no"), old("settled-yes"));
+    let mut all = bare.clone();
+    all.extend([
+        refunded.clone(),
+        free.clone(),
+        rejected_one.clone(),
+        confirmed_one.clone(),
+        pending.clone(),
+        settled_rejected.clone(),
+        settled_accepted.clone(),
+        young.clone(),
+    ]);
+    s.ingest_tasks(all, T0).await.unwrap();
+    for report in [
+        accepted(&refunded, T0),
+        accepted(&free, T0),
+        rejected(&rejected_one, T0),
+        confirmed(&confirmed_one, T0),
+    ] {
+        s.record_report(ReportWrites::plan(plain(report), Family::Image))
+            .await
+            .unwrap();
+    }
+    for t in [&pending, &settled_rejected, &settled_accepted] {
+        record_pending(&s, t).await;
+    }
+    let at = T0.saturating_add(Duration::from_secs(10));
+    for (t, verdict, refund) in [
+        (&settled_rejected, Verdict::Rejected, None),
+        (
+            &settled_accepted,
+            Verdict::Accepted,
+            Some(Amount::from_micros(1_000)),
+        ),
+    ] {
+        let mut report = s.recheck_subject(&t.id, at).await.unwrap().unwrap().report;
+        report.verdict = verdict;
+        report.reason = Reason::RecheckConfirmed;
+        report.refund = refund;
+        let settlement = Settlement {
+            report,
+            precision: Precision::default(),
+            effects: vec![],
+        };
+        s.settle_recheck(SettlementWrites::plan(settlement, Family::Image, at))
+            .await
+            .unwrap();
+    }
+    let ledger = s.ledger(a.id).await.unwrap();
+    assert_eq!(
+        ledger.len(),
+        2,
+        "the refunded report and the settled-accepted one"
+    );
+    let balance = s.account(a.id).await.unwrap().unwrap().balance;
+    let activity = s.account_activity(a.id, T0).await.unwrap();
+
+    // Everything completed at T0 is old at this cut-off; `young` is not.
+    let cutoff = T0.saturating_add(Duration::from_secs(3_600));
+    let batches = prune_pass(&s, cutoff, 3).await;
+    // 14 old tasks, three at a time: five batches, the last one short.
+    assert_eq!(batches.len(), 5, "{batches:?}");
+    assert_eq!(
+        totals(&batches),
+        [14, 10, 3, 1, 3, 1],
+        "examined, deleted tasks, reports, re-checks; kept for money, for an open re-check"
+    );
+    let gone: Vec<&Task> = bare
+        .iter()
+        .chain([&rejected_one, &confirmed_one, &settled_rejected])
+        .collect();
+    for t in gone {
+        assert!(s.task(&t.id).await.unwrap().is_none(), "{} pruned", t.id);
+    }
+    for t in [&refunded, &free, &settled_accepted, &pending] {
+        let (_, report) = s.task(&t.id).await.unwrap().expect("kept");
+        assert!(report.is_some(), "{} keeps its report", t.id);
+    }
+    assert!(s.task(&young.id).await.unwrap().is_some());
+    assert_eq!(
+        s.ledger(a.id).await.unwrap(),
+        ledger,
+        "the ledger is never pruned"
+    );
+    assert_eq!(s.account(a.id).await.unwrap().unwrap().balance, balance);
+    assert_eq!(
+        s.account_activity(a.id, T0).await.unwrap(),
+        activity,
+        "counts stay as they were"
+    );
+
+    // Another pass finds nothing more; once its re-check is settled, `pending` goes too.
+    assert_eq!(totals(&prune_pass(&s, cutoff, 3).await), [4, 0, 0, 0, 3, 1]);
+    let mut report = s
+        .recheck_subject(&pending.id, at)
+        .await
+        .unwrap()
+        .unwrap()
+        .report;
+    report.verdict = Verdict::Rejected;
+    report.reason = Reason::RecheckRefuted;
+    s.settle_recheck(SettlementWrites::plan(
+        Settlement {
+            report,
+            precision: Precision::default(),
+            effects: vec![],
+        },
+        Family::Image,
+        at,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        totals(&prune_pass(&s, cutoff, 1000).await),
+        [4, 1, 1, 1, 3, 0]
+    );
+    assert!(s.task(&pending.id).await.unwrap().is_none());
+}
+
 macro_rules! conformance {
     ($backend:ident, $fresh:path, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -2763,6 +2925,7 @@ all_backends!(
     money_flow_counts_and_sums_entries_per_bucket_and_kind,
     accounts_list_in_id_order_and_those_needing_attention,
     the_recheck_queue_counts_open_overdue_and_held,
+    retention_deletes_old_tasks_nothing_holds_and_keeps_every_money_record,
 );
 
 /// The (table, column) pairs a migrated database has, without the backend's own tables.

@@ -1131,6 +1131,42 @@ impl Store for PostgresStore {
             + client.execute(&workers, &[&day]).await?)
     }
 
+    async fn prune_tasks(
+        &self,
+        before: Timestamp,
+        after: Option<crate::TaskCursor>,
+        limit: u32,
+    ) -> StoreResult<crate::PrunedTasks> {
+        let (from_at, from_id) = crate::cursor_position(after.as_ref());
+        // Locked until the batch commits, and passed over by another node's batch (SKIP
+        // LOCKED): two nodes pruning at once share the work instead of waiting for each other.
+        let select = format!("{} FOR UPDATE OF t SKIP LOCKED", crate::OLD_TASKS);
+        transaction!(self.db, |tx| {
+            let rows = tx
+                .query(
+                    &select,
+                    &[&before.as_millis(), &from_at, &from_id, &i64::from(limit)],
+                )
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+                .collect();
+            let (doomed, mut tally) = crate::judge_old_tasks(rows, before, limit)?;
+            if !doomed.is_empty() {
+                tally.rechecks = tx
+                    .execute("DELETE FROM rechecks WHERE task_id = ANY($1)", &[&doomed])
+                    .await?;
+                tally.reports = tx
+                    .execute("DELETE FROM reports WHERE task_id = ANY($1)", &[&doomed])
+                    .await?;
+                tally.tasks = tx
+                    .execute("DELETE FROM tasks WHERE id = ANY($1)", &[&doomed])
+                    .await?;
+            }
+            tally
+        })
+    }
+
     async fn whitelist(&self, account: AccountId) -> StoreResult<Vec<Whitelisted>> {
         let rows = self
             .db

@@ -5,6 +5,7 @@
 mod keys;
 mod pending;
 mod rechecks;
+mod retention;
 mod rows;
 mod scores;
 mod statistics;
@@ -38,6 +39,8 @@ use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::{Tx, Writer};
 
 const READERS: u32 = 4;
+/// Evidence buckets deleted per writer job.
+const EVIDENCE_BATCH: u32 = 1000;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection. The store has about sixty; rusqlite's default of
 /// 16 made the report path re-parse SQL on every request once other work had evicted it.
@@ -957,8 +960,32 @@ impl Store for SqliteStore {
     }
 
     async fn prune_evidence(&self, minute: i64, hour: i64, day: i64) -> StoreResult<u64> {
+        // In batches, each its own writer job: after a long stop the buckets due can number
+        // hundreds of thousands, and one statement deleting them all would hold up every report
+        // queued behind it.
+        let mut dropped = 0;
+        loop {
+            let n = self
+                .writer
+                .write(move |conn| {
+                    retention::prune_evidence(conn, (minute, hour, day), EVIDENCE_BATCH)
+                })
+                .await?;
+            dropped += n;
+            if n < u64::from(EVIDENCE_BATCH) {
+                return Ok(dropped);
+            }
+        }
+    }
+
+    async fn prune_tasks(
+        &self,
+        before: Timestamp,
+        after: Option<crate::TaskCursor>,
+        limit: u32,
+    ) -> StoreResult<crate::PrunedTasks> {
         self.writer
-            .write(move |conn| scores::prune(conn, minute, hour, day))
+            .write(move |conn| retention::prune_tasks(conn, before, after.as_ref(), limit))
             .await
     }
 

@@ -148,19 +148,6 @@ pub(super) fn worker_evidence(
     rows.into_iter().map(EvidenceBucket::from_row).collect()
 }
 
-pub(super) fn prune(conn: &Connection, minute: i64, hour: i64, day: i64) -> StoreResult<u64> {
-    let mut dropped = conn
-        .prepare_cached(
-            "DELETE FROM provider_evidence WHERE (resolution = 'minute' AND bucket < ?1)
-                                              OR (resolution = 'hour' AND bucket < ?2)",
-        )?
-        .execute(params![minute, hour])?;
-    dropped += conn
-        .prepare_cached("DELETE FROM worker_evidence WHERE day < ?1")?
-        .execute([day])?;
-    Ok(dropped as u64)
-}
-
 pub(super) fn whitelist(conn: &Connection, account: AccountId) -> StoreResult<Vec<Whitelisted>> {
     let mut stmt = conn.prepare_cached(
         "SELECT provider, worker, since FROM worker_whitelist WHERE account_id = ?1
