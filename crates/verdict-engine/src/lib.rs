@@ -4,7 +4,7 @@
 //!
 //! Modules by use case: [`reports`] (judging a report), [`statistics`] (the cohort and the
 //! baselines the screen compares with), [`rechecks`] (second solves), [`scores`] (reliability
-//! scores and routing), [`accounts`], [`tasks`].
+//! scores and routing), [`accounts`], [`tasks`], [`retention`] (deleting old tasks).
 
 mod accounts;
 mod clock;
@@ -13,6 +13,7 @@ mod keys;
 mod overview;
 mod rechecks;
 mod reports;
+mod retention;
 mod scores;
 mod secrets;
 mod silence;
@@ -31,6 +32,7 @@ pub use keys::{DEFAULT_ROTATION_GRACE, IssuedKey, MAX_ROTATION_GRACE};
 pub use overview::{ATTENTION_LISTED, Overview, Period};
 pub use rechecks::RecheckOutcome;
 pub use reports::ReportOutcome;
+pub use retention::{PRUNE_BATCH, Pruned};
 pub use scores::{
     HOURS_KEPT, MINUTES_KEPT, ProviderProfile, ProviderScore, RouteOutcome, RouteRequest, Router,
     RoutingSettings, ScoreHistory, WorkerScore,
