@@ -71,7 +71,7 @@ pub enum Tasks {
     Show { id: String },
 }
 
-fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(crate) fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;

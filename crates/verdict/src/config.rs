@@ -46,6 +46,7 @@ pub struct Config {
     pub judging: JudgingConfig,
     pub routing: RoutingConfig,
     pub tls: TlsConfig,
+    pub retention: RetentionConfig,
 }
 
 /// Serve HTTPS on `listen` instead of HTTP: PEM certificate chain and private key files. Several
@@ -85,7 +86,55 @@ impl Default for Config {
             judging: JudgingConfig::default(),
             routing: RoutingConfig::default(),
             tls: TlsConfig::default(),
+            retention: RetentionConfig::default(),
         }
+    }
+}
+
+/// Retention of task records, off unless `tasks` is set: `serve` deletes, every `every`, the
+/// tasks completed longer than `tasks` ago with their reports, `batch` tasks looked at per
+/// transaction, never a task money moved on (a refunded report, any ledger entry) nor one with an
+/// open re-check (`verdict_domain::retention`). Evidence buckets have their own fixed ages
+/// (two days by minute, eight weeks by hour and day) and are pruned whatever this says.
+///
+/// ```toml
+/// [retention]
+/// tasks = "90d"   # longer than every report window
+/// batch = 1000
+/// every = "1h"
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    #[serde(with = "humantime_serde")]
+    pub tasks: Option<Duration>,
+    pub batch: u32,
+    #[serde(with = "humantime_serde")]
+    pub every: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            tasks: None,
+            batch: verdict_engine::PRUNE_BATCH,
+            every: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The task retention configured, checked against the report windows of `policy`.
+    pub fn tasks(
+        &self,
+        policy: &Policy,
+    ) -> anyhow::Result<Option<verdict_domain::retention::TaskRetention>> {
+        self.tasks
+            .map(|age| {
+                verdict_domain::retention::TaskRetention::new(age, &policy.windows)
+                    .context("retention.tasks")
+            })
+            .transpose()
     }
 }
 
@@ -797,6 +846,7 @@ const SETTINGS: &[&str] = &[
     "judging",
     "routing",
     "tls",
+    "retention",
 ];
 
 /// Loads the configuration. `file` is `--config`; without it `verdict.toml` is read if present.
@@ -826,7 +876,11 @@ pub fn load(file: Option<&Path>, overrides: Overrides, base: Config) -> anyhow::
         .merge(settings)
         .merge(Serialized::defaults(overrides));
     let config: Config = figment.extract().context("invalid configuration")?;
-    config.judging.policy()?;
+    let policy = config.judging.policy()?;
+    config.retention.tasks(&policy)?;
+    if config.retention.batch == 0 || config.retention.every.is_zero() {
+        bail!("retention.batch must be at least 1 and retention.every longer than zero");
+    }
     config.tls.files()?;
     config.limits.rates()?;
     let c = &config.connections;

@@ -4,6 +4,7 @@ mod commands;
 mod config;
 mod demo;
 mod listen;
+mod prune;
 mod server;
 mod simulate;
 
@@ -55,6 +56,9 @@ enum Command {
     /// Import and inspect tasks.
     #[command(subcommand)]
     Tasks(commands::Tasks),
+    /// Delete tasks completed longer ago than an age, with their reports, in small batches;
+    /// never a task money moved on, nor the ledger. Also evidence past its age.
+    Prune(prune::PruneArgs),
     /// Run the standard simulation of a platform (honest and abusive accounts) against this
     /// build's engine and print how well it judged; see docs/simulation.md.
     Simulate(simulate::SimulateArgs),
@@ -101,6 +105,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             Command::Demo { exit } => demo::run(config, exit).await,
             Command::Accounts(cmd) => commands::accounts(cmd, &config).await,
             Command::Tasks(cmd) => commands::tasks(cmd, &config).await,
+            Command::Prune(args) => prune::run(args, &config).await,
             Command::Simulate(args) => {
                 return simulate::run(args, &config, config_file.as_deref()).await;
             }
@@ -149,6 +154,7 @@ async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let admin = server::admin_token(&engine, &config).await?;
     let listener = server::bind(config.listen).await?;
     server::spawn_maintenance(engine.clone(), speed);
+    server::spawn_retention(engine.clone(), &config, speed)?;
     server::run(engine, admin, &config, listener, server::shutdown_signal()).await
 }
 

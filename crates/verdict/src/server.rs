@@ -207,6 +207,44 @@ pub fn spawn_maintenance(engine: Engine, speed: f64) {
     });
 }
 
+/// Runs task retention every `[retention] every` for as long as the process lives, when
+/// `[retention] tasks` is set, the first pass one period after start (out of start-up's way).
+/// A pass goes in small batches, each its own transaction, so reports keep being answered
+/// meanwhile. Several nodes may run it: on PostgreSQL a batch passes over the tasks another
+/// node's batch holds.
+pub fn spawn_retention(engine: Engine, config: &Config, speed: f64) -> anyhow::Result<()> {
+    let Some(retention) = config.retention.tasks(engine.policy())? else {
+        return Ok(());
+    };
+    let (batch, period) = (
+        config.retention.batch,
+        config.retention.every.div_f64(speed.max(1.0)),
+    );
+    tracing::info!(older_than = %crate::prune::age_text(retention.age()), batch, "task retention on");
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match engine.prune_tasks(retention, batch).await {
+                Ok(p) => tracing::info!(
+                    tasks = p.tasks,
+                    reports = p.reports,
+                    rechecks = p.rechecks,
+                    kept_money = p.kept_money,
+                    kept_open_recheck = p.kept_open_recheck,
+                    batches = p.batches,
+                    "old tasks pruned"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %verdict_engine::chain(&e), "pruning old tasks failed; retrying next time")
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Binds the listener; the address is known (port 0 resolved) before serving starts.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
