@@ -1,5 +1,6 @@
 //! `verdict`: serve, demo, and operator commands, all from one binary.
 
+mod backup;
 mod commands;
 mod config;
 mod demo;
@@ -56,6 +57,12 @@ enum Command {
     /// Import and inspect tasks.
     #[command(subcommand)]
     Tasks(commands::Tasks),
+    /// Copy the SQLite database while it serves, consistently, with its key secret file
+    /// (FILE.key); PostgreSQL: see README, "Backups".
+    Backup(backup::BackupArgs),
+    /// Check a copy `verdict backup` wrote and install it as the database (and FILE.key as its
+    /// key secret); refused while a server holds the database.
+    Restore(backup::RestoreArgs),
     /// Delete tasks completed longer ago than an age, with their reports, in small batches;
     /// never a task money moved on, nor the ledger. Also evidence past its age.
     Prune(prune::PruneArgs),
@@ -105,6 +112,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             Command::Demo { exit } => demo::run(config, exit).await,
             Command::Accounts(cmd) => commands::accounts(cmd, &config).await,
             Command::Tasks(cmd) => commands::tasks(cmd, &config).await,
+            Command::Backup(args) => backup::backup(args, &config).await,
+            Command::Restore(args) => backup::restore(args, &config).await,
             Command::Prune(args) => prune::run(args, &config).await,
             Command::Simulate(args) => {
                 return simulate::run(args, &config, config_file.as_deref()).await;

@@ -59,7 +59,7 @@ pub async fn open_engine_on(config: &Config, clock: Arc<dyn Clock>) -> anyhow::R
 }
 
 /// Where the fingerprint of the key secret the database's keys are hashed under is kept.
-const KEY_SECRET_FINGERPRINT: &str = "key_secret_fingerprint";
+pub(crate) const KEY_SECRET_FINGERPRINT: &str = "key_secret_fingerprint";
 /// Where a PostgreSQL deployment without a configured key secret keeps the one it generated.
 const KEY_SECRET_IN_DATABASE: &str = "key_secret";
 
@@ -128,13 +128,13 @@ async fn key_secret(config: &Config, store: &dyn Store) -> anyhow::Result<KeySec
 }
 
 /// `verdict.db` → `verdict.db.key`.
-fn secret_file_beside(database: &Path) -> PathBuf {
+pub(crate) fn secret_file_beside(database: &Path) -> PathBuf {
     let mut name = database.as_os_str().to_owned();
     name.push(".key");
     PathBuf::from(name)
 }
 
-fn read_secret_file(file: &Path) -> anyhow::Result<KeySecret> {
+pub(crate) fn read_secret_file(file: &Path) -> anyhow::Result<KeySecret> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("reading the key secret from {}", file.display()))?;
     KeySecret::parse(&text).with_context(|| format!("the key secret in {}", file.display()))

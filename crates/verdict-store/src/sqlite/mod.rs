@@ -2,6 +2,7 @@
 //! survives power loss; all writes go through the group-commit [`writer`]; reads use a small
 //! pool of connections, which WAL lets run beside the writer.
 
+pub mod backup;
 mod keys;
 mod pending;
 mod rechecks;
