@@ -65,8 +65,8 @@ pub fn copy(source: &Path, dest: &Path) -> StoreResult<Copied> {
     let src = open_existing(source)?;
     src.busy_timeout(super::BUSY_TIMEOUT)?;
     let mut dst = Connection::open(dest)?;
-    // No journal and no sync while the copy is written: until the caller renames it, it is
-    // nothing anyone relies on.
+    // No sync while the copy is written: until the caller syncs and renames it, it is nothing
+    // anyone relies on.
     dst.pragma_update(None, "synchronous", "OFF")?;
     {
         let backup = Backup::new(&src, &mut dst)?;
