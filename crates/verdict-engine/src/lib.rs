@@ -4,7 +4,7 @@
 //!
 //! Modules by use case: [`reports`] (judging a report), [`statistics`] (the cohort and the
 //! baselines the screen compares with), [`rechecks`] (second solves), [`scores`] (reliability
-//! scores and routing), [`accounts`], [`tasks`], [`retention`] (deleting old tasks).
+//! scores and routing), [`accounts`], [`tasks`], `retention` (deleting old tasks).
 
 mod accounts;
 mod clock;
