@@ -7,10 +7,12 @@
 //! comes first; the rules build on it without cycles (`tests/layering.rs` checks): `screen` and
 //! `recheck` weigh evidence, `judging` decides a report with them under a `policy`, `decision`
 //! is what it decided and `plan` what that writes, `scoring` weighs verdicts into solvers'
-//! scores and `routing` chooses a provider; `retention` says which old tasks may be deleted.
+//! scores and `routing` chooses a provider; `retention` says which old tasks may be deleted;
+//! `corrections` says which reports are training labels and how far each is corroborated.
 
 pub mod account;
 pub mod captcha;
+pub mod corrections;
 pub mod decision;
 pub mod ids;
 pub mod judging;
