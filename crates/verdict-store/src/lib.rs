@@ -3,6 +3,7 @@
 //! default, group commit through one writer thread) and PostgreSQL (several nodes, one truth).
 //! Both pass `tests/conformance.rs`. This crate knows nothing of HTTP.
 
+mod corrections;
 mod error;
 mod listing;
 mod migrations;
@@ -11,6 +12,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use verdict_domain::account::Disabled;
+use verdict_domain::corrections::Correction;
 use verdict_domain::keys::{KeyId, KeyLookup, KeyRecord, KeyScheme};
 use verdict_domain::plan::{IngestWrites, ReportWrites, SettlementWrites};
 use verdict_domain::recheck::Precision;
@@ -86,6 +88,22 @@ pub struct ReportQuery {
     /// Received before.
     pub until: Option<Timestamp>,
     /// Only reports after this one in the list's order (a page's last): `(received_at, task)`.
+    pub after: Option<(Timestamp, TaskId)>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// One page of the corrections dataset (`verdict_domain::corrections`): reports with a
+/// correction, oldest first (by when they arrived, then task id), after a key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CorrectionQuery {
+    /// Received at or after.
+    pub since: Option<Timestamp>,
+    /// Received before.
+    pub until: Option<Timestamp>,
+    pub captcha_type: Option<CaptchaType>,
+    /// Only rows after this one in the dataset's order (the previous page's last):
+    /// `(received_at, task)`.
     pub after: Option<(Timestamp, TaskId)>,
     /// At most this many.
     pub limit: u32,
@@ -612,6 +630,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The re-check queue at `now`.
     async fn recheck_queue(&self, now: Timestamp) -> StoreResult<RecheckQueue>;
+
+    /// One page of the corrections dataset: every report with a correction matching `query`,
+    /// oldest first, with its task. An export reads page after page, each continuing after the
+    /// last row of the one before, so that it holds one page at a time and nothing stays open
+    /// in the database between pages (`corrections.rs` says why).
+    async fn corrections(&self, query: &CorrectionQuery) -> StoreResult<Vec<Correction>>;
 
     /// An account's ledger entries, oldest first.
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>>;

@@ -20,6 +20,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "20261207010000_report_listing",
     "20261207020000_dashboard",
     "20261207030000_retention",
+    "20261208000000_corrections_dataset",
 ];
 
 pub(crate) const SQLITE: &[(&str, &str)] = &[
@@ -71,6 +72,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "20261207030000_retention",
         include_str!("../migrations/sqlite/20261207030000_retention.sql"),
     ),
+    (
+        "20261208000000_corrections_dataset",
+        include_str!("../migrations/sqlite/20261208000000_corrections_dataset.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
@@ -121,6 +126,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "20261207030000_retention",
         include_str!("../migrations/postgres/20261207030000_retention.sql"),
+    ),
+    (
+        "20261208000000_corrections_dataset",
+        include_str!("../migrations/postgres/20261208000000_corrections_dataset.sql"),
     ),
 ];
 

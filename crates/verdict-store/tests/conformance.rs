@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use support::TestStore;
 use verdict_domain::account::Disabled;
+use verdict_domain::corrections::{self, Correction};
 use verdict_domain::decision::{Decision, Effect};
 use verdict_domain::keys::{KeyHasher, KeyId, KeyLookup, KeyScheme, KeySecret};
 use verdict_domain::plan::{IngestWrites, ReportWrites, SettlementWrites};
 use verdict_domain::recheck::{Precision, Settlement};
+use verdict_domain::report::RecheckState;
 use verdict_domain::screen::{CohortPrior, CohortRecord, Counts, ScreenPolicy, advance_baseline};
 use verdict_domain::timestamp::hour_of;
 use verdict_domain::{
@@ -21,7 +23,8 @@ use verdict_domain::{
     ReportKind, Standing, Task, TaskId, Timestamp, Verdict, ledger,
 };
 use verdict_store::{
-    CreationKey, EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey, PrunedTasks,
+    CorrectionQuery, CreationKey, EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey,
+    PrunedTasks,
     Recorded, ReportQuery, ReporterSample, Resolution, Settled, Store, StoreError, Whitelisted,
 };
 
@@ -484,6 +487,201 @@ async fn reports_list_newest_first_filtered_and_in_pages(s: TestStore) {
         paged.extend(ids(&page));
     }
     assert_eq!(paged, ids(&everything));
+}
+
+async fn the_corrections_dataset_is_every_report_with_a_correction_oldest_first_in_pages(
+    s: TestStore,
+) {
+    let a = s.create_account(new_account("alice")).await.unwrap();
+    let mut audio = task("c7", a.id, CaptchaType::Audio, 1_000);
+    audio.worker = None;
+    audio.answer = None;
+    let tasks = vec![
+        task("c1", a.id, CaptchaType::Image, 1_000),
+        task("c2", a.id, CaptchaType::Image, 1_000),
+        task("c3", a.id, CaptchaType::Image, 1_000),
+        task("c5", a.id, CaptchaType::Image, 1_000),
+        task("c4", a.id, CaptchaType::Image, 1_000),
+        task("c6", a.id, CaptchaType::Image, 1_000),
+        audio,
+    ];
+    s.ingest_tasks(tasks.clone(), T0).await.unwrap();
+    let at = |secs: u64| T0.saturating_add(Duration::from_secs(secs));
+    let with = |n: usize, secs: u64| -> Report {
+        let report = accepted(&tasks[n], at(secs));
+        Report {
+            correction: Some(format!("RIGHT-{}", tasks[n].id.as_str())),
+            ..report
+        }
+    };
+    let rejected = Report {
+        verdict: Verdict::Rejected,
+        reason: Reason::AccountIgnored,
+        refund: None,
+        trust_weight: 0.125,
+        ..with(2, 30)
+    };
+    let reports = vec![
+        with(0, 10),
+        // A confirmation and an incorrect-report without a correction are no labels.
+        confirmed(&tasks[1], at(20)),
+        rejected.clone(),
+        // Two in the same millisecond: the task id orders them.
+        with(3, 40),
+        with(4, 40),
+        Report {
+            correction: None,
+            ..with(5, 50)
+        },
+        with(6, 60),
+    ];
+    for report in &reports {
+        let family = tasks
+            .iter()
+            .find(|t| t.id == report.task)
+            .unwrap()
+            .captcha_type
+            .family();
+        s.record_report(ReportWrites::plan(plain(report.clone()), family))
+            .await
+            .unwrap();
+    }
+    // Held for a re-check, then settled by a second solve: the dataset reads the settled
+    // verdict and the solve.
+    let held = task("c8", a.id, CaptchaType::Image, 1_000);
+    s.ingest_tasks(vec![held.clone()], T0).await.unwrap();
+    let mut decision = pending(&held, at(70));
+    decision.report.recheck = Some(RecheckState::default());
+    s.record_report(ReportWrites::plan(decision.clone(), Family::Image))
+        .await
+        .unwrap();
+    let settled = Report {
+        verdict: Verdict::Accepted,
+        reason: Reason::RecheckConfirmed,
+        refund: Some(held.cost),
+        recheck: Some(RecheckState {
+            suspect: false,
+            solves: vec!["kwg9o".into()],
+        }),
+        ..decision.report
+    };
+    s.settle_recheck(SettlementWrites::plan(
+        Settlement {
+            report: settled.clone(),
+            precision: Precision {
+                confirmed: 1.0,
+                refuted: 0.0,
+            },
+            effects: vec![],
+        },
+        Family::Image,
+        at(80),
+    ))
+    .await
+    .unwrap();
+
+    let all = CorrectionQuery {
+        limit: 100,
+        ..CorrectionQuery::default()
+    };
+    let everything = s.corrections(&all).await.unwrap();
+    let ids = |rows: &[Correction]| -> Vec<String> {
+        rows.iter().map(|r| r.task.as_str().to_owned()).collect()
+    };
+    // The domain's rule names the rows; storage only selects them.
+    let mut labels: Vec<&Report> = reports
+        .iter()
+        .chain([&settled])
+        .filter(|r| corrections::is_label(r))
+        .collect();
+    labels.sort_by(|x, y| (x.received_at, x.task.as_str()).cmp(&(y.received_at, y.task.as_str())));
+    let expected: Vec<String> = labels.iter().map(|r| r.task.as_str().to_owned()).collect();
+    assert_eq!(ids(&everything), expected);
+    assert_eq!(ids(&everything), ["c1", "c3", "c4", "c5", "c7", "c8"]);
+
+    assert_eq!(
+        everything[1],
+        Correction {
+            task: tasks[2].id.clone(),
+            captcha_type: CaptchaType::Image,
+            provider: "prov-a".into(),
+            worker: Some("w1".into()),
+            answer: Some("KWG90".into()),
+            completed_at: T0,
+            correction: "RIGHT-c3".into(),
+            trust_weight: 0.125,
+            verdict: Verdict::Rejected,
+            reason: Reason::AccountIgnored,
+            solves: vec![],
+            reported_at: at(30),
+        },
+        "a rejected report is a row too, with its verdict and its reporter's weight"
+    );
+    let audio_row = &everything[4];
+    assert_eq!(
+        (audio_row.worker.as_deref(), audio_row.answer.as_deref()),
+        (None, None)
+    );
+    let settled_row = everything.last().unwrap();
+    assert_eq!(
+        (
+            settled_row.verdict,
+            &settled_row.reason,
+            &settled_row.solves
+        ),
+        (
+            Verdict::Accepted,
+            &Reason::RecheckConfirmed,
+            &vec!["kwg9o".to_owned()]
+        )
+    );
+    assert_eq!(
+        settled_row.correction, "KWG9O",
+        "the correction as the client sent it"
+    );
+
+    let only = |q: CorrectionQuery| {
+        let s = &s;
+        async move { ids(&s.corrections(&q).await.unwrap()) }
+    };
+    assert_eq!(
+        only(CorrectionQuery {
+            captcha_type: Some(CaptchaType::Audio),
+            ..all.clone()
+        })
+        .await,
+        ["c7"]
+    );
+    assert_eq!(
+        only(CorrectionQuery {
+            since: Some(at(30)),
+            until: Some(at(60)),
+            ..all.clone()
+        })
+        .await,
+        ["c3", "c4", "c5"],
+        "since inclusive, until exclusive"
+    );
+    // Pages of two, each after the last of the one before, make the whole dataset.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .corrections(&CorrectionQuery {
+                after: after.clone(),
+                limit: 2,
+                ..CorrectionQuery::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some((last.reported_at, last.task.clone()));
+        paged.extend(ids(&page));
+    }
+    assert_eq!(paged, expected);
 }
 
 async fn a_key_in_use_cannot_be_given_to_a_second_account(s: TestStore) {
@@ -2884,6 +3082,7 @@ all_backends!(
     a_disabled_account_says_when_and_why_until_enabled,
     a_key_in_use_cannot_be_given_to_a_second_account,
     reports_list_newest_first_filtered_and_in_pages,
+    the_corrections_dataset_is_every_report_with_a_correction_oldest_first_in_pages,
     an_idempotency_key_creates_one_account_and_finds_it_again,
     ingest_inserts_new_tasks_and_never_overwrites,
     ingest_names_tasks_of_unknown_accounts,

@@ -26,6 +26,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use verdict_domain::account::Disabled;
+use verdict_domain::corrections::Correction;
 use verdict_domain::keys::{KeyId, KeyLookup, KeyRecord};
 use verdict_domain::plan::{Exposures, IngestWrites, ReportWrites, SettlementWrites, task_counts};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
@@ -36,10 +37,10 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    AccountQuery, EvidenceBucket, FamilyActivity, FamilyRecord, FlowCount, IngestResult, KeyHolder,
-    KeyRotation, ListedReport, MoneyCount, NewAccount, NewKey, RecheckItem, RecheckQueue,
-    RecheckSubject, Recorded, ReportContext, ReportQuery, Resolution, Settled, Store, StoreError,
-    StoreResult, Whitelisted,
+    AccountQuery, CorrectionQuery, EvidenceBucket, FamilyActivity, FamilyRecord, FlowCount,
+    IngestResult, KeyHolder, KeyRotation, ListedReport, MoneyCount, NewAccount, NewKey,
+    RecheckItem, RecheckQueue, RecheckSubject, Recorded, ReportContext, ReportQuery, Resolution,
+    Settled, Store, StoreError, StoreResult, Whitelisted,
 };
 use rows::{
     ACCOUNT_COLUMNS, ACCOUNT_WIDTH, KEY_COLUMNS, KEY_WIDTH, LEDGER_COLUMNS, REPORT_COLUMNS,
@@ -969,6 +970,33 @@ impl Store for PostgresStore {
             held: get::<i64>(&row, 2)?.max(0) as u64,
             oldest: get::<Option<i64>>(&row, 3)?.map(Timestamp::from_millis),
         })
+    }
+
+    async fn corrections(&self, query: &CorrectionQuery) -> StoreResult<Vec<Correction>> {
+        // One short statement per page on a pooled connection, given back before the page is
+        // sent on: no portal or transaction stays open while the reader of the export dawdles.
+        let (sql, params) = crate::corrections::page_sql(query, |n| format!("${n}"));
+        let values: Vec<Box<dyn ToSql + Sync + Send>> = params
+            .into_iter()
+            .map(|p| -> Box<dyn ToSql + Sync + Send> {
+                match p {
+                    crate::listing::Param::Int(n) => Box::new(n),
+                    crate::listing::Param::Text(t) => Box::new(t),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let client = self.db.client().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        client
+            .query(&stmt, &refs)
+            .await?
+            .iter()
+            .map(rows::correction)
+            .collect()
     }
 
     async fn task_ledger(&self, task: &TaskId) -> StoreResult<Vec<LedgerEntry>> {

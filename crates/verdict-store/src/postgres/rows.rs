@@ -5,6 +5,7 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 use verdict_domain::account::{Disabled, IgnoreHistory, ScreenFlag};
+use verdict_domain::corrections::Correction;
 use verdict_domain::keys::{KeyId, KeyRecord, KeyScheme};
 use verdict_domain::report::RecheckState;
 use verdict_domain::{
@@ -168,6 +169,32 @@ pub(crate) fn ledger_entry(row: &Row) -> StoreResult<LedgerEntry> {
         at: Timestamp::from_millis(get(row, 5)?),
         reason: get(row, 6)?,
         lane: get(row, 7)?,
+    })
+}
+
+/// Reads a row of the corrections dataset (`crate::corrections::CORRECTION_COLUMNS`).
+pub(crate) fn correction(row: &Row) -> StoreResult<Correction> {
+    let task: String = get(row, 0)?;
+    let captcha_type: String = get(row, 1)?;
+    let verdict: String = get(row, 8)?;
+    let reason: String = get(row, 9)?;
+    Ok(Correction {
+        task: TaskId::parse(&task).map_err(|e| bad(0, e))?,
+        captcha_type: CaptchaType::parse(&captcha_type).map_err(|e| bad(1, e))?,
+        provider: get(row, 2)?,
+        worker: get(row, 3)?,
+        answer: get(row, 4)?,
+        completed_at: Timestamp::from_millis(get(row, 5)?),
+        correction: get(row, 6)?,
+        trust_weight: get(row, 7)?,
+        verdict: Verdict::parse(&verdict).ok_or_else(|| bad(8, "unknown verdict"))?,
+        reason: Reason::from_code(&reason),
+        solves: match get::<Option<String>>(row, 10)? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|_| bad(10, "recheck_solves is not a list of answers"))?,
+            None => Vec::new(),
+        },
+        reported_at: Timestamp::from_millis(get(row, 11)?),
     })
 }
 

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
 use verdict_domain::account::Disabled;
+use verdict_domain::corrections::Correction;
 use verdict_domain::keys::{KeyId, KeyLookup, KeyRecord};
 use verdict_domain::plan::{Exposures, IngestWrites, ReportWrites, SettlementWrites, task_counts};
 use verdict_domain::screen::{CohortRecord, ScreenPolicy};
@@ -31,10 +32,10 @@ use verdict_domain::{
 
 use crate::migrations;
 use crate::{
-    AccountQuery, EvidenceBucket, FamilyActivity, FamilyRecord, FlowCount, IngestResult, KeyHolder,
-    KeyRotation, ListedReport, MoneyCount, NewAccount, NewKey, RecheckItem, RecheckQueue,
-    RecheckSubject, Recorded, ReportContext, ReportQuery, Resolution, Settled, Store, StoreError,
-    StoreResult, Whitelisted,
+    AccountQuery, CorrectionQuery, EvidenceBucket, FamilyActivity, FamilyRecord, FlowCount,
+    IngestResult, KeyHolder, KeyRotation, ListedReport, MoneyCount, NewAccount, NewKey,
+    RecheckItem, RecheckQueue, RecheckSubject, Recorded, ReportContext, ReportQuery, Resolution,
+    Settled, Store, StoreError, StoreResult, Whitelisted,
 };
 use rows::{ACCOUNT_COLUMNS, REPORT_COLUMNS, TASK_COLUMNS};
 use writer::{Tx, Writer};
@@ -807,6 +808,27 @@ impl Store for SqliteStore {
                         oldest: r.get::<_, Option<i64>>(3)?.map(Timestamp::from_millis),
                     })
                 })?)
+        })
+        .await
+    }
+
+    async fn corrections(&self, query: &CorrectionQuery) -> StoreResult<Vec<Correction>> {
+        let query = query.clone();
+        // One short read per page on a pooled reader, given back before the page is sent on.
+        self.read(move |conn| {
+            let (sql, params) = crate::corrections::page_sql(&query, |n| format!("?{n}"));
+            let values: Vec<rusqlite::types::Value> = params
+                .into_iter()
+                .map(|p| match p {
+                    crate::listing::Param::Int(n) => rusqlite::types::Value::Integer(n),
+                    crate::listing::Param::Text(t) => rusqlite::types::Value::Text(t),
+                })
+                .collect();
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(values), rows::correction)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
         .await
     }

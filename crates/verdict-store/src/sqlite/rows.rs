@@ -3,6 +3,7 @@
 
 use rusqlite::{Row, types::Type};
 use verdict_domain::account::{Disabled, IgnoreHistory, ScreenFlag};
+use verdict_domain::corrections::Correction;
 use verdict_domain::keys::{KeyId, KeyRecord, KeyScheme};
 use verdict_domain::report::RecheckState;
 use verdict_domain::{
@@ -141,6 +142,32 @@ pub(crate) fn report(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Report
             None => None,
         },
     }))
+}
+
+/// Reads a row of the corrections dataset (`crate::corrections::CORRECTION_COLUMNS`).
+pub(crate) fn correction(row: &Row<'_>) -> rusqlite::Result<Correction> {
+    let task: String = row.get(0)?;
+    let captcha_type: String = row.get(1)?;
+    let verdict: String = row.get(8)?;
+    let reason: String = row.get(9)?;
+    Ok(Correction {
+        task: TaskId::parse(&task).map_err(|e| bad(0, e))?,
+        captcha_type: CaptchaType::parse(&captcha_type).map_err(|e| bad(1, e))?,
+        provider: row.get(2)?,
+        worker: row.get(3)?,
+        answer: row.get(4)?,
+        completed_at: Timestamp::from_millis(row.get(5)?),
+        correction: row.get(6)?,
+        trust_weight: row.get(7)?,
+        verdict: Verdict::parse(&verdict).ok_or_else(|| bad(8, "unknown verdict"))?,
+        reason: Reason::from_code(&reason),
+        solves: match row.get::<_, Option<String>>(10)? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|_| bad(10, "recheck_solves is not a list of answers"))?,
+            None => Vec::new(),
+        },
+        reported_at: Timestamp::from_millis(row.get(11)?),
+    })
 }
 
 fn bad(column: usize, e: impl ToString) -> rusqlite::Error {
