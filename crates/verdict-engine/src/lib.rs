@@ -4,10 +4,12 @@
 //!
 //! Modules by use case: [`reports`] (judging a report), [`statistics`] (the cohort and the
 //! baselines the screen compares with), [`rechecks`] (second solves), [`scores`] (reliability
-//! scores and routing), [`accounts`], [`tasks`], `retention` (deleting old tasks).
+//! scores and routing), [`accounts`], [`tasks`], [`corrections`] (the dataset, page by page),
+//! `retention` (deleting old tasks).
 
 mod accounts;
 mod clock;
+mod corrections;
 mod error;
 mod keys;
 mod overview;
@@ -27,6 +29,7 @@ use verdict_store::Store;
 
 pub use accounts::{ACTIVITY_PERIOD, AccountView, CreatedAccount};
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
+pub use corrections::{CORRECTIONS_PAGE, CorrectionFilter, CorrectionPages};
 pub use error::{EngineError, chain};
 pub use keys::{DEFAULT_ROTATION_GRACE, IssuedKey, MAX_ROTATION_GRACE};
 pub use overview::{ATTENTION_LISTED, Overview, Period};

@@ -22,6 +22,10 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(Default::default()).await
+}
+
+async fn world_with(policy: verdict_domain::Policy) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(
         dir.path().join("v.db"),
@@ -32,7 +36,7 @@ async fn world() -> World {
     )
     .unwrap();
     let clock = Arc::new(ManualClock::at(T0));
-    let engine = Engine::new(Arc::new(store), Default::default(), clock.clone());
+    let engine = Engine::new(Arc::new(store), policy, clock.clone());
     let (alice, _) = engine
         .create_account("alice".into(), false, Some(ApiKey::parse(KEY).unwrap()))
         .await
@@ -730,4 +734,93 @@ async fn the_overview_counts_the_period_and_lists_accounts_needing_attention() {
     let tasks: u64 = listed.activity.iter().map(|a| a.tasks).sum();
     assert_eq!(tasks, 2, "{:?}", listed.activity);
     assert_eq!(overview.rechecks.open, 0);
+}
+
+#[tokio::test]
+async fn the_corrections_dataset_reads_page_after_page_up_to_when_the_export_began() {
+    let mut policy = verdict_domain::Policy::default();
+    policy.rechecks.enabled = true;
+    let w = world_with(policy).await;
+    // Seven more image tasks, each reported with a correction; one re-check agrees with its
+    // correction, one gives the delivered answer back, the rest stay pending.
+    let records = (10..17)
+        .map(|n| {
+            Ok(TaskInput {
+                id: Some(n.to_string()),
+                account: Some("1".into()),
+                captcha_type: Some("image".into()),
+                provider: Some("p".into()),
+                worker: Some("w".into()),
+                answer: Some("KWG90".into()),
+                cost: Some("0.0020".into()),
+                completed_at: Some(T0.to_rfc3339()),
+            })
+        })
+        .collect();
+    w.engine.ingest(records).await.unwrap();
+    for n in 10..17 {
+        w.clock.advance(Duration::from_millis(1));
+        let corrected = request(&n.to_string(), ReportKind::Incorrect)
+            .with_correction(Some(format!("RIGHT{n}")))
+            .unwrap();
+        let out = w.engine.submit_report(KEY, corrected).await.unwrap();
+        let ReportOutcome::Recorded(report) = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            report.verdict,
+            Verdict::Pending,
+            "a correction is re-checked"
+        );
+    }
+    let id = |n: &str| TaskId::parse(n).unwrap();
+    w.engine.submit_recheck(&id("11"), "right11").await.unwrap();
+    w.engine.submit_recheck(&id("12"), "KWG90").await.unwrap();
+
+    let mut pages = w
+        .engine
+        .corrections_in_pages_of(verdict_engine::CorrectionFilter::default(), 3);
+    // Arrives after the export began: not in it, although it is read later.
+    w.clock.advance(Duration::from_millis(1));
+    w.engine
+        .ingest(vec![Ok(TaskInput {
+            id: Some("99".into()),
+            account: Some("1".into()),
+            captcha_type: Some("image".into()),
+            provider: Some("p".into()),
+            worker: None,
+            answer: Some("KWG90".into()),
+            cost: Some("0.0020".into()),
+            completed_at: Some(T0.to_rfc3339()),
+        })])
+        .await
+        .unwrap();
+    let late = request("99", ReportKind::Incorrect)
+        .with_correction(Some("LATE".into()))
+        .unwrap();
+    w.engine.submit_report(KEY, late).await.unwrap();
+
+    let mut sizes = Vec::new();
+    let mut rows = Vec::new();
+    while let Some(page) = pages.next_page().await.unwrap() {
+        sizes.push(page.len());
+        rows.extend(page);
+    }
+    assert_eq!(sizes, [3, 3, 1], "pages of three, none empty");
+    let ids: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
+    assert_eq!(ids, ["10", "11", "12", "13", "14", "15", "16"]);
+    use verdict_domain::corrections::LabelConfidence;
+    let confidence: Vec<LabelConfidence> = rows.iter().map(|r| r.label_confidence()).collect();
+    assert_eq!(confidence[1], LabelConfidence::Corroborated);
+    assert_eq!(rows[1].verdict, Verdict::Accepted);
+    assert_eq!(confidence[2], LabelConfidence::Contradicted);
+    assert_eq!(rows[2].verdict, Verdict::Rejected);
+    assert_eq!(rows[2].second_solve(), Some("KWG90"));
+    assert!(
+        confidence[3..]
+            .iter()
+            .all(|c| *c == LabelConfidence::Unverified)
+            && rows[3..].iter().all(|r| r.verdict == Verdict::Pending)
+    );
+    assert!(pages.next_page().await.unwrap().is_none(), "and stays done");
 }
