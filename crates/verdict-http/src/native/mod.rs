@@ -2,6 +2,7 @@
 //! that tools, the dashboard and tests depend on.
 
 mod auth;
+pub mod corrections;
 pub(crate) mod extract;
 mod ingest;
 mod keys;
@@ -89,6 +90,7 @@ pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
         .routes(routes!(rechecks::answer))
         .routes(routes!(report, listing::list))
         .routes(routes!(task))
+        .routes(routes!(corrections::export))
         .layer(DefaultBodyLimit::max(limits.report_body))
         .layer(axum::middleware::from_fn(move |r, n| {
             crate::deadline::body_deadline(limits.body_timeout, r, n)

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "reports", description = "Reports and their verdicts"),
         (name = "scores", description = "Reliability scores and routing"),
         (name = "rechecks", description = "Second solves of image and audio reports"),
+        (name = "corrections", description = "The corrections dataset: training labels"),
         (name = "health", description = "Probes"),
     ),
 )]

@@ -144,6 +144,8 @@ fn routes() -> Vec<Route> {
             [UNAUTHORIZED, Success, Success, Success],
         ),
         route("GET", "/v1/reports?account=1", None, OWNED),
+        // The dataset is the operator's (a client's own corrections are in its reports).
+        route("GET", "/v1/corrections", None, OPERATOR),
         route("POST", "/v1/tasks", Some(json!([])), OPERATOR),
     ]
 }

@@ -3,6 +3,7 @@
 
 mod authz;
 mod concurrency;
+mod corrections;
 mod dashboard;
 mod fixtures;
 mod forms;
