@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use verdict_domain::keys::KeyId;
 use verdict_domain::{AccountId, ApiKey, TaskId};
-use verdict_http::native::{KeyView, views};
+use verdict_http::native::{KeyView, corrections, views};
 
 use crate::config::Config;
 use crate::server::open_engine;
@@ -69,6 +69,30 @@ pub enum Tasks {
     Import { file: PathBuf },
     /// Show a task with its report and verdict.
     Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Export {
+    /// The corrections dataset (docs/corrections.md): every report with a correction, oldest
+    /// first, streamed as it is read, so that any number of rows takes the same memory.
+    Corrections {
+        /// Reports received at or after (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Reports received before (RFC 3339); default: when the export starts.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only tasks of this captcha type (image, audio).
+        #[arg(long = "type")]
+        captcha_type: Option<String>,
+        /// jsonl (one JSON object a line) or csv (RFC 4180, with a header row).
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        format: String,
+        /// Write to FILE instead of standard output. FILE appears only once complete: the
+        /// export is written beside it and renamed at the end.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 pub(crate) fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -209,4 +233,80 @@ pub async fn tasks(cmd: Tasks, config: &Config) -> anyhow::Result<()> {
             print(&views::TaskStoryView::of(&story))
         }
     }
+}
+
+pub async fn export(cmd: Export, config: &Config) -> anyhow::Result<()> {
+    let Export::Corrections {
+        since,
+        until,
+        captcha_type,
+        format,
+        output,
+    } = cmd;
+    let filter = corrections::filter(since.as_deref(), until.as_deref(), captcha_type.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let format = corrections::Format::parse(&format).context("format must be jsonl or csv")?;
+    let engine = open_engine(config).await?;
+    let pages = engine.corrections(filter);
+    let Some(output) = output else {
+        let mut out = std::io::BufWriter::with_capacity(EXPORT_BUFFER, std::io::stdout());
+        return match write_corrections(pages, format, &mut out).await {
+            // `verdict export corrections | head` is a reader that had enough, not a failure.
+            Err(e) if is_broken_pipe(&e) => Ok(()),
+            other => other.map(drop),
+        };
+    };
+    let mut partial = output.clone().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(EXPORT_BUFFER, file);
+    let written = async {
+        let rows = write_corrections(pages, format, &mut out).await?;
+        out.into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()
+            .context("writing the export to disk")?;
+        std::fs::rename(&partial, &output)
+            .with_context(|| format!("renaming {} to {}", partial.display(), output.display()))?;
+        anyhow::Ok(rows)
+    }
+    .await;
+    match written {
+        Ok(rows) => {
+            eprintln!("{rows} corrections written to {}", output.display());
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e.context(format!("{} was not written", output.display())))
+        }
+    }
+}
+
+/// What the export writes through at a time.
+const EXPORT_BUFFER: usize = 64 * 1024;
+
+/// Writes the dataset page by page, each page encoded and written before the next is read;
+/// the number of rows.
+async fn write_corrections(
+    mut pages: verdict_engine::CorrectionPages,
+    format: corrections::Format,
+    out: &mut impl Write,
+) -> anyhow::Result<u64> {
+    let encoder = corrections::Encoder::new(format);
+    out.write_all(&encoder.start()?)?;
+    let mut rows = 0u64;
+    while let Some(page) = pages.next_page().await? {
+        out.write_all(&encoder.page(&page)?)?;
+        rows += page.len() as u64;
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }

@@ -66,6 +66,9 @@ enum Command {
     /// Delete tasks completed longer ago than an age, with their reports, in small batches;
     /// never a task money moved on, nor the ledger. Also evidence past its age.
     Prune(prune::PruneArgs),
+    /// Export datasets from the database.
+    #[command(subcommand)]
+    Export(commands::Export),
     /// Run the standard simulation of a platform (honest and abusive accounts) against this
     /// build's engine and print how well it judged; see docs/simulation.md.
     Simulate(simulate::SimulateArgs),
@@ -115,6 +118,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             Command::Backup(args) => backup::backup(args, &config).await,
             Command::Restore(args) => backup::restore(args, &config).await,
             Command::Prune(args) => prune::run(args, &config).await,
+            Command::Export(cmd) => commands::export(cmd, &config).await,
             Command::Simulate(args) => {
                 return simulate::run(args, &config, config_file.as_deref()).await;
             }
