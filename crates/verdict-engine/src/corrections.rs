@@ -10,8 +10,9 @@ use verdict_store::{CorrectionQuery, Store};
 
 use crate::{Engine, EngineError};
 
-/// Rows a page of the dataset holds. A row is a few hundred bytes (answers are capped at
-/// 32 KiB, corrections shorter), so a page is small however large the dataset.
+/// Rows a page of the dataset holds. A row is usually a few hundred bytes and never more than
+/// an answer (`MAX_ANSWER_LEN`) and three texts of `MAX_CORRECTION_LEN` (the correction and two
+/// solves), so a page has a bound however large the dataset.
 pub const CORRECTIONS_PAGE: u32 = 500;
 
 /// Which corrections to export.
