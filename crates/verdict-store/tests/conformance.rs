@@ -24,8 +24,8 @@ use verdict_domain::{
 };
 use verdict_store::{
     CorrectionQuery, CreationKey, EvidenceBucket, IngestResult, KeyRotation, NewAccount, NewKey,
-    PrunedTasks,
-    Recorded, ReportQuery, ReporterSample, Resolution, Settled, Store, StoreError, Whitelisted,
+    PrunedTasks, Recorded, ReportQuery, ReporterSample, Resolution, Settled, Store, StoreError,
+    Whitelisted,
 };
 
 /// The reason a clawback in these cases gives its reversals.
