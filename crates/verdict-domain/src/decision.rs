@@ -5,7 +5,8 @@
 use crate::report::Report;
 use crate::timestamp::Timestamp;
 
-/// What else must happen, atomically with recording the report.
+/// What else must happen, atomically with recording the report. Lanes are `&'static str` from
+/// a fixed set (the screen's four, or `recheck`), so that they can label metrics as they are.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Put the account on ignored standing until then (never shortening a longer one). It
@@ -14,6 +15,8 @@ pub enum Effect {
         until: Timestamp,
         reason: String,
         count_since: Timestamp,
+        /// What found it.
+        lane: &'static str,
     },
     /// Queue the task for a second solve, due by `deadline`.
     Recheck { deadline: Timestamp },
@@ -27,7 +30,7 @@ pub enum Effect {
     Whitelist { provider: String, worker: String },
     /// The screen would have flagged this operator-trusted account; note it on the account for
     /// the operator instead of acting on it.
-    NoteScreenFlag { lane: String, reason: String },
+    NoteScreenFlag { lane: &'static str, reason: String },
 }
 
 /// A report to record, and what comes with it.

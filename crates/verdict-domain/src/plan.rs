@@ -136,7 +136,7 @@ pub struct Clawback {
     pub at: Timestamp,
     /// Why, as each reversal records it, and the lane that found it.
     pub reason: String,
-    pub lane: String,
+    pub lane: &'static str,
 }
 
 /// A refund the database holds for one of the account's reports since the clawback's start.
@@ -163,7 +163,7 @@ impl Clawback {
                     g.refund,
                     self.at,
                     &self.reason,
-                    &self.lane,
+                    self.lane,
                 )
             })
             .collect()
@@ -407,6 +407,7 @@ fn account_changes(account: AccountId, effects: &[Effect], at: Timestamp) -> Vec
                 until,
                 reason,
                 count_since,
+                ..
             } => Some(AccountChange::Ignore {
                 account,
                 until: *until,
@@ -423,7 +424,7 @@ fn account_changes(account: AccountId, effects: &[Effect], at: Timestamp) -> Vec
                 since: *since,
                 at,
                 reason: reason.clone(),
-                lane: (*lane).to_owned(),
+                lane,
             })),
             Effect::Whitelist { provider, worker } => Some(AccountChange::Whitelist {
                 account,
@@ -435,7 +436,7 @@ fn account_changes(account: AccountId, effects: &[Effect], at: Timestamp) -> Vec
                 account,
                 flag: ScreenFlag {
                     at,
-                    lane: lane.clone(),
+                    lane: (*lane).to_owned(),
                     reason: reason.clone(),
                 },
             }),
@@ -501,6 +502,7 @@ mod tests {
                     until: NOW,
                     reason: "r".into(),
                     count_since: since,
+                    lane: "slow",
                 },
                 Effect::Clawback {
                     since,
@@ -520,7 +522,7 @@ mod tests {
                 since,
                 at: NOW,
                 reason: "flagged".into(),
-                lane: "slow".into(),
+                lane: "slow",
             })
         );
     }
@@ -532,7 +534,7 @@ mod tests {
             since: NOW,
             at: NOW,
             reason: "the fast lane flagged the account".into(),
-            lane: "fast".into(),
+            lane: "fast",
         };
         let granted = |id: &str, captcha_type, verdict| GrantedRefund {
             task: TaskId::parse(id).unwrap(),

@@ -96,8 +96,33 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason this version decides, in the order SPEC §5 meets them: the bounded set
+    /// metrics label reports with.
+    pub const KNOWN: [Reason; 12] = [
+        Reason::IncorrectAccepted,
+        Reason::PositiveFeedback,
+        Reason::CorrectionMatchesAnswer,
+        Reason::AccountIgnored,
+        Reason::RateAboveCohort,
+        Reason::RateAboveOwnHistory,
+        Reason::RefundCapReached,
+        Reason::ProbationCapReached,
+        Reason::AwaitingRecheck,
+        Reason::RecheckConfirmed,
+        Reason::RecheckRefuted,
+        Reason::RecheckTimedOut,
+    ];
+
     pub fn code(&self) -> &str {
         match self {
+            Reason::Unrecognized(code) => code,
+            known => known.known_code().unwrap_or_default(),
+        }
+    }
+
+    /// The code of a reason this version knows; `None` for one written by a newer version.
+    pub fn known_code(&self) -> Option<&'static str> {
+        Some(match self {
             Reason::IncorrectAccepted => "incorrect_accepted",
             Reason::PositiveFeedback => "positive_feedback",
             Reason::CorrectionMatchesAnswer => "correction_matches_answer",
@@ -110,8 +135,8 @@ impl Reason {
             Reason::RecheckConfirmed => "recheck_confirmed",
             Reason::RecheckRefuted => "recheck_refuted",
             Reason::RecheckTimedOut => "recheck_timed_out",
-            Reason::Unrecognized(code) => code,
-        }
+            Reason::Unrecognized(_) => return None,
+        })
     }
 
     pub fn from_code(code: &str) -> Self {
@@ -365,26 +390,16 @@ mod tests {
 
     #[test]
     fn reason_codes_round_trip_and_unknown_codes_survive() {
-        for r in [
-            Reason::IncorrectAccepted,
-            Reason::PositiveFeedback,
-            Reason::CorrectionMatchesAnswer,
-            Reason::AccountIgnored,
-            Reason::RateAboveCohort,
-            Reason::RateAboveOwnHistory,
-            Reason::RefundCapReached,
-            Reason::ProbationCapReached,
-            Reason::AwaitingRecheck,
-            Reason::RecheckConfirmed,
-            Reason::RecheckRefuted,
-            Reason::RecheckTimedOut,
-        ] {
+        for r in Reason::KNOWN {
             assert_eq!(Reason::from_code(r.code()), r);
+            assert_eq!(r.known_code(), Some(r.code()));
         }
-        assert_eq!(
-            Reason::from_code("from_the_future").code(),
-            "from_the_future"
-        );
+        let codes: std::collections::BTreeSet<&str> =
+            Reason::KNOWN.iter().map(Reason::code).collect();
+        assert_eq!(codes.len(), Reason::KNOWN.len(), "codes are distinct");
+        let future = Reason::from_code("from_the_future");
+        assert_eq!(future.code(), "from_the_future");
+        assert_eq!(future.known_code(), None);
     }
 
     #[test]

@@ -1030,6 +1030,7 @@ async fn an_ignore_effect_sets_standing_never_shortens_and_counts_repeats(s: Tes
         until: T0.saturating_add(Duration::from_secs(hours * 3600)),
         reason: why.into(),
         count_since: T0.saturating_sub(Duration::from_secs(30 * 86_400)),
+        lane: "slow",
     };
     let mut first = rejected(&tasks[0], T0);
     let d = Decision {
@@ -2021,6 +2022,7 @@ async fn a_settlement_applies_its_effects_with_it(s: TestStore) {
             until,
             reason: "mostly false".into(),
             count_since: T0.saturating_sub(Duration::from_secs(30 * 86_400)),
+            lane: "recheck",
         }],
     };
     assert_eq!(
@@ -2177,6 +2179,7 @@ async fn concurrent_reports_with_clawbacks_keep_every_reversal_matched_to_a_refu
                             until: T0.saturating_add(Duration::from_secs(3600 * (i as u64))),
                             reason: format!("burst {i}"),
                             count_since: since,
+                            lane: "fast",
                         },
                         Effect::Clawback {
                             since,
@@ -2515,7 +2518,7 @@ async fn a_screen_flag_on_a_trusted_account_is_noted_and_the_latest_kept(s: Test
             Decision {
                 report: accepted(t, at),
                 effects: vec![Effect::NoteScreenFlag {
-                    lane: lane.into(),
+                    lane,
                     reason: format!("{lane}: 2 of 2 reported"),
                 }],
             },
@@ -2809,7 +2812,7 @@ async fn accounts_list_in_id_order_and_those_needing_attention(s: TestStore) {
         Decision {
             report: accepted(&t, T0),
             effects: vec![Effect::NoteScreenFlag {
-                lane: "slow".into(),
+                lane: "slow",
                 reason: "slow: 9 of 10 reported".into(),
             }],
         },

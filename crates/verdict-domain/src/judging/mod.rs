@@ -396,6 +396,7 @@ fn judge_incorrect(
                 until,
                 reason: why.clone(),
                 count_since: now.saturating_sub(policy.screen.repeat_period),
+                lane: lane.as_str(),
             }];
             let mut outcome = Outcome::screened(Verdict::Rejected, reason, findings);
             let mut evidence = outcome
@@ -439,7 +440,7 @@ fn trusted_outcome(screened: Screened, family: Family) -> Outcome {
         Screened::Flagged { lane, findings, .. } => {
             let why = explain_flag(lane, family, &findings);
             let note = Effect::NoteScreenFlag {
-                lane: lane.as_str().into(),
+                lane: lane.as_str(),
                 reason: why,
             };
             (
@@ -1005,7 +1006,7 @@ mod tests {
         );
         assert!(
             matches!(&d.effects[..], [Effect::NoteScreenFlag { lane, reason }]
-                if lane == "slow" && reason.contains("cohort")),
+                if *lane == "slow" && reason.contains("cohort")),
             "{:?}",
             d.effects
         );

@@ -149,10 +149,11 @@ pub fn settle_pending(
                 until: now.saturating_add(policy.ignore_for),
                 count_since: now.saturating_sub(repeat_period),
                 reason,
+                lane: "recheck",
             }
         } else {
             crate::decision::Effect::NoteScreenFlag {
-                lane: "recheck".into(),
+                lane: "recheck",
                 reason,
             }
         });
@@ -395,7 +396,7 @@ mod settle_tests {
         );
         assert!(
             matches!(&s.effects[..], [crate::decision::Effect::NoteScreenFlag { lane, reason }]
-                if lane == "recheck" && reason.starts_with("re-checks in the last 24 h upheld 4 of 22")),
+                if *lane == "recheck" && reason.starts_with("re-checks in the last 24 h upheld 4 of 22")),
             "{:?}",
             s.effects
         );
