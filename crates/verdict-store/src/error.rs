@@ -112,13 +112,17 @@ impl From<rusqlite::Error> for StoreError {
             },
             _ => StoreError::other("SQLite call failed"),
         };
-        kind.because(e)
+        let error = kind.because(e);
+        crate::metrics::error("sqlite", &error);
+        error
     }
 }
 
 impl From<r2d2::Error> for StoreError {
     fn from(e: r2d2::Error) -> Self {
-        StoreError::unavailable("no SQLite reader connection").because(e)
+        let error = StoreError::unavailable("no SQLite reader connection").because(e);
+        crate::metrics::error("sqlite", &error);
+        error
     }
 }
 
@@ -172,22 +176,29 @@ impl From<tokio_postgres::Error> for StoreError {
                 None => Described(e.to_string()),
             },
         };
-        kind.because(cause)
+        let error = kind.because(cause);
+        crate::metrics::error("postgres", &error);
+        error
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         use deadpool_postgres::PoolError as P;
-        match e {
-            P::Backend(e) => StoreError::from(e),
+        // A driver's error is counted where it is converted.
+        let error = match e {
+            P::Backend(e) => return StoreError::from(e),
+            P::PostCreateHook(deadpool_postgres::HookError::Backend(e)) => {
+                return StoreError::from(e);
+            }
             P::Timeout(kind) => StoreError::unavailable(format!(
                 "no PostgreSQL connection within the pool's time limit ({kind:?})"
             )),
             P::Closed => StoreError::unavailable("the PostgreSQL pool is closed"),
-            P::PostCreateHook(deadpool_postgres::HookError::Backend(e)) => StoreError::from(e),
             other => StoreError::unavailable("the PostgreSQL pool failed").because(other),
-        }
+        };
+        crate::metrics::error("postgres", &error);
+        error
     }
 }
 

@@ -6,6 +6,7 @@
 mod corrections;
 mod error;
 mod listing;
+pub mod metrics;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;

@@ -120,9 +120,25 @@ impl From<Fail> for StoreError {
 }
 
 fn retryable(f: &Fail) -> bool {
+    retry_cause(f).is_some()
+}
+
+/// Why a failed unit of work is worth running again: a serialization failure or a deadlock.
+fn retry_cause(f: &Fail) -> Option<&'static str> {
     match f {
-        Fail::Pg(e) => matches!(e.code().map(|c| c.code()), Some("40001" | "40P01")),
-        Fail::Store(_) => false,
+        Fail::Pg(e) => match e.code().map(|c| c.code()) {
+            Some("40001") => Some("serialization_failure"),
+            Some("40P01") => Some("deadlock"),
+            _ => None,
+        },
+        Fail::Store(_) => None,
+    }
+}
+
+/// Counts a unit of work about to run again.
+fn count_retry(f: &Fail) {
+    if let Some(cause) = retry_cause(f) {
+        crate::metrics::retry("postgres", cause);
     }
 }
 
@@ -146,6 +162,7 @@ macro_rules! transaction {
                     if $crate::postgres::retryable(&fail)
                         && attempt < $crate::postgres::ATTEMPTS =>
                 {
+                    $crate::postgres::count_retry(&fail);
                     tokio::time::sleep(::std::time::Duration::from_millis(5 << attempt)).await;
                 }
                 other => break other.map_err($crate::StoreError::from),
@@ -171,6 +188,7 @@ macro_rules! statement {
                     if $crate::postgres::retryable(&fail)
                         && attempt < $crate::postgres::ATTEMPTS =>
                 {
+                    $crate::postgres::count_retry(&fail);
                     tokio::time::sleep(::std::time::Duration::from_millis(5 << attempt)).await;
                 }
                 other => break other.map_err($crate::StoreError::from),
@@ -1122,7 +1140,10 @@ impl Store for PostgresStore {
     }
 
     async fn settle_recheck(&self, writes: SettlementWrites) -> StoreResult<Settled> {
-        transaction!(self.db, |tx| { rechecks::settle(&tx, &writes).await? })
+        let (settled, reversed) =
+            transaction!(self.db, |tx| { rechecks::settle(&tx, &writes).await? })?;
+        crate::metrics::reversed(&reversed);
+        Ok(settled)
     }
 
     async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {

@@ -15,6 +15,7 @@ use super::PgResult;
 use super::rows::{self, REPORT_COLUMNS, TASK_COLUMNS, get};
 use super::statistics::{apply_account_changes, bump_activity, family_record, save_precision};
 use super::{account_by_id, existing_report, insert_entry, task_with_report};
+use crate::metrics::Reversed;
 use crate::{RecheckItem, RecheckSubject, Settled, StoreError};
 
 /// Claims the oldest open re-check nobody holds until `now + lease`; one statement, so its own
@@ -94,10 +95,12 @@ pub(super) async fn subject<C: GenericClient>(
 /// See [`crate::Store::settle_recheck`]; `tx` is a transaction. The conditional `UPDATE` of the
 /// report takes its row lock: a second settlement waits for the first to commit, then finds the
 /// report no longer pending and changes nothing.
+///
+/// Returns how, and the refunds its account changes took back.
 pub(super) async fn settle<C: GenericClient>(
     tx: &C,
     writes: &SettlementWrites,
-) -> PgResult<Settled> {
+) -> PgResult<(Settled, Vec<Reversed>)> {
     let report = &writes.report;
     let evidence = crate::evidence_column(report)?;
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
@@ -116,14 +119,17 @@ pub(super) async fn settle<C: GenericClient>(
             )
             .await?;
         if changed == 0 {
-            return Ok(Settled::Already(existing_report(tx, &report.task).await?));
+            return Ok((
+                Settled::Already(existing_report(tx, &report.task).await?),
+                Vec::new(),
+            ));
         }
         tx.execute(
             "UPDATE rechecks SET claimed_until = NULL WHERE task_id = $1",
             &[&report.task.as_str()],
         )
         .await?;
-        return Ok(Settled::Now(report.clone()));
+        return Ok((Settled::Now(report.clone()), Vec::new()));
     }
     let changed = tx
         .execute(
@@ -142,7 +148,10 @@ pub(super) async fn settle<C: GenericClient>(
         )
         .await?;
     if changed == 0 {
-        return Ok(Settled::Already(existing_report(tx, &report.task).await?));
+        return Ok((
+            Settled::Already(existing_report(tx, &report.task).await?),
+            Vec::new(),
+        ));
     }
     tx.execute(
         "UPDATE rechecks SET resolved_at = $1 WHERE task_id = $2",
@@ -157,8 +166,8 @@ pub(super) async fn settle<C: GenericClient>(
     }
     save_precision(tx, &writes.precision).await?;
     super::scores::add_evidence(tx, &writes.solver).await?;
-    apply_account_changes(tx, &writes.account).await?;
-    Ok(Settled::Now(report.clone()))
+    let reversed = apply_account_changes(tx, &writes.account).await?;
+    Ok((Settled::Now(report.clone()), reversed))
 }
 
 pub(super) async fn overdue<C: GenericClient>(

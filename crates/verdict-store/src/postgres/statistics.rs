@@ -19,6 +19,7 @@ use verdict_domain::{AccountId, Family, StandingState, Timestamp};
 
 use super::PgResult;
 use super::rows::get;
+use crate::metrics::Reversed;
 use crate::{FamilyRecord, StoreError, StoreResult};
 
 /// The `meta` key of the last hour folded into the baselines.
@@ -484,11 +485,13 @@ pub(super) async fn fold_baselines<C: GenericClient>(
     Ok(true)
 }
 
-/// Applies the changes a decision makes to its account, in order.
+/// Applies the changes a decision makes to its account, in order; returns the refunds its
+/// clawbacks took back, to count once the transaction commits.
 pub(super) async fn apply_account_changes<C: GenericClient>(
     client: &C,
     changes: &[AccountChange],
-) -> PgResult<()> {
+) -> PgResult<Vec<Reversed>> {
+    let mut reversed = Vec::new();
     for change in changes {
         match change {
             AccountChange::Ignore {
@@ -498,7 +501,9 @@ pub(super) async fn apply_account_changes<C: GenericClient>(
                 count_since,
                 at,
             } => ignore(client, *account, *until, reason, *count_since, *at).await?,
-            AccountChange::Clawback(clawback) => apply_clawback(client, clawback).await?,
+            AccountChange::Clawback(clawback) => {
+                reversed.push(apply_clawback(client, clawback).await?);
+            }
             AccountChange::Whitelist {
                 account,
                 provider,
@@ -516,7 +521,7 @@ pub(super) async fn apply_account_changes<C: GenericClient>(
             }
         }
     }
-    Ok(())
+    Ok(reversed)
 }
 
 /// Puts an account on ignored standing as [`StandingState::flagged`] says; `client` is in a
@@ -570,8 +575,9 @@ pub(super) async fn write_standing<C: GenericClient>(
 }
 
 /// Writes the reversals [`Clawback::reversals`] owes for the refunds stored now, and moves the
-/// balance by what was written.
-async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> PgResult<()> {
+/// balance by what was written; returns what was written (a refund reversed before is not
+/// reversed again).
+async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> PgResult<Reversed> {
     let rows = client
         .query(
             "SELECT r.task_id, r.refund_micros, t.captcha_type, r.verdict
@@ -594,7 +600,7 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
     }
     let reversals = clawback.reversals(granted);
     if reversals.is_empty() {
-        return Ok(());
+        return Ok(Reversed::new(clawback.lane, 0, 0));
     }
     let tasks: Vec<&str> = reversals.iter().map(|e| e.task.as_str()).collect();
     let kinds: Vec<&str> = reversals.iter().map(|e| e.kind.as_str()).collect();
@@ -616,8 +622,8 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
         &reasons,
         &lanes,
     ];
-    client
-        .execute(
+    let row = client
+        .query_one(
             "WITH written AS (
                  INSERT INTO ledger_entries (account_id, task_id, kind, amount_micros,
                                              idempotency_key, created_at, reason, lane)
@@ -627,14 +633,17 @@ async fn apply_clawback<C: GenericClient>(client: &C, clawback: &Clawback) -> Pg
                      AS e (task_id, kind, amount, key, at, reason, lane)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING amount_micros
+             ), credited AS (
+                 UPDATE accounts SET balance_micros = balance_micros + s.total
+                 FROM (SELECT SUM(amount_micros)::BIGINT AS total FROM written) s
+                 WHERE id = $1 AND s.total IS NOT NULL
              )
-             UPDATE accounts SET balance_micros = balance_micros + s.total
-             FROM (SELECT SUM(amount_micros)::BIGINT AS total FROM written) s
-             WHERE id = $1 AND s.total IS NOT NULL",
+             SELECT COUNT(*)::BIGINT, COALESCE(SUM(amount_micros), 0)::BIGINT FROM written",
             &params,
         )
         .await?;
-    Ok(())
+    let (count, micros): (i64, i64) = (get(&row, 0)?, get(&row, 1)?);
+    Ok(Reversed::new(clawback.lane, count.unsigned_abs(), micros))
 }
 
 /// Writes an account's precision in a family after a re-check.

@@ -26,6 +26,7 @@ use verdict_domain::plan::ReportWrites;
 
 use super::Db;
 use super::statistics::{apply_account_changes, count};
+use crate::metrics::Reversed;
 use crate::{StoreError, StoreResult};
 
 /// Most reports stored together.
@@ -78,6 +79,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let reports: Vec<&ReportWrites> = batch.iter().map(|j| &j.writes).collect();
+        crate::metrics::batch("postgres", reports.len());
         let started = std::time::Instant::now();
         let stored = store_batch(&db, &reports).await;
         tracing::debug!(
@@ -101,6 +103,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
             // Refused as a whole: one at a time, so that only the culprit fails.
             Err(why) => {
                 tracing::debug!(error = %why, reports = batch.len(), "batch refused; storing one by one");
+                crate::metrics::retry("postgres", "batch_rerun");
 
                 for job in batch.drain(..) {
                     let answer = store_batch(&db, &[&job.writes])
@@ -221,7 +224,8 @@ const BATCH_SQL: &str = "WITH input AS (
     )
     SELECT f.ord FROM firsts f JOIN inserted USING (task_id)";
 
-/// Stores a batch in one transaction; per report, whether it was inserted.
+/// Stores a batch in one transaction; per report, whether it was inserted. Refunds its
+/// clawbacks took back are counted once it has committed.
 async fn store_batch(db: &Db, reports: &[&ReportWrites]) -> StoreResult<Vec<bool>> {
     let n = reports.len();
     // Runs of reports, each ending with the one report that changes its account (or with the
@@ -241,7 +245,7 @@ async fn store_batch(db: &Db, reports: &[&ReportWrites]) -> StoreResult<Vec<bool
     let mut accounts: Vec<i64> = reports.iter().map(|w| w.report.account.0).collect();
     accounts.sort_unstable();
     accounts.dedup();
-    let inserted: HashSet<i32> =
+    let (inserted, reversed): (HashSet<i32>, Vec<Reversed>) =
         if accounts.len() > 1 || segments.iter().any(|c| c.changes.is_some()) {
             transaction!(db, |tx| {
                 tx.execute(
@@ -251,26 +255,29 @@ async fn store_batch(db: &Db, reports: &[&ReportWrites]) -> StoreResult<Vec<bool
                 .await?;
                 let stmt = tx.prepare_cached(BATCH_SQL).await?;
                 let mut inserted = HashSet::new();
+                let mut reversed = Vec::new();
                 for segment in &segments {
                     let stored = ords(tx.query(&stmt, &segment.params()).await?)?;
                     if let Some((ord, writes)) = segment.changes
                         && i32::try_from(ord).is_ok_and(|ord| stored.contains(&ord))
                     {
-                        apply_account_changes(&tx, &writes.account).await?;
+                        reversed.extend(apply_account_changes(&tx, &writes.account).await?);
                     }
                     inserted.extend(stored);
                 }
-                inserted
+                (inserted, reversed)
             })?
         } else {
             // One account and nothing beyond the statement: one statement is its own transaction,
             // which saves the BEGIN and COMMIT round trips.
             let params = segments[0].params();
-            statement!(db, |client| {
+            let inserted = statement!(db, |client| {
                 let stmt = client.prepare_cached(BATCH_SQL).await?;
                 ords(client.query(&stmt, &params).await?)?
-            })?
+            })?;
+            (inserted, Vec::new())
         };
+    crate::metrics::reversed(&reversed);
     Ok((0..n)
         .map(|ord| i32::try_from(ord).is_ok_and(|ord| inserted.contains(&ord)))
         .collect())

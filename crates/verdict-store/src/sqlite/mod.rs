@@ -30,6 +30,7 @@ use verdict_domain::{
     Timestamp,
 };
 
+use crate::metrics::Reversed;
 use crate::migrations;
 use crate::{
     AccountQuery, CorrectionQuery, EvidenceBucket, FamilyActivity, FamilyRecord, FlowCount,
@@ -231,7 +232,9 @@ pub(super) fn existing_report(conn: &Connection, task: &TaskId) -> StoreResult<R
 }
 
 /// Applies [`ReportWrites`]: the report row first, and everything else only if it was new.
-fn insert_report(conn: &Tx<'_>, writes: &ReportWrites) -> StoreResult<Recorded> {
+/// Stores a judged report with what comes with it; returns what it did and the refunds its
+/// clawback took back (counted by the caller once the batch has committed).
+fn insert_report(conn: &Tx<'_>, writes: &ReportWrites) -> StoreResult<(Recorded, Vec<Reversed>)> {
     let report = &writes.report;
     let evidence = crate::evidence_column(report)?;
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
@@ -261,7 +264,10 @@ fn insert_report(conn: &Tx<'_>, writes: &ReportWrites) -> StoreResult<Recorded> 
             recheck_solves,
         ])?;
     if inserted == 0 {
-        return Ok(Recorded::Existing(existing_report(conn, &report.task)?));
+        return Ok((
+            Recorded::Existing(existing_report(conn, &report.task)?),
+            Vec::new(),
+        ));
     }
     if let Some(entry) = &writes.refund {
         insert_entry(conn, entry)?;
@@ -280,8 +286,8 @@ fn insert_report(conn: &Tx<'_>, writes: &ReportWrites) -> StoreResult<Recorded> 
     if let Some(lag) = writes.lag {
         conn.pending().lag(lag);
     }
-    statistics::apply_account_changes(conn, &writes.account)?;
-    Ok(Recorded::Inserted(writes.report.clone()))
+    let reversed = statistics::apply_account_changes(conn, &writes.account)?;
+    Ok((Recorded::Inserted(writes.report.clone()), reversed))
 }
 
 /// Writes a ledger entry unless its idempotency key is taken, and keeps the balance in step.
@@ -678,9 +684,12 @@ impl Store for SqliteStore {
     }
 
     async fn record_report(&self, writes: ReportWrites) -> StoreResult<Recorded> {
-        self.writer
+        let (recorded, reversed) = self
+            .writer
             .append(move |conn| insert_report(conn, &writes))
-            .await
+            .await?;
+        crate::metrics::reversed(&reversed);
+        Ok(recorded)
     }
 
     async fn ledger(&self, account: AccountId) -> StoreResult<Vec<LedgerEntry>> {
@@ -957,9 +966,12 @@ impl Store for SqliteStore {
     }
 
     async fn settle_recheck(&self, writes: SettlementWrites) -> StoreResult<Settled> {
-        self.writer
+        let (settled, reversed) = self
+            .writer
             .write(move |conn| rechecks::settle(conn, &writes))
-            .await
+            .await?;
+        crate::metrics::reversed(&reversed);
+        Ok(settled)
     }
 
     async fn overdue_rechecks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {

@@ -11,6 +11,7 @@ use verdict_domain::{TaskId, Timestamp};
 use super::statistics::{apply_account_changes, family_record, save_precision};
 use super::writer::Tx;
 use super::{account_by_id, existing_report, insert_entry, task_with_report};
+use crate::metrics::Reversed;
 use crate::{RecheckItem, RecheckSubject, Settled, StoreError, StoreResult};
 
 pub(super) fn enqueue(
@@ -96,7 +97,11 @@ pub(super) fn subject(
 }
 
 /// Applies [`SettlementWrites`] if the report is still pending.
-pub(super) fn settle(conn: &Tx<'_>, writes: &SettlementWrites) -> StoreResult<Settled> {
+/// Settles a pending report; returns how, and the refunds its account changes took back.
+pub(super) fn settle(
+    conn: &Tx<'_>,
+    writes: &SettlementWrites,
+) -> StoreResult<(Settled, Vec<Reversed>)> {
     let report = &writes.report;
     let evidence = crate::evidence_column(report)?;
     let (recheck_suspect, recheck_solves) = crate::recheck_columns(report)?;
@@ -114,11 +119,14 @@ pub(super) fn settle(conn: &Tx<'_>, writes: &SettlementWrites) -> StoreResult<Se
                 report.task.as_str()
             ])?;
         if changed == 0 {
-            return Ok(Settled::Already(existing_report(conn, &report.task)?));
+            return Ok((
+                Settled::Already(existing_report(conn, &report.task)?),
+                Vec::new(),
+            ));
         }
         conn.prepare_cached("UPDATE rechecks SET claimed_until = NULL WHERE task_id = ?1")?
             .execute([report.task.as_str()])?;
-        return Ok(Settled::Now(report.clone()));
+        return Ok((Settled::Now(report.clone()), Vec::new()));
     }
     let changed = conn
         .prepare_cached(
@@ -136,7 +144,10 @@ pub(super) fn settle(conn: &Tx<'_>, writes: &SettlementWrites) -> StoreResult<Se
             report.task.as_str()
         ])?;
     if changed == 0 {
-        return Ok(Settled::Already(existing_report(conn, &report.task)?));
+        return Ok((
+            Settled::Already(existing_report(conn, &report.task)?),
+            Vec::new(),
+        ));
     }
     conn.prepare_cached("UPDATE rechecks SET resolved_at = ?1 WHERE task_id = ?2")?
         .execute(params![writes.at.as_millis(), report.task.as_str()])?;
@@ -148,8 +159,8 @@ pub(super) fn settle(conn: &Tx<'_>, writes: &SettlementWrites) -> StoreResult<Se
     }
     save_precision(conn, &writes.precision)?;
     super::scores::add_evidence(conn, &writes.solver)?;
-    apply_account_changes(conn, &writes.account)?;
-    Ok(Settled::Now(report.clone()))
+    let reversed = apply_account_changes(conn, &writes.account)?;
+    Ok((Settled::Now(report.clone()), reversed))
 }
 
 pub(super) fn overdue(conn: &Connection, now: Timestamp, limit: u32) -> StoreResult<Vec<TaskId>> {

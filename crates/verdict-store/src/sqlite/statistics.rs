@@ -14,6 +14,7 @@ use verdict_domain::timestamp::HOUR_MS;
 use verdict_domain::{AccountId, Family, StandingState, Timestamp};
 
 use super::insert_entry;
+use crate::metrics::Reversed;
 use crate::{FamilyRecord, StoreError, StoreResult};
 
 const FOLDED_THROUGH: &str = "baselines_folded_through";
@@ -334,11 +335,13 @@ pub(super) fn fold_baselines(
     Ok(true)
 }
 
-/// Applies the changes a decision makes to its account, in order.
+/// Applies the changes a decision makes to its account, in order; returns the refunds its
+/// clawbacks took back, to count once the transaction commits.
 pub(super) fn apply_account_changes(
     conn: &Connection,
     changes: &[AccountChange],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<Reversed>> {
+    let mut reversed = Vec::new();
     for change in changes {
         match change {
             AccountChange::Ignore {
@@ -348,7 +351,7 @@ pub(super) fn apply_account_changes(
                 count_since,
                 at,
             } => ignore(conn, *account, *until, reason, *count_since, *at)?,
-            AccountChange::Clawback(clawback) => apply_clawback(conn, clawback)?,
+            AccountChange::Clawback(clawback) => reversed.push(apply_clawback(conn, clawback)?),
             AccountChange::Whitelist {
                 account,
                 provider,
@@ -369,7 +372,7 @@ pub(super) fn apply_account_changes(
             }
         }
     }
-    Ok(())
+    Ok(reversed)
 }
 
 /// Puts an account on ignored standing as [`StandingState::flagged`] says.
@@ -413,8 +416,9 @@ pub(super) fn write_standing(
     Ok(())
 }
 
-/// Writes the reversals [`Clawback::reversals`] owes for the refunds stored now.
-fn apply_clawback(conn: &Connection, clawback: &Clawback) -> StoreResult<()> {
+/// Writes the reversals [`Clawback::reversals`] owes for the refunds stored now; returns those
+/// written (a refund reversed before is not reversed again).
+fn apply_clawback(conn: &Connection, clawback: &Clawback) -> StoreResult<Reversed> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.task_id, r.refund_micros, t.captcha_type, r.verdict
          FROM reports r JOIN tasks t ON t.id = r.task_id
@@ -439,10 +443,14 @@ fn apply_clawback(conn: &Connection, clawback: &Clawback) -> StoreResult<()> {
             crate::granted_refund(&task, micros, &captcha_type, &verdict)
         })
         .collect::<StoreResult<Vec<_>>>()?;
+    let (mut count, mut micros) = (0, 0);
     for entry in clawback.reversals(granted) {
-        insert_entry(conn, &entry)?;
+        if insert_entry(conn, &entry)? {
+            count += 1;
+            micros += entry.amount.micros();
+        }
     }
-    Ok(())
+    Ok(Reversed::new(clawback.lane, count, micros))
 }
 
 /// Writes an account's precision in a family after a re-check.

@@ -178,6 +178,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(tx: &Tx<'_>, batch: &mut Vec<Job>) {
+    crate::metrics::batch("sqlite", batch.len());
     let committed = match exec(tx, "BEGIN IMMEDIATE") {
         // Nothing ran, and running the jobs one by one would only wait for the lock again.
         Err(e) => {
@@ -190,6 +191,7 @@ fn commit_batch(tx: &Tx<'_>, batch: &mut Vec<Job>) {
                 tracing::debug!(%failure, jobs = batch.len(), "a write batch failed; running it job by job");
                 let _ = exec(tx, "ROLLBACK");
                 tx.pending().clear();
+                crate::metrics::retry("sqlite", "batch_rerun");
                 run_job_by_job(tx, batch).and_then(|()| commit(tx))
             }
         },
