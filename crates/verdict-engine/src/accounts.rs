@@ -239,6 +239,7 @@ impl Engine {
             .set_standing(id, standing, self.clock.now())
             .await?
             .ok_or(EngineError::NotFound)?;
+        crate::metrics::standing("ignored", "operator");
         tracing::warn!(account = %id, until = %until, "ignore period imposed by an operator");
         Ok(account)
     }
@@ -250,6 +251,7 @@ impl Engine {
             .set_standing(id, Standing::Good, self.clock.now())
             .await?
             .ok_or(EngineError::NotFound)?;
+        crate::metrics::standing("lifted", "operator");
         tracing::warn!(account = %id, "ignore period lifted by an operator");
         Ok(account)
     }

@@ -12,6 +12,7 @@ mod clock;
 mod corrections;
 mod error;
 mod keys;
+pub mod metrics;
 mod overview;
 mod rechecks;
 mod reports;

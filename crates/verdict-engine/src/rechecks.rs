@@ -100,6 +100,8 @@ impl Engine {
             now,
         );
         crate::reports::log_account_effects(subject.account.id, &settlement.effects);
+        let effects = settlement.effects.clone();
+        let task_type = subject.task.captcha_type;
         Ok(
             match self
                 .store
@@ -111,6 +113,8 @@ impl Engine {
                     RecheckOutcome::AnotherSolve(report)
                 }
                 Settled::Now(report) => {
+                    crate::metrics::refund(&report, task_type);
+                    crate::metrics::standing_effects(&effects);
                     tracing::info!(task = %report.task, verdict = report.verdict.as_str(), reason = %report.reason, "re-check settled");
                     RecheckOutcome::Settled(report)
                 }

@@ -6,8 +6,8 @@ use verdict_domain::judging::{FamilyState, judge_second_report};
 use verdict_domain::plan::ReportWrites;
 use verdict_domain::screen::Cohort;
 use verdict_domain::{
-    Account, AccountId, ApiKey, Judgement, Refusal, Report, ReportRequest, Situation, Task,
-    Timestamp, judge,
+    Account, AccountId, ApiKey, CaptchaType, Judgement, Refusal, Report, ReportRequest, Situation,
+    Task, Timestamp, judge,
 };
 use verdict_store::{FamilyRecord, Recorded};
 
@@ -39,6 +39,19 @@ impl Engine {
         key: &str,
         request: ReportRequest,
     ) -> Result<ReportOutcome, EngineError> {
+        let (dialect, mut task_type) = (request.dialect, None);
+        let outcome = self.submit_with_key(key, request, &mut task_type).await;
+        crate::metrics::report(dialect, task_type, &outcome);
+        outcome
+    }
+
+    /// [`Engine::submit_report`], noting the task's type in `task_type` once it is known.
+    async fn submit_with_key(
+        &self,
+        key: &str,
+        request: ReportRequest,
+        task_type: &mut Option<CaptchaType>,
+    ) -> Result<ReportOutcome, EngineError> {
         let Ok(key) = ApiKey::parse(key) else {
             return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
         };
@@ -52,6 +65,7 @@ impl Engine {
         else {
             return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
         };
+        *task_type = ctx.task.as_ref().map(|t| t.captcha_type);
         // A revoked or expired key, or a disabled account's, is answered as an unknown one.
         if !self
             .admit(&lookup, &ctx.account, &ctx.key, ctx.scheme)
@@ -76,6 +90,19 @@ impl Engine {
         account: &Account,
         request: ReportRequest,
     ) -> Result<ReportOutcome, EngineError> {
+        let (dialect, mut task_type) = (request.dialect, None);
+        let outcome = self.submit_for(account, request, &mut task_type).await;
+        crate::metrics::report(dialect, task_type, &outcome);
+        outcome
+    }
+
+    /// [`Engine::submit_report_for`], noting the task's type in `task_type` once it is known.
+    async fn submit_for(
+        &self,
+        account: &Account,
+        request: ReportRequest,
+        task_type: &mut Option<CaptchaType>,
+    ) -> Result<ReportOutcome, EngineError> {
         let now = self.clock.now();
         let history = self.history_hours();
         let (task, existing, family) =
@@ -86,6 +113,7 @@ impl Engine {
                 }
                 None => (None, None, None),
             };
+        *task_type = task.as_ref().map(|t| t.captcha_type);
         self.judge_and_record(
             account,
             task.as_ref(),
@@ -138,6 +166,8 @@ impl Engine {
             )));
         };
         log_account_effects(account.id, &decision.effects);
+        // Standing changes count once stored; most decisions have no effects to copy.
+        let effects = decision.effects.clone();
         match self
             .store
             .record_report(
@@ -146,6 +176,8 @@ impl Engine {
             .await?
         {
             Recorded::Inserted(report) => {
+                crate::metrics::refund(&report, task.captcha_type);
+                crate::metrics::standing_effects(&effects);
                 tracing::info!(
                     task = %report.task, account = %report.account, dialect = report.dialect,
                     verdict = report.verdict.as_str(), reason = %report.reason, "report judged"

@@ -396,6 +396,8 @@ impl Engine {
             let state = &mut *state;
             let table = router.table(&mut state.tables, captcha_type);
             if table.is_empty() {
+                let none = crate::metrics::NO_PROVIDER.to_owned();
+                crate::metrics::route(captcha_type, "no_provider", none);
                 return Err(EngineError::NotFound);
             }
             let limits = RouteLimits {
@@ -412,12 +414,20 @@ impl Engine {
                     table.route(|i| allowed[i], &limits, now, &mut state.rng)
                 }
             }
-            .ok_or(EngineError::conflict(
-                "no provider for this type fits the candidates and limits",
-            ))?;
+            .ok_or_else(|| {
+                let none = crate::metrics::NO_PROVIDER.to_owned();
+                crate::metrics::route(captcha_type, "no_eligible_provider", none);
+                EngineError::conflict("no provider for this type fits the candidates and limits")
+            })?;
             let index = decision.index;
+            let name = table.name(index);
+            let label = match router.profile(name) {
+                Some(_) => name,
+                None => crate::metrics::UNCONFIGURED,
+            };
+            crate::metrics::route(captcha_type, decision.pick.as_str(), label.to_owned());
             (
-                table.name(index).to_owned(),
+                name.to_owned(),
                 decision,
                 table.profile(index),
                 table.half_life(now),

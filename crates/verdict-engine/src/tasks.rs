@@ -179,6 +179,7 @@ impl Ingest<'_> {
             tasks, positions, ..
         } = step;
         let positions: Vec<usize> = positions.into_iter().map(|i| first + i).collect();
+        crate::metrics::ingest_rows("rejected", step.rejected.len());
         self.summary
             .rejected
             .extend(step.rejected.into_iter().map(|(i, why)| (first + i, why)));
@@ -198,6 +199,11 @@ impl Ingest<'_> {
         let writes =
             IngestWrites::plan(tasks, |account, family| engine.silence.get(account, family));
         let results = engine.store.ingest(writes, now).await?;
+        let before = (
+            self.summary.inserted,
+            self.summary.duplicates,
+            self.summary.rejected.len(),
+        );
         for ((result, index), (account, family)) in results.into_iter().zip(positions).zip(keys) {
             match result {
                 IngestResult::Inserted => {
@@ -211,6 +217,10 @@ impl Ingest<'_> {
                     .push((index, format!("account: no account with id {account}"))),
             }
         }
+        // Counted per step, as each step is durable on its own.
+        crate::metrics::ingest_rows("inserted", self.summary.inserted - before.0);
+        crate::metrics::ingest_rows("duplicate", self.summary.duplicates - before.1);
+        crate::metrics::ingest_rows("rejected", self.summary.rejected.len() - before.2);
         Ok(())
     }
 
