@@ -9,12 +9,16 @@ pub mod error;
 pub mod guard;
 mod health;
 pub mod native;
+pub mod request_id;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use verdict_domain::KeyHash;
 use verdict_engine::Engine;
@@ -124,9 +128,27 @@ pub fn app(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 // The path only: query strings can carry API keys (2captcha's res.php?key=…).
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                let id = req
+                    .extensions()
+                    .get::<RequestId>()
+                    .and_then(|id| id.header_value().to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %id,
+                )
             }),
         )
+        // From the outside in: an insane incoming id is dropped, a missing one made (so the span
+        // above has one), and the id echoed in the response.
+        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID,
+            MakeRequestUuid,
+        ))
+        .layer(axum::middleware::from_fn(request_id::drop_insane))
 }
 
 /// No route: a POST to a one-segment path is an anti-captcha-style method call we do not serve,

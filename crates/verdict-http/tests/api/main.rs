@@ -13,6 +13,7 @@ mod limits;
 mod native;
 mod parity;
 mod reports;
+mod request_id;
 mod robustness;
 mod scores;
 mod seed_replay;
