@@ -1,6 +1,7 @@
 //! verdict's HTTP surface: every wire dialect (`dialect/<vendor>/`), the native API
-//! (`native/`), the dashboard (`dashboard/`), health probes, and the app that puts them on one port. Handlers translate and
-//! delegate to the engine; nothing here decides a report.
+//! (`native/`), the dashboard (`dashboard/`), health probes, `/metrics`, and the app that puts
+//! them on one port. Handlers translate and delegate to the engine; nothing here decides a
+//! report.
 
 pub mod dashboard;
 mod deadline;
@@ -8,6 +9,7 @@ pub mod dialect;
 pub mod error;
 pub mod guard;
 mod health;
+pub mod metrics;
 pub mod native;
 pub mod request_id;
 
@@ -82,21 +84,51 @@ fn documented(
     use utoipa::OpenApi;
     utoipa_axum::router::OpenApiRouter::with_openapi(native::ApiDoc::openapi())
         .merge(native)
-        .merge(health::routes())
+        .merge(
+            health::routes().route_layer(axum::middleware::from_fn_with_state(
+                "health",
+                metrics::in_group,
+            )),
+        )
 }
 
 /// The whole service on one router.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
-    let guarded = native::routes(limits).route_layer(axum::middleware::from_fn_with_state(
-        (state.clone(), &native::DIALECT),
-        guard::guard_requests,
-    ));
+    let guarded = native::routes(limits)
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), &native::DIALECT),
+            guard::guard_requests,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            native::DIALECT.name,
+            metrics::in_group,
+        ));
+    // The operator's: the series tell refund amounts and abuse flags to whoever asks, and this
+    // port faces clients. Prometheus sends the token (`authorization: credentials_file`).
+    let scrape = Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|_: native::Admin| metrics::scrape()),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), &native::DIALECT),
+            guard::guard_requests,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            "metrics",
+            metrics::in_group,
+        ));
     let (api, document) = documented(guarded).split_for_parts();
-    let dashboard = dashboard::routes().route_layer(axum::middleware::from_fn_with_state(
-        (state.clone(), &native::DIALECT),
-        guard::guard_requests,
-    ));
+    let dashboard = dashboard::routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), &native::DIALECT),
+            guard::guard_requests,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            "dashboard",
+            metrics::in_group,
+        ));
     let document = std::sync::Arc::new(document.to_json().unwrap_or_default());
     Router::new()
         .merge(
@@ -108,6 +140,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(api)
         .merge(dashboard)
+        .merge(scrape)
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -118,13 +151,18 @@ pub fn app(state: AppState) -> Router {
                         document.as_str().to_owned(),
                     )
                 }
-            }),
+            })
+            .route_layer(axum::middleware::from_fn_with_state(
+                "openapi",
+                metrics::in_group,
+            )),
         )
         .fallback(fallback)
         .with_state(state)
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))
+        .layer(axum::middleware::from_fn(metrics::measure))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 // The path only: query strings can carry API keys (2captcha's res.php?key=…).

@@ -252,6 +252,24 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
+/// How often histogram samples are folded between scrapes, so that their memory stays bounded
+/// when nobody scrapes.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the Prometheus recorder (once per process) and keeps it tidy in the background.
+fn install_metrics() -> anyhow::Result<()> {
+    let handle = verdict_http::metrics::install()?;
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+    Ok(())
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish within the drain period.
 pub async fn run(
     engine: Engine,
@@ -260,6 +278,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    install_metrics()?;
     let limits = verdict_http::Limits {
         report_body: config.limits.report_body_bytes,
         ingest_body: config.limits.ingest_body_bytes,

@@ -29,10 +29,16 @@ use crate::dialect::{
 };
 use crate::guard::{Cause, Throttle};
 
+/// The shared routes, timed as their own route group: which dialect a request speaks is known
+/// only once its body is read.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/feedbackTask", route(false))
         .route("/getToken", route(true))
+        .route_layer(axum::middleware::from_fn_with_state(
+            "feedback_task",
+            crate::metrics::in_group,
+        ))
 }
 
 fn route(capsolver_only: bool) -> MethodRouter<AppState> {

@@ -75,7 +75,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                         (state.clone(), dialect),
                         crate::guard::guard_requests,
                     ))
-                    .layer(catch_panic(dialect)),
+                    .layer(catch_panic(dialect))
+                    .route_layer(axum::middleware::from_fn_with_state(
+                        dialect.name,
+                        crate::metrics::in_group,
+                    )),
             )
         })
 }

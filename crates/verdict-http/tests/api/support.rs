@@ -204,7 +204,8 @@ impl TestApp {
         .await
     }
 
-    async fn build_full(
+    /// With every setting chosen by the caller.
+    pub async fn build_full(
         limits: Limits,
         policy: verdict_domain::Policy,
         routing: verdict_engine::RoutingSettings,
