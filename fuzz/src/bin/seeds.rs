@@ -12,6 +12,11 @@ fn main() -> std::io::Result<()> {
             .nth(1)
             .unwrap_or_else(|| "fuzz/corpus".into()),
     );
+    write(&root)
+}
+
+/// Writes the seeds under `root`: `dialects/<dialect>-<kind>` and `ingest/<name>`.
+fn write(root: &std::path::Path) -> std::io::Result<()> {
     let dialects = root.join("dialects");
     let ingest = root.join("ingest");
     std::fs::create_dir_all(&dialects)?;
@@ -42,4 +47,28 @@ fn main() -> std::io::Result<()> {
         std::fs::write(ingest.join(name), batch)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed corpus holds what this writes: the seeds in `fuzz/corpus` are not stale
+    /// after a dialect changed its requests (tests/replay.rs checks every dialect has one).
+    #[test]
+    fn the_committed_seeds_are_current() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path()).unwrap();
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        for target in ["dialects", "ingest"] {
+            for entry in std::fs::read_dir(dir.path().join(target)).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap();
+                let written = std::fs::read(&path).unwrap();
+                let kept = std::fs::read(committed.join(target).join(name))
+                    .unwrap_or_else(|e| panic!("{target}/{name:?} not committed: {e}"));
+                assert_eq!(written, kept, "{target}/{name:?} is stale: run fuzz-seeds");
+            }
+        }
+    }
 }
