@@ -75,15 +75,15 @@ impl ApiError {
 }
 
 /// The native API's error body.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable code: `unauthorized`, `forbidden`, `not_found`, `invalid_request`, …
-    pub code: &'static str,
+    pub code: String,
     /// Written for the client.
     pub message: String,
     /// The numbers behind the refusal, where there are any.
@@ -96,7 +96,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code,
+                code: self.code.to_owned(),
                 message: self.message,
                 details: self.details,
             },

@@ -288,7 +288,7 @@ fn is_ndjson(headers: &HeaderMap) -> bool {
 }
 
 /// A record that was not stored, and why.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Rejected {
     /// Its position in the batch (from 0; NDJSON: its line, from 1).
     pub index: usize,
@@ -296,7 +296,7 @@ pub struct Rejected {
 }
 
 /// What a batch did.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct IngestAnswer {
     pub inserted: usize,
     /// Ids seen before: counted, never overwritten.

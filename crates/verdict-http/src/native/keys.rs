@@ -23,13 +23,13 @@ use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// A key as operators and clients see it: never the key itself.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub label: Option<String>,
     /// `active`, `expiring` (replaced by a rotation, accepted until `expires_at`), `expired` or
     /// `revoked`.
-    pub state: &'static str,
+    pub state: String,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
@@ -40,7 +40,7 @@ impl KeyView {
         Self {
             id: key.id.to_string(),
             label: key.label.clone(),
-            state: key.state(now).as_str(),
+            state: key.state(now).as_str().to_owned(),
             created_at: key.created_at.to_rfc3339(),
             expires_at: key.expires_at.map(|t| t.to_rfc3339()),
             revoked_at: key.revoked_at.map(|t| t.to_rfc3339()),
@@ -48,21 +48,22 @@ impl KeyView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// An account's keys.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyList {
-    account: i64,
-    keys: Vec<KeyView>,
+    pub account: i64,
+    pub keys: Vec<KeyView>,
 }
 
 /// A newly issued key: `api_key` is shown this once (and never by `Debug`).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct Issued {
-    account: i64,
-    key: KeyView,
-    api_key: String,
+    pub account: i64,
+    pub key: KeyView,
+    pub api_key: String,
     /// After a rotation: every key of the account as it now stands.
     #[serde(skip_serializing_if = "Option::is_none")]
-    keys: Option<Vec<KeyView>>,
+    pub keys: Option<Vec<KeyView>>,
 }
 
 impl std::fmt::Debug for Issued {
@@ -75,10 +76,11 @@ impl std::fmt::Debug for Issued {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// A key just revoked.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Revoked {
-    account: i64,
-    key: KeyView,
+    pub account: i64,
+    pub key: KeyView,
 }
 
 /// A new key: `label`, and (operator, adding) `api_key` to import or (rotating) `grace`. The

@@ -19,40 +19,49 @@ use crate::{ApiError, AppState};
 /// Reports in a page unless `limit` says otherwise.
 const DEFAULT_PAGE: u32 = 100;
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// `GET /v1/reports`'s filters: read by the handler, written by clients such as the CLI.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct ReportsQuery {
+pub struct ReportsQuery {
     /// One account's reports (the operator's filter; a client sees only its own anyway).
-    account: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<i64>,
     /// `accepted`, `rejected`, `acknowledged` or `pending`.
-    verdict: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
     /// A reason code, as reports show it.
-    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// A captcha type.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     #[param(rename = "type")]
-    captcha_type: Option<String>,
+    pub captcha_type: Option<String>,
     /// The wire dialect reports arrived in (`anticaptcha`, `twocaptcha`, `native`, …).
-    dialect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
     /// Received at or after (RFC 3339).
-    since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
     /// Received before (RFC 3339).
-    until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
     /// Reports per page, 1 to 1000 (default 100).
-    limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
     /// Where the previous page ended: its `next_cursor`.
-    cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// One report with its task.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ListedReport {
     pub task: views::Task,
     pub report: views::Report,
 }
 
 /// A page of reports, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReportPage {
     pub reports: Vec<ListedReport>,
     /// Pass as `cursor` for the next page; null on the last.

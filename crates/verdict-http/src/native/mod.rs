@@ -11,7 +11,8 @@ mod openapi;
 mod operator;
 mod rechecks;
 mod scores;
-pub use ingest::parse_batch;
+pub use ingest::{IngestAnswer, Rejected, parse_batch};
+pub use listing::{ListedReport, ReportPage, ReportsQuery};
 pub(crate) use listing::{decode_cursor, encode_cursor};
 pub mod views;
 
@@ -36,7 +37,7 @@ use crate::error::ErrorBody;
 use crate::{ApiError, AppState, Limits};
 pub use auth::{Admin, Caller, Client};
 use extract::Path;
-pub use keys::KeyView;
+pub use keys::{Issued, KeyList, KeyView, Revoked};
 pub use openapi::ApiDoc;
 
 pub const NAME: &str = "native";
@@ -160,7 +161,7 @@ pub struct NewAccountBody {
 }
 
 /// A new account and its key, shown this once.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreatedAccount {
     pub id: i64,
     pub name: String,

@@ -1,10 +1,10 @@
 //! The native API's response shapes (SPEC §4), as types: what handlers return, what the CLI
-//! prints, and what `/openapi.json` describes, so that the three cannot drift apart. Built here
-//! and nowhere else.
+//! reads back and prints, and what `/openapi.json` describes, so that the three cannot drift
+//! apart. Built here and nowhere else.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use verdict_domain::ledger::TaskMoney;
@@ -12,7 +12,7 @@ use verdict_domain::{LedgerEntry, Standing as DomainStanding};
 use verdict_engine::{AccountView, TaskStory};
 
 /// A task as the platform ingested it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Task {
     pub id: String,
     pub account: i64,
@@ -44,7 +44,7 @@ impl Task {
 }
 
 /// A refund taken back by a clawback.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Reversal {
     pub at: String,
     pub amount: String,
@@ -54,7 +54,7 @@ pub struct Reversal {
 }
 
 /// A report and what was decided about it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Report {
     /// `incorrect` or `correct`.
     pub kind: String,
@@ -119,7 +119,7 @@ impl Report {
 }
 
 /// A ledger entry: a refund or a reversal.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Entry {
     pub task: String,
     /// `refund` or `reversal`.
@@ -148,7 +148,7 @@ impl Entry {
 }
 
 /// A task's whole story: the task, its report with the money, and its ledger entries.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TaskStoryView {
     pub task: Task,
     pub report: Option<Report>,
@@ -169,10 +169,10 @@ impl TaskStoryView {
 }
 
 /// Whether an account's incorrect-reports count.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Standing {
     /// `good` or `ignored`.
-    pub state: &'static str,
+    pub state: String,
     pub until: Option<String>,
     pub reason: Option<String>,
 }
@@ -181,12 +181,12 @@ impl Standing {
     pub fn of(s: &DomainStanding) -> Self {
         match s {
             DomainStanding::Good => Self {
-                state: "good",
+                state: "good".into(),
                 until: None,
                 reason: None,
             },
             DomainStanding::Ignored { until, reason } => Self {
-                state: "ignored",
+                state: "ignored".into(),
                 until: Some(until.to_rfc3339()),
                 reason: Some(reason.clone()),
             },
@@ -195,7 +195,7 @@ impl Standing {
 }
 
 /// Earlier ignore periods (they double when they repeat).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IgnoreHistory {
     pub periods: u32,
     pub last_started_at: Option<String>,
@@ -203,7 +203,7 @@ pub struct IgnoreHistory {
 }
 
 /// What the screen would have done to a trusted account whose trust stood.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ScreenFlag {
     pub at: String,
     pub lane: String,
@@ -211,14 +211,14 @@ pub struct ScreenFlag {
 }
 
 /// When and why an operator disabled an account.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Disabled {
     pub at: String,
     pub reason: String,
 }
 
 /// An account's counts in one captcha family over `stats_period`.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub struct FamilyStats {
     pub tasks: u64,
     pub incorrect: u64,
@@ -226,7 +226,7 @@ pub struct FamilyStats {
 }
 
 /// An account: balance, standing and recent statistics.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Account {
     pub id: i64,
     pub name: String,
@@ -241,7 +241,7 @@ pub struct Account {
     pub disabled: Option<Disabled>,
     /// Per captcha family with any activity.
     pub stats: BTreeMap<String, FamilyStats>,
-    pub stats_period: &'static str,
+    pub stats_period: String,
     pub created_at: String,
 }
 
@@ -282,14 +282,14 @@ impl Account {
                     )
                 })
                 .collect(),
-            stats_period: "24h",
+            stats_period: "24h".into(),
             created_at: a.created_at.to_rfc3339(),
         }
     }
 }
 
 /// An account's ledger and balance.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Ledger {
     pub account: i64,
     pub balance: String,
