@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use verdict_domain::{Account, AccountId, ApiKey, KeyHash, LedgerEntry, Standing, Timestamp};
-use verdict_store::{CreationKey, FamilyActivity, NewAccount};
+use verdict_store::{AccountQuery, CreationKey, FamilyActivity, NewAccount};
 
 use crate::secrets::generate_secret;
 use crate::{Engine, EngineError};
@@ -45,6 +45,17 @@ pub(crate) const ADMIN_TOKEN_META: &str = "admin_token_sha256";
 pub struct AccountView {
     pub account: Account,
     pub activity: Vec<FamilyActivity>,
+}
+
+/// The most accounts one page of [`Engine::accounts`] holds.
+pub const MAX_ACCOUNTS_PAGE: u32 = 1_000;
+
+/// One page of accounts in id order.
+#[derive(Debug, Clone)]
+pub struct AccountPage {
+    pub accounts: Vec<AccountView>,
+    /// Where the next page starts (after this id); `None` on the last page.
+    pub next: Option<AccountId>,
 }
 
 impl Engine {
@@ -197,6 +208,43 @@ impl Engine {
         let since = self.clock.now().saturating_sub(ACTIVITY_PERIOD);
         let activity = self.store.account_activity(id, since).await?;
         Ok(AccountView { account, activity })
+    }
+
+    /// Accounts in id order after `after`, `limit` of them at most (capped at
+    /// [`MAX_ACCOUNTS_PAGE`]), each with its activity; with `attention`, only those an operator
+    /// should look at now (`Account::needs_attention`).
+    pub async fn accounts(
+        &self,
+        after: Option<AccountId>,
+        limit: u32,
+        attention: bool,
+    ) -> Result<AccountPage, EngineError> {
+        let now = self.clock.now();
+        let limit = limit.clamp(1, MAX_ACCOUNTS_PAGE);
+        let listed = self
+            .store
+            .accounts(&AccountQuery {
+                attention_at: attention.then_some(now),
+                after,
+                limit,
+            })
+            .await?;
+        // The page goes as far as the store read, even where the rule below drops the last
+        // ones, so that the next page never reads them again.
+        let next = (listed.len() == limit as usize)
+            .then(|| listed.last().map(|a| a.id))
+            .flatten();
+        let since = now.saturating_sub(ACTIVITY_PERIOD);
+        let mut accounts = Vec::with_capacity(listed.len());
+        // The store's filter may keep more than the rule holds for; the domain decides.
+        for account in listed
+            .into_iter()
+            .filter(|a| !attention || a.needs_attention(now))
+        {
+            let activity = self.store.account_activity(account.id, since).await?;
+            accounts.push(AccountView { account, activity });
+        }
+        Ok(AccountPage { accounts, next })
     }
 
     pub async fn ledger(&self, id: AccountId) -> Result<Vec<LedgerEntry>, EngineError> {

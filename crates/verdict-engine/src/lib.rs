@@ -28,7 +28,7 @@ use std::sync::Arc;
 use verdict_domain::{Policy, Timestamp};
 use verdict_store::Store;
 
-pub use accounts::{ACTIVITY_PERIOD, AccountView, CreatedAccount};
+pub use accounts::{ACTIVITY_PERIOD, AccountPage, AccountView, CreatedAccount, MAX_ACCOUNTS_PAGE};
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use corrections::{CORRECTIONS_PAGE, CorrectionFilter, CorrectionPages};
 pub use error::{EngineError, chain};

@@ -16,7 +16,7 @@ use verdict_domain::{AccountId, ApiKey, Timestamp};
 use verdict_engine::{DEFAULT_ROTATION_GRACE, IssuedKey};
 
 use super::operator::parse_duration;
-use super::{Caller, account_id, body_error, invalid};
+use super::{Caller, account_id, body_error, invalid, on_account};
 use crate::dialect::lenient::{Field, SecretText, Text};
 use crate::dialect::parse_json;
 use crate::error::ErrorBody;
@@ -144,7 +144,7 @@ pub(super) async fn list(
 ) -> Result<Response, ApiError> {
     let id = own(&caller, &id)?;
     let now = app.engine.now();
-    let keys = app.engine.keys(id).await?;
+    let keys = app.engine.keys(id).await.map_err(on_account)?;
     Ok(Json(KeyList {
         account: id.0,
         keys: keys.iter().map(|k| KeyView::of(k, now)).collect(),
@@ -187,7 +187,11 @@ pub(super) async fn add(
     if !matches!(body.grace, Field::Missing) {
         return Err(invalid("grace applies to a rotation: POST …/keys/rotate"));
     }
-    let issued = app.engine.add_key(id, label, import).await?;
+    let issued = app
+        .engine
+        .add_key(id, label, import)
+        .await
+        .map_err(on_account)?;
     Ok(issued_response(&app, id, issued, None))
 }
 
@@ -227,7 +231,11 @@ pub(super) async fn rotate(
         })?,
         None => DEFAULT_ROTATION_GRACE,
     };
-    let (issued, keys) = app.engine.rotate_keys(id, label, grace).await?;
+    let (issued, keys) = app
+        .engine
+        .rotate_keys(id, label, grace)
+        .await
+        .map_err(on_account)?;
     Ok(issued_response(&app, id, issued, Some(keys)))
 }
 

@@ -25,18 +25,18 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::timeout::RequestBodyTimeoutLayer;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use verdict_domain::{AccountId, ApiKey, Eligibility, Refusal, ReportKind, ReportRequest, TaskId};
-use verdict_engine::ReportOutcome;
+use verdict_engine::{EngineError, MAX_ACCOUNTS_PAGE, ReportOutcome};
 
 use crate::dialect::lenient::{Field, Loose, RawId, SecretText, Text};
 use crate::dialect::{BodyProblem, parse_json, task_id};
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState, Limits};
 pub use auth::{Admin, Caller, Client};
-use extract::Path;
+use extract::{Path, Query};
 pub use keys::{Issued, KeyList, KeyView, Revoked};
 pub use openapi::ApiDoc;
 
@@ -76,7 +76,7 @@ pub const DIALECT: crate::dialect::registry::Dialect = crate::dialect::registry:
 /// The native API's routes and their OpenAPI description, built from the same handlers.
 pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
     let bounded = OpenApiRouter::new()
-        .routes(routes!(create_account))
+        .routes(routes!(create_account, list_accounts))
         .routes(routes!(account, operator::patch_account))
         .routes(routes!(operator::put_standing))
         .routes(routes!(ledger))
@@ -141,6 +141,14 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(raw).ok_or_else(|| ApiError::not_found("account"))
+}
+
+/// An engine error on a route about one account: "not found" there can only mean the account.
+fn on_account(e: EngineError) -> ApiError {
+    match e {
+        EngineError::NotFound => ApiError::not_found("account"),
+        other => other.into(),
+    }
 }
 
 /// `POST /v1/accounts`: the account to create. Every field is read on its own, so that each
@@ -244,6 +252,71 @@ async fn create_account(
     Ok(response)
 }
 
+/// `GET /v1/accounts`'s paging and filter: read by the handler, written by clients such as the
+/// CLI.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountsQuery {
+    /// Accounts with a larger id: the previous page's `next_cursor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+    /// Accounts per page, 1 to 1000 (default 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Only the accounts to look at now: on ignored standing, flagged by the screen while
+    /// trusted, or disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention: Option<bool>,
+}
+
+/// A page of accounts in id order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountPage {
+    pub accounts: Vec<views::Account>,
+    /// Pass as `after` for the next page; null on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// Accounts in a page unless `limit` says otherwise.
+const DEFAULT_ACCOUNTS_PAGE: u32 = 100;
+
+/// `GET /v1/accounts` (admin): every account in id order, a page at a time, or
+/// (`attention=true`) those an operator should look at.
+#[utoipa::path(
+    get, operation_id = "list_accounts", path = "/v1/accounts", tag = "accounts",
+    params(AccountsQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = AccountPage, description = "OK"),
+        (status = 400, body = ErrorBody, description = "The request cannot be read"), (status = 401, body = ErrorBody, description = "No valid credentials"),
+        (status = 403, body = ErrorBody, description = "Not allowed with these credentials"),
+        (status = 422, body = ErrorBody, description = "A field is wrong"),
+    ),
+)]
+async fn list_accounts(
+    State(app): State<AppState>,
+    _: Admin,
+    Query(q): Query<AccountsQuery>,
+) -> Result<Json<AccountPage>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_ACCOUNTS_PAGE);
+    if !(1..=MAX_ACCOUNTS_PAGE).contains(&limit) {
+        return Err(invalid(format!("limit must be 1 to {MAX_ACCOUNTS_PAGE}")));
+    }
+    let page = app
+        .engine
+        .accounts(q.after.map(AccountId), limit, q.attention.unwrap_or(false))
+        .await?;
+    let now = app.engine.now();
+    Ok(Json(AccountPage {
+        accounts: page
+            .accounts
+            .iter()
+            .map(|view| views::Account::of(view, now))
+            .collect(),
+        next_cursor: page.next.map(|id| id.0),
+    }))
+}
+
 /// `GET /v1/accounts/{id}` (admin, or the account's own key).
 #[utoipa::path(
     get, operation_id = "get_account", path = "/v1/accounts/{id}", tag = "accounts",
@@ -264,7 +337,7 @@ async fn account(
     if !caller.may_see(id) {
         return Err(ApiError::not_found("account"));
     }
-    let view = app.engine.account(id).await?;
+    let view = app.engine.account(id).await.map_err(on_account)?;
     Ok(Json(views::Account::of(&view, app.engine.now())))
 }
 
@@ -287,7 +360,7 @@ async fn ledger(
     if !caller.may_see(id) {
         return Err(ApiError::not_found("account"));
     }
-    let view = app.engine.account(id).await?;
+    let view = app.engine.account(id).await.map_err(on_account)?;
     let entries = app.engine.ledger(id).await?;
     Ok(Json(views::Ledger {
         account: id.0,

@@ -13,7 +13,7 @@ use verdict_domain::Timestamp;
 use verdict_domain::screen::CohortBasis;
 use verdict_engine::FamilyCohort;
 
-use super::{Admin, account_id, body_error, invalid, views};
+use super::{Admin, account_id, body_error, invalid, on_account, views};
 use crate::dialect::lenient::{Field, Flag, Text};
 use crate::dialect::parse_json;
 use crate::error::ErrorBody;
@@ -69,19 +69,25 @@ pub(super) async fn patch_account(
     }
     match (&disabled, reason) {
         (Some(Flag(true)), Some(Text(reason))) => {
-            app.engine.disable_account(id, reason).await?;
+            app.engine
+                .disable_account(id, reason)
+                .await
+                .map_err(on_account)?;
         }
         (Some(Flag(true)), None) => return Err(invalid("disabling an account needs a reason")),
         (Some(Flag(false)), None) => {
-            app.engine.enable_account(id).await?;
+            app.engine.enable_account(id).await.map_err(on_account)?;
         }
         (_, Some(_)) => return Err(invalid("reason goes with \"disabled\": true")),
         (None, None) => {}
     }
     if let Some(Flag(trusted)) = trusted {
-        app.engine.set_trusted(id, trusted).await?;
+        app.engine
+            .set_trusted(id, trusted)
+            .await
+            .map_err(on_account)?;
     }
-    let view = app.engine.account(id).await?;
+    let view = app.engine.account(id).await.map_err(on_account)?;
     Ok(Json(views::Account::of(&view, app.engine.now())))
 }
 
@@ -132,7 +138,7 @@ pub(super) async fn put_standing(
     )?;
     match state.as_str() {
         "good" => {
-            app.engine.lift_ignore(id).await?;
+            app.engine.lift_ignore(id).await.map_err(on_account)?;
         }
         "ignored" => {
             let now = app.engine.now();
@@ -157,11 +163,14 @@ pub(super) async fn put_standing(
                 invalid("reason is required"),
                 invalid("reason must be a string"),
             )?;
-            app.engine.impose_ignore(id, until, reason).await?;
+            app.engine
+                .impose_ignore(id, until, reason)
+                .await
+                .map_err(on_account)?;
         }
         _ => return Err(invalid("state must be good or ignored")),
     }
-    let view = app.engine.account(id).await?;
+    let view = app.engine.account(id).await.map_err(on_account)?;
     Ok(Json(views::Account::of(&view, app.engine.now())))
 }
 

@@ -73,6 +73,8 @@ fn routes() -> Vec<Route> {
             Some(json!({ "name": "zed" })),
             OPERATOR,
         ),
+        route("GET", "/v1/accounts", None, OPERATOR),
+        route("GET", "/v1/accounts?attention=true", None, OPERATOR),
         route("GET", "/v1/accounts/1", None, OWNED),
         route(
             "PATCH",
@@ -272,7 +274,8 @@ fn the_walk_covers_every_documented_route_and_the_document_states_its_access() {
             assert_eq!(schemes, expected, "{method} {path}: documented security");
         }
     }
-    // Two walked calls are one route (`GET /v1/reports` with and without a filter).
+    // Two walked calls are one route (`GET /v1/reports`, `GET /v1/accounts`: with and without
+    // a filter).
     let distinct: std::collections::BTreeSet<String> = walked
         .iter()
         .map(|r| {

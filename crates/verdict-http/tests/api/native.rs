@@ -157,6 +157,79 @@ async fn accounts_are_visible_to_the_operator_and_to_themselves_only() {
 }
 
 #[tokio::test]
+async fn accounts_are_listed_in_id_order_a_page_at_a_time_and_those_to_look_at_apart() {
+    let app = TestApp::new().await;
+    for name in ["carol", "dave", "erin"] {
+        let created = admin_post(&app, "/v1/accounts", &json!({ "name": name })).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    }
+    let page = app.get("/v1/accounts?limit=2", ADMIN).await.json();
+    let names = |page: &Value| -> Vec<String> {
+        page["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&page), ["alice", "bob"]);
+    assert_eq!(page["next_cursor"], 2);
+    // Each account as `GET /v1/accounts/{id}` shows it.
+    assert_eq!(
+        page["accounts"][0],
+        app.get("/v1/accounts/1", ADMIN).await.json()
+    );
+    let next = app.get("/v1/accounts?limit=2&after=2", ADMIN).await.json();
+    assert_eq!(names(&next), ["carol", "dave"]);
+    let last = app.get("/v1/accounts?limit=2&after=4", ADMIN).await.json();
+    assert_eq!(
+        (names(&last), &last["next_cursor"]),
+        (vec!["erin".to_owned()], &Value::Null)
+    );
+
+    // None needs a look until one is disabled and another ignored.
+    let none = app.get("/v1/accounts?attention=true", ADMIN).await.json();
+    assert_eq!((names(&none), &none["next_cursor"]), (vec![], &Value::Null));
+    let patched = app
+        .call(
+            "PATCH",
+            "/v1/accounts/4",
+            ADMIN,
+            Some(&json!({ "disabled": true, "reason": "chargeback" })),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    let ignored = app
+        .call(
+            "PUT",
+            "/v1/accounts/2/standing",
+            ADMIN,
+            Some(&json!({ "state": "ignored", "for": "72h", "reason": "refund farming" })),
+        )
+        .await;
+    assert_eq!(ignored.status, StatusCode::OK, "{}", ignored.text());
+    let attention = app.get("/v1/accounts?attention=true", ADMIN).await.json();
+    assert_eq!(names(&attention), ["bob", "dave"]);
+    // A page as long as its limit has a cursor, even where what follows needs no look.
+    let first = app
+        .get("/v1/accounts?attention=true&limit=1", ADMIN)
+        .await
+        .json();
+    assert_eq!(
+        (names(&first), &first["next_cursor"]),
+        (vec!["bob".to_owned()], &json!(2))
+    );
+
+    for bad in ["limit=0", "limit=1001", "after=x", "attention=perhaps"] {
+        let reply = app.get(&format!("/v1/accounts?{bad}"), ADMIN).await;
+        assert!(reply.status.is_client_error(), "{bad}: {}", reply.text());
+        assert!(reply.json()["error"]["message"].is_string(), "{bad}");
+    }
+    let unknown = app.get("/v1/accounts/99", ADMIN).await.json();
+    assert_eq!(unknown["error"]["message"], "No such account.");
+}
+
+#[tokio::test]
 async fn ingest_stores_each_valid_record_and_names_each_invalid_one() {
     let app = TestApp::new().await;
     let at = T0.to_rfc3339();
