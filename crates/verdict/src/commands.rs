@@ -1,16 +1,28 @@
-//! Operator commands that work on the database directly (SQLite beside a running server is fine:
-//! WAL lets both read, and writes wait their turn). Output is the native API's JSON.
+//! Operator commands. Accounts, tasks and reports: each is one native API request (or a few,
+//! paging or importing), sent to a running server with `--server`, or else answered in this
+//! process by the same router over the database (SQLite beside a running server is fine: WAL
+//! lets both read, and writes wait their turn); output is a table, or with `--json` the API's
+//! JSON. `export corrections` streams the dataset from the database itself.
 
-use std::io::{Read, Write};
+mod api;
+mod import;
+mod tables;
+
+use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use axum::http::Method;
 use clap::Subcommand;
-use secrecy::ExposeSecret;
+use serde::Serialize;
 use serde_json::json;
-use verdict_domain::keys::KeyId;
-use verdict_domain::{AccountId, ApiKey, TaskId};
-use verdict_http::native::{KeyView, corrections, views};
+use verdict_http::native::{
+    AccountPage, AccountsQuery, CreatedAccount, Issued, KeyList, ReportPage, ReportsQuery, Revoked,
+    corrections, views,
+};
+
+pub use api::Target;
+use api::{Api, segment, with_query};
 
 use crate::config::Config;
 use crate::server::open_engine;
@@ -24,11 +36,52 @@ pub enum Accounts {
         /// Member of the trusted cohort that report rates are compared with.
         #[arg(long)]
         trusted: bool,
+        /// Import the key the client already uses, read from standard input (one line), instead
+        /// of generating one: kept off the command line and out of shell history.
+        #[arg(long)]
+        import_stdin: bool,
+    },
+    /// List accounts in id order, a page at a time.
+    List {
+        /// Only those to look at now: on ignored standing, flagged by the screen, or disabled.
+        #[arg(long)]
+        attention: bool,
+        /// Start after this account id (a page's `next_cursor`).
+        #[arg(long, value_name = "ID")]
+        after: Option<i64>,
+        /// Accounts per page, 1 to 1000 (default 100).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Every page, not only the first.
+        #[arg(long)]
+        all: bool,
     },
     /// Show an account: balance, standing, 24 h statistics.
     Show { id: i64 },
     /// Show an account's ledger.
     Ledger { id: i64 },
+    /// Put an account in the trusted cohort.
+    Trust { id: i64 },
+    /// Take an account out of the trusted cohort.
+    Untrust { id: i64 },
+    /// Put an account on ignored standing for a while (its incorrect-reports are not refunded),
+    /// or lift that (--good).
+    #[command(group = clap::ArgGroup::new("change").required(true))]
+    Standing {
+        id: i64,
+        /// Ignore its reports for this long: 90m, 72h, 3d.
+        #[arg(long, group = "change", value_name = "DURATION")]
+        ignore_for: Option<String>,
+        /// Ignore its reports until then (RFC 3339).
+        #[arg(long, group = "change", value_name = "TIME")]
+        ignore_until: Option<String>,
+        /// Lift an ignore period: the account is in good standing again.
+        #[arg(long, group = "change")]
+        good: bool,
+        /// Why (needed to ignore), as the account's standing will show it.
+        #[arg(long, conflicts_with = "good")]
+        reason: Option<String>,
+    },
     /// List an account's API keys (never the keys themselves).
     Keys { id: i64 },
     /// Give an account one more API key, printed once.
@@ -45,9 +98,9 @@ pub enum Accounts {
     /// grace period.
     RotateKey {
         id: i64,
-        /// How long the replaced keys keep working ("0s": stop now).
-        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
-        grace: std::time::Duration,
+        /// How long the replaced keys keep working: 0s (stop now) to 30d.
+        #[arg(long, default_value = "24h")]
+        grace: String,
         #[arg(long)]
         label: Option<String>,
     },
@@ -65,10 +118,57 @@ pub enum Accounts {
 
 #[derive(Debug, Subcommand)]
 pub enum Tasks {
-    /// Import tasks from a file of NDJSON or a JSON array ("-" reads standard input).
-    Import { file: PathBuf },
+    /// Import tasks from a JSON array, NDJSON or CSV file ("-" reads standard input), in
+    /// batches, with a progress bar on a terminal.
+    Import {
+        file: PathBuf,
+        /// The file's format; by default its extension's (.json, .ndjson or .jsonl, .csv), else
+        /// a JSON array if it starts with `[`, else NDJSON.
+        #[arg(long, value_enum)]
+        format: Option<import::Format>,
+        /// Records sent per request.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+    },
     /// Show a task with its report and verdict.
     Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Reports {
+    /// List reports, newest first, with their verdict, reason and refund.
+    List {
+        /// One account's reports.
+        #[arg(long)]
+        account: Option<i64>,
+        /// accepted, rejected, acknowledged or pending.
+        #[arg(long)]
+        verdict: Option<String>,
+        /// A reason code, as reports show it.
+        #[arg(long)]
+        reason: Option<String>,
+        /// A captcha type.
+        #[arg(long = "type")]
+        captcha_type: Option<String>,
+        /// The wire dialect reports arrived in (anticaptcha, twocaptcha, native, …).
+        #[arg(long)]
+        dialect: Option<String>,
+        /// Received at or after (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Received before (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Reports per page, 1 to 1000 (default 100).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Start where a page ended (its `next_cursor`).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Every page from there on, not only the first.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,144 +195,223 @@ pub enum Export {
     },
 }
 
-pub(crate) fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+pub(crate) fn print(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    write_out(&text)
 }
 
-pub async fn accounts(cmd: Accounts, config: &Config) -> anyhow::Result<()> {
-    let engine = open_engine(config).await?;
+/// An answer as JSON or as a table.
+fn show<T: Serialize>(
+    json: bool,
+    answer: &T,
+    table: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        print(answer)
+    } else {
+        write_out(table(answer).as_bytes())
+    }
+}
+
+fn write_out(text: &[u8]) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text) {
+        // `verdict … | head` is a reader that had enough, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        done => Ok(done?),
+    }
+}
+
+/// A key given on standard input, one line.
+fn read_key() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}
+
+/// Where to ask for the next page, when a listing stops after the first.
+fn more_pages(json: bool, next: Option<String>) {
+    if let (false, Some(next)) = (json, next) {
+        eprintln!("more: {next} (or --all)");
+    }
+}
+
+pub async fn accounts(target: Target, cmd: Accounts, config: &Config) -> anyhow::Result<()> {
+    let api = Api::open(&target, config).await?;
+    let json = target.json;
     match cmd {
-        Accounts::Create { name, trusted } => {
-            let (account, key) = engine.create_account(name, trusted, None).await?;
-            print(&json!({
-                "id": account.id.0, "name": account.name, "trusted": account.trusted, "api_key": key.expose()
-            }))
+        Accounts::Create {
+            name,
+            trusted,
+            import_stdin,
+        } => {
+            let api_key = import_stdin.then(read_key).transpose()?;
+            let body = json!({ "name": name, "trusted": trusted, "api_key": api_key });
+            let created: CreatedAccount =
+                api.send_json(Method::POST, "/v1/accounts", &body).await?;
+            show(json, &created, tables::created)
+        }
+        Accounts::List {
+            attention,
+            after,
+            limit,
+            all,
+        } => {
+            let mut query = AccountsQuery {
+                after,
+                limit,
+                attention: attention.then_some(true),
+            };
+            let mut page: AccountPage = api.get(&with_query("/v1/accounts", &query)?).await?;
+            while all && let Some(next) = page.next_cursor {
+                query.after = Some(next);
+                let more: AccountPage = api.get(&with_query("/v1/accounts", &query)?).await?;
+                page.accounts.extend(more.accounts);
+                page.next_cursor = more.next_cursor;
+            }
+            more_pages(json, page.next_cursor.map(|n| format!("--after {n}")));
+            show(json, &page, tables::accounts)
         }
         Accounts::Show { id } => {
-            let view = engine
-                .account(AccountId(id))
-                .await
-                .context("no such account")?;
-            print(&views::Account::of(&view, engine.now()))
+            let account: views::Account = api.get(&format!("/v1/accounts/{id}")).await?;
+            show(json, &account, tables::account)
         }
         Accounts::Ledger { id } => {
-            let view = engine
-                .account(AccountId(id))
-                .await
-                .context("no such account")?;
-            let entries = engine.ledger(AccountId(id)).await?;
-            print(&json!({
-                "account": id,
-                "balance": view.account.balance.to_string(),
-                "entries": entries.iter().map(views::Entry::of).collect::<Vec<_>>(),
-            }))
+            let ledger: views::Ledger = api.get(&format!("/v1/accounts/{id}/ledger")).await?;
+            show(json, &ledger, tables::ledger)
+        }
+        Accounts::Trust { id } => patch(&api, json, id, json!({ "trusted": true })).await,
+        Accounts::Untrust { id } => patch(&api, json, id, json!({ "trusted": false })).await,
+        Accounts::Disable { id, reason } => {
+            patch(
+                &api,
+                json,
+                id,
+                json!({ "disabled": true, "reason": reason }),
+            )
+            .await
+        }
+        Accounts::Enable { id } => patch(&api, json, id, json!({ "disabled": false })).await,
+        Accounts::Standing {
+            id,
+            ignore_for,
+            ignore_until,
+            good,
+            reason,
+        } => {
+            let body = if good {
+                json!({ "state": "good" })
+            } else {
+                json!({ "state": "ignored", "for": ignore_for, "until": ignore_until, "reason": reason })
+            };
+            let account: views::Account = api
+                .send_json(Method::PUT, &format!("/v1/accounts/{id}/standing"), &body)
+                .await?;
+            show(json, &account, tables::account)
         }
         Accounts::Keys { id } => {
-            let keys = engine
-                .keys(AccountId(id))
-                .await
-                .context("no such account")?;
-            let now = engine.now();
-            print(&json!({
-                "account": id,
-                "keys": keys.iter().map(|k| KeyView::of(k, now)).collect::<Vec<_>>(),
-            }))
+            let keys: KeyList = api.get(&format!("/v1/accounts/{id}/keys")).await?;
+            show(json, &keys, tables::keys)
         }
         Accounts::AddKey {
             id,
             label,
             import_stdin,
         } => {
-            let import = if import_stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                Some(ApiKey::parse(line.trim()).map_err(|e| anyhow::anyhow!("the key read: {e}"))?)
-            } else {
-                None
-            };
-            remember_admin_token(&engine, config).await?;
-            let issued = engine.add_key(AccountId(id), label, import).await?;
-            print(&json!({
-                "account": id,
-                "key": KeyView::of(&issued.record, engine.now()),
-                "api_key": issued.key.expose(),
-            }))
+            let api_key = import_stdin.then(read_key).transpose()?;
+            let body = json!({ "label": label, "api_key": api_key });
+            let issued: Issued = api
+                .send_json(Method::POST, &format!("/v1/accounts/{id}/keys"), &body)
+                .await?;
+            show(json, &issued, tables::issued)
         }
         Accounts::RotateKey { id, grace, label } => {
-            let (issued, keys) = engine.rotate_keys(AccountId(id), label, grace).await?;
-            let now = engine.now();
-            print(&json!({
-                "account": id,
-                "key": KeyView::of(&issued.record, now),
-                "api_key": issued.key.expose(),
-                "keys": keys.iter().map(|k| KeyView::of(k, now)).collect::<Vec<_>>(),
-            }))
+            let body = json!({ "label": label, "grace": grace });
+            let issued: Issued = api
+                .send_json(
+                    Method::POST,
+                    &format!("/v1/accounts/{id}/keys/rotate"),
+                    &body,
+                )
+                .await?;
+            show(json, &issued, tables::issued)
         }
         Accounts::RevokeKey { id, key } => {
-            let key = KeyId::parse(&key).with_context(|| format!("{key:?} is not a key id"))?;
-            let record = engine
-                .revoke_key(AccountId(id), &key)
-                .await
-                .context("no such key on that account")?;
-            print(&json!({ "account": id, "key": KeyView::of(&record, engine.now()) }))
-        }
-        Accounts::Disable { id, reason } => {
-            engine.disable_account(AccountId(id), reason).await?;
-            let view = engine.account(AccountId(id)).await?;
-            print(&views::Account::of(&view, engine.now()))
-        }
-        Accounts::Enable { id } => {
-            engine.enable_account(AccountId(id)).await?;
-            let view = engine.account(AccountId(id)).await?;
-            print(&views::Account::of(&view, engine.now()))
+            let path = format!("/v1/accounts/{id}/keys/{}", segment(&key));
+            let revoked: Revoked = api.send(Method::DELETE, &path, None).await?;
+            show(json, &revoked, |r| tables::key(&r.key))
         }
     }
 }
 
-/// Registers a configured admin token with the engine, so that an imported key equal to it is
-/// refused (a generated one is found in the database).
-async fn remember_admin_token(
-    engine: &verdict_engine::Engine,
-    config: &Config,
-) -> anyhow::Result<()> {
-    if let Some(token) = &config.admin_token {
-        engine.admin_token(Some(token.expose_secret())).await?;
-    }
-    Ok(())
+/// `PATCH /v1/accounts/{id}`: trust, disable, and their opposites.
+async fn patch(api: &Api, json: bool, id: i64, body: serde_json::Value) -> anyhow::Result<()> {
+    let account: views::Account = api
+        .send_json(Method::PATCH, &format!("/v1/accounts/{id}"), &body)
+        .await?;
+    show(json, &account, tables::account)
 }
 
-pub async fn tasks(cmd: Tasks, config: &Config) -> anyhow::Result<()> {
-    let engine = open_engine(config).await?;
+pub async fn tasks(target: Target, cmd: Tasks, config: &Config) -> anyhow::Result<()> {
+    let api = Api::open(&target, config).await?;
     match cmd {
-        Tasks::Import { file } => {
-            let mut text = String::new();
-            if file.as_os_str() == "-" {
-                std::io::stdin().read_to_string(&mut text)?;
+        Tasks::Import {
+            file,
+            format,
+            batch,
+        } => {
+            let imported = import::import(&api, &file, format, batch).await?;
+            if target.json {
+                print(&imported.answer())
             } else {
-                text = std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?;
+                write_out(tables::imported(&imported).as_bytes())
             }
-            let is_array = text.trim_start().starts_with('[');
-            let records = verdict_http::native::parse_batch(text.as_bytes(), !is_array)
-                .map_err(|e| anyhow::anyhow!(e))?;
-            let summary = engine.ingest(records).await?;
-            print(&json!({
-                "inserted": summary.inserted,
-                "duplicates": summary.duplicates,
-                "rejected": summary.rejected.iter().map(|(i, e)| json!({"index": i, "error": e})).collect::<Vec<_>>(),
-            }))
         }
         Tasks::Show { id } => {
-            let id = TaskId::parse(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let Some(story) = engine.task_story(&id).await? else {
-                bail!("no task {id}");
-            };
-            print(&views::TaskStoryView::of(&story))
+            let story: views::TaskStoryView =
+                api.get(&format!("/v1/tasks/{}", segment(&id))).await?;
+            show(target.json, &story, tables::task)
         }
     }
+}
+
+pub async fn reports(target: Target, cmd: Reports, config: &Config) -> anyhow::Result<()> {
+    let api = Api::open(&target, config).await?;
+    let Reports::List {
+        account,
+        verdict,
+        reason,
+        captcha_type,
+        dialect,
+        since,
+        until,
+        limit,
+        cursor,
+        all,
+    } = cmd;
+    let mut query = ReportsQuery {
+        account,
+        verdict,
+        reason,
+        captcha_type,
+        dialect,
+        since,
+        until,
+        limit,
+        cursor,
+    };
+    let mut page: ReportPage = api.get(&with_query("/v1/reports", &query)?).await?;
+    while all && let Some(next) = page.next_cursor.take() {
+        query.cursor = Some(next);
+        let more: ReportPage = api.get(&with_query("/v1/reports", &query)?).await?;
+        page.reports.extend(more.reports);
+        page.next_cursor = more.next_cursor;
+    }
+    more_pages(
+        target.json,
+        page.next_cursor.as_ref().map(|c| format!("--cursor {c}")),
+    );
+    show(target.json, &page, tables::reports)
 }
 
 pub async fn export(cmd: Export, config: &Config) -> anyhow::Result<()> {

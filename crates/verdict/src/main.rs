@@ -51,12 +51,27 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
-    /// Create and inspect accounts.
-    #[command(subcommand)]
-    Accounts(commands::Accounts),
+    /// Create, list, inspect and change accounts and their keys.
+    Accounts {
+        #[command(flatten)]
+        target: commands::Target,
+        #[command(subcommand)]
+        command: commands::Accounts,
+    },
     /// Import and inspect tasks.
-    #[command(subcommand)]
-    Tasks(commands::Tasks),
+    Tasks {
+        #[command(flatten)]
+        target: commands::Target,
+        #[command(subcommand)]
+        command: commands::Tasks,
+    },
+    /// List reports and their verdicts.
+    Reports {
+        #[command(flatten)]
+        target: commands::Target,
+        #[command(subcommand)]
+        command: commands::Reports,
+    },
     /// Copy the SQLite database while it serves, consistently, with its key secret file
     /// (FILE.key); PostgreSQL: see README, "Backups".
     Backup(backup::BackupArgs),
@@ -98,6 +113,14 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         // The demo gets its own file so that it never mixes into a real database.
         base.database_url = DatabaseUrl::Sqlite(PathBuf::from("verdict-demo.db"));
     }
+    if matches!(
+        cli.command,
+        Command::Accounts { .. } | Command::Tasks { .. } | Command::Reports { .. }
+    ) {
+        // The answer is the output: the engine's info lines would repeat it, and draw over an
+        // import's progress bar.
+        base.log = "warn".into();
+    }
     if matches!(cli.command, Command::Simulate(_)) && cli.log.is_none() {
         // A report judged is logged at info: millions of lines in a simulation.
         base.log = "warn,verdict_sim=info".into();
@@ -113,8 +136,13 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         let done = match cli.command {
             Command::Serve(args) => serve(config, args).await,
             Command::Demo { exit } => demo::run(config, exit).await,
-            Command::Accounts(cmd) => commands::accounts(cmd, &config).await,
-            Command::Tasks(cmd) => commands::tasks(cmd, &config).await,
+            Command::Accounts { target, command } => {
+                commands::accounts(target, command, &config).await
+            }
+            Command::Tasks { target, command } => commands::tasks(target, command, &config).await,
+            Command::Reports { target, command } => {
+                commands::reports(target, command, &config).await
+            }
             Command::Backup(args) => backup::backup(args, &config).await,
             Command::Restore(args) => backup::restore(args, &config).await,
             Command::Prune(args) => prune::run(args, &config).await,

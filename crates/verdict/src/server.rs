@@ -270,6 +270,15 @@ fn install_metrics() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The request body limits configured.
+pub fn limits(config: &Config) -> verdict_http::Limits {
+    verdict_http::Limits {
+        report_body: config.limits.report_body_bytes,
+        ingest_body: config.limits.ingest_body_bytes,
+        body_timeout: config.connections.body_timeout,
+    }
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish within the drain period.
 pub async fn run(
     engine: Engine,
@@ -279,17 +288,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     install_metrics()?;
-    let limits = verdict_http::Limits {
-        report_body: config.limits.report_body_bytes,
-        ingest_body: config.limits.ingest_body_bytes,
-        body_timeout: config.connections.body_timeout,
-    };
     let guard = Arc::new(verdict_http::guard::Guard::new(&config.limits.rates()?));
     spawn_guard_housekeeping(guard.clone());
     let app = verdict_http::app(verdict_http::AppState {
         engine,
         admin,
-        limits,
+        limits: limits(config),
         guard,
     });
     let addr = listener.local_addr()?;

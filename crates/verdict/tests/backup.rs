@@ -555,14 +555,18 @@ async fn prune_deletes_old_tasks_in_batches_and_keeps_those_money_moved_on() {
         json!({ "money": 1, "open_rechecks": 0 }),
         "{pruned}"
     );
-    let kept = verdict_ok(&db, &["tasks", "show", "1"], &[]);
+    let kept = verdict_ok(&db, &["tasks", "show", "1", "--json"], &[]);
     assert_eq!(micros(&kept["report"]["refund"]), 2_000, "{kept}");
-    verdict_ok(&db, &["tasks", "show", "100"], &[]);
+    verdict_ok(&db, &["tasks", "show", "100", "--json"], &[]);
     for gone in ["2", "9"] {
         let said = verdict_refused(&db, &["tasks", "show", gone], &[]);
-        assert!(said.contains("no task"), "{said}");
+        assert!(said.contains("No such task."), "{said}");
     }
-    let ledger = verdict_ok(&db, &["accounts", "ledger", &alice.to_string()], &[]);
+    let ledger = verdict_ok(
+        &db,
+        &["accounts", "ledger", &alice.to_string(), "--json"],
+        &[],
+    );
     assert_eq!(micros(&ledger["balance"]), 2_000, "{ledger}");
 
     // The server prunes by itself once retention is configured.

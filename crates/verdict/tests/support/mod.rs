@@ -159,11 +159,13 @@ impl Node {
 }
 
 /// Runs an operator command of the binary (`verdict accounts create …`, `verdict tasks import
-/// -`) against `database_url`, with `stdin` as its standard input; returns its JSON output.
+/// -`) against `database_url`, with `stdin` as its standard input; returns its JSON output
+/// (`--json`).
 pub fn cli(database_url: &str, args: &[&str], stdin: &str) -> Value {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_verdict"))
         .args(args)
+        .arg("--json")
         .env_clear()
         .env("VERDICT_DATABASE_URL", database_url)
         .env("VERDICT_LOG", "warn")
