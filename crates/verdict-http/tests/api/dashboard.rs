@@ -224,3 +224,41 @@ async fn signing_out_clears_the_cookie() {
         "{cleared}"
     );
 }
+
+#[tokio::test]
+async fn wrong_tokens_at_the_login_form_spend_the_addresss_failed_login_budget() {
+    use verdict_http::guard::{Rate, RateLimits};
+    let app = TestApp::with_rates(RateLimits {
+        failed_logins: Some(Rate {
+            per_second: 0.001,
+            burst: 3,
+        }),
+        block_for: std::time::Duration::from_secs(60),
+        ..RateLimits::off()
+    })
+    .await;
+    let form = |token: &str| {
+        Request::post("/dashboard/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let guesser = "203.0.113.90:1";
+    for n in 0..4 {
+        let reply = app
+            .send_from(
+                guesser,
+                form(&format!("guess-{n:02}-0d3c8b92e47a1f6e03d9c2b7")),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    // Past the budget even the admin token is refused from that address, with no cookie.
+    let blocked = app.send_from(guesser, form(ADMIN)).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(blocked.headers.contains_key("retry-after"));
+    assert!(blocked.headers.get("set-cookie").is_none());
+    // Another address signs in.
+    let other = app.send_from("203.0.113.91:1", form(ADMIN)).await;
+    assert_eq!(other.status, StatusCode::SEE_OTHER);
+}
