@@ -436,8 +436,10 @@ pub(crate) fn round(v: f64) -> f64 {
     }
     let digits = 4 - v.abs().log10().ceil() as i32;
     let factor = 10f64.powi(digits);
-    (v * factor).round() / factor
-}
+    let rounded = (v * factor).round() / factor;
+    // At the ends of the range the factor overflows: below about 1e-304, `inf / inf` would make
+    // the value NaN, which a database stores as NULL (a trust weight of 1e-310 did exactly that).
+    if rounded.is_finite() { rounded }
 
 #[cfg(test)]
 mod tests {
@@ -531,6 +533,16 @@ mod tests {
                 72
             ),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rounding_keeps_every_finite_value_finite() {
+        assert_eq!(round(0.123456), 0.1235);
+        assert_eq!(round(-1234.56), -1235.0);
+        for v in [1e-300, 1e-305, 1e-310, f64::MIN_POSITIVE, 5e-324, 1e300, f64::MAX] {
+            let r = round(v);
+            assert!(r.is_finite() && r > 0.0, "{v:e} rounded to {r}");
         }
     }
 
