@@ -409,6 +409,31 @@ impl Finisher<'_> {
         }
     }
 
+    /// Abusive accounts whose report rate over the scored days an honest account with at least
+    /// as many scored tasks matched or exceeded (honest accounts with an outage of their own left
+    /// out). Such an account cannot be told from honest ones by how often it reports: only its
+    /// own history, or information the screen does not have, separates them. This is the
+    /// information limit of the day-one world, where abusers have no honest history.
+    fn hidden_among_honest(&self, l: &Ledger) -> Vec<usize> {
+        let rate = |i: usize| {
+            let n = l.scored_tasks_per_account[i];
+            (n > 0).then(|| (n, l.reports_per_account[i] as f64 / n as f64))
+        };
+        let honest: Vec<(u64, f64)> = self
+            .honest()
+            .filter(|(_, a)| a.outage.is_none())
+            .filter_map(|(i, _)| rate(i))
+            .collect();
+        self.accounts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.strategy.is_some() && a.abuse_from < self.end)
+            .filter_map(|(i, _)| Some((i, rate(i)?)))
+            .filter(|(_, (n, r))| honest.iter().any(|(hn, hr)| hn >= n && hr >= r))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     fn metrics(self, tasks: u64, wall: Duration) -> Metrics {
         let l = &self.ledger;
         let weeks = (self.end - self.scored_from) as f64 / (7 * DAY_MS) as f64;
@@ -577,9 +602,18 @@ impl Finisher<'_> {
         ) / 100.0;
         let probation_cap = ((cohort_rate * self.config.sybil_tasks as f64).round() as u64).max(1);
 
+        let hidden = self.hidden_among_honest(l);
         let abuse = AbuseFigures {
             false_reports: l.abusive_false,
             leaked_pct: l.abusive_false.refunded_pct(),
+            hidden_accounts: hidden.len(),
+            hidden_leaked_pct: pct(
+                hidden
+                    .iter()
+                    .map(|&i| l.false_by_account[i].refunded)
+                    .sum::<i64>() as f64,
+                l.abusive_false.claimed as f64,
+            ),
             clawed_back: l.clawed_back_false,
             genuine_reports_of_abusers: l.abusive_genuine,
             sybil_probation_cap: probation_cap,
@@ -892,6 +926,13 @@ pub struct AbuseFigures {
     pub clawed_back: i64,
     pub genuine_reports_of_abusers: Tally,
     pub sybil_probation_cap: u64,
+    /// Abusive accounts that reported no more often than an honest account of at least their
+    /// volume ([`Ledger::hidden_among_honest`]).
+    pub hidden_accounts: usize,
+    /// What those accounts kept, as a share of the value all abusive accounts claimed: the part
+    /// of `leaked_pct` that no test of report rates can take back without ignoring an honest
+    /// account as well.
+    pub hidden_leaked_pct: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1049,6 +1090,11 @@ impl Metrics {
             h.late.reports,
             h.during_own_outage.reports,
             h.during_own_outage.refunded_pct()
+        );
+        let _ = writeln!(
+            out,
+            "  abusive accounts no rate test can tell from an honest one of their volume: {} (they kept {:.2} % of the value all abusers claimed)",
+            self.abuse.hidden_accounts, self.abuse.hidden_leaked_pct
         );
         let _ = writeln!(out, "  honest decisions: {:?}", h.genuine_by_reason);
         let _ = writeln!(out, "  all decisions: {:?}", self.reasons);
