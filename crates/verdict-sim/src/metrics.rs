@@ -1294,6 +1294,45 @@ mod tests {
     }
 
     #[test]
+    fn an_abuser_is_hidden_only_behind_an_honest_account_of_at_least_its_volume() {
+        let honest = |id, outage| SimAccount {
+            strategy: None,
+            outage,
+            ..always_reporter(id)
+        };
+        // Honest: 1,000 tasks at 20 %; 100 tasks at 50 % (small, so noisier); one at 90 % during
+        // its own outage, which hides nobody.
+        let accounts = [
+            honest(1, None),
+            honest(2, None),
+            honest(3, Some((0, DAY_MS))),
+            always_reporter(4), // 500 tasks at 18 %: hidden behind account 1
+            always_reporter(5), // 500 tasks at 30 %: account 2 reports more, but over fewer tasks
+        ];
+        let config = SimConfig::ci(1);
+        let mut ledger = Ledger::new(&accounts, &config);
+        for (account, tasks, reports) in [
+            (0, 1000, 200),
+            (1, 100, 50),
+            (2, 1000, 900),
+            (3, 500, 90),
+            (4, 500, 150),
+        ] {
+            for _ in 0..tasks {
+                ledger.task_done(account, 0, true, true);
+            }
+            ledger.reports_per_account[account] = reports;
+        }
+        ledger.false_by_account[3].add(3_000, 3_000);
+        ledger.false_by_account[4].add(1_000, 0);
+        ledger.abusive_false.add(3_000, 3_000);
+        ledger.abusive_false.add(1_000, 0);
+        let metrics = ledger.finish(&config, &accounts, 0, 10 * DAY_MS, 0, Duration::ZERO);
+        assert_eq!(metrics.abuse.hidden_accounts, 1);
+        assert!((metrics.abuse.hidden_leaked_pct - 75.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn tallies_count_value_and_refunds() {
         let mut t = Tally::default();
         t.add(1000, 1000);
