@@ -509,6 +509,7 @@ impl Finisher<'_> {
             clawed_back: l.clawed_back_honest,
         };
 
+        let hidden = self.hidden_among_honest(l);
         let mut strategies: Vec<StrategyFigures> = Vec::new();
         let mut names: Vec<Strategy> = Strategy::standard();
         names.push(Strategy::Sybil);
@@ -582,6 +583,7 @@ impl Finisher<'_> {
                 false_reports,
                 leaked_pct: false_reports.refunded_pct(),
                 max_refunds_per_account: refunds_per_account.iter().copied().max().unwrap_or(0),
+                hidden: members.iter().filter(|i| hidden.contains(i)).count(),
             });
         }
 
@@ -602,7 +604,6 @@ impl Finisher<'_> {
         ) / 100.0;
         let probation_cap = ((cohort_rate * self.config.sybil_tasks as f64).round() as u64).max(1);
 
-        let hidden = self.hidden_among_honest(l);
         let abuse = AbuseFigures {
             false_reports: l.abusive_false,
             leaked_pct: l.abusive_false.refunded_pct(),
@@ -954,6 +955,8 @@ pub struct StrategyFigures {
     pub false_reports: Tally,
     pub leaked_pct: f64,
     pub max_refunds_per_account: u64,
+    /// Members no rate test can tell from an honest account of their volume.
+    pub hidden: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1054,9 +1057,10 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "\n  {:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "\n  {:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "strategy",
             "accounts",
+            "hidden",
             "detected",
             "h median",
             "h p90",
@@ -1068,9 +1072,10 @@ impl Metrics {
             let h = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
             let _ = writeln!(
                 out,
-                "  {:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.2}",
+                "  {:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.2}",
                 s.strategy,
                 s.accounts,
+                s.hidden,
                 s.detected,
                 h(s.hours_to_ignore_median),
                 h(s.hours_to_ignore_p90),
@@ -1192,15 +1197,16 @@ impl Metrics {
             );
         }
         out.push_str(
-            "\n| strategy | accounts | detected | median tasks to ignored | median h | leaked % |\n\
-             |---|---|---|---|---|---|\n",
+            "\n| strategy | accounts | hidden among honest | detected | median tasks to ignored | median h | leaked % |\n\
+             |---|---|---|---|---|---|---|\n",
         );
         for s in &self.strategies {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.2} |",
+                "| {} | {} | {} | {} | {} | {} | {:.2} |",
                 s.strategy,
                 s.accounts,
+                s.hidden,
                 s.detected,
                 s.tasks_to_ignore_median
                     .map_or("-".into(), |t| t.to_string()),
@@ -1211,8 +1217,12 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "\nTrusted accounts the operator untrusted on their screen flags: {} honest, {} abusive.",
-            self.trust_revoked.honest, self.trust_revoked.abusive
+            "\nAbusive accounts no rate test can tell from an honest one of their volume (hidden among honest): {}, who kept {:.2} % of the value all abusers claimed.\n\
+             \nTrusted accounts the operator untrusted on their screen flags: {} honest, {} abusive.",
+            self.abuse.hidden_accounts,
+            self.abuse.hidden_leaked_pct,
+            self.trust_revoked.honest,
+            self.trust_revoked.abusive
         );
         out
     }

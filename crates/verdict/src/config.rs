@@ -387,7 +387,7 @@ pub struct ScoresConfig {
 /// drift_ratio = 1.5         # the rise over its own history the drift lane looks for
 /// drift_threshold = 12.0    # the drift lane's evidence (nats) that flags an account
 /// ignore_for = "3d"         # how long a flagged account is ignored; fast_ignore_for = "12h"
-/// pooled_concentration = 40 # spread of the pooled prior with fewer than min_cohort trusted
+/// pooled_concentration = 60 # spread of the pooled prior with fewer than min_cohort trusted
 /// refit_growth = 0.25       # data growth since the last estimate that refits at ingest
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(prior.basis, CohortBasis::PooledTrusted);
         assert_eq!(prior.accounts, 12);
         assert!((prior.mean() - 0.1).abs() < 1e-12);
-        assert!((prior.a + prior.b - 40.0).abs() < 1e-9);
+        assert!((prior.a + prior.b - policy().pooled_concentration).abs() < 1e-9);
         // Under it, 60 % of 300 tasks is far beyond the slow lane's 1e-6; under the default
         // Beta(2, 18) it was not (1.7e-6).
         let p = crate::stats::betabinom_upper_tail(180, 300, prior.a, prior.b);

@@ -6,7 +6,7 @@
 //!   the trusted cohort, from 20 tasks, at p < 1e-9 —
 //!   always-report scripts and sybils within their first tasks;
 //! - **slow lane**: the last 72 h against the cohort, once the account had the minimum volume
-//!   (100 tasks of the family in 24 h), at p < 1e-6 (domain.md proposes 1e-4; that flags honest
+//!   (100 tasks of the family in 24 h, or as many in the 72 h), at p < 1e-6 (domain.md proposes 1e-4; that flags honest
 //!   accounts in the long tail of site failures, which the simulation has);
 //! - **baseline lane**: the last 72 h against the account's *own* history relative to the
 //!   cohort, at p < 1e-6 — catches accounts that start inflating their reports by an amount the
@@ -17,7 +17,7 @@
 //!   clearly, and knows when the rise began;
 //! - **refund cap**: refunds in 72 h stay within the cohort's 99th-percentile rate, and, for an
 //!   account with a baseline, within its own 99 % predictive bound;
-//! - **probation**: below the minimum volume, refunds stay within the cohort's mean rate.
+//! - **probation**: below the minimum volume, refunds stay within the cohort's cap alone.
 //!
 //! The cohort tests use the empirical-Bayes beta-binomial: report rates of trusted accounts
 //! follow `Beta(a, b)` (fitted by [`fit_prior`]), so an account's count is `BetaBinomial(n, a, b)`
@@ -82,8 +82,10 @@ pub struct ScreenPolicy {
     /// Trusted accounts with the minimum volume needed to fit a prior.
     pub min_cohort: usize,
     /// With fewer, how much honest accounts' rates are taken to differ: the concentration
-    /// `a + b` of the pooled prior (40 at a 10 % rate: a standard deviation of 4.7 points; its
-    /// figures in the simulation's small-platform world are in docs/simulation.md).
+    /// `a + b` of the pooled prior (60 at an 11 % rate: a standard deviation of 4.0 points).
+    /// It also sets the highest rate the slow lane lets pass however long the account reports:
+    /// at 40 that was 45 % against an 11 % cohort (four times its rate), at 60 it is 38 %
+    /// (docs/simulation.md, "Worlds").
     pub pooled_concentration: f64,
     /// Tasks a pooled rate needs (trusted ones, or failing those, of accounts in good standing).
     pub pooled_min_tasks: u64,
@@ -124,7 +126,7 @@ impl Default for ScreenPolicy {
             drift_min_expected: 100.0,
             cap_quantile: 0.99,
             min_cohort: 30,
-            pooled_concentration: 40.0,
+            pooled_concentration: 60.0,
             pooled_min_tasks: 200,
             pooled_min_accounts: 3,
             refit_growth: 0.25,
@@ -257,7 +259,12 @@ pub fn screen(input: ScreenInput<'_>, policy: &ScreenPolicy, now: Timestamp) -> 
         }
     }
 
-    if judged {
+    // Below the minimum daily volume an account is on probation, but not beyond the test: once
+    // its slow window holds the minimum volume, a rate several times the cohort's is as certain
+    // at 84 tasks a day as at 1,000, and an account that stays under 100 a day must not be
+    // able to report at any rate for ever (the simulation had a report-40 % account at 84 a
+    // day that no lane ever judged).
+    if judged || slow.tasks >= policy.min_volume {
         let p = betabinom_upper_tail(x_slow, n_slow, prior.a, prior.b);
         findings.slow_lane = Some(TailTest {
             p_value: p,
@@ -439,7 +446,8 @@ pub(crate) fn round(v: f64) -> f64 {
     let rounded = (v * factor).round() / factor;
     // At the ends of the range the factor overflows: below about 1e-304, `inf / inf` would make
     // the value NaN, which a database stores as NULL (a trust weight of 1e-310 did exactly that).
-    if rounded.is_finite() { rounded }
+    if rounded.is_finite() { rounded } else { v }
+}
 
 #[cfg(test)]
 mod tests {
@@ -540,10 +548,48 @@ mod tests {
     fn rounding_keeps_every_finite_value_finite() {
         assert_eq!(round(0.123456), 0.1235);
         assert_eq!(round(-1234.56), -1235.0);
-        for v in [1e-300, 1e-305, 1e-310, f64::MIN_POSITIVE, 5e-324, 1e300, f64::MAX] {
+        for v in [
+            1e-300,
+            1e-305,
+            1e-310,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e300,
+            f64::MAX,
+        ] {
             let r = round(v);
             assert!(r.is_finite() && r > 0.0, "{v:e} rounded to {r}");
         }
+    }
+
+    #[test]
+    fn an_account_below_the_daily_volume_is_judged_once_its_window_holds_that_volume() {
+        // 84 tasks a day, never 100 in 24 h: on probation, yet 3.6 times the cohort's rate over
+        // 252 tasks is flagged by the slow lane; at the cohort's rate it is not.
+        let day = |ago: i64, incorrect: u64| (ago, 84, incorrect, 0);
+        let a = activity(&[day(50, 30), day(26, 30), day(2, 30)]);
+        match run(&a, Baseline::default()) {
+            Screened::Flagged {
+                lane: Lane::Slow,
+                findings,
+                ..
+            } => assert_eq!(findings.tasks_24h, 84),
+            other => panic!("{other:?}"),
+        }
+        let a = activity(&[day(50, 8), day(26, 9), day(2, 8)]);
+        match run(&a, Baseline::default()) {
+            Screened::Uphold(e) => {
+                assert_eq!(e.to_value().get("probation"), Some(&true.into()));
+                assert!(e.to_value().get("slow_lane").is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Fewer than the minimum volume in the whole window: the fast lane's alone.
+        let a = activity(&[day(50, 35)]);
+        assert!(matches!(
+            run(&a, Baseline::default()),
+            Screened::Uphold(e) if e.slow_lane.is_none()
+        ));
     }
 
     #[test]
