@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,6 +17,9 @@ pub const ADMIN: &str = "test-admin-token-0123456789";
 pub struct Node {
     child: Child,
     pub addr: String,
+    /// Lines printed before "verdict serving": the first maintenance can finish before the
+    /// server says it serves, and a test waiting for its line must still find it.
+    before_ready: Mutex<Vec<String>>,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -79,6 +82,7 @@ impl Spawned {
         Node {
             child: self.child,
             addr,
+            before_ready: Mutex::new(seen),
             stderr: self.stderr,
         }
     }
@@ -141,13 +145,20 @@ impl Node {
 
     /// Every stderr line printed so far.
     pub fn log(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
+        let mut lines = std::mem::take(&mut *self.before_ready.lock().unwrap());
+        lines.extend(self.stderr.try_iter());
+        lines
     }
 
     /// Waits (at most 120 s) for the next stderr line containing `needle` and returns it; the
     /// lines before it are consumed.
     pub fn wait_for(&self, needle: &str) -> String {
-        let mut seen = Vec::new();
+        let mut seen = std::mem::take(&mut *self.before_ready.lock().unwrap());
+        if let Some(at) = seen.iter().position(|line| line.contains(needle)) {
+            let line = seen[at].clone();
+            *self.before_ready.lock().unwrap() = seen.split_off(at + 1);
+            return line;
+        }
         loop {
             match self.stderr.recv_timeout(Duration::from_secs(120)) {
                 Ok(line) if line.contains(needle) => return line,
