@@ -402,8 +402,9 @@ async fn the_cohort_endpoint_shows_the_default_prior_until_one_is_fitted() {
         (recaptcha["mean"].as_f64().unwrap() - 0.1).abs() < 1e-9,
         "{recaptcha}"
     );
+    // The configured spread: a concentration of 60 at a 10 % rate.
     assert!(
-        (recaptcha["a"].as_f64().unwrap() - 4.0).abs() < 1e-9,
+        (recaptcha["a"].as_f64().unwrap() - 6.0).abs() < 1e-9,
         "{recaptcha}"
     );
     assert!(recaptcha["why"].as_str().unwrap().contains("pooled"));
