@@ -956,6 +956,24 @@ mod tests {
     }
 
     #[test]
+    fn the_benchmark_configuration_loads_and_limits_nothing_it_sends() {
+        let bench = include_str!("../../verdict-bench/bench.toml");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("verdict.toml", bench)?;
+            let c = load(None, Overrides::default(), Config::default())
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            for limit in [
+                c.limits.per_address,
+                c.limits.per_key,
+                c.limits.failed_logins,
+            ] {
+                assert!(limit.per_second >= 1e9 && limit.burst >= 1_000_000_000);
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
     fn layers_apply_in_order_file_then_env_then_flags() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
