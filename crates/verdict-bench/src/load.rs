@@ -69,7 +69,13 @@ impl Conn {
     }
 
     pub async fn send(&mut self, planned: &Planned) -> anyhow::Result<(StatusCode, Bytes)> {
-        self.sender.ready().await?;
+        // verdict closes a keep-alive connection idle for longer than its header timeout (the
+        // fixture's connection idles through whole measurements): open a new one, as any
+        // client would.
+        if self.sender.is_closed() || self.sender.ready().await.is_err() {
+            self.reopen().await?;
+            self.sender.ready().await?;
+        }
         let mut request = Request::builder()
             .method(planned.method.clone())
             .uri(planned.uri.as_str())
