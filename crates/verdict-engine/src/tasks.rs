@@ -2,6 +2,10 @@
 
 use std::collections::HashMap;
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
+
 use verdict_domain::ledger::TaskMoney;
 use verdict_domain::plan::IngestWrites;
 use verdict_domain::{AccountId, Family, LedgerEntry, Report, Task, TaskId, TaskInput, Timestamp};
@@ -89,7 +93,7 @@ impl Engine {
                 .add(records.by_ref().take(INGEST_STEP).collect())
                 .await?;
         }
-        Ok(ingest.finish().await)
+        ingest.finish().await
     }
 
     /// An ingest fed in steps, for a caller that reads a large batch as it arrives.
@@ -99,6 +103,7 @@ impl Engine {
             seen: 0,
             summary: IngestSummary::default(),
             inserted: HashMap::new(),
+            writing: FuturesOrdered::new(),
         }
     }
 }
@@ -142,15 +147,38 @@ impl ValidatedStep {
 }
 
 /// One ingest request, stored step by step ([`Engine::start_ingest`]). Positions in the summary
-/// count every record added, across steps. A step stored is durable even if a later one fails;
+/// count every record added, across steps. A step stored is durable even if another one fails;
 /// the batch sent again stores the rest and answers the stored ones as duplicates.
-#[derive(Debug)]
+///
+/// Up to [`verdict_store::Store::ingest_steps_in_flight`] steps are handed to the store before
+/// the oldest is answered. SQLite's one writer then commits the steps waiting for it together:
+/// each commit of random task ids writes back most of the id index's pages, so a commit per step
+/// made a large batch far slower than one commit would (docs/performance.md).
 pub struct Ingest<'e> {
     engine: &'e Engine,
     /// Records added so far: the position of the next one.
     seen: usize,
     summary: IngestSummary,
     inserted: HashMap<Family, u64>,
+    /// Steps handed to the store and not yet answered, oldest first.
+    writing: FuturesOrdered<BoxFuture<'e, Result<StepStored, EngineError>>>,
+}
+
+impl std::fmt::Debug for Ingest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("seen", &self.seen)
+            .field("summary", &self.summary)
+            .field("writing", &self.writing.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A step the store answered: one result per task, with the task's position and family.
+struct StepStored {
+    results: Vec<IngestResult>,
+    positions: Vec<usize>,
+    keys: Vec<(AccountId, Family)>,
 }
 
 impl Ingest<'_> {
@@ -168,8 +196,9 @@ impl Ingest<'_> {
         self.engine.clock.now()
     }
 
-    /// Stores a step validated beforehand (by a caller that validates on another thread while
-    /// the step before is written), in one transaction.
+    /// Hands a step validated beforehand (by a caller that validates on another thread while
+    /// the step before is written) to the store, to be stored in one transaction; waits only
+    /// while as many steps as the store takes at once are unanswered.
     pub async fn add_validated(&mut self, step: ValidatedStep) -> Result<(), EngineError> {
         let engine = self.engine;
         let first = self.seen;
@@ -198,12 +227,42 @@ impl Ingest<'_> {
         }
         let writes =
             IngestWrites::plan(tasks, |account, family| engine.silence.get(account, family));
-        let results = engine.store.ingest(writes, now).await?;
+        self.writing.push_back(
+            async move {
+                let results = engine.store.ingest(writes, now).await?;
+                Ok(StepStored {
+                    results,
+                    positions,
+                    keys,
+                })
+            }
+            .boxed(),
+        );
+        // Polled once now, so that the step reaches the store's queue while the caller parses
+        // the next one; steps already answered are counted.
+        while let Some(Some(stored)) = self.writing.next().now_or_never() {
+            self.count(stored?);
+        }
+        while self.writing.len() >= engine.store.ingest_steps_in_flight().max(1) {
+            match self.writing.next().await {
+                Some(stored) => self.count(stored?),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, stored: StepStored) {
         let before = (
             self.summary.inserted,
             self.summary.duplicates,
             self.summary.rejected.len(),
         );
+        let StepStored {
+            results,
+            positions,
+            keys,
+        } = stored;
         for ((result, index), (account, family)) in results.into_iter().zip(positions).zip(keys) {
             match result {
                 IngestResult::Inserted => {
@@ -221,12 +280,24 @@ impl Ingest<'_> {
         crate::metrics::ingest_rows("inserted", self.summary.inserted - before.0);
         crate::metrics::ingest_rows("duplicate", self.summary.duplicates - before.1);
         crate::metrics::ingest_rows("rejected", self.summary.rejected.len() - before.2);
-        Ok(())
     }
 
-    /// What the ingest stored and refused, in positions' order. Refits the cohorts of families
-    /// that grew enough.
-    pub async fn finish(mut self) -> IngestSummary {
+    /// Waits for every step handed to the store; then what the ingest stored and refused, in
+    /// positions' order, and refits the cohorts of families that grew enough. The first step
+    /// that failed fails the whole; the other steps' writes stand.
+    pub async fn finish(mut self) -> Result<IngestSummary, EngineError> {
+        let mut failed = None;
+        while let Some(stored) = self.writing.next().await {
+            match stored {
+                Ok(stored) => self.count(stored),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
         self.summary.rejected.sort_by_key(|(i, _)| *i);
         self.engine.refit_grown_cohorts(self.inserted).await;
         tracing::info!(
@@ -235,6 +306,6 @@ impl Ingest<'_> {
             rejected = self.summary.rejected.len(),
             "tasks ingested"
         );
-        self.summary
+        Ok(self.summary)
     }
 }

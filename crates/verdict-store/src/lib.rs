@@ -580,6 +580,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (`plan::Exposures`). One result per task, in order. Durable on return.
     async fn ingest(&self, writes: IngestWrites, at: Timestamp) -> StoreResult<Vec<IngestResult>>;
 
+    /// How many [`Store::ingest`] calls of one request may wait at once: more than one only
+    /// where waiting calls are committed together, not run as transactions that contend for
+    /// the same counter rows.
+    fn ingest_steps_in_flight(&self) -> usize {
+        1
+    }
+
     /// [`Store::ingest`] of tasks whose accounts' silence says nothing (weight 0).
     async fn ingest_tasks(
         &self,

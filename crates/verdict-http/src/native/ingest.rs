@@ -211,9 +211,9 @@ async fn next_frame(
 }
 
 /// Stores an NDJSON batch while it arrives: each step is parsed and validated on a blocking thread
-/// while the one before it is written, so a batch costs the memory of two steps and about the time of
-/// its writes alone. Steps stored before an error stay stored (an ingest sent again answers
-/// them as duplicates).
+/// while the ones before it are written, so a batch costs the memory of a few steps
+/// ([`verdict_engine::Ingest`]) and about the time of its writes alone. Steps stored before an
+/// error stay stored (an ingest sent again answers them as duplicates).
 async fn ingest_ndjson(
     engine: &Engine,
     body: Body,
@@ -248,7 +248,7 @@ async fn ingest_ndjson(
     if let Some(step) = parsed {
         ingest.add_validated(step).await?;
     }
-    Ok(ingest.finish().await)
+    Ok(ingest.finish().await?)
 }
 
 /// A JSON array batch, read whole (an array cannot be cut before it is parsed).

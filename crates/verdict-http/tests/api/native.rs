@@ -331,7 +331,8 @@ async fn ingest_reads_ndjson_and_rejects_unreadable_batches() {
 }
 
 /// A batch several steps long (`verdict_engine::INGEST_STEP`), arriving in small pieces that
-/// cut records in two: every record is stored or named at its place in the whole batch.
+/// cut records in two: every record is stored or named at its place in the whole batch, and a
+/// repeated id keeps its first record although the steps wait for the store together.
 #[tokio::test]
 async fn a_long_ndjson_ingest_arriving_in_pieces_is_stored_step_by_step() {
     let app = TestApp::new().await;
@@ -343,7 +344,7 @@ async fn a_long_ndjson_ingest_arriving_in_pieces_is_stored_step_by_step() {
             // Unreadable, invalid, and a repeat of the first record, each in a later step.
             5000 => "{broken".to_owned(),
             7000 => json!({ "id": "s-x", "account": 1, "type": "image", "provider": "p", "cost": "-1", "completed_at": at }).to_string(),
-            8600 => json!({ "id": "s-0", "account": 1, "type": "image", "provider": "p", "cost": "0.001", "completed_at": at }).to_string(),
+            8600 => json!({ "id": "s-0", "account": 1, "type": "image", "provider": "q", "cost": "0.001", "completed_at": at }).to_string(),
             _ => json!({ "id": format!("s-{i}"), "account": 1 + i % 2, "type": "image", "provider": "p", "cost": "0.001", "completed_at": at }).to_string(),
         };
         body.push_str(&record);
@@ -382,6 +383,10 @@ async fn a_long_ndjson_ingest_arriving_in_pieces_is_stored_step_by_step() {
     );
     assert_eq!(rejected[1]["index"], 7000);
     assert!(rejected[1]["error"].as_str().unwrap().starts_with("cost:"));
+    // Steps are stored in their order, however many wait for the store at once: the first
+    // record with an id is the one kept.
+    let first = app.get("/v1/tasks/s-0", ADMIN).await;
+    assert_eq!(first.json()["task"]["provider"], "p", "{}", first.text());
     let last = app.get(&format!("/v1/tasks/s-{}", n - 1), ADMIN).await;
     assert_eq!(last.status, StatusCode::OK);
     assert_eq!(last.json()["task"]["account"], 1 + (n - 1) % 2);

@@ -609,6 +609,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    /// The one writer runs the steps that wait for it in one transaction, so a large ingest
+    /// commits a few times, not once per step; what that buys and costs in memory is in
+    /// docs/performance.md.
+    fn ingest_steps_in_flight(&self) -> usize {
+        4
+    }
+
     async fn task(&self, id: &TaskId) -> StoreResult<Option<(Task, Option<Report>)>> {
         let id = id.clone();
         self.read(move |conn| task_with_report(conn, &id)).await
