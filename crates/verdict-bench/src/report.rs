@@ -88,18 +88,31 @@ pub struct FixedRate {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Ingest {
+    /// Rows of each side of each pair.
     pub rows: usize,
     pub batch_rows: usize,
+    /// Medians over the pairs.
+    pub http_rows_per_s: f64,
+    pub raw_rows_per_s: f64,
+    /// Median of the pairs' ratios.
+    pub ratio: f64,
+    pub pairs: Vec<IngestPair>,
+    pub bar_min_ratio: f64,
+    pub met: bool,
+}
+
+/// The same rows stored over HTTP, then in process, each into a store that earlier pairs grew
+/// alike.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestPair {
     pub http_s: f64,
     pub http_rows_per_s: f64,
-    /// `Store::ingest_tasks` alone, on a fresh store of the same backend.
+    /// `Store::ingest_tasks` alone, a batch per call, on a store of the same backend.
     pub raw_store_s: f64,
     pub raw_rows_per_s: f64,
     /// Parsing and validating the same NDJSON in process (not part of the raw rate).
     pub raw_parse_s: f64,
     pub ratio: f64,
-    pub bar_min_ratio: f64,
-    pub met: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -291,8 +304,15 @@ pub fn rows(backends: &[BackendResult]) -> Vec<Row> {
             let i = &m.ingest;
             rows.push(row(
                 format!(
-                    "[{name}] (c) ingest, {} rows in batches of {}",
-                    i.rows, i.batch_rows
+                    "[{name}] (c) ingest, {} rows in batches of {}, median of {} pairs ({})",
+                    i.rows,
+                    i.batch_rows,
+                    i.pairs.len(),
+                    i.pairs
+                        .iter()
+                        .map(|p| format!("{:.2}", p.ratio))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 format!("raw store {:.0} rows/s", i.raw_rows_per_s),
                 format!("HTTP {:.0} rows/s", i.http_rows_per_s),
