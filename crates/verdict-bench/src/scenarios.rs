@@ -773,8 +773,6 @@ async fn measure(ctx: &mut Bench, backend: Backend) -> anyhow::Result<Measured> 
     })
 }
 
-/// (c): the same rows over HTTP into the fresh server, and straight into a fresh store through
-/// `Store::ingest_tasks`.
 /// (c) Alternating pairs: the same number of rows over HTTP into verdict, then in process into
 /// a store of the same backend (parse and validation left out of the raw rate), as the
 /// saturation pairs alternate, so that a slow moment of the host weighs on one pair.
