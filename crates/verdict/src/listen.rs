@@ -9,17 +9,22 @@
 //! and no connection cap, and axum-server's drain deadline applied to TLS only; this is the
 //! loop axum's own documentation points to for such needs (its `serve-with-hyper` example).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
-use hyper::body::Incoming;
+use axum::response::Response;
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
+use hyper::header::{CONNECTION, EXPECT, HeaderValue};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
@@ -119,7 +124,13 @@ pub async fn serve(
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(transport);
-            app.clone().call(request)
+            let (request, unread) = UnreadBody::watch(request);
+            let answer = app.clone().call(request);
+            async move {
+                let mut response = answer.await?;
+                unread.settle(&mut response).await;
+                Ok::<_, Infallible>(response)
+            }
         });
         let http = http.clone();
         let watcher = graceful.watcher();
@@ -167,6 +178,140 @@ pub async fn serve(
     Ok(())
 }
 
+/// The most of a request body left unread by its handler that is read and discarded so that
+/// the connection can carry the next request; a larger remainder closes the connection.
+const DRAINED_AT_MOST: u64 = 64 * 1024;
+/// How long a body left unread may take to arrive before the connection is closed instead.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// A request body that its handler may leave unread (a rate limit, a wrong key, a malformed
+/// path all answer before reading it), with what is needed to settle the connection.
+///
+/// hyper, finding a body unread after the answer, tries once to discard it and otherwise
+/// closes the connection, after an answer that did not say so: a client that reuses the
+/// connection (most HTTP libraries do, and none retries a POST) fails its next request with a
+/// reset. So the rest of a small body is read here first, and when that is not possible the
+/// answer carries `Connection: close`, which hyper honours and clients expect.
+struct UnreadBody {
+    /// Where the body is handed back if dropped unread; `None` when there was none to read.
+    leftover: Option<Arc<Mutex<Option<Incoming>>>>,
+    expects_continue: bool,
+}
+
+impl UnreadBody {
+    fn watch(request: Request<Incoming>) -> (Request<WatchedBody>, Self) {
+        let expects_continue = request
+            .headers()
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let (parts, body) = request.into_parts();
+        let leftover = (!body.is_end_stream()).then(|| Arc::new(Mutex::new(None)));
+        let watched = WatchedBody {
+            inner: Some(body),
+            finished: false,
+            leftover: leftover.clone(),
+        };
+        let unread = Self {
+            leftover,
+            expects_continue,
+        };
+        (Request::from_parts(parts, watched), unread)
+    }
+
+    /// Reads and discards what the handler left of the body, or marks `response` as the
+    /// connection's last.
+    async fn settle(self, response: &mut Response) {
+        let Some(slot) = self.leftover else { return };
+        let Some(mut body) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            // Read to its end, or still held by something the handler started.
+            return;
+        };
+        // A client waiting for "100 Continue" has not sent the body: asking for it now would
+        // only make it send what is refused.
+        let drainable = !self.expects_continue
+            && body
+                .size_hint()
+                .upper()
+                .is_some_and(|n| n <= DRAINED_AT_MOST);
+        let drained = drainable
+            && tokio::time::timeout(DRAIN_WAIT, discard(&mut body))
+                .await
+                .unwrap_or(false);
+        if !drained {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+}
+
+/// Reads `body` to its end; whether it got there without an error.
+async fn discard(body: &mut Incoming) -> bool {
+    std::future::poll_fn(|cx| {
+        loop {
+            match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(None) => return Poll::Ready(true),
+                Poll::Ready(Some(Err(_))) => return Poll::Ready(false),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await
+}
+
+/// The body as handlers read it: hyper's, handed back to [`UnreadBody`] when dropped before
+/// its end.
+struct WatchedBody {
+    inner: Option<Incoming>,
+    finished: bool,
+    leftover: Option<Arc<Mutex<Option<Incoming>>>>,
+}
+
+impl Body for WatchedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(inner).poll_frame(cx);
+        // An error ends the body as well: the connection is broken, and hyper closes it.
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+            this.finished = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl Drop for WatchedBody {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let (Some(body), Some(slot)) = (self.inner.take(), &self.leftover)
+            && !body.is_end_stream()
+        {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
+        }
+    }
+}
+
 async fn handshake(
     acceptor: TlsAcceptor,
     stream: TcpStream,
@@ -189,7 +334,7 @@ async fn handshake(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::routing::get;
+    use axum::routing::{get, post};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A server with `settings` on a free port; resolving `stop` starts its shutdown.
@@ -200,13 +345,18 @@ mod tests {
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
-        let app = Router::new().route("/", get(|| async { "ok" })).route(
-            "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                "done"
-            }),
-        );
+        let app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    "done"
+                }),
+            )
+            // Refuses before reading the body, as a rate limit or a wrong key does.
+            .route("/refuse", post(|| async { "refused" }))
+            .route("/echo", post(|body: String| async move { body }));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -333,5 +483,87 @@ mod tests {
             TcpStream::connect(addr).await.is_err(),
             "no longer listening"
         );
+    }
+
+    /// The head of each answer in `seen`, lower-cased.
+    fn heads(seen: &str) -> Vec<String> {
+        seen.split("HTTP/1.1 ")
+            .skip(1)
+            .map(|answer| answer.split("\r\n\r\n").next().unwrap().to_lowercase())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_small_body_left_unread_is_drained_and_the_connection_kept() {
+        let (addr, _stop, _server) = start(Listening {
+            header_timeout: Duration::from_millis(500),
+            ..Listening::default()
+        })
+        .await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        // A request refused before its body arrived (the body follows a moment later, as on
+        // a slow link), then a second request on the same connection.
+        stream
+            .write_all(b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream
+            .write_all(b"helloPOST /echo HTTP/1.1\r\nHost: v\r\nContent-Length: 2\r\n\r\nhi")
+            .await
+            .unwrap();
+        let seen = read_to_close(&mut stream).await;
+        let heads = heads(&seen);
+        assert_eq!(heads.len(), 2, "both answered on one connection: {seen}");
+        assert!(
+            heads
+                .iter()
+                .all(|h| h.starts_with("200") && !h.contains("connection: close")),
+            "{seen}"
+        );
+        assert!(seen.ends_with("hi"), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn a_body_left_unread_that_cannot_be_drained_closes_the_connection_and_says_so() {
+        let (addr, _stop, _server) = start(Listening {
+            header_timeout: Duration::from_secs(30),
+            ..Listening::default()
+        })
+        .await;
+        // Too large to drain: the answer says the connection closes, and it does, although
+        // the client would keep it.
+        let mut large = TcpStream::connect(addr).await.unwrap();
+        large
+            .write_all(b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 10000000\r\n\r\nab")
+            .await
+            .unwrap();
+        // Small, but its body never comes.
+        let mut withheld = TcpStream::connect(addr).await.unwrap();
+        withheld
+            .write_all(b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\r\nhel")
+            .await
+            .unwrap();
+        // Waiting for "100 Continue" before sending its body: nothing to drain, and the client
+        // learns the connection ends rather than finding it closed under its next request.
+        let mut expecting = TcpStream::connect(addr).await.unwrap();
+        expecting
+            .write_all(
+                b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\
+                  Expect: 100-continue\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        for (name, stream) in [
+            ("large", &mut large),
+            ("withheld", &mut withheld),
+            ("expecting", &mut expecting),
+        ] {
+            let seen = read_to_close(stream).await;
+            let heads = heads(&seen);
+            assert_eq!(heads.len(), 1, "{name}: {seen}");
+            assert!(heads[0].starts_with("200"), "{name}: {seen}");
+            assert!(heads[0].contains("connection: close"), "{name}: {seen}");
+        }
     }
 }
