@@ -108,6 +108,9 @@ impl SqliteStore {
         });
         let readers = r2d2::Pool::builder()
             .max_size(READERS)
+            // A connection to a local file does not go stale the way a network one does; the
+            // check would cost a statement on every read.
+            .test_on_check_out(false)
             .min_idle(Some(1))
             .connection_timeout(BUSY_TIMEOUT)
             .build(manager)?;
