@@ -108,7 +108,7 @@ impl Engine {
             });
         };
         check_idempotency_key(creation)?;
-        let hasher = &self.keys.hasher;
+        let hasher = &self.parts.keys.hasher;
         let fingerprint = hasher.creation_fingerprint(&name, trusted, import.as_ref());
         let key = match import {
             Some(key) => self.key_to_issue(Some(key)).await?,
@@ -144,17 +144,18 @@ impl Engine {
         idempotency: Option<CreationKey>,
     ) -> Result<Account, EngineError> {
         let account = self
+            .parts
             .store
             .create_account(NewAccount {
                 name,
                 trusted,
                 key: self.new_key(key, None),
-                created_at: self.clock.now(),
+                created_at: self.parts.clock.now(),
                 idempotency,
             })
             .await?;
         if trusted {
-            self.silence.set_trusted(account.id, true);
+            self.parts.silence.set_trusted(account.id, true);
         }
         tracing::info!(account = %account.id, trusted, "account created");
         Ok(account)
@@ -167,7 +168,8 @@ impl Engine {
         fingerprint: &str,
         key: &ApiKey,
     ) -> Result<Option<CreatedAccount>, EngineError> {
-        let Some((account, stored)) = self.store.account_by_creation_key(creation).await? else {
+        let Some((account, stored)) = self.parts.store.account_by_creation_key(creation).await?
+        else {
             return Ok(None);
         };
         if stored != fingerprint {
@@ -176,10 +178,14 @@ impl Engine {
             ));
         }
         let lookup = self.key_lookup(key);
-        let still_opens = match self.store.account_by_key(&lookup).await? {
+        let still_opens = match self.parts.store.account_by_key(&lookup).await? {
             Some(holder) => {
                 holder.account.id == account.id
-                    && verdict_domain::keys::admits(&holder.account, &holder.key, self.clock.now())
+                    && verdict_domain::keys::admits(
+                        &holder.account,
+                        &holder.key,
+                        self.parts.clock.now(),
+                    )
             }
             None => false,
         };
@@ -199,14 +205,19 @@ impl Engine {
 
     fn remember_admin(&self, hash: KeyHash) -> KeyHash {
         // A process serves with one admin token: the first settled is the one checked against.
-        let _ = self.keys.admin.set(hash);
+        let _ = self.parts.keys.admin.set(hash);
         hash
     }
 
     pub async fn account(&self, id: AccountId) -> Result<AccountView, EngineError> {
-        let account = self.store.account(id).await?.ok_or(EngineError::NotFound)?;
-        let since = self.clock.now().saturating_sub(ACTIVITY_PERIOD);
-        let activity = self.store.account_activity(id, since).await?;
+        let account = self
+            .parts
+            .store
+            .account(id)
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        let since = self.parts.clock.now().saturating_sub(ACTIVITY_PERIOD);
+        let activity = self.parts.store.account_activity(id, since).await?;
         Ok(AccountView { account, activity })
     }
 
@@ -219,9 +230,10 @@ impl Engine {
         limit: u32,
         attention: bool,
     ) -> Result<AccountPage, EngineError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let limit = limit.clamp(1, MAX_ACCOUNTS_PAGE);
         let listed = self
+            .parts
             .store
             .accounts(&AccountQuery {
                 attention_at: attention.then_some(now),
@@ -241,24 +253,25 @@ impl Engine {
             .into_iter()
             .filter(|a| !attention || a.needs_attention(now))
         {
-            let activity = self.store.account_activity(account.id, since).await?;
+            let activity = self.parts.store.account_activity(account.id, since).await?;
             accounts.push(AccountView { account, activity });
         }
         Ok(AccountPage { accounts, next })
     }
 
     pub async fn ledger(&self, id: AccountId) -> Result<Vec<LedgerEntry>, EngineError> {
-        Ok(self.store.ledger(id).await?)
+        Ok(self.parts.store.ledger(id).await?)
     }
 
     /// Puts an account in the trusted cohort, or takes it out.
     pub async fn set_trusted(&self, id: AccountId, trusted: bool) -> Result<Account, EngineError> {
         let account = self
+            .parts
             .store
             .set_trusted(id, trusted)
             .await?
             .ok_or(EngineError::NotFound)?;
-        self.silence.set_trusted(id, trusted);
+        self.parts.silence.set_trusted(id, trusted);
         tracing::info!(account = %id, trusted, "trust changed by an operator");
         Ok(account)
     }
@@ -270,7 +283,7 @@ impl Engine {
         until: Timestamp,
         reason: String,
     ) -> Result<Account, EngineError> {
-        if until <= self.clock.now() {
+        if until <= self.parts.clock.now() {
             return Err(EngineError::Invalid(
                 "the ignore period must end in the future".into(),
             ));
@@ -283,8 +296,9 @@ impl Engine {
             reason: format!("by an operator: {}", reason.trim()),
         };
         let account = self
+            .parts
             .store
-            .set_standing(id, standing, self.clock.now())
+            .set_standing(id, standing, self.parts.clock.now())
             .await?
             .ok_or(EngineError::NotFound)?;
         crate::metrics::standing("ignored", "operator");
@@ -295,8 +309,9 @@ impl Engine {
     /// Ends an account's ignore period.
     pub async fn lift_ignore(&self, id: AccountId) -> Result<Account, EngineError> {
         let account = self
+            .parts
             .store
-            .set_standing(id, Standing::Good, self.clock.now())
+            .set_standing(id, Standing::Good, self.parts.clock.now())
             .await?
             .ok_or(EngineError::NotFound)?;
         crate::metrics::standing("lifted", "operator");
@@ -319,7 +334,7 @@ impl Engine {
             })?;
             return Ok((self.remember_admin(KeyHash::unkeyed(token)), None));
         }
-        if let Some(stored) = self.store.meta(ADMIN_TOKEN_META).await? {
+        if let Some(stored) = self.parts.store.meta(ADMIN_TOKEN_META).await? {
             let hash = KeyHash::from_hex(&stored).ok_or_else(|| {
                 EngineError::Internal(anyhow::anyhow!("stored admin token hash is malformed"))
             })?;
@@ -328,6 +343,7 @@ impl Engine {
         let token = generate_secret();
         let hash = KeyHash::unkeyed(&token);
         if self
+            .parts
             .store
             .set_meta_if_absent(ADMIN_TOKEN_META, &hash.to_hex())
             .await?

@@ -62,7 +62,7 @@ impl Engine {
     /// As [`Engine::corrections`], in pages of `limit` rows (at least one).
     pub fn corrections_in_pages_of(&self, filter: CorrectionFilter, limit: u32) -> CorrectionPages {
         CorrectionPages {
-            store: self.store.clone(),
+            store: self.parts.store.clone(),
             next: Some(CorrectionQuery {
                 since: filter.since,
                 // `until` excludes its millisecond; a report received in the one the export

@@ -54,7 +54,7 @@ pub struct IssuedKey {
 impl Engine {
     /// The lookup storage finds a presented key by.
     pub(crate) fn key_lookup(&self, key: &ApiKey) -> KeyLookup {
-        self.keys.hasher.lookup(key)
+        self.parts.keys.hasher.lookup(key)
     }
 
     /// Whether a key found in storage opens its account now; a key stored under its plain hash
@@ -66,9 +66,14 @@ impl Engine {
         key: &KeyRecord,
         scheme: KeyScheme,
     ) -> bool {
-        let opens = keys::admits(account, key, self.clock.now());
+        let opens = keys::admits(account, key, self.parts.clock.now());
         if opens && scheme == KeyScheme::Unkeyed {
-            match self.store.rehash_key(&lookup.unkeyed, &lookup.keyed).await {
+            match self
+                .parts
+                .store
+                .rehash_key(&lookup.unkeyed, &lookup.keyed)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(account = %account.id, key = %key.id, "key stored under its keyed hash")
                 }
@@ -91,7 +96,7 @@ impl Engine {
             account,
             key,
             scheme,
-        }) = self.store.account_by_key(&lookup).await?
+        }) = self.parts.store.account_by_key(&lookup).await?
         else {
             return Ok(None);
         };
@@ -105,10 +110,10 @@ impl Engine {
     pub(crate) fn new_key(&self, key: &ApiKey, label: Option<String>) -> NewKey {
         NewKey {
             id: KeyId::from_random(random_bytes()),
-            hash: self.keys.hasher.hash(key),
+            hash: self.parts.keys.hasher.hash(key),
             scheme: KeyScheme::Keyed,
             label,
-            created_at: self.clock.now(),
+            created_at: self.parts.clock.now(),
         }
     }
 
@@ -128,10 +133,11 @@ impl Engine {
 
     /// The admin token's hash if one is settled: configured and registered, or stored.
     async fn known_admin_hash(&self) -> Result<Option<KeyHash>, EngineError> {
-        if let Some(hash) = self.keys.admin.get() {
+        if let Some(hash) = self.parts.keys.admin.get() {
             return Ok(Some(*hash));
         }
         Ok(self
+            .parts
             .store
             .meta(crate::accounts::ADMIN_TOKEN_META)
             .await?
@@ -140,11 +146,12 @@ impl Engine {
 
     /// An account's keys, oldest first, whatever their state.
     pub async fn keys(&self, account: AccountId) -> Result<Vec<KeyRecord>, EngineError> {
-        self.store
+        self.parts
+            .store
             .account(account)
             .await?
             .ok_or(EngineError::NotFound)?;
-        Ok(self.store.keys(account).await?)
+        Ok(self.parts.store.keys(account).await?)
     }
 
     /// Adds a key to an account beside those it has: `import` (checked as at account creation)
@@ -158,6 +165,7 @@ impl Engine {
         let label = checked_label(label)?;
         let key = self.key_to_issue(import).await?;
         let record = self
+            .parts
             .store
             .add_key(account, self.new_key(&key, label))
             .await?;
@@ -181,7 +189,7 @@ impl Engine {
             )));
         }
         let label = checked_label(label)?;
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let current = self.keys(account).await?;
         let expire = current
             .iter()
@@ -192,9 +200,9 @@ impl Engine {
             new: self.new_key(&key, label),
             expire,
         };
-        let record = self.store.rotate_keys(account, rotation).await?;
+        let record = self.parts.store.rotate_keys(account, rotation).await?;
         tracing::warn!(account = %account, key = %record.id, grace_s = grace.as_secs(), "keys rotated");
-        let keys = self.store.keys(account).await?;
+        let keys = self.parts.store.keys(account).await?;
         Ok((IssuedKey { record, key }, keys))
     }
 
@@ -205,8 +213,9 @@ impl Engine {
         key: &KeyId,
     ) -> Result<KeyRecord, EngineError> {
         let record = self
+            .parts
             .store
-            .revoke_key(account, key, self.clock.now())
+            .revoke_key(account, key, self.parts.clock.now())
             .await?
             .ok_or(EngineError::NotFound)?;
         tracing::warn!(account = %account, key = %key, "key revoked");
@@ -224,10 +233,11 @@ impl Engine {
             return Err(EngineError::Invalid("a reason is required".into()));
         }
         let disabled = Disabled {
-            at: self.clock.now(),
+            at: self.parts.clock.now(),
             reason: reason.trim().to_owned(),
         };
         let account = self
+            .parts
             .store
             .set_disabled(id, Some(disabled))
             .await?
@@ -238,6 +248,7 @@ impl Engine {
 
     pub async fn enable_account(&self, id: AccountId) -> Result<Account, EngineError> {
         let account = self
+            .parts
             .store
             .set_disabled(id, None)
             .await?

@@ -48,8 +48,15 @@ pub use tasks::{INGEST_STEP, Ingest, IngestSummary, MAX_REPORTS_PAGE, TaskStory,
 pub use verdict_store::ReportQuery;
 pub use verdict_store::{FlowCount, MoneyCount, RecheckQueue};
 
+/// The service's operations over a store. Cloned for every request (each middleware layer and
+/// handler holds one), so it is one shared pointer.
 #[derive(Debug, Clone)]
 pub struct Engine {
+    parts: Arc<Parts>,
+}
+
+#[derive(Debug, Clone)]
+struct Parts {
     store: Arc<dyn Store>,
     policy: Arc<Policy>,
     clock: Arc<dyn Clock>,
@@ -62,13 +69,15 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, policy: Policy, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store,
-            policy: Arc::new(policy),
-            clock,
-            router: Arc::new(Router::new(RoutingSettings::default())),
-            cohort_growth: Arc::default(),
-            silence: Arc::default(),
-            keys: Arc::new(keys::Keys::ephemeral()),
+            parts: Arc::new(Parts {
+                store,
+                policy: Arc::new(policy),
+                clock,
+                router: Arc::new(Router::new(RoutingSettings::default())),
+                cohort_growth: Arc::default(),
+                silence: Arc::default(),
+                keys: Arc::new(keys::Keys::ephemeral()),
+            }),
         }
     }
 
@@ -76,49 +85,47 @@ impl Engine {
     /// one, an engine hashes under a random secret of its own, so keys it issues open nothing
     /// after a restart: every long-lived engine must be given the secret.
     pub fn with_key_secret(mut self, secret: &verdict_domain::keys::KeySecret) -> Self {
-        self.keys = Arc::new(keys::Keys::new(secret));
+        Arc::make_mut(&mut self.parts).keys = Arc::new(keys::Keys::new(secret));
         self
     }
 
     /// The same engine routing with these providers and settings.
     pub fn with_routing(mut self, settings: RoutingSettings) -> Self {
-        self.router = Arc::new(Router::new(settings));
+        Arc::make_mut(&mut self.parts).router = Arc::new(Router::new(settings));
         self
     }
 
     pub fn routing(&self) -> &RoutingSettings {
-        self.router.settings()
+        self.parts.router.settings()
     }
 
     /// Another engine on the same store and policy with a clock of its own (and its own
     /// router): what a simulation's concurrent lanes use.
     pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store: self.store.clone(),
-            policy: self.policy.clone(),
-            clock,
-            router: Arc::new(Router::new(self.router.settings().clone())),
-            cohort_growth: self.cohort_growth.clone(),
-            silence: self.silence.clone(),
-            keys: self.keys.clone(),
+            parts: Arc::new(Parts {
+                clock,
+                router: Arc::new(Router::new(self.parts.router.settings().clone())),
+                ..(*self.parts).clone()
+            }),
         }
     }
 
     /// Succeeds when the database answers reads and writes: the readiness probe.
     pub async fn ready(&self) -> Result<(), EngineError> {
-        Ok(self.store.ping().await?)
+        Ok(self.parts.store.ping().await?)
     }
 
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
-        self.store.backend()
+        self.parts.store.backend()
     }
 
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.parts.policy
     }
 
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        self.parts.clock.now()
     }
 }

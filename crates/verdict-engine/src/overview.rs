@@ -83,12 +83,13 @@ pub struct Overview {
 
 impl Engine {
     pub async fn overview(&self, period: Period) -> Result<Overview, EngineError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let since = period.start(now);
         let width = period.bucket().as_millis() as i64;
-        let flow = self.store.report_flow(since, width).await?;
-        let money = self.store.money_flow(since, width).await?;
+        let flow = self.parts.store.report_flow(since, width).await?;
+        let money = self.parts.store.money_flow(since, width).await?;
         let mut listed = self
+            .parts
             .store
             .accounts(&AccountQuery {
                 attention_at: Some(now),
@@ -103,7 +104,11 @@ impl Engine {
         let day_ago = now.saturating_sub(crate::ACTIVITY_PERIOD);
         let mut attention = Vec::with_capacity(listed.len());
         for account in listed {
-            let activity = self.store.account_activity(account.id, day_ago).await?;
+            let activity = self
+                .parts
+                .store
+                .account_activity(account.id, day_ago)
+                .await?;
             attention.push(AccountView { account, activity });
         }
         Ok(Overview {
@@ -114,7 +119,7 @@ impl Engine {
             money,
             attention,
             attention_truncated,
-            rechecks: self.store.recheck_queue(now).await?,
+            rechecks: self.parts.store.recheck_queue(now).await?,
         })
     }
 }

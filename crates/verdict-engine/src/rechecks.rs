@@ -27,7 +27,11 @@ pub enum RecheckOutcome {
 impl Engine {
     /// Hands out the oldest report waiting for a second solve, held for `lease`.
     pub async fn next_recheck(&self, lease: Duration) -> Result<Option<RecheckItem>, EngineError> {
-        Ok(self.store.claim_recheck(self.clock.now(), lease).await?)
+        Ok(self
+            .parts
+            .store
+            .claim_recheck(self.parts.clock.now(), lease)
+            .await?)
     }
 
     /// Settles a pending report with the second solve's answer.
@@ -42,9 +46,14 @@ impl Engine {
                 "answer must be 1 to {MAX_CORRECTION_LEN} bytes"
             )));
         }
-        match self.store.recheck_subject(task, self.clock.now()).await? {
+        match self
+            .parts
+            .store
+            .recheck_subject(task, self.parts.clock.now())
+            .await?
+        {
             Some(subject) => self.settle(subject, Some(answer)).await,
-            None => Ok(match self.store.task(task).await? {
+            None => Ok(match self.parts.store.task(task).await? {
                 Some((_, Some(report))) if report.verdict != verdict_domain::Verdict::Pending => {
                     RecheckOutcome::AlreadySettled(report)
                 }
@@ -57,12 +66,20 @@ impl Engine {
     pub async fn settle_overdue_rechecks(&self) -> Result<u32, EngineError> {
         let mut settled = 0;
         loop {
-            let due = self.store.overdue_rechecks(self.clock.now(), 100).await?;
+            let due = self
+                .parts
+                .store
+                .overdue_rechecks(self.parts.clock.now(), 100)
+                .await?;
             if due.is_empty() {
                 return Ok(settled);
             }
             for task in due {
-                if let Some(subject) = self.store.recheck_subject(&task, self.clock.now()).await?
+                if let Some(subject) = self
+                    .parts
+                    .store
+                    .recheck_subject(&task, self.parts.clock.now())
+                    .await?
                     && let RecheckOutcome::Settled(_) = self.settle(subject, None).await?
                 {
                     settled += 1;
@@ -76,7 +93,7 @@ impl Engine {
         subject: RecheckSubject,
         answer: Option<&str>,
     ) -> Result<RecheckOutcome, EngineError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let precision = subject.precision_at.map_or(subject.precision, |at| {
             subject.precision.decayed(Duration::from_millis(
                 now.millis_since(at).max(0).unsigned_abs(),
@@ -96,7 +113,7 @@ impl Engine {
             answer,
             record,
             &subject.account,
-            &self.policy,
+            &self.parts.policy,
             now,
         );
         crate::reports::log_account_effects(subject.account.id, &settlement.effects);
@@ -104,6 +121,7 @@ impl Engine {
         let task_type = subject.task.captcha_type;
         Ok(
             match self
+                .parts
                 .store
                 .settle_recheck(SettlementWrites::plan(settlement, family, now))
                 .await?

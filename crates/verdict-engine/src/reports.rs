@@ -29,7 +29,7 @@ impl Engine {
     /// and the same for confirmations, whose weight as evidence about the solver is the
     /// reporter's trust too.
     fn history_hours(&self) -> Option<i64> {
-        Some(self.policy.screen.slow_window_hours.max(24))
+        Some(self.parts.policy.screen.slow_window_hours.max(24))
     }
 
     /// Judges a report presented with `key` and records it. Safe under any concurrency: if two
@@ -55,10 +55,11 @@ impl Engine {
         let Ok(key) = ApiKey::parse(key) else {
             return Ok(ReportOutcome::Refused(Refusal::UnknownKey));
         };
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let history = self.history_hours();
         let lookup = self.key_lookup(&key);
         let Some(ctx) = self
+            .parts
             .store
             .report_context(&lookup, &request.task, history, now)
             .await?
@@ -103,16 +104,20 @@ impl Engine {
         request: ReportRequest,
         task_type: &mut Option<CaptchaType>,
     ) -> Result<ReportOutcome, EngineError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let history = self.history_hours();
-        let (task, existing, family) =
-            match self.store.task_context(&request.task, history, now).await? {
-                Some((task, existing, family)) => {
-                    let own = task.account == account.id;
-                    (Some(task), existing, family.filter(|_| own))
-                }
-                None => (None, None, None),
-            };
+        let (task, existing, family) = match self
+            .parts
+            .store
+            .task_context(&request.task, history, now)
+            .await?
+        {
+            Some((task, existing, family)) => {
+                let own = task.account == account.id;
+                (Some(task), existing, family.filter(|_| own))
+            }
+            None => (None, None, None),
+        };
         *task_type = task.as_ref().map(|t| t.captcha_type);
         self.judge_and_record(
             account,
@@ -134,7 +139,7 @@ impl Engine {
         request: ReportRequest,
         now: Timestamp,
     ) -> Result<ReportOutcome, EngineError> {
-        let cohort = family.map(|f| Cohort::of(f.cohort.as_ref(), &self.policy.screen));
+        let cohort = family.map(|f| Cohort::of(f.cohort.as_ref(), &self.parts.policy.screen));
         let family_state = family.zip(cohort.as_ref()).map(|(f, cohort)| {
             let prior = &cohort.prior;
             FamilyState {
@@ -155,7 +160,7 @@ impl Engine {
             existing,
             family: family_state,
         };
-        let decision = match judge(&request, situation, &self.policy, now) {
+        let decision = match judge(&request, situation, &self.parts.policy, now) {
             Judgement::Refuse(refusal) => return Ok(ReportOutcome::Refused(refusal)),
             Judgement::Repeat(existing) => return Ok(ReportOutcome::Repeated(existing)),
             Judgement::Record(decision) => decision,
@@ -169,6 +174,7 @@ impl Engine {
         // Standing changes count once stored; most decisions have no effects to copy.
         let effects = decision.effects.clone();
         match self
+            .parts
             .store
             .record_report(
                 ReportWrites::plan(decision, task.captcha_type.family()).after(task.completed_at),

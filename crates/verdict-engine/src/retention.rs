@@ -64,7 +64,7 @@ impl Engine {
     ) -> Result<Pruned, EngineError> {
         let batch = batch.max(1);
         // Fixed for the pass, so that it ends even while tasks keep ageing past the cut-off.
-        let cutoff = retention.cutoff(self.clock.now());
+        let cutoff = retention.cutoff(self.parts.clock.now());
         let mut total = Pruned {
             cutoff,
             batches: 0,
@@ -77,7 +77,11 @@ impl Engine {
         };
         let mut after = None;
         loop {
-            let done = self.store.prune_tasks(cutoff, after.take(), batch).await?;
+            let done = self
+                .parts
+                .store
+                .prune_tasks(cutoff, after.take(), batch)
+                .await?;
             total.add(&done);
             progress(&total);
             match done.next {

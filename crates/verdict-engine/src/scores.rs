@@ -344,8 +344,8 @@ impl Engine {
     /// than the refresh interval. One request per node does the reading; the others route on
     /// the tables as they are.
     async fn refresh_router(&self) -> Result<(), EngineError> {
-        let router = &self.router;
-        let now = self.clock.now();
+        let router = &self.parts.router;
+        let now = self.parts.clock.now();
         let (due, from) = {
             let state = router.lock();
             let stale = state.refreshed_at.is_none_or(|at| {
@@ -359,7 +359,12 @@ impl Engine {
         if !due || router.refreshing.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let read = match self.store.provider_evidence(Resolution::Minute, from).await {
+        let read = match self
+            .parts
+            .store
+            .provider_evidence(Resolution::Minute, from)
+            .await
+        {
             Ok(buckets) => self.lag_distributions().await.map(|lags| (buckets, lags)),
             Err(e) => Err(e.into()),
         };
@@ -389,8 +394,8 @@ impl Engine {
         if let Err(e) = self.refresh_router().await {
             tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
-        let now = self.clock.now();
-        let router = &self.router;
+        let now = self.parts.clock.now();
+        let router = &self.parts.router;
         let (provider, decision, profile, half_life) = {
             let mut state = router.lock();
             let state = &mut *state;
@@ -435,6 +440,7 @@ impl Engine {
         };
         let preferred_workers = match request.account {
             Some(account) => self
+                .parts
                 .store
                 .whitelist(account)
                 .await?
@@ -469,14 +475,18 @@ impl Engine {
         only: Option<CaptchaType>,
         lags: &HashMap<Family, LagDistribution>,
     ) -> Result<Vec<ProviderScore>, EngineError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let from = Resolution::Hour.bucket(now.saturating_sub(HOURS_KEPT));
-        let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
+        let buckets = self
+            .parts
+            .store
+            .provider_evidence(Resolution::Hour, from)
+            .await?;
         if let Err(e) = self.refresh_router().await {
             tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
         let published = self.published_scores(&buckets, only, now, lags);
-        let state = self.router.lock();
+        let state = self.parts.router.lock();
         let mut scores: Vec<ProviderScore> = published
             .into_iter()
             .map(|(t, provider, score)| {
@@ -485,7 +495,7 @@ impl Engine {
                     .get(&t)
                     .and_then(|table| table.index_of(&provider).map(|i| table.belief(i, now)));
                 ProviderScore {
-                    profile: self.router.profile(&provider).cloned(),
+                    profile: self.parts.router.profile(&provider).cloned(),
                     score,
                     provider,
                     captcha_type: t,
@@ -522,7 +532,7 @@ impl Engine {
                 .or_default()
                 .push(observed(b, Resolution::Hour, at, lags));
         }
-        for p in &self.router.settings.providers {
+        for p in &self.parts.router.settings.providers {
             for t in &p.types {
                 if only.is_none_or(|o| o == *t) {
                     by_subject.entry((*t, p.name.clone())).or_default();
@@ -545,7 +555,7 @@ impl Engine {
                     &observed,
                     at,
                     PUBLISHED_HALF_LIFE,
-                    &self.policy.reporting,
+                    &self.parts.policy.reporting,
                 );
                 (t, provider, score)
             })
@@ -561,10 +571,14 @@ impl Engine {
         points: usize,
     ) -> Result<Vec<ScoreHistory>, EngineError> {
         let points = points.clamp(2, 500);
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let start = now.saturating_sub(window);
         let from = Resolution::Hour.bucket(start.saturating_sub(HOURS_KEPT));
-        let buckets = self.store.provider_evidence(Resolution::Hour, from).await?;
+        let buckets = self
+            .parts
+            .store
+            .provider_evidence(Resolution::Hour, from)
+            .await?;
         let lags = self.lag_distributions().await?;
         let step = window.as_millis() as i64 / (points as i64 - 1);
         let moments: Vec<Timestamp> = (0..points)
@@ -605,10 +619,13 @@ impl Engine {
         if let Err(e) = self.refresh_router().await {
             tracing::warn!(error = %crate::chain(&e), "router evidence not refreshed");
         }
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let mut table = {
-            let mut state = self.router.lock();
-            self.router.table(&mut state.tables, captcha_type).clone()
+            let mut state = self.parts.router.lock();
+            self.parts
+                .router
+                .table(&mut state.tables, captcha_type)
+                .clone()
         };
         if table.is_empty() {
             return Err(EngineError::NotFound);
@@ -633,9 +650,9 @@ impl Engine {
 
     /// A worker's published scores, per provider and type. `NotFound` without any evidence.
     pub async fn worker_scores(&self, worker: &str) -> Result<Vec<WorkerScore>, EngineError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let from = Resolution::Day.bucket(now.saturating_sub(HOURS_KEPT));
-        let buckets = self.store.worker_evidence(worker, from).await?;
+        let buckets = self.parts.store.worker_evidence(worker, from).await?;
         if buckets.is_empty() {
             return Err(EngineError::NotFound);
         }
@@ -655,13 +672,13 @@ impl Engine {
                 .find(|p| p.provider == provider && p.captcha_type == t)
                 .map_or(Prior::UNINFORMED.mean, |p| p.score.reliability.mean);
             scores.push(WorkerScore {
-                whitelisted_by: self.store.whitelisted_by(&provider, worker).await?,
+                whitelisted_by: self.parts.store.whitelisted_by(&provider, worker).await?,
                 score: score(
                     Prior::worker(provider_mean),
                     &observed,
                     now,
                     PUBLISHED_HALF_LIFE,
-                    &self.policy.reporting,
+                    &self.parts.policy.reporting,
                 ),
                 provider,
                 captcha_type: t,
@@ -677,8 +694,9 @@ impl Engine {
 
     /// Drops evidence past its retention. Part of the hourly maintenance.
     pub async fn prune_evidence(&self) -> Result<u64, EngineError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         Ok(self
+            .parts
             .store
             .prune_evidence(
                 Resolution::Minute.bucket(now.saturating_sub(MINUTES_KEPT)),

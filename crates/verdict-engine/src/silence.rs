@@ -67,13 +67,18 @@ impl Engine {
     /// Recomputes every active account's silence weight from its slow window against its
     /// family's cohort; the number of (account, family) weights now known.
     pub(crate) async fn refresh_silence_weights(&self) -> Result<usize, EngineError> {
-        let now = self.clock.now();
-        let policy = &self.policy.screen;
+        let now = self.parts.clock.now();
+        let policy = &self.parts.policy.screen;
         let from_hour = hour_of(now) - policy.slow_window_hours + 1;
-        let samples = self.store.reporter_samples(from_hour, now).await?;
-        let trusted: HashSet<AccountId> =
-            self.store.trusted_accounts().await?.into_iter().collect();
-        let stored = self.store.cohorts().await?;
+        let samples = self.parts.store.reporter_samples(from_hour, now).await?;
+        let trusted: HashSet<AccountId> = self
+            .parts
+            .store
+            .trusted_accounts()
+            .await?
+            .into_iter()
+            .collect();
+        let stored = self.parts.store.cohorts().await?;
         let cohorts: HashMap<Family, Cohort> = Family::ALL
             .into_iter()
             .map(|family| {
@@ -101,8 +106,8 @@ impl Engine {
             })
             .collect();
         let count = weights.len();
-        *self.silence.write() = Known { weights, trusted };
-        self.silence.loaded.store(true, Ordering::Release);
+        *self.parts.silence.write() = Known { weights, trusted };
+        self.parts.silence.loaded.store(true, Ordering::Release);
         Ok(count)
     }
 
@@ -110,7 +115,7 @@ impl Engine {
     pub(crate) async fn lag_distributions(
         &self,
     ) -> Result<HashMap<Family, LagDistribution>, EngineError> {
-        let histogram = self.store.report_lags().await?;
+        let histogram = self.parts.store.report_lags().await?;
         Ok(Family::ALL
             .into_iter()
             .map(|family| {
@@ -119,7 +124,7 @@ impl Engine {
                     .filter(|(f, _, _)| *f == family)
                     .map(|&(_, bucket, n)| (bucket, n))
                     .collect();
-                let window = self.policy.windows.longest(family);
+                let window = self.parts.policy.windows.longest(family);
                 (family, LagDistribution::new(&counts, window))
             })
             .collect())

@@ -44,14 +44,14 @@ pub struct FamilyCohort {
 impl Engine {
     /// Every family's cohort, as the screen uses it now.
     pub async fn cohorts(&self) -> Result<Vec<FamilyCohort>, EngineError> {
-        let stored = self.store.cohorts().await?;
+        let stored = self.parts.store.cohorts().await?;
         Ok(Family::ALL
             .into_iter()
             .map(|family| {
                 let stored = stored.iter().find(|(f, _)| *f == family).map(|(_, c)| *c);
                 FamilyCohort {
                     family,
-                    cohort: Cohort::of(stored.as_ref(), &self.policy.screen),
+                    cohort: Cohort::of(stored.as_ref(), &self.parts.policy.screen),
                     stored,
                 }
             })
@@ -65,12 +65,12 @@ impl Engine {
         family: Family,
         kept: Option<&CohortRecord>,
     ) -> Result<Option<CohortRecord>, EngineError> {
-        let now = self.clock.now();
-        let policy = &self.policy.screen;
+        let now = self.parts.clock.now();
+        let policy = &self.parts.policy.screen;
         let from_hour = hour_of(now) - policy.slow_window_hours + 1;
-        let trusted = self.store.cohort_samples(family, from_hour).await?;
+        let trusted = self.parts.store.cohort_samples(family, from_hour).await?;
         let standing = if needs_standing(&trusted, policy) {
-            self.store.standing_samples(family, from_hour).await?
+            self.parts.store.standing_samples(family, from_hour).await?
         } else {
             Vec::new()
         };
@@ -82,19 +82,19 @@ impl Engine {
         let rate = match (tasks, estimated) {
             (0, Some(prior)) => prior.mean(),
             (0, None) => {
-                self.cohort_growth.rested_on(family, 0);
+                self.parts.cohort_growth.rested_on(family, 0);
                 return Ok(None);
             }
             _ => reports as f64 / tasks as f64,
         };
         let record = Cohort::refreshed(estimated, kept, rate, now, policy);
-        self.store.save_cohort(family, record).await?;
+        self.parts.store.save_cohort(family, record).await?;
         let rested_on = if standing.is_empty() {
             tasks
         } else {
             pooled(&standing).0
         };
-        self.cohort_growth.rested_on(family, rested_on);
+        self.parts.cohort_growth.rested_on(family, rested_on);
         Ok(estimated.map(|_| record))
     }
 
@@ -102,11 +102,14 @@ impl Engine {
     /// fit ([`refit_due`]), so that a young platform's reference follows its first hours
     /// instead of waiting for the timer. A failed refit is logged; the tasks are stored.
     pub(crate) async fn refit_grown_cohorts(&self, counts: HashMap<Family, u64>) {
-        let due = self.cohort_growth.add(counts, &self.policy.screen);
+        let due = self
+            .parts
+            .cohort_growth
+            .add(counts, &self.parts.policy.screen);
         if due.is_empty() {
             return;
         }
-        let previous = match self.store.cohorts().await {
+        let previous = match self.parts.store.cohorts().await {
             Ok(previous) => previous,
             Err(e) => {
                 tracing::warn!(error = %crate::chain(&e), "reading the cohorts to refit failed");
@@ -137,11 +140,11 @@ impl Engine {
 
     /// Refits the cohort priors and folds the hours that left the slow window into baselines.
     pub async fn refresh_statistics(&self) -> Result<Refresh, EngineError> {
-        let now = self.clock.now();
-        let policy = &self.policy.screen;
+        let now = self.parts.clock.now();
+        let policy = &self.parts.policy.screen;
         let hour = hour_of(now);
         let mut refresh = Refresh::default();
-        let previous = self.store.cohorts().await?;
+        let previous = self.parts.store.cohorts().await?;
         for family in Family::ALL {
             let kept = previous.iter().find(|(f, _)| *f == family).map(|(_, c)| c);
             if let Some(record) = self.refit_cohort(family, kept).await? {
@@ -150,12 +153,12 @@ impl Engine {
         }
         refresh.silence_weights = self.refresh_silence_weights().await?;
         let last_complete = hour - policy.slow_window_hours;
-        let start = match self.store.folded_through().await? {
+        let start = match self.parts.store.folded_through().await? {
             Some(done) => done + 1,
             None => last_complete - MAX_CATCH_UP_HOURS,
         };
         for h in start.max(last_complete - MAX_CATCH_UP_HOURS)..=last_complete {
-            if self.store.fold_baselines(h, policy).await? {
+            if self.parts.store.fold_baselines(h, policy).await? {
                 refresh.hours_folded += 1;
             }
         }

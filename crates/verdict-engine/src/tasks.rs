@@ -36,15 +36,15 @@ pub const MAX_REPORTS_PAGE: u32 = 1_000;
 
 impl Engine {
     pub async fn task(&self, id: &TaskId) -> Result<Option<(Task, Option<Report>)>, EngineError> {
-        Ok(self.store.task(id).await?)
+        Ok(self.parts.store.task(id).await?)
     }
 
     /// A task with its report, its ledger entries and what its account keeps of them.
     pub async fn task_story(&self, id: &TaskId) -> Result<Option<TaskStory>, EngineError> {
-        let Some((task, report)) = self.store.task(id).await? else {
+        let Some((task, report)) = self.parts.store.task(id).await? else {
             return Ok(None);
         };
-        let ledger = self.store.task_ledger(id).await?;
+        let ledger = self.parts.store.task_ledger(id).await?;
         Ok(Some(TaskStory {
             money: TaskMoney::of(&ledger),
             task,
@@ -61,6 +61,7 @@ impl Engine {
     ) -> Result<Vec<TaskStory>, EngineError> {
         query.limit = query.limit.clamp(1, MAX_REPORTS_PAGE);
         Ok(self
+            .parts
             .store
             .reports(&query)
             .await?
@@ -76,7 +77,7 @@ impl Engine {
 
     /// What a task's account keeps of its refund, from the task's ledger entries.
     pub async fn task_money(&self, id: &TaskId) -> Result<TaskMoney, EngineError> {
-        Ok(TaskMoney::of(&self.store.task_ledger(id).await?))
+        Ok(TaskMoney::of(&self.parts.store.task_ledger(id).await?))
     }
 
     /// Validates and stores a batch of task records. `records` holds, per position, either the
@@ -187,13 +188,13 @@ impl Ingest<'_> {
         &mut self,
         records: Vec<Result<TaskInput, String>>,
     ) -> Result<(), EngineError> {
-        let step = ValidatedStep::new(records, self.engine.clock.now());
+        let step = ValidatedStep::new(records, self.engine.parts.clock.now());
         self.add_validated(step).await
     }
 
     /// The moment to validate the next step against ([`ValidatedStep::new`]).
     pub fn now(&self) -> Timestamp {
-        self.engine.clock.now()
+        self.engine.parts.clock.now()
     }
 
     /// Hands a step validated beforehand (by a caller that validates on another thread while
@@ -220,16 +221,17 @@ impl Ingest<'_> {
             .map(|t| (t.account, t.captcha_type.family()))
             .collect();
         // A node's first ingest waits for the weights once; later ones use them as refreshed.
-        if !engine.silence.loaded()
+        if !engine.parts.silence.loaded()
             && let Err(e) = engine.refresh_silence_weights().await
         {
             tracing::warn!(error = %crate::chain(&e), "silence weights not loaded; ingesting with the defaults");
         }
-        let writes =
-            IngestWrites::plan(tasks, |account, family| engine.silence.get(account, family));
+        let writes = IngestWrites::plan(tasks, |account, family| {
+            engine.parts.silence.get(account, family)
+        });
         self.writing.push_back(
             async move {
-                let results = engine.store.ingest(writes, now).await?;
+                let results = engine.parts.store.ingest(writes, now).await?;
                 Ok(StepStored {
                     results,
                     positions,
@@ -243,7 +245,7 @@ impl Ingest<'_> {
         while let Some(Some(stored)) = self.writing.next().now_or_never() {
             self.count(stored?);
         }
-        while self.writing.len() >= engine.store.ingest_steps_in_flight().max(1) {
+        while self.writing.len() >= engine.parts.store.ingest_steps_in_flight().max(1) {
             match self.writing.next().await {
                 Some(stored) => self.count(stored?),
                 None => break,
