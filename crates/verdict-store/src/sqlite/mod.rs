@@ -1119,4 +1119,153 @@ mod tests {
         }
         drop(store);
     }
+
+    /// What SQLite counted for each statement the traced connection ran: its text, and the
+    /// sorts, full-scan steps and automatic indexes it needed.
+    static COUNTED: std::sync::Mutex<Vec<(String, i32, i32, i32)>> =
+        std::sync::Mutex::new(Vec::new());
+
+    fn count(event: rusqlite::trace::TraceEvent<'_>) {
+        use rusqlite::StatementStatus;
+        if let rusqlite::trace::TraceEvent::Profile(stmt, _) = event {
+            let counts = (
+                stmt.sql().into_owned(),
+                stmt.get_status(StatementStatus::Sort),
+                stmt.get_status(StatementStatus::FullscanStep),
+                stmt.get_status(StatementStatus::AutoIndex),
+            );
+            COUNTED.lock().unwrap().push(counts);
+        }
+    }
+
+    /// Every statement a report costs, reads and writes, goes straight to its rows through an
+    /// index: no sort, no temporary b-tree, no scan of a table, whatever the tables hold. (A
+    /// key lookup with `IN (…) ORDER BY` once sorted on every report and cost more than the
+    /// rest of its reads.)
+    #[tokio::test]
+    async fn a_reports_statements_neither_sort_nor_scan() {
+        use verdict_domain::decision::Decision;
+        use verdict_domain::keys::{KeyHasher, KeyId, KeyScheme, KeySecret};
+        use verdict_domain::plan::{IngestWrites, ReportWrites};
+        use verdict_domain::{
+            Amount, ApiKey, CaptchaType, Evidence, Reason, ReportKind, Task, TaskId, Verdict,
+        };
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plans.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        let at = Timestamp::from_millis(1_800_000_000_000);
+        let hasher =
+            KeyHasher::new(&KeySecret::parse("plans-test-key-secret-0123456789abcdef").unwrap());
+        let key = ApiKey::parse("plans-test-client-key-0123").unwrap();
+        let account = store
+            .create_account(crate::NewAccount {
+                name: "plans".into(),
+                trusted: false,
+                key: crate::NewKey {
+                    id: KeyId::from_random([1, 2, 3, 4, 5, 6]),
+                    hash: hasher.hash(&key),
+                    scheme: KeyScheme::Keyed,
+                    label: None,
+                    created_at: at,
+                },
+                created_at: at,
+                idempotency: None,
+            })
+            .await
+            .unwrap();
+        let task = |n: usize| Task {
+            id: TaskId::parse(&format!("plans-task-{n}")).unwrap(),
+            account: account.id,
+            captcha_type: CaptchaType::Image,
+            provider: "prov-a".into(),
+            worker: Some("w1".into()),
+            answer: Some("KWG90".into()),
+            cost: Amount::from_micros(1_000),
+            completed_at: at,
+        };
+        // Enough rows that a scan or a sort would show in the counters.
+        let tasks: Vec<Task> = (0..2_000).map(task).collect();
+        store
+            .ingest(IngestWrites::plan(tasks.clone(), |_, _| 0.5), at)
+            .await
+            .unwrap();
+        let report = |task: &Task| Report {
+            task: task.id.clone(),
+            account: account.id,
+            kind: ReportKind::Incorrect,
+            correction: Some("KWG9O".into()),
+            code: None,
+            message: None,
+            dialect: "test".into(),
+            received_at: at,
+            verdict: Verdict::Accepted,
+            reason: Reason::IncorrectAccepted,
+            evidence: Evidence::new().with("window_ms", 60_000),
+            refund: Some(task.cost),
+            trust_weight: 1.0,
+            recheck: None,
+        };
+        let writes = |task: &Task| {
+            ReportWrites::plan(
+                Decision {
+                    report: report(task),
+                    effects: Vec::new(),
+                },
+                task.captcha_type.family(),
+            )
+        };
+        for task in &tasks[..1_000] {
+            store.record_report(writes(task)).await.unwrap();
+        }
+
+        // The report path's own statements, on a connection of this test's, counted.
+        let conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        conn.trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_PROFILE,
+            Some(count),
+        );
+        let fresh = &tasks[1_500];
+        assert!(keys::holder(&conn, &hasher.lookup(&key)).unwrap().is_some());
+        assert!(
+            task_with_report(&conn, &fresh.id)
+                .unwrap()
+                .is_some_and(|(_, existing)| existing.is_none())
+        );
+        statistics::family_record(
+            &conn,
+            account.id,
+            fresh.captcha_type.family(),
+            hour_of(at) - 72,
+        )
+        .unwrap();
+        let pending = std::cell::RefCell::new(pending::Pending::default());
+        let tx = writer::Tx::new(&conn, &pending);
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let fresh_writes = writes(fresh);
+        let columns = SerialisedColumns::of(&fresh_writes.report).unwrap();
+        let (existing, _) = insert_report(&tx, &fresh_writes, &columns).unwrap();
+        assert!(existing.is_none());
+        pending.borrow_mut().flush(&conn).unwrap();
+        conn.execute_batch("ROLLBACK").unwrap();
+
+        let counted = std::mem::take(&mut *COUNTED.lock().unwrap());
+        // The reads (key, task, activity, account family, cohort) and the writes (report,
+        // ledger entry, balance, solver evidence, counters).
+        assert!(counted.len() >= 10, "{counted:#?}");
+        let costly: Vec<_> = counted
+            .iter()
+            .filter(|(sql, sorts, scans, autoindexes)| {
+                !sql.starts_with("BEGIN")
+                    && !sql.starts_with("ROLLBACK")
+                    && (*sorts, *scans, *autoindexes) != (0, 0, 0)
+            })
+            .collect();
+        assert!(
+            costly.is_empty(),
+            "statements that sorted, scanned or built an index (sql, sorts, scan steps, \
+             automatic indexes): {costly:#?}"
+        );
+    }
 }

@@ -31,7 +31,14 @@ pub(crate) struct Tx<'c> {
     pending: &'c RefCell<Pending>,
 }
 
-impl Tx<'_> {
+impl<'c> Tx<'c> {
+    /// A transaction opened by the caller on `conn`, for tests that run a job's statements on
+    /// a connection of their own.
+    #[cfg(test)]
+    pub(crate) fn new(conn: &'c Connection, pending: &'c RefCell<Pending>) -> Self {
+        Self { conn, pending }
+    }
+
     /// Counters to add to: written before the next job that reads them, and before the commit.
     pub(crate) fn pending(&self) -> RefMut<'_, Pending> {
         self.pending.borrow_mut()
