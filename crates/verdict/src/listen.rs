@@ -247,17 +247,13 @@ impl UnreadBody {
 
 /// Reads `body` to its end; whether it got there without an error.
 async fn discard(body: &mut Incoming) -> bool {
-    std::future::poll_fn(|cx| {
-        loop {
-            match Pin::new(&mut *body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(_))) => continue,
-                Poll::Ready(None) => return Poll::Ready(true),
-                Poll::Ready(Some(Err(_))) => return Poll::Ready(false),
-                Poll::Pending => return Poll::Pending,
-            }
+    use http_body_util::BodyExt;
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            return false;
         }
-    })
-    .await
+    }
+    true
 }
 
 /// The body as handlers read it: hyper's, handed back to [`UnreadBody`] when dropped before
@@ -378,6 +374,13 @@ mod tests {
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: verdict\r\n\r\n";
 
+    /// A connection to `addr` on which `bytes` have been sent.
+    async fn sent(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(bytes).await.unwrap();
+        stream
+    }
+
     #[tokio::test]
     async fn slow_and_silent_clients_are_disconnected_at_the_header_deadline() {
         let (addr, _stop, _server) = start(Listening {
@@ -386,13 +389,11 @@ mod tests {
         })
         .await;
         // Headers a piece at a time, never finished.
-        let mut slow = TcpStream::connect(addr).await.unwrap();
-        slow.write_all(b"GET / HTTP/1.1\r\nHost: ").await.unwrap();
+        let mut slow = sent(addr, b"GET / HTTP/1.1\r\nHost: ").await;
         // Nothing at all.
         let mut silent = TcpStream::connect(addr).await.unwrap();
         // A finished request, then idle on a kept-alive connection.
-        let mut idle = TcpStream::connect(addr).await.unwrap();
-        idle.write_all(GET).await.unwrap();
+        let mut idle = sent(addr, GET).await;
         for (name, stream) in [
             ("slow", &mut slow),
             ("silent", &mut silent),
@@ -422,8 +423,7 @@ mod tests {
         let mut first = TcpStream::connect(addr).await.unwrap();
         let _second = TcpStream::connect(addr).await.unwrap();
         // The third is accepted by the kernel but not served while both slots are taken.
-        let mut third = TcpStream::connect(addr).await.unwrap();
-        third.write_all(GET).await.unwrap();
+        let mut third = sent(addr, GET).await;
         let mut buf = [0u8; 64];
         let waited = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf)).await;
         assert!(waited.is_err(), "served beyond the cap");
@@ -448,18 +448,12 @@ mod tests {
             ..Listening::default()
         })
         .await;
-        let mut in_flight = TcpStream::connect(addr).await.unwrap();
-        in_flight
-            .write_all(b"GET /slow HTTP/1.1\r\nHost: v\r\n\r\n")
-            .await
-            .unwrap();
-        let mut idle = TcpStream::connect(addr).await.unwrap();
-        idle.write_all(GET).await.unwrap();
+        let mut in_flight = sent(addr, b"GET /slow HTTP/1.1\r\nHost: v\r\n\r\n").await;
+        let mut idle = sent(addr, GET).await;
         let mut buf = [0u8; 256];
         let _ = idle.read(&mut buf).await.unwrap();
         // Half a request: neither idle nor answerable; only the deadline ends it.
-        let mut stuck = TcpStream::connect(addr).await.unwrap();
-        stuck.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+        let mut stuck = sent(addr, b"GET / HTTP/1.1\r\nHo").await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         stop.send(()).unwrap();
 
@@ -500,13 +494,13 @@ mod tests {
             ..Listening::default()
         })
         .await;
-        let mut stream = TcpStream::connect(addr).await.unwrap();
         // A request refused before its body arrived (the body follows a moment later, as on
         // a slow link), then a second request on the same connection.
-        stream
-            .write_all(b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\r\n")
-            .await
-            .unwrap();
+        let mut stream = sent(
+            addr,
+            b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\r\n",
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         stream
             .write_all(b"helloPOST /echo HTTP/1.1\r\nHost: v\r\nContent-Length: 2\r\n\r\nhi")
@@ -533,31 +527,37 @@ mod tests {
         .await;
         // Too large to drain: the answer says the connection closes, and it does, although
         // the client would keep it.
-        let mut large = TcpStream::connect(addr).await.unwrap();
-        large
-            .write_all(b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 10000000\r\n\r\nab")
-            .await
-            .unwrap();
+        let mut large = sent(
+            addr,
+            b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 10000000\r\n\r\nab",
+        )
+        .await;
         // Small, but its body never comes.
-        let mut withheld = TcpStream::connect(addr).await.unwrap();
-        withheld
-            .write_all(b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\r\nhel")
-            .await
-            .unwrap();
+        let mut withheld = sent(
+            addr,
+            b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\r\nhel",
+        )
+        .await;
         // Waiting for "100 Continue" before sending its body: nothing to drain, and the client
         // learns the connection ends rather than finding it closed under its next request.
-        let mut expecting = TcpStream::connect(addr).await.unwrap();
-        expecting
-            .write_all(
-                b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\
+        let mut expecting = sent(
+            addr,
+            b"POST /refuse HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\n\
                   Expect: 100-continue\r\n\r\n",
-            )
-            .await
-            .unwrap();
+        )
+        .await;
+        // Chunked, so of no declared length: it cannot be known to be small.
+        let mut chunked = sent(
+            addr,
+            b"POST /refuse HTTP/1.1\r\nHost: v\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n",
+        )
+        .await;
         for (name, stream) in [
             ("large", &mut large),
             ("withheld", &mut withheld),
             ("expecting", &mut expecting),
+            ("chunked", &mut chunked),
         ] {
             let seen = read_to_close(stream).await;
             let heads = heads(&seen);
